@@ -1,0 +1,35 @@
+# svdnet: every target creates and fills .venv first when it is missing or stale.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+RANK ?= 20
+OUT ?= reports/runs/sweep-rank$(RANK).ipynb
+# Prepared TFDS data beside the project is used when present (offline machines).
+ifneq ($(wildcard ../shared/tensorflow_datasets),)
+export TFDS_DATA_DIR ?= $(abspath ../shared/tensorflow_datasets)
+endif
+
+.PHONY: install run test test-fast benchmark clean
+
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 > /dev/null
+	touch $@
+
+install: $(BIN)/.installed  ## Create .venv and install svdnet with every extra.
+
+run: install  ## The reference experiment (MNIST, 5x1024 MLP, rank RANK) through the sweep notebook.
+	@mkdir -p $(dir $(OUT))
+	$(BIN)/papermill notebooks/sweep.ipynb $(OUT) -p rank $(RANK)
+
+test: install  ## The whole test suite: unit tests, then the notebooks under nbval.
+	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest --nbval notebooks/
+
+benchmark: install  ## Cost of the SVD step relative to one training epoch.
+	$(BIN)/python benchmarks/svd_step.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

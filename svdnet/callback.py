@@ -1,0 +1,185 @@
+"""The epoch-end truncated SVD projection callback."""
+
+from __future__ import annotations
+
+import time
+
+import keras
+import numpy as np
+
+from svdnet.layers import dense_layers
+from svdnet.svd import BACKENDS, truncated_svd
+from svdnet.validation import check_choice, check_int, check_rank
+
+
+class NonFiniteWeightsError(FloatingPointError):
+    """Raised when a kernel to be projected holds NaN or infinite values."""
+
+
+class SVDProjection(keras.callbacks.Callback):
+    """Replace Dense kernels by their rank-k truncated SVD at the end of epochs.
+
+    At the end of every ``every``-th epoch, and once more at the end of training if the
+    last epoch was not such an epoch, each selected kernel ``W`` (shape ``m x n``) is
+    replaced by its best rank-k approximation ``U_k S_k V_k^T``. A kernel whose
+    ``min(m, n)`` is at most ``rank`` cannot exceed rank k and is left untouched. After
+    ``fit`` returns, every selected kernel therefore has rank at most ``rank``.
+
+    Biases are not changed, nor is the optimizer state. The epoch ``logs`` (and so
+    ``History``, ``CSVLogger`` and ``TensorBoard``) receive, on projection epochs:
+
+    - ``svd_energy/<layer>``: fraction of the kernel's squared Frobenius norm kept;
+    - ``svd_error/<layer>``: relative Frobenius error ``||W - W_k|| / ||W||``;
+    - ``svd_seconds``: wall time of the projection of all layers.
+
+    Validation metrics that Keras computes for an epoch are those of the weights
+    *before* that epoch's projection; evaluate after ``fit`` for the projected model.
+
+    Example:
+
+    >>> callback = SVDProjection(rank=20)
+    >>> model.fit(x, y, epochs=10, callbacks=[callback])  # doctest: +SKIP
+
+    Args:
+        rank: Target rank k, a positive integer. Defaults to 20.
+        layers: Names of the Dense layers to project, or ``None`` for every Dense layer
+            of the model, nested models included. Defaults to ``None``.
+        every: Project at the end of every ``every``-th epoch. Defaults to 1.
+        method: SVD backend, ``"exact"``, ``"randomized"`` or ``"auto"`` (see
+            :func:`svdnet.svd.truncated_svd`). Defaults to ``"exact"``.
+        seed: Seed of the randomized backend. Defaults to 0.
+        record_spectrum: Keep every singular value of each kernel as it was just before
+            the last projection of training, in :attr:`spectra` (costs one extra
+            singular value computation per layer at that epoch when the backend is
+            randomized). Defaults to ``False``.
+        verbose: Verbosity mode, 0 or 1. Mode 1 prints the energy kept per layer after
+            each projection. Defaults to 0.
+
+    Attributes:
+        projections: One dict per projection: ``epoch`` (0-based; ``None`` for the one
+            at the end of training), ``seconds`` and per-layer ``energy`` and ``error``.
+        spectra: Layer name to singular values before the last projection (only with
+            ``record_spectrum=True``).
+        skipped: Names of selected layers left untouched because ``min(m, n) <= rank``.
+    """
+
+    def __init__(
+        self,
+        rank: int = 20,
+        layers=None,
+        every: int = 1,
+        method: str = "exact",
+        seed: int | None = 0,
+        record_spectrum: bool = False,
+        verbose: int = 0,
+    ):
+        super().__init__()
+        self.rank = check_rank(rank)
+        self.layer_names = None if layers is None else (
+            [layers] if isinstance(layers, str) else list(layers)
+        )
+        self.every = check_int("every", every, minimum=1)
+        self.method = check_choice("method", method, BACKENDS)
+        self.seed = seed
+        self.record_spectrum = bool(record_spectrum)
+        self.verbose = check_int("verbose", verbose, minimum=0, maximum=2)
+        self.projections: list[dict] = []
+        self.spectra: dict[str, np.ndarray] = {}
+        self.skipped: list[str] = []
+        self._layers = None
+        self._last_projected_epoch = None
+
+    def set_model(self, model):
+        super().set_model(model)
+        # Resolve the layers now, so that an unknown name fails before training starts.
+        self._layers = dense_layers(model, self.layer_names)
+        self.skipped = [
+            layer.name for layer in self._layers if min(layer.kernel.shape) <= self.rank
+        ]
+
+    def on_train_begin(self, logs=None):
+        self.projections = []
+        self.spectra = {}
+        self._last_projected_epoch = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every:
+            return
+        last_epoch = (self.params or {}).get("epochs")
+        is_last = last_epoch is not None and epoch + 1 == last_epoch
+        record = self.project(epoch=epoch, record_spectrum=self.record_spectrum and is_last)
+        self._last_projected_epoch = epoch
+        if logs is not None:
+            logs.update(self._logs_of(record))
+
+    def on_train_end(self, logs=None):
+        # Guarantee rank <= k after fit even when the last epoch was not a multiple of
+        # `every` (or training stopped early).
+        if self._epoch_needs_final_projection():
+            self.project(epoch=None, record_spectrum=self.record_spectrum)
+
+    def _epoch_needs_final_projection(self) -> bool:
+        last_epoch = (self.params or {}).get("epochs")
+        if self._last_projected_epoch is None:
+            return True
+        return last_epoch is None or self._last_projected_epoch + 1 < last_epoch
+
+    def project(self, epoch=None, record_spectrum: bool = False) -> dict:
+        """Projects every selected kernel to rank k now and returns what it measured.
+
+        Args:
+            epoch: Epoch index to record, or ``None``. Defaults to ``None``.
+            record_spectrum: Store each kernel's full spectrum before projection in
+                :attr:`spectra`. Defaults to ``False``.
+
+        Raises:
+            NonFiniteWeightsError: if a kernel holds NaN or infinite values.
+        """
+        if self._layers is None:
+            raise RuntimeError("SVDProjection.project needs a model: call set_model first.")
+        start = time.perf_counter()
+        record = {"epoch": epoch, "energy": {}, "error": {}}
+        for layer in self._layers:
+            kernel = layer.kernel
+            if layer.name in self.skipped:
+                continue
+            weights = np.asarray(keras.ops.convert_to_numpy(kernel))
+            if not np.all(np.isfinite(weights)):
+                when = "at the end of training" if epoch is None else f"at epoch {epoch + 1}"
+                raise NonFiniteWeightsError(
+                    f"Layer {layer.name!r} has NaN or infinite kernel weights {when}; "
+                    "training diverged before the SVD projection. Lower the learning rate "
+                    "or check the input data."
+                )
+            svd = truncated_svd(weights, self.rank, method=self.method, seed=self.seed)
+            kernel.assign(svd.reconstruct().astype(weights.dtype, copy=False))
+            if record_spectrum:
+                # Not part of the projection's cost: measured time stops before it.
+                paused = time.perf_counter()
+                self.spectra[layer.name] = (
+                    svd.all_singular_values
+                    if svd.all_singular_values is not None
+                    else np.linalg.svd(weights, compute_uv=False)
+                )
+                start += time.perf_counter() - paused
+            record["energy"][layer.name] = svd.energy_kept()
+            record["error"][layer.name] = svd.relative_error()
+        record["seconds"] = time.perf_counter() - start
+        self.projections.append(record)
+        if self.verbose:
+            kept = ", ".join(f"{name} {value:.4f}" for name, value in record["energy"].items())
+            print(f"SVDProjection rank {self.rank}: energy kept {kept} "
+                  f"({record['seconds']:.3f} s)")
+        return record
+
+    @staticmethod
+    def _logs_of(record: dict) -> dict:
+        logs = {f"svd_energy/{name}": value for name, value in record["energy"].items()}
+        logs.update({f"svd_error/{name}": value for name, value in record["error"].items()})
+        logs["svd_seconds"] = record["seconds"]
+        return logs
+
+    @property
+    def total_seconds(self) -> float:
+        """Wall time spent projecting during the last ``fit``, in seconds."""
+        return float(sum(record["seconds"] for record in self.projections))

@@ -1,0 +1,120 @@
+"""Loading the image classification datasets through TensorFlow Datasets.
+
+Data comes from the standard :func:`tensorflow_datasets.load`, which reads prepared data
+from ``data_dir`` (default: the ``TFDS_DATA_DIR`` environment variable, else
+``~/tensorflow_datasets``) and downloads it there when missing and the network allows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import numpy as np
+
+from svdnet.validation import check_choice, check_int
+
+DATASETS = ("mnist", "fashion_mnist")
+
+
+class DatasetUnavailableError(RuntimeError):
+    """Raised when a dataset is neither prepared locally nor downloadable."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+    """A dataset as flat float32 features in [0, 1] and integer labels.
+
+    Attributes:
+        name: TFDS name, for example ``"mnist"``.
+        x_train: Training features, shape ``(n_train, features)``.
+        y_train: Training labels, shape ``(n_train,)``.
+        x_test: Test features, shape ``(n_test, features)``.
+        y_test: Test labels, shape ``(n_test,)``.
+        num_classes: Number of classes.
+    """
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    num_classes: int
+
+    @property
+    def input_dim(self) -> int:
+        """Number of features per example."""
+        return int(self.x_train.shape[1])
+
+
+def default_data_dir() -> str:
+    """Returns where ``tfds.load`` looks when no ``data_dir`` is given."""
+    return os.environ.get("TFDS_DATA_DIR") or os.path.join(
+        os.path.expanduser("~"), "tensorflow_datasets"
+    )
+
+
+def _flatten(images) -> np.ndarray:
+    images = np.asarray(images)
+    return (images.reshape(images.shape[0], -1).astype(np.float32)) / np.float32(255.0)
+
+
+def load_dataset(
+    name: str = "mnist",
+    data_dir: str | None = None,
+    train_size: int | None = None,
+    download: bool = True,
+) -> Dataset:
+    """Loads a TFDS image classification dataset as flat arrays scaled to [0, 1].
+
+    Args:
+        name: One of :data:`DATASETS`. Defaults to ``"mnist"``.
+        data_dir: Folder of prepared TFDS data. Defaults to ``None``: ``TFDS_DATA_DIR`` or
+            ``~/tensorflow_datasets``, as ``tfds.load`` does.
+        train_size: Keep only the first ``train_size`` training examples (TFDS' own
+            shuffled order), for quick runs. ``None`` or 0 keeps all. The test split is
+            always complete. Defaults to ``None``.
+        download: Let TFDS download and prepare missing data. Defaults to ``True``.
+
+    Returns:
+        A :class:`Dataset`.
+
+    Raises:
+        ValueError: for an unknown dataset name or a bad ``train_size``.
+        DatasetUnavailableError: when the data is not prepared in ``data_dir`` and
+            cannot be downloaded.
+    """
+    check_choice("dataset", name, DATASETS)
+    if train_size is not None:
+        train_size = check_int("train_size", train_size, minimum=0)
+    import tensorflow_datasets as tfds
+
+    where = data_dir or default_data_dir()
+    train_split = f"train[:{train_size}]" if train_size else "train"
+    try:
+        ((x_train, y_train), (x_test, y_test)), info = tfds.load(
+            name,
+            split=[train_split, "test"],
+            batch_size=-1,
+            as_supervised=True,
+            data_dir=data_dir,
+            download=download,
+            with_info=True,
+        )
+    except Exception as error:  # TFDS raises many types: network, not found, I/O.
+        raise DatasetUnavailableError(
+            f"Could not load dataset {name!r}: it is not prepared under {where!r} and "
+            f"{'downloading it failed' if download else 'downloading is disabled'} "
+            f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}). "
+            "Point the TFDS_DATA_DIR environment variable (or data_dir) at a folder of "
+            "prepared TensorFlow Datasets, for example ../shared/tensorflow_datasets."
+        ) from error
+    y_train = np.asarray(y_train).astype(np.int32)
+    return Dataset(
+        name=name,
+        x_train=_flatten(x_train),
+        y_train=y_train,
+        x_test=_flatten(x_test),
+        y_test=np.asarray(y_test).astype(np.int32),
+        num_classes=int(info.features["label"].num_classes),
+    )

@@ -1,0 +1,279 @@
+"""Training runs: the dense baseline and the SVD-compressed variants, measured."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import keras
+
+from svdnet.callback import SVDProjection
+from svdnet.data import DATASETS, Dataset, load_dataset
+from svdnet.layers import dense_layers
+from svdnet.model import build_mlp
+from svdnet.params import parameter_counts
+from svdnet.provenance import provenance
+from svdnet.svd import BACKENDS, numerical_rank
+from svdnet.validation import check_choice, check_int, check_rank
+
+METHODS = ("dense", "projection", "posthoc")
+"""Training methods:
+
+- ``dense``: the uncompressed baseline;
+- ``projection``: rank-k SVD projection of every Dense kernel at the end of every epoch
+  (the reference experiment);
+- ``posthoc``: train dense, project once at the end, no retraining.
+"""
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """The parameters of one run; see :func:`validate_config` for what is allowed.
+
+    Attributes:
+        method: One of :data:`METHODS`. Defaults to ``"projection"``.
+        rank: Rank k of the SVD truncation (ignored by ``dense``). Defaults to 20.
+        dataset: One of :data:`svdnet.data.DATASETS`. Defaults to ``"mnist"``.
+        epochs: Training epochs, >= 1. Defaults to 10.
+        batch_size: Examples per step, >= 1. Defaults to 128.
+        depth: Hidden layers, >= 1. Defaults to 5.
+        width: Units per hidden layer, >= 1. Defaults to 1024.
+        seed: Seed of weights, shuffling and the randomized SVD. Defaults to 0.
+        train_size: Training examples to use, 0 for the whole split. Defaults to 0.
+        svd_method: SVD backend of the projection. Defaults to ``"exact"``.
+        every: Project every ``every`` epochs. Defaults to 1.
+    """
+
+    method: str = "projection"
+    rank: int = 20
+    dataset: str = "mnist"
+    epochs: int = 10
+    batch_size: int = 128
+    depth: int = 5
+    width: int = 1024
+    seed: int = 0
+    train_size: int = 0
+    svd_method: str = "exact"
+    every: int = 1
+
+    def replace(self, **changes) -> "RunConfig":
+        """Returns a copy with ``changes`` applied and validated."""
+        return validate_config(dataclasses.replace(self, **changes))
+
+
+def validate_config(config: RunConfig) -> RunConfig:
+    """Checks every field of ``config``; raises an error naming the first bad one.
+
+    Raises:
+        TypeError: for a field of the wrong type.
+        ValueError: for a value out of range or an unknown name.
+    """
+    check_choice("method", config.method, METHODS)
+    check_choice("dataset", config.dataset, DATASETS)
+    check_int("epochs", config.epochs, minimum=1)
+    check_int("batch_size", config.batch_size, minimum=1)
+    check_int("depth", config.depth, minimum=1)
+    check_int("width", config.width, minimum=1)
+    check_int("seed", config.seed, minimum=0)
+    check_int("train_size", config.train_size, minimum=0)
+    check_choice("svd_method", config.svd_method, BACKENDS)
+    check_int("every", config.every, minimum=1)
+    check_rank(config.rank, maximum=config.width)
+    return config
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Records the wall time of each training epoch in :attr:`seconds`.
+
+    Put it first in the callback list so that later callbacks' epoch-end work (such as
+    the SVD projection) is not counted.
+    """
+
+    def on_train_begin(self, logs=None):
+        self.seconds = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self._start)
+
+
+@dataclasses.dataclass
+class Run:
+    """A trained model and what was measured while training and testing it.
+
+    Attributes:
+        config: The :class:`RunConfig`.
+        model: The trained Keras model.
+        history: ``History.history``: per-epoch metrics and SVD logs.
+        test_loss: Loss on the test split.
+        test_accuracy: Accuracy on the test split.
+        epoch_seconds: Wall time of each training epoch, SVD excluded.
+        svd_seconds: Total wall time of SVD projections.
+        params: Parameter counts from :func:`svdnet.params.parameter_counts`.
+        ranks: Per-layer numerical rank of the trained kernels.
+        spectra: Per-layer singular values before the last projection, when recorded.
+    """
+
+    config: RunConfig
+    model: keras.Model
+    history: dict
+    test_loss: float
+    test_accuracy: float
+    epoch_seconds: list
+    svd_seconds: float
+    params: dict
+    ranks: dict
+    spectra: dict
+
+    def summary(self) -> dict:
+        """Returns the run's measurements as JSON-ready plain data."""
+        return {
+            "config": dataclasses.asdict(self.config),
+            "test_accuracy": self.test_accuracy,
+            "test_loss": self.test_loss,
+            "params": self.params,
+            "ranks": self.ranks,
+            "history": self.history,
+            "epoch_seconds": self.epoch_seconds,
+            "train_seconds": float(sum(self.epoch_seconds)),
+            "svd_seconds": self.svd_seconds,
+        }
+
+
+def train(
+    data: Dataset,
+    config: RunConfig = RunConfig(),
+    record_spectrum: bool = False,
+    verbose: int = 0,
+) -> Run:
+    """Trains and tests one model as ``config`` says, on already loaded ``data``.
+
+    Seeds Keras (Python, numpy and TensorFlow) with ``config.seed`` first, so two runs
+    with the same config start from the same weights and batch order.
+
+    Args:
+        data: A :class:`svdnet.data.Dataset`.
+        config: A :class:`RunConfig`. Defaults to the reference experiment.
+        record_spectrum: Keep each kernel's singular values before the last projection.
+            Defaults to ``False``.
+        verbose: Keras ``fit`` verbosity. Defaults to 0.
+
+    Returns:
+        A :class:`Run`.
+    """
+    config = validate_config(config)
+    keras.utils.set_random_seed(config.seed)
+    model = build_mlp(
+        input_dim=data.input_dim,
+        num_classes=data.num_classes,
+        depth=config.depth,
+        width=config.width,
+    )
+    timer = EpochTimer()
+    callbacks = [timer]
+    projection = None
+    if config.method == "projection":
+        projection = SVDProjection(
+            rank=config.rank,
+            every=config.every,
+            method=config.svd_method,
+            seed=config.seed,
+            record_spectrum=record_spectrum,
+        )
+        callbacks.append(projection)
+    history = model.fit(
+        data.x_train,
+        data.y_train,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        callbacks=callbacks,
+        verbose=verbose,
+    )
+    svd_seconds = projection.total_seconds if projection else 0.0
+    spectra = dict(projection.spectra) if projection else {}
+    if config.method == "posthoc":
+        posthoc = SVDProjection(
+            rank=config.rank, method=config.svd_method, seed=config.seed,
+            record_spectrum=record_spectrum,
+        )
+        posthoc.set_model(model)
+        posthoc.project(record_spectrum=record_spectrum)
+        svd_seconds = posthoc.total_seconds
+        spectra = dict(posthoc.spectra)
+    test_loss, test_accuracy = model.evaluate(
+        data.x_test, data.y_test, batch_size=1024, verbose=0
+    )
+    compressed = config.method != "dense"
+    return Run(
+        config=config,
+        model=model,
+        history={key: [float(v) for v in values] for key, values in history.history.items()},
+        test_loss=float(test_loss),
+        test_accuracy=float(test_accuracy),
+        epoch_seconds=list(timer.seconds),
+        svd_seconds=float(svd_seconds),
+        params=parameter_counts(model, config.rank) if compressed else {
+            "dense": int(model.count_params()),
+            "factorised": int(model.count_params()),
+            "ratio": 1.0,
+        },
+        ranks=kernel_ranks(model),
+        spectra=spectra,
+    )
+
+
+def kernel_ranks(model: keras.Model) -> dict[str, int]:
+    """Returns the numerical rank of every Dense kernel of ``model``, by layer name."""
+    return {
+        layer.name: numerical_rank(keras.ops.convert_to_numpy(layer.kernel))
+        for layer in dense_layers(model)
+    }
+
+
+def run_reference(
+    rank: int = 20,
+    dataset: str = "mnist",
+    epochs: int = 10,
+    batch_size: int = 128,
+    seed: int = 0,
+    train_size: int = 0,
+    svd_method: str = "exact",
+    data_dir: str | None = None,
+    verbose: int = 0,
+) -> dict:
+    """Runs the reference experiment: the dense MLP and its rank-k projected twin.
+
+    Both train from the same seed (so the same initial weights and batch order) on the
+    same data; the compressed one has its kernels projected to rank k after every epoch.
+
+    Args:
+        rank: Rank k. Defaults to 20.
+        dataset: ``"mnist"`` or ``"fashion_mnist"``. Defaults to ``"mnist"``.
+        epochs: Training epochs. Defaults to 10.
+        batch_size: Batch size. Defaults to 128.
+        seed: Random seed. Defaults to 0.
+        train_size: Training examples, 0 for all. Defaults to 0.
+        svd_method: SVD backend. Defaults to ``"exact"``.
+        data_dir: TFDS data folder; defaults to ``TFDS_DATA_DIR``.
+        verbose: Keras ``fit`` verbosity. Defaults to 0.
+
+    Returns:
+        A dict with ``dense`` and ``compressed`` run summaries (test accuracy and loss,
+        parameter counts, epoch and SVD times, per-epoch history) and ``provenance``.
+    """
+    config = validate_config(RunConfig(
+        method="projection", rank=rank, dataset=dataset, epochs=epochs,
+        batch_size=batch_size, seed=seed, train_size=train_size, svd_method=svd_method,
+    ))
+    data = load_dataset(dataset, data_dir=data_dir, train_size=train_size)
+    dense = train(data, config.replace(method="dense"), verbose=verbose)
+    compressed = train(data, config, verbose=verbose)
+    return {
+        "dense": dense.summary(),
+        "compressed": compressed.summary(),
+        "accuracy_drop": dense.test_accuracy - compressed.test_accuracy,
+        "provenance": provenance(),
+    }
+

@@ -1,0 +1,196 @@
+"""Truncated singular value decomposition of one matrix.
+
+Two backends compute the rank-k truncation:
+
+- ``"exact"``: LAPACK's full thin SVD through :func:`numpy.linalg.svd`. Gives the optimal
+  rank-k approximation (Eckart-Young) and every singular value.
+- ``"randomized"``: Halko, Martinsson and Tropp's randomized range finder with power
+  iterations, as implemented by :func:`sklearn.utils.extmath.randomized_svd`. Costs
+  O(m n k) instead of O(m n min(m, n)); near optimal when the spectrum decays.
+
+``"auto"`` picks ``"randomized"`` when k is small relative to the matrix (see
+:data:`AUTO_RANDOMIZED_FRACTION`) and ``"exact"`` otherwise.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from svdnet.validation import check_choice, check_rank
+
+BACKENDS = ("auto", "exact", "randomized")
+
+# "auto" uses the randomized backend when rank <= this fraction of min(m, n).
+AUTO_RANDOMIZED_FRACTION = 0.1
+
+
+@dataclasses.dataclass(frozen=True)
+class TruncatedSVD:
+    """The rank-k truncated SVD of a matrix ``W ~= u @ diag(s) @ vt``.
+
+    Attributes:
+        u: Left singular vectors, shape ``(m, k)``.
+        s: The k largest singular values, descending, shape ``(k,)``.
+        vt: Right singular vectors (transposed), shape ``(k, n)``.
+        total_energy: ``||W||_F^2``, the sum of all squared singular values of ``W``.
+        backend: The backend that computed it, ``"exact"`` or ``"randomized"``.
+        all_singular_values: Every singular value of ``W`` when the exact backend computed
+            them, else ``None``.
+    """
+
+    u: np.ndarray
+    s: np.ndarray
+    vt: np.ndarray
+    total_energy: float
+    backend: str
+    all_singular_values: np.ndarray | None = None
+
+    @property
+    def rank(self) -> int:
+        """Number of singular triplets kept."""
+        return int(self.s.shape[0])
+
+    def reconstruct(self) -> np.ndarray:
+        """Returns the rank-k approximation ``u @ diag(s) @ vt``."""
+        return (self.u * self.s) @ self.vt
+
+    def factors(self) -> tuple[np.ndarray, np.ndarray]:
+        """Returns the balanced factors ``(u * sqrt(s), sqrt(s) * vt)``.
+
+        Their product is the rank-k approximation; an m x n kernel becomes an m x k and a
+        k x n matrix, so storage drops from m*n to k*(m+n) numbers.
+        """
+        root = np.sqrt(self.s)
+        return self.u * root, root[:, None] * self.vt
+
+    def energy_kept(self) -> float:
+        """Fraction of ``||W||_F^2`` carried by the kept singular values (1.0 for W = 0)."""
+        if self.total_energy == 0.0:
+            return 1.0
+        return float(min(1.0, np.sum(np.square(self.s, dtype=np.float64)) / self.total_energy))
+
+    def relative_error(self) -> float:
+        """``||W - W_k||_F / ||W||_F`` computed from the spectrum.
+
+        By Eckart-Young this is the root of the discarded energy fraction for the exact
+        backend; for the randomized backend it is the same formula evaluated on its
+        (approximate) singular values, which is exact because the randomized factors are
+        an orthogonal projection of W.
+        """
+        return float(np.sqrt(max(0.0, 1.0 - self.energy_kept())))
+
+
+def _as_matrix(matrix) -> np.ndarray:
+    array = np.asarray(matrix)
+    if array.ndim != 2:
+        raise ValueError(
+            f"Expected a 2-D matrix, received an array of shape {array.shape}."
+        )
+    if not np.issubdtype(array.dtype, np.floating):
+        array = array.astype(np.float64)
+    if not np.all(np.isfinite(array)):
+        bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
+        raise ValueError(
+            f"Cannot take the SVD of a matrix with {bad} NaN or infinite entries "
+            f"(shape {array.shape})."
+        )
+    return array
+
+
+def resolve_backend(method: str, rank: int, shape: tuple[int, int]) -> str:
+    """Returns the concrete backend ``"exact"`` or ``"randomized"`` for a request.
+
+    Args:
+        method: One of ``"auto"``, ``"exact"``, ``"randomized"``.
+        rank: Requested rank k.
+        shape: Shape ``(m, n)`` of the matrix.
+    """
+    check_choice("method", method, BACKENDS)
+    if method != "auto":
+        return method
+    return "randomized" if rank <= AUTO_RANDOMIZED_FRACTION * min(shape) else "exact"
+
+
+def truncated_svd(
+    matrix,
+    rank: int,
+    method: str = "exact",
+    n_oversamples: int = 10,
+    n_iter: int = 4,
+    seed: int | None = 0,
+) -> TruncatedSVD:
+    """Computes the rank-k truncated SVD of a matrix.
+
+    Args:
+        matrix: A 2-D array-like of shape ``(m, n)`` with finite entries.
+        rank: Number of singular triplets to keep, ``1 <= rank``. A rank above
+            ``min(m, n)`` is clipped to ``min(m, n)`` (the decomposition is then exact).
+        method: ``"exact"``, ``"randomized"`` or ``"auto"``. Defaults to ``"exact"``.
+        n_oversamples: Extra random directions for the randomized backend. Defaults to 10.
+        n_iter: Power iterations of the randomized backend. Defaults to 4.
+        seed: Seed of the randomized backend's test matrix. Defaults to 0.
+
+    Returns:
+        A :class:`TruncatedSVD`.
+    """
+    rank = check_rank(rank)
+    array = _as_matrix(matrix)
+    k = min(rank, min(array.shape))
+    backend = resolve_backend(method, k, array.shape)
+    total_energy = float(np.sum(np.square(array, dtype=np.float64)))
+    if backend == "exact" or k == min(array.shape):
+        u, s, vt = np.linalg.svd(array, full_matrices=False)
+        return TruncatedSVD(
+            u[:, :k], s[:k], vt[:k], total_energy, "exact", all_singular_values=s
+        )
+    # Imported lazily: scikit-learn is only needed by this backend.
+    from sklearn.utils.extmath import randomized_svd
+
+    u, s, vt = randomized_svd(
+        array,
+        k,
+        n_oversamples=n_oversamples,
+        n_iter=n_iter,
+        random_state=seed,
+    )
+    return TruncatedSVD(u, s, vt, total_energy, "randomized")
+
+
+def project(matrix, rank: int, method: str = "exact", seed: int | None = 0) -> np.ndarray:
+    """Returns the rank-k approximation of ``matrix`` in its own dtype.
+
+    Args:
+        matrix: A 2-D array-like.
+        rank: Target rank k (positive integer).
+        method: SVD backend, see :func:`truncated_svd`. Defaults to ``"exact"``.
+        seed: Seed of the randomized backend. Defaults to 0.
+    """
+    array = _as_matrix(matrix)
+    return truncated_svd(array, rank, method=method, seed=seed).reconstruct().astype(
+        array.dtype, copy=False
+    )
+
+
+def singular_values(matrix) -> np.ndarray:
+    """Returns every singular value of ``matrix`` in descending order."""
+    return np.linalg.svd(_as_matrix(matrix), compute_uv=False)
+
+
+def energy_curve(values) -> np.ndarray:
+    """Returns the cumulative fraction of energy kept by ranks 1, 2, ..., len(values).
+
+    Args:
+        values: Singular values in descending order.
+    """
+    squares = np.square(np.asarray(values, dtype=np.float64))
+    total = squares.sum()
+    if total == 0.0:
+        return np.ones_like(squares)
+    return np.cumsum(squares) / total
+
+
+def numerical_rank(matrix) -> int:
+    """Returns the numerical rank of ``matrix`` (see :func:`numpy.linalg.matrix_rank`)."""
+    return int(np.linalg.matrix_rank(_as_matrix(matrix)))

@@ -1,0 +1,59 @@
+"""Training runs on real MNIST data: dense, projection and post-hoc."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from svdnet import RunConfig, train
+from svdnet.experiment import validate_config
+
+SMALL = RunConfig(epochs=2, depth=2, width=128, rank=8, batch_size=32)
+
+
+def test_projection_run_is_low_rank_and_far_above_chance(mnist_small):
+    run = train(mnist_small, SMALL, record_spectrum=True)
+    assert run.test_accuracy > 0.6  # chance is 0.1; 2,000 examples give about 0.84
+    assert all(rank <= 8 for rank in run.ranks.values())
+    assert run.params["factorised"] < run.params["dense"]
+    assert len(run.epoch_seconds) == 2 and run.svd_seconds > 0
+    assert set(run.spectra) == {"hidden_1", "hidden_2", "output"}
+    summary = run.summary()
+    assert summary["config"]["rank"] == 8
+    assert len(summary["history"]["svd_energy/hidden_1"]) == 2
+
+
+def test_same_seed_gives_same_weights_and_dense_is_full_rank(mnist_small):
+    config = SMALL.replace(method="dense", epochs=1)
+    first = train(mnist_small, config)
+    second = train(mnist_small, config)
+    assert first.test_accuracy == second.test_accuracy
+    np.testing.assert_array_equal(first.model.get_weights()[0], second.model.get_weights()[0])
+    assert first.ranks["hidden_2"] > 8
+    assert first.params["ratio"] == 1.0
+
+
+def test_posthoc_truncates_once_after_training(mnist_small):
+    run = train(mnist_small, SMALL.replace(method="posthoc", epochs=1))
+    assert all(rank <= 8 for rank in run.ranks.values())
+    assert "svd_energy/hidden_1" not in run.history
+
+
+@pytest.mark.parametrize(
+    "field, value, error, text",
+    [
+        ("rank", 0, ValueError, "rank must be an integer between 1 and 1024, received 0"),
+        ("rank", 2000, ValueError, "rank must be an integer between 1 and 1024, received 2000"),
+        ("dataset", "cifar", ValueError, "dataset must be one of 'mnist', 'fashion_mnist'; received 'cifar'"),
+        ("method", "prune", ValueError, "method must be one of 'dense', 'projection', 'posthoc'; received 'prune'"),
+        ("epochs", -1, ValueError, "epochs must be an integer >= 1, received -1"),
+        ("epochs", 2.5, TypeError, "epochs must be an integer >= 1, received 2.5 of type float"),
+        ("batch_size", 0, ValueError, "batch_size must be an integer >= 1, received 0"),
+        ("train_size", -1, ValueError, "train_size must be an integer >= 0, received -1"),
+        ("svd_method", "qr", ValueError, "svd_method must be one of"),
+    ],
+)
+def test_bad_config_names_field_value_and_allowed(field, value, error, text):
+    with pytest.raises(error) as info:
+        validate_config(dataclasses.replace(RunConfig(), **{field: value}))
+    assert text in str(info.value)
