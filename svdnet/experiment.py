@@ -99,6 +99,32 @@ class EpochTimer(keras.callbacks.Callback):
         self.seconds.append(time.perf_counter() - self._start)
 
 
+class TestEvaluation(keras.callbacks.Callback):
+    """Evaluates the model on held-out data at the end of every epoch.
+
+    Put it after :class:`svdnet.SVDProjection` in the callback list: it then measures
+    the projected model, which Keras' own ``validation_data`` (computed before the
+    epoch-end callbacks) does not. Adds ``test_loss`` and ``test_accuracy`` to the logs.
+
+    Args:
+        x: Features of the held-out data.
+        y: Labels of the held-out data.
+        batch_size: Evaluation batch size. Defaults to 1024.
+    """
+
+    def __init__(self, x, y, batch_size: int = 1024):
+        super().__init__()
+        self.x, self.y, self.batch_size = x, y, batch_size
+
+    def on_epoch_end(self, epoch, logs=None):
+        loss, accuracy = self.model.evaluate(
+            self.x, self.y, batch_size=self.batch_size, verbose=0
+        )
+        if logs is not None:
+            logs["test_loss"] = float(loss)
+            logs["test_accuracy"] = float(accuracy)
+
+
 @dataclasses.dataclass
 class Run:
     """A trained model and what was measured while training and testing it.
@@ -146,6 +172,7 @@ def train(
     data: Dataset,
     config: RunConfig = RunConfig(),
     record_spectrum: bool = False,
+    evaluate_each_epoch: bool = False,
     verbose: int = 0,
 ) -> Run:
     """Trains and tests one model as ``config`` says, on already loaded ``data``.
@@ -158,6 +185,8 @@ def train(
         config: A :class:`RunConfig`. Defaults to the reference experiment.
         record_spectrum: Keep each kernel's singular values before the last projection.
             Defaults to ``False``.
+        evaluate_each_epoch: Measure test loss and accuracy after every epoch (after
+            its projection) into the history. Defaults to ``False``.
         verbose: Keras ``fit`` verbosity. Defaults to 0.
 
     Returns:
@@ -183,6 +212,8 @@ def train(
             record_spectrum=record_spectrum,
         )
         callbacks.append(projection)
+    if evaluate_each_epoch:
+        callbacks.append(TestEvaluation(data.x_test, data.y_test))
     history = model.fit(
         data.x_train,
         data.y_train,

@@ -52,6 +52,15 @@ class TruncatedSVD:
         """Number of singular triplets kept."""
         return int(self.s.shape[0])
 
+    def truncate(self, rank: int) -> "TruncatedSVD":
+        """Returns the rank-``rank`` truncation of this decomposition (no new SVD).
+
+        Args:
+            rank: Positive integer; ranks above :attr:`rank` keep everything.
+        """
+        k = min(check_rank(rank), self.rank)
+        return dataclasses.replace(self, u=self.u[:, :k], s=self.s[:k], vt=self.vt[:k])
+
     def reconstruct(self) -> np.ndarray:
         """Returns the rank-k approximation ``u @ diag(s) @ vt``."""
         return (self.u * self.s) @ self.vt
