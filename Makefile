@@ -28,8 +28,10 @@ test: install  ## The whole test suite: unit tests, then the notebooks under nbv
 	$(BIN)/python -m pytest tests
 	$(BIN)/python -m pytest --nbval notebooks/
 
-benchmark: install  ## Cost of the SVD step relative to one training epoch.
+benchmark: install  ## Inference speed, SVD step cost, deployment sizes (see benchmarks/README.md).
+	$(BIN)/python benchmarks/inference.py
 	$(BIN)/python benchmarks/svd_step.py
+	$(BIN)/python benchmarks/deployment.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

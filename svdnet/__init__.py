@@ -7,8 +7,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from svdnet.callback import NonFiniteWeightsError, SVDProjection  # noqa: E402
 from svdnet.data import DATASETS, Dataset, DatasetUnavailableError, load_dataset  # noqa: E402
+from svdnet.factorize import factorization_plan, factorize  # noqa: E402
 from svdnet.experiment import METHODS, Run, RunConfig, run_reference, train  # noqa: E402
 from svdnet.layers import dense_layers  # noqa: E402
+from svdnet.lowrank import LowRankDense  # noqa: E402
 from svdnet.model import build_mlp  # noqa: E402
 from svdnet.params import parameter_counts  # noqa: E402
 from svdnet.svd import (  # noqa: E402
@@ -23,7 +25,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DATASETS", "METHODS", "Dataset", "DatasetUnavailableError", "NonFiniteWeightsError",
-    "Run", "RunConfig", "SVDProjection", "TruncatedSVD", "build_mlp", "dense_layers",
-    "energy_curve", "load_dataset", "parameter_counts", "project", "run_reference",
+    "LowRankDense", "Run", "RunConfig", "SVDProjection", "TruncatedSVD", "build_mlp", "dense_layers",
+    "energy_curve", "factorization_plan", "factorize", "load_dataset", "parameter_counts", "project", "run_reference",
     "singular_values", "train", "truncated_svd",
 ]

@@ -7,10 +7,11 @@ from collections.abc import Iterable
 import keras
 
 
-def _walk(layer) -> Iterable:
+def walk_layers(layer) -> Iterable:
+    """Yields ``layer`` and, depth first, every layer nested inside it."""
     yield layer
     for child in getattr(layer, "layers", ()) or ():
-        yield from _walk(child)
+        yield from walk_layers(child)
 
 
 def dense_layers(model: keras.Model, names: Iterable[str] | None = None) -> list:
@@ -30,7 +31,7 @@ def dense_layers(model: keras.Model, names: Iterable[str] | None = None) -> list
     """
     found, seen = [], set()
     by_name = {}
-    for layer in _walk(model):
+    for layer in walk_layers(model):
         if id(layer) in seen or layer is model:
             continue
         seen.add(id(layer))

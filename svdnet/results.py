@@ -58,6 +58,10 @@ def write_json_atomic(path: str | os.PathLike, payload: dict) -> str:
             "Choose another results folder."
         ) from error
     try:
+        # mkstemp creates the file private (0600); give it the permissions of a normal file.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)
             stream.flush()

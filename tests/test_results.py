@@ -60,3 +60,13 @@ def test_provenance_records_versions_machine_and_commit():
         {"tensorflow", "keras", "numpy"} <= set(info["versions"])
     assert info["machine"]["cpu_count"] >= 1
     assert "commit" in info and info["created_utc"].endswith("+00:00")
+
+
+def test_result_file_is_readable_by_others_like_a_normal_file(tmp_path):
+    path = tmp_path / "run.json"
+    old = os.umask(0o022)
+    try:
+        write_json_atomic(path, {"v": 1})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o644

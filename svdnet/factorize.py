@@ -1,0 +1,156 @@
+"""Exporting a trained model with its Dense kernels stored as rank-k factors."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+
+from svdnet.layers import dense_layers, walk_layers
+from svdnet.lowrank import LowRankDense
+from svdnet.params import factorisation_shrinks
+from svdnet.svd import BACKENDS, truncated_svd
+from svdnet.validation import check_choice, check_rank
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerPlan:
+    """What :func:`factorize` does with one selected Dense layer.
+
+    Attributes:
+        name: Layer name.
+        shape: Kernel shape ``(m, n)``.
+        rank: Rank of the factors, or ``None`` when the layer stays Dense.
+        reason: Why it stays Dense (``""`` when factorised).
+    """
+
+    name: str
+    shape: tuple
+    rank: int | None
+    reason: str = ""
+
+
+def factorization_plan(model: keras.Model, rank: int, layers=None) -> list[LayerPlan]:
+    """Decides, per selected Dense layer, whether rank-k factors make it smaller.
+
+    A layer is factorised only when ``k * (m + n) < m * n`` with ``k = min(rank, m, n)``;
+    at or above that break-even rank the two factors would hold more numbers than the
+    kernel, so the layer stays Dense.
+
+    Args:
+        model: A built Keras model.
+        rank: Target rank k, a positive integer.
+        layers: Names of the Dense layers to consider, or ``None`` for all. Defaults to
+            ``None``.
+
+    Returns:
+        One :class:`LayerPlan` per selected layer, in model order.
+    """
+    rank = check_rank(rank)
+    plan = []
+    for layer in dense_layers(model, layers):
+        rows, cols = (int(size) for size in layer.kernel.shape)
+        k = min(rank, rows, cols)
+        if factorisation_shrinks(rows, cols, k):
+            plan.append(LayerPlan(layer.name, (rows, cols), k))
+        else:
+            plan.append(LayerPlan(
+                layer.name, (rows, cols), None,
+                f"rank {k} factors would hold {k * (rows + cols):,} numbers, not fewer than "
+                f"the {rows * cols:,} of the {rows}x{cols} kernel (break-even rank "
+                f"{rows * cols / (rows + cols):.1f})",
+            ))
+    return plan
+
+
+def factorize(
+    model: keras.Model,
+    rank: int,
+    layers=None,
+    method: str = "exact",
+    seed: int | None = 0,
+    verbose: int = 1,
+) -> keras.Model:
+    """Returns a copy of ``model`` whose selected Dense layers are rank-k ``LowRankDense``.
+
+    Each selected kernel ``W`` is decomposed by truncated SVD and stored as
+    ``U_k sqrt(S_k)`` and ``sqrt(S_k) V_k^T``; bias and activation are kept. The result
+    computes exactly what ``model`` computes after projecting those kernels to rank k
+    (:func:`svdnet.project`), up to float32 rounding. Layers where factors would not be
+    smaller (see :func:`factorization_plan`) stay Dense and are reported. Every other
+    layer and weight is copied. Works for Sequential and functional models, nested ones
+    included; the copy is compiled like ``model`` when ``model`` was compiled, and can be
+    trained further (fine-tuning the factors) and saved with ``model.save``.
+
+    Args:
+        model: A built Sequential or functional Keras model.
+        rank: Target rank k, a positive integer.
+        layers: Names of the Dense layers to factorise, or ``None`` for all. Defaults to
+            ``None``.
+        method: SVD backend, ``"exact"``, ``"randomized"`` or ``"auto"``. Defaults to
+            ``"exact"``.
+        seed: Seed of the randomized backend. Defaults to 0.
+        verbose: 1 prints the layers left Dense and why; 0 is silent. Defaults to 1.
+
+    Returns:
+        A new ``keras.Model``; ``model`` is not changed.
+
+    Raises:
+        ValueError: for a bad rank, an unknown or non-Dense layer name, or a model with
+            no Dense layer.
+    """
+    check_choice("method", method, BACKENDS)
+    if not isinstance(model, (keras.Sequential, keras.Model)) or not _is_graph_model(model):
+        raise ValueError(
+            f"factorize needs a Sequential or functional model; received a subclassed "
+            f"{type(model).__name__}. Rebuild it as a functional model first."
+        )
+    plan = {item.name: item for item in factorization_plan(model, rank, layers)}
+    factors = {}
+    for layer in dense_layers(model, layers):
+        item = plan[layer.name]
+        if item.rank is None:
+            continue
+        svd = truncated_svd(keras.ops.convert_to_numpy(layer.kernel), item.rank,
+                            method=method, seed=seed)
+        factors[layer.name] = svd.factors()
+
+    def clone(layer):
+        if layer.name in factors:
+            config = layer.get_config()
+            return LowRankDense(
+                units=config["units"], rank=plan[layer.name].rank,
+                activation=config["activation"], use_bias=config["use_bias"],
+                name=layer.name, dtype=config.get("dtype"),
+            )
+        return layer.__class__.from_config(layer.get_config())
+
+    copy = keras.models.clone_model(model, clone_function=clone, recursive=True)
+    originals = _layers_by_name(model)
+    for name, new in _layers_by_name(copy).items():
+        if name in factors:
+            u, v = factors[name]
+            weights = [u, v] + ([originals[name].bias] if originals[name].use_bias else [])
+            new.set_weights([keras.ops.convert_to_numpy(w).astype(new.u.dtype) for w in weights])
+        elif name in originals and not getattr(new, "layers", None):
+            new.set_weights(originals[name].get_weights())
+    compile_config = model.get_compile_config() if model.compiled else None
+    if compile_config:
+        copy.compile_from_config(compile_config)
+    if verbose:
+        for item in plan.values():
+            if item.rank is None:
+                print(f"factorize: layer {item.name!r} stays Dense: {item.reason}.")
+    return copy
+
+
+def _is_graph_model(model) -> bool:
+    return isinstance(model, keras.Sequential) or model.__class__.__name__ == "Functional"
+
+
+def _layers_by_name(model) -> dict:
+    found = {}
+    for layer in walk_layers(model):
+        if layer is not model:
+            found.setdefault(layer.name, layer)
+    return found

@@ -1,0 +1,112 @@
+"""TensorFlow Lite export and evaluation, float32 and int8 post-training quantization."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import keras
+import numpy as np
+
+from svdnet.validation import check_choice, check_int
+
+QUANTIZATIONS = ("float32", "dynamic", "int8")
+"""TFLite variants:
+
+- ``float32``: no quantization;
+- ``dynamic``: int8 weights, float activations (no calibration data needed);
+- ``int8``: full-integer post-training quantization of weights and activations,
+  calibrated on representative examples; input and output stay float32.
+"""
+
+
+def to_tflite(
+    model: keras.Model,
+    quantization: str = "float32",
+    representative_data=None,
+    calibration_examples: int = 500,
+) -> bytes:
+    """Converts a Keras model to a TFLite flatbuffer with Keras' own LiteRT export.
+
+    Args:
+        model: A built Keras model with one input.
+        quantization: One of :data:`QUANTIZATIONS`. Defaults to ``"float32"``.
+        representative_data: Input examples for calibrating ``"int8"`` (required there).
+        calibration_examples: How many of them to use. Defaults to 500.
+
+    Returns:
+        The ``.tflite`` file contents.
+    """
+    import tensorflow as tf
+
+    check_choice("quantization", quantization, QUANTIZATIONS)
+    calibration_examples = check_int("calibration_examples", calibration_examples, minimum=1)
+    options = {}
+    if quantization in ("dynamic", "int8"):
+        options["optimizations"] = [tf.lite.Optimize.DEFAULT]
+    if quantization == "int8":
+        if representative_data is None:
+            raise ValueError(
+                "quantization='int8' needs representative_data (input examples to calibrate "
+                "activation ranges); received None."
+            )
+        sample = np.asarray(representative_data, dtype=np.float32)[:calibration_examples]
+
+        def representative_dataset():
+            for row in sample:
+                yield [row[None, :]]
+
+        options["representative_dataset"] = representative_dataset
+        options["target_spec"] = {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]}
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "model.tflite")
+        model.export(path, format="litert", verbose=False, **options)
+        with open(path, "rb") as stream:
+            return stream.read()
+
+
+class TFLiteModel:
+    """Runs a TFLite flatbuffer with the LiteRT (TensorFlow Lite) interpreter.
+
+    Args:
+        content: The ``.tflite`` bytes.
+        num_threads: Interpreter threads. Defaults to ``None`` (the interpreter's choice).
+    """
+
+    def __init__(self, content: bytes, num_threads: int | None = None):
+        # LiteRT's interpreter replaces the deprecated tf.lite.Interpreter.
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.content = content
+        self.interpreter = Interpreter(model_content=content, num_threads=num_threads)
+        self.input = self.interpreter.get_input_details()[0]
+        self.output = self.interpreter.get_output_details()[0]
+        self._batch = None
+
+    @property
+    def size_bytes(self) -> int:
+        """Size of the flatbuffer in bytes."""
+        return len(self.content)
+
+    def _resize(self, batch: int):
+        if batch != self._batch:
+            shape = [batch, *self.input["shape"][1:]]
+            self.interpreter.resize_tensor_input(self.input["index"], shape)
+            self.interpreter.allocate_tensors()
+            self._batch = batch
+
+    def predict(self, x, batch_size: int = 256) -> np.ndarray:
+        """Returns the model's outputs for ``x``, computed ``batch_size`` rows at a time."""
+        x = np.asarray(x, dtype=self.input["dtype"])
+        outputs = []
+        for start in range(0, len(x), batch_size):
+            chunk = x[start:start + batch_size]
+            self._resize(len(chunk))
+            self.interpreter.set_tensor(self.input["index"], chunk)
+            self.interpreter.invoke()
+            outputs.append(self.interpreter.get_tensor(self.output["index"]).copy())
+        return np.concatenate(outputs)
+
+    def accuracy(self, x, y, batch_size: int = 256) -> float:
+        """Classification accuracy of :meth:`predict` on ``(x, y)``."""
+        return float(np.mean(self.predict(x, batch_size).argmax(axis=1) == np.asarray(y)))

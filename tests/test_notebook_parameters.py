@@ -1,0 +1,34 @@
+"""Bad notebook parameters stop the sweep notebook in its first cells, naming the value."""
+
+import os
+import pathlib
+
+import papermill
+import pytest
+
+NOTEBOOK = pathlib.Path(__file__).resolve().parents[1] / "notebooks" / "sweep.ipynb"
+
+
+@pytest.mark.parametrize(
+    "parameters, message",
+    [
+        ({"rank": 0}, "rank must be an integer between 1 and 1024, received 0"),
+        ({"rank": 5000}, "rank must be an integer between 1 and 1024, received 5000"),
+        ({"rank": 2.5}, "rank must be an integer between 1 and 1024, received 2.5 of type float"),
+        ({"dataset": "cifar10"}, "dataset must be one of 'mnist', 'fashion_mnist'; received 'cifar10'"),
+        ({"method": "prune"}, "method must be one of 'dense', 'projection', 'posthoc'; received 'prune'"),
+        ({"epochs": -2}, "epochs must be an integer >= 1, received -2"),
+        ({"svd_method": "lanczos"}, "svd_method must be one of 'auto', 'exact', 'randomized'; received 'lanczos'"),
+    ],
+)
+def test_bad_parameter_fails_fast_with_message(parameters, message, tmp_path):
+    output = tmp_path / "out.ipynb"
+    with pytest.raises(papermill.PapermillExecutionError) as info:
+        papermill.execute_notebook(
+            str(NOTEBOOK), str(output), parameters={**parameters, "results_dir": str(tmp_path)},
+            progress_bar=False, cwd=str(tmp_path),
+        )
+    assert message in str(info.value)
+    # Stopped in the parameter check (the cell after the injected parameters): no result.
+    assert info.value.exec_count <= 3
+    assert not [name for name in os.listdir(tmp_path) if name.endswith(".json")]
