@@ -9,7 +9,7 @@ ifneq ($(wildcard ../shared/tensorflow_datasets),)
 export TFDS_DATA_DIR ?= $(abspath ../shared/tensorflow_datasets)
 endif
 
-.PHONY: install run test test-fast benchmark clean
+.PHONY: install run report test benchmark clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ install: $(BIN)/.installed  ## Create .venv and install svdnet with every extra.
 run: install  ## The reference experiment (MNIST, 5x1024 MLP, rank RANK) through the sweep notebook.
 	@mkdir -p $(dir $(OUT))
 	$(BIN)/papermill notebooks/sweep.ipynb $(OUT) -p rank $(RANK)
+
+report: run  ## run, then the exploration notebook, then HTML pages and reports/index.html.
+	$(BIN)/papermill notebooks/explore.ipynb reports/runs/explore.ipynb
+	$(BIN)/python -m svdnet.render reports
 
 test: install  ## The whole test suite: unit tests, then the notebooks under nbval.
 	$(BIN)/python -m pytest tests

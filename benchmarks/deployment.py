@@ -63,6 +63,10 @@ def main(argv=None):
             lite = TFLiteModel(to_tflite(model, quantization, representative_data=calibration))
             rows[f"{label}, TFLite {quantization}"] = (
                 lite.size_bytes, lite.accuracy(data.x_test, data.y_test))
+    lite = TFLiteModel(to_tflite(factorised, "int8", representative_data=calibration,
+                                 per_channel=False))
+    rows["factorised, TFLite int8 per-tensor"] = (
+        lite.size_bytes, lite.accuracy(data.x_test, data.y_test))
     rows["factorised, .keras"] = (keras_file_bytes(factorised), keras_accuracy(factorised))
     quantized = keras.models.clone_model(projected)
     quantized.set_weights(projected.get_weights())

@@ -34,7 +34,9 @@ def keras_file_bytes(model: keras.Model) -> int:
     The model is saved uncompiled (weights and architecture, no optimizer state), so a
     trained model and a freshly factorised one are measured alike.
     """
-    inference = keras.models.clone_model(model)
+    # from_config builds an uncompiled copy (clone_model would compile it and save the
+    # optimizer's slots too, tripling a trained model's file).
+    inference = model.__class__.from_config(model.get_config())
     inference.set_weights(model.get_weights())
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "model.keras")

@@ -29,16 +29,16 @@ def _plain(value):
     return value
 
 
-def write_json_atomic(path: str | os.PathLike, payload: dict) -> str:
-    """Writes ``payload`` as JSON so that ``path`` is either absent, old, or complete.
+def write_text_atomic(path: str | os.PathLike, text: str) -> str:
+    """Writes ``text`` so that ``path`` is either absent, old, or complete.
 
-    The document goes to a temporary file in the same folder, is flushed to disk, and
-    is then renamed over ``path`` (an atomic operation on POSIX and Windows), so a run
-    killed at any moment never leaves a half-written result.
+    The text goes to a temporary file in the same folder, is flushed to disk, and is
+    then renamed over ``path`` (an atomic operation on POSIX and Windows), so a process
+    killed at any moment never leaves a half-written file.
 
     Args:
         path: Destination file. Its folder is created when missing.
-        payload: A JSON-serialisable dict (numpy values are converted).
+        text: The contents.
 
     Returns:
         The destination path as a string.
@@ -48,10 +48,9 @@ def write_json_atomic(path: str | os.PathLike, payload: dict) -> str:
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    text = json.dumps(_plain(payload), indent=2, sort_keys=True)
     try:
         os.makedirs(folder, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
+        handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-")
     except PermissionError as error:
         raise PermissionError(
             f"Cannot write results to {folder!r}: the folder is not writable. "
@@ -72,6 +71,20 @@ def write_json_atomic(path: str | os.PathLike, payload: dict) -> str:
             os.unlink(temporary)
         raise
     return path
+
+
+def write_json_atomic(path: str | os.PathLike, payload: dict) -> str:
+    """Writes ``payload`` as JSON, atomically (see :func:`write_text_atomic`).
+
+    Args:
+        path: Destination file. Its folder is created when missing.
+        payload: A JSON-serialisable dict (numpy values are converted; NaN and infinity
+            become ``null``).
+
+    Returns:
+        The destination path as a string.
+    """
+    return write_text_atomic(path, json.dumps(_plain(payload), indent=2, sort_keys=True))
 
 
 def read_json(path: str | os.PathLike) -> dict:

@@ -140,3 +140,11 @@ def test_compression_summary_counts_parameters_bytes_and_macs():
     # Weights dominate the file: the byte ratio tracks the parameter ratio.
     assert summary["ratio"]["keras_bytes"] > 15
     assert summary["ratio"]["parameters"] == pytest.approx(5_012_490 / 215_370)
+
+
+def test_keras_file_bytes_leave_out_optimizer_state():
+    from svdnet.compression import keras_file_bytes
+
+    model = _trained(width=256)  # trained: Adam holds two slots per weight
+    weights_bytes = 4 * model.count_params()
+    assert weights_bytes < keras_file_bytes(model) < 1.5 * weights_bytes

@@ -51,3 +51,12 @@ def test_bad_quantization_requests():
         to_tflite(model, "int4")
     with pytest.raises(ValueError, match="needs representative_data"):
         to_tflite(model, "int8")
+
+
+def test_per_tensor_int8_is_smaller_than_per_channel_and_as_accurate(factorised):
+    _, model = factorised
+    per_channel = TFLiteModel(to_tflite(model, "int8", representative_data=X))
+    per_tensor = TFLiteModel(to_tflite(model, "int8", representative_data=X, per_channel=False))
+    assert per_tensor.size_bytes < per_channel.size_bytes
+    labels = model.predict(X, verbose=0).argmax(axis=1)
+    assert np.mean(per_tensor.predict(X).argmax(axis=1) == labels) > 0.9

@@ -1,0 +1,50 @@
+"""Rendering executed notebooks and the reports index."""
+
+import os
+
+import nbformat
+import pytest
+
+from svdnet import RunConfig
+from svdnet.render import results_table, write_index
+from svdnet.results import CorruptResultError
+from svdnet.sweep import run_experiment
+
+
+def _executed_notebook(path):
+    notebook = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("print('hello')")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="hello\n")]
+    notebook.cells = [nbformat.v4.new_markdown_cell("# A run"), cell]
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    nbformat.write(notebook, path)
+
+
+def test_index_links_pages_and_tabulates_real_results(tmp_path, monkeypatch):
+    monkeypatch.delenv("SVDNET_QUICK", raising=False)
+    reports = tmp_path / "reports"
+    experiment = run_experiment(
+        RunConfig(depth=1, width=32, rank=4, epochs=1, batch_size=64, train_size=300),
+        baseline=False, results_dir=str(reports / "results"),
+    )
+    _executed_notebook(str(reports / "runs" / "sweep-a.ipynb"))
+    _executed_notebook(str(reports / "runs" / "report.ipynb"))
+    index = write_index(str(reports))
+    page = open(index, encoding="utf-8").read()
+    assert 'href="html/sweep-a.html"' in page and 'href="html/report.html"' in page
+    assert f"{experiment.run.test_accuracy:.4f}" in page
+    assert "hello" in (reports / "html" / "sweep-a.html").read_text()
+    # The report page hides code; run pages show it.
+    assert "print(&#39;hello&#39;)" not in (reports / "html" / "report.html").read_text()
+    assert "print" in (reports / "html" / "sweep-a.html").read_text()
+
+
+def test_corrupt_result_is_named(tmp_path):
+    (tmp_path / "broken.json").write_text('{"config": {"rank": 2')
+    with pytest.raises(CorruptResultError, match="broken.json"):
+        results_table(str(tmp_path))
+
+
+def test_non_result_json_files_are_skipped(tmp_path):
+    (tmp_path / "deployment.json").write_text('{"formats": {}}')
+    assert results_table(str(tmp_path)).empty
