@@ -73,7 +73,7 @@ def spectra_frame(spectra: dict[str, dict[str, np.ndarray]], floor: float = 1e-6
 
 
 def spectrum_plot(spectra: dict[str, dict[str, np.ndarray]], rank: int | None = None):
-    """Plots each layer's singular values (log scale), one panel per layer.
+    """Plots each layer's singular values against their index (log-log), one panel per layer.
 
     Args:
         spectra: Series label to layer name to singular values, for example
@@ -88,7 +88,9 @@ def spectrum_plot(spectra: dict[str, dict[str, np.ndarray]], rank: int | None = 
         col="layer", col_wrap=3, kind="line", height=2.8, aspect=1.2,
         facet_kws={"sharey": False, "sharex": False},
     )
-    grid.set(yscale="log")
+    # Log-log: the k kept values sit in the first decade, where a linear index axis of
+    # 1,000 values would hide them under the curve before truncation.
+    grid.set(xscale="log", yscale="log")
     grid.set_titles("{col_name}")
     if rank is not None:
         for axis in grid.axes.flat:

@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from svdnet import RunConfig, train
+from svdnet import RunConfig, run_reference, train
 from svdnet.experiment import validate_config
 
 SMALL = RunConfig(epochs=2, depth=2, width=128, rank=8, batch_size=32)
@@ -57,3 +57,17 @@ def test_bad_config_names_field_value_and_allowed(field, value, error, text):
     with pytest.raises(error) as info:
         validate_config(dataclasses.replace(RunConfig(), **{field: value}))
     assert text in str(info.value)
+
+
+def test_run_reference_compares_dense_and_rank_k_from_the_same_seed():
+    result = run_reference(rank=20, epochs=1, train_size=500, batch_size=64)
+    dense, compressed = result["dense"], result["compressed"]
+    assert dense["config"]["seed"] == compressed["config"]["seed"] == 0
+    assert dense["params"]["dense"] == compressed["params"]["dense"] == 5_012_490
+    assert compressed["params"]["factorised"] == 215_370
+    assert max(compressed["ranks"].values()) <= 20
+    assert max(dense["ranks"].values()) > 20
+    assert result["accuracy_drop"] == pytest.approx(
+        dense["test_accuracy"] - compressed["test_accuracy"])
+    assert len(compressed["epoch_seconds"]) == 1 and compressed["svd_seconds"] > 0
+    assert result["provenance"]["versions"]["keras"].startswith("3.")

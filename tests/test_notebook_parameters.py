@@ -32,3 +32,16 @@ def test_bad_parameter_fails_fast_with_message(parameters, message, tmp_path):
     # Stopped in the parameter check (the cell after the injected parameters): no result.
     assert info.value.exec_count <= 3
     assert not [name for name in os.listdir(tmp_path) if name.endswith(".json")]
+
+
+@pytest.mark.parametrize("name", ["sweep.ipynb", "explore.ipynb"])
+def test_every_parameter_has_a_type_and_a_meaning(name):
+    parameters = papermill.inspect_notebook(str(NOTEBOOK.parent / name))
+    assert parameters, name
+    for parameter, info in parameters.items():
+        assert info["inferred_type_name"] in {"int", "str", "bool", "list", "float"}, parameter
+        assert len(info["help"]) > 10, parameter
+    if name == "sweep.ipynb":
+        assert {"rank", "dataset", "epochs", "batch_size", "depth", "width", "seed", "method",
+                "train_size", "results_dir"} <= set(parameters)
+        assert parameters["rank"]["default"] == "20"
