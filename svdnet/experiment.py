@@ -6,6 +6,7 @@ import dataclasses
 import time
 
 import keras
+import numpy as np
 
 from svdnet.callback import SVDProjection
 from svdnet.data import DATASETS, Dataset, load_dataset
@@ -13,7 +14,7 @@ from svdnet.layers import dense_layers
 from svdnet.model import build_mlp
 from svdnet.params import parameter_counts
 from svdnet.provenance import provenance
-from svdnet.svd import BACKENDS, numerical_rank
+from svdnet.svd import BACKENDS, rank_of_spectrum, singular_values
 from svdnet.validation import check_choice, check_int, check_rank
 
 METHODS = ("dense", "projection", "posthoc")
@@ -140,6 +141,7 @@ class Run:
         params: Parameter counts from :func:`svdnet.params.parameter_counts`.
         ranks: Per-layer numerical rank of the trained kernels.
         spectra: Per-layer singular values before the last projection, when recorded.
+        final_spectra: Per-layer singular values of the trained (final) kernels.
     """
 
     config: RunConfig
@@ -152,6 +154,7 @@ class Run:
     params: dict
     ranks: dict
     spectra: dict
+    final_spectra: dict
 
     def summary(self) -> dict:
         """Returns the run's measurements as JSON-ready plain data."""
@@ -237,6 +240,8 @@ def train(
         data.x_test, data.y_test, batch_size=1024, verbose=0
     )
     compressed = config.method != "dense"
+    final_spectra = layer_spectra(model)
+    shapes = {layer.name: tuple(layer.kernel.shape) for layer in dense_layers(model)}
     return Run(
         config=config,
         model=model,
@@ -250,15 +255,17 @@ def train(
             "factorised": int(model.count_params()),
             "ratio": 1.0,
         },
-        ranks=kernel_ranks(model),
+        ranks={name: rank_of_spectrum(values, shapes[name])
+               for name, values in final_spectra.items()},
         spectra=spectra,
+        final_spectra=final_spectra,
     )
 
 
-def kernel_ranks(model: keras.Model) -> dict[str, int]:
-    """Returns the numerical rank of every Dense kernel of ``model``, by layer name."""
+def layer_spectra(model: keras.Model) -> dict[str, np.ndarray]:
+    """Returns every singular value of each Dense kernel of ``model``, by layer name."""
     return {
-        layer.name: numerical_rank(keras.ops.convert_to_numpy(layer.kernel))
+        layer.name: singular_values(keras.ops.convert_to_numpy(layer.kernel))
         for layer in dense_layers(model)
     }
 

@@ -203,3 +203,17 @@ def energy_curve(values) -> np.ndarray:
 def numerical_rank(matrix) -> int:
     """Returns the numerical rank of ``matrix`` (see :func:`numpy.linalg.matrix_rank`)."""
     return int(np.linalg.matrix_rank(_as_matrix(matrix)))
+
+
+def rank_of_spectrum(values, shape: tuple[int, int]) -> int:
+    """Returns the numerical rank of a matrix of ``shape`` from its singular values.
+
+    Uses :func:`numpy.linalg.matrix_rank`'s default tolerance,
+    ``max(values) * max(shape) * eps(values.dtype)``, so it agrees with
+    :func:`numerical_rank` without a second decomposition.
+    """
+    values = np.asarray(values)
+    if values.size == 0:
+        return 0
+    tolerance = values.max() * max(shape) * np.finfo(values.dtype).eps
+    return int(np.count_nonzero(values > tolerance))

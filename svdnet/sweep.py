@@ -16,16 +16,12 @@ import os
 import tempfile
 import time
 
-import keras
-import numpy as np
 import pandas as pd
 
 from svdnet.data import load_dataset
-from svdnet.experiment import Run, RunConfig, train, validate_config
+from svdnet.experiment import Run, RunConfig, layer_spectra, train, validate_config  # noqa: F401
 from svdnet.provenance import provenance
 from svdnet.results import write_json_atomic
-from svdnet.layers import dense_layers
-from svdnet.svd import singular_values
 
 QUICK_ENV = "SVDNET_QUICK"
 QUICK_TRAIN_SIZE = 2000
@@ -70,14 +66,6 @@ def result_name(config: RunConfig) -> str:
         parts.append(f"n{config.train_size}")
     parts.append(f"seed{config.seed}")
     return "-".join(parts) + ".json"
-
-
-def layer_spectra(model) -> dict[str, np.ndarray]:
-    """Returns every singular value of each Dense kernel of ``model``, by layer name."""
-    return {
-        layer.name: singular_values(keras.ops.convert_to_numpy(layer.kernel))
-        for layer in dense_layers(model)
-    }
 
 
 @dataclasses.dataclass
@@ -132,7 +120,7 @@ def run_experiment(
     if baseline and config.method != "dense":
         dense = train(data, config.replace(method="dense"), evaluate_each_epoch=True,
                       verbose=verbose)
-    after = layer_spectra(run.model)
+    after = run.final_spectra
     before = run.spectra or after
     payload = {
         "config": dataclasses.asdict(config),
@@ -142,7 +130,7 @@ def run_experiment(
         "spectra": {
             "before": before,
             "after": after,
-            "dense": layer_spectra(dense.model) if dense else None,
+            "dense": dense.final_spectra if dense else None,
         },
         "data": {
             "train_examples": int(data.x_train.shape[0]),

@@ -147,3 +147,11 @@ def test_randomized_within_one_percent_of_optimum_on_trained_reference_layers(mn
         exact = np.linalg.norm(kernel - svd.project(kernel, 20, method="exact"))
         fast = np.linalg.norm(kernel - svd.project(kernel, 20, method="randomized"))
         assert exact <= fast <= 1.01 * exact, layer.name
+
+
+@settings(max_examples=60, deadline=None)
+@given(matrix=matrices, rank=st.integers(1, 14))
+def test_rank_of_spectrum_agrees_with_matrix_rank(matrix, rank):
+    projected = svd.project(matrix, rank).astype(np.float32)
+    assert svd.rank_of_spectrum(svd.singular_values(projected), projected.shape) == \
+        svd.numerical_rank(projected)
