@@ -118,3 +118,37 @@ def load_dataset(
         y_test=np.asarray(y_test).astype(np.int32),
         num_classes=int(info.features["label"].num_classes),
     )
+
+
+def training_dataset(x, y, batch_size: int = 128, seed: int = 0):
+    """Returns a ``tf.data`` pipeline over in-memory arrays for ``Model.fit``.
+
+    The pipeline caches the examples, reshuffles them every epoch (from ``seed``, so
+    the batch order is reproducible), batches them and prefetches the next batches
+    while a step runs.
+
+    Args:
+        x: Features, an array of shape ``(n, ...)``.
+        y: Labels, an array of shape ``(n,)``.
+        batch_size: Examples per batch, >= 1. Defaults to 128.
+        seed: Seed of the shuffle, >= 0. Defaults to 0.
+
+    Returns:
+        A ``tf.data.Dataset`` of ``(features, labels)`` batches.
+    """
+    import tensorflow as tf
+
+    batch_size = check_int("batch_size", batch_size, minimum=1)
+    seed = check_int("seed", seed, minimum=0)
+    if len(x) != len(y):
+        raise ValueError(
+            f"x and y must hold as many examples; received {len(x)} features and "
+            f"{len(y)} labels."
+        )
+    return (
+        tf.data.Dataset.from_tensor_slices((x, y))
+        .cache()
+        .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+        .batch(batch_size)
+        .prefetch(tf.data.AUTOTUNE)
+    )

@@ -9,22 +9,33 @@ import keras
 import numpy as np
 
 from svdnet.callback import SVDProjection
-from svdnet.data import DATASETS, Dataset, load_dataset
-from svdnet.layers import dense_layers
+from svdnet.data import DATASETS, Dataset, load_dataset, training_dataset
+from svdnet.factorize import factorize
+from svdnet.layers import walk_layers
+from svdnet.lowrank import LowRankDense
 from svdnet.model import build_mlp
-from svdnet.params import parameter_counts
 from svdnet.provenance import provenance
 from svdnet.svd import BACKENDS, rank_of_spectrum, singular_values
-from svdnet.validation import check_choice, check_int, check_rank
+from svdnet.validation import check_bool, check_choice, check_int, check_rank
 
-METHODS = ("dense", "projection", "posthoc")
-"""Training methods:
+METHODS = ("dense", "projection", "posthoc", "finetune", "lowrank")
+"""Training methods, all given the same total budget of ``epochs`` training epochs:
 
 - ``dense``: the uncompressed baseline;
 - ``projection``: rank-k SVD projection of every Dense kernel at the end of every epoch
   (the reference experiment);
-- ``posthoc``: train dense, project once at the end, no retraining.
+- ``posthoc``: train dense for ``epochs``, truncate once at the end, no retraining;
+- ``finetune``: train dense for ``epochs - finetune_epochs``, factorise at rank k, then
+  train the factors for ``finetune_epochs``;
+- ``lowrank``: train the factorised network (``LowRankDense`` layers) from scratch for
+  ``epochs``; its factors start as the rank-k truncated SVD of the dense initialisation.
+
+Every compressed method is tested as its exported factorised model (:func:`svdnet.factorize`).
 """
+
+PIPELINES = ("tf.data", "numpy")
+"""Input pipelines: ``tf.data`` (cached, reshuffled every epoch, prefetched; see
+:func:`svdnet.training_dataset`) or ``numpy`` (arrays handed to ``fit``)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,7 +46,7 @@ class RunConfig:
         method: One of :data:`METHODS`. Defaults to ``"projection"``.
         rank: Rank k of the SVD truncation (ignored by ``dense``). Defaults to 20.
         dataset: One of :data:`svdnet.data.DATASETS`. Defaults to ``"mnist"``.
-        epochs: Training epochs, >= 1. Defaults to 10.
+        epochs: Total training epochs, >= 1. Defaults to 10.
         batch_size: Examples per step, >= 1. Defaults to 128.
         depth: Hidden layers, >= 1. Defaults to 5.
         width: Units per hidden layer, >= 1. Defaults to 1024.
@@ -43,6 +54,10 @@ class RunConfig:
         train_size: Training examples to use, 0 for the whole split. Defaults to 0.
         svd_method: SVD backend of the projection. Defaults to ``"exact"``.
         every: Project every ``every`` epochs. Defaults to 1.
+        finetune_epochs: Of the ``epochs``, how many the ``finetune`` method spends
+            training the factors, from 1 to ``epochs - 1``. Defaults to 2.
+        jit_compile: Compile the training step with XLA. Defaults to ``True``.
+        pipeline: One of :data:`PIPELINES`. Defaults to ``"tf.data"``.
     """
 
     method: str = "projection"
@@ -56,10 +71,20 @@ class RunConfig:
     train_size: int = 0
     svd_method: str = "exact"
     every: int = 1
+    finetune_epochs: int = 2
+    jit_compile: bool = True
+    pipeline: str = "tf.data"
 
     def replace(self, **changes) -> "RunConfig":
         """Returns a copy with ``changes`` applied and validated."""
         return validate_config(dataclasses.replace(self, **changes))
+
+    @property
+    def dense_epochs(self) -> int:
+        """Epochs of dense training this method starts from (0 for ``lowrank``)."""
+        if self.method == "finetune":
+            return self.epochs - self.finetune_epochs
+        return 0 if self.method == "lowrank" else self.epochs
 
 
 def validate_config(config: RunConfig) -> RunConfig:
@@ -80,6 +105,18 @@ def validate_config(config: RunConfig) -> RunConfig:
     check_choice("svd_method", config.svd_method, BACKENDS)
     check_int("every", config.every, minimum=1)
     check_rank(config.rank, maximum=config.width)
+    if config.method == "finetune":
+        if config.epochs < 2:
+            raise ValueError(
+                f"The finetune method needs epochs >= 2 (dense epochs, then fine-tuning "
+                f"epochs); received epochs={config.epochs}."
+            )
+        check_int("finetune_epochs", config.finetune_epochs, minimum=1,
+                  maximum=config.epochs - 1)
+    else:
+        check_int("finetune_epochs", config.finetune_epochs, minimum=1)
+    check_bool("jit_compile", config.jit_compile)
+    check_choice("pipeline", config.pipeline, PIPELINES)
     return config
 
 
@@ -171,17 +208,41 @@ class Run:
         }
 
 
+def fit_arguments(data: Dataset, config: RunConfig, epochs: int) -> dict:
+    """Returns the keyword arguments of ``Model.fit`` for ``config``'s input pipeline."""
+    if config.pipeline == "tf.data":
+        dataset = training_dataset(data.x_train, data.y_train, config.batch_size, config.seed)
+        return {"x": dataset, "epochs": epochs, "shuffle": False}  # the pipeline shuffles
+    return {"x": data.x_train, "y": data.y_train, "batch_size": config.batch_size,
+            "epochs": epochs}
+
+
+def dense_model(data: Dataset, config: RunConfig) -> keras.Model:
+    """Builds the untrained dense MLP of ``config``, seeded with ``config.seed``."""
+    keras.utils.set_random_seed(config.seed)
+    return build_mlp(
+        input_dim=data.input_dim,
+        num_classes=data.num_classes,
+        depth=config.depth,
+        width=config.width,
+        jit_compile=config.jit_compile,
+    )
+
+
 def train(
     data: Dataset,
     config: RunConfig = RunConfig(),
     record_spectrum: bool = False,
     evaluate_each_epoch: bool = False,
     verbose: int = 0,
+    trained_dense: keras.Model | None = None,
+    callbacks=(),
 ) -> Run:
     """Trains and tests one model as ``config`` says, on already loaded ``data``.
 
     Seeds Keras (Python, numpy and TensorFlow) with ``config.seed`` first, so two runs
-    with the same config start from the same weights and batch order.
+    with the same config start from the same weights and batch order. Compressed
+    methods are tested as their exported factorised model (see :data:`METHODS`).
 
     Args:
         data: A :class:`svdnet.data.Dataset`.
@@ -191,69 +252,90 @@ def train(
         evaluate_each_epoch: Measure test loss and accuracy after every epoch (after
             its projection) into the history. Defaults to ``False``.
         verbose: Keras ``fit`` verbosity. Defaults to 0.
+        trained_dense: For ``posthoc`` and ``finetune``: the dense model already trained
+            for ``config.dense_epochs`` epochs with the same config and seed, to start
+            from instead of training it again (it is not changed). Defaults to ``None``.
+        callbacks: Extra Keras callbacks for the training ``fit``. Defaults to none.
 
     Returns:
         A :class:`Run`.
     """
     config = validate_config(config)
-    keras.utils.set_random_seed(config.seed)
-    model = build_mlp(
-        input_dim=data.input_dim,
-        num_classes=data.num_classes,
-        depth=config.depth,
-        width=config.width,
-    )
+    method = config.method
     timer = EpochTimer()
-    callbacks = [timer]
+    fit_callbacks = [timer]
     projection = None
-    if config.method == "projection":
-        projection = SVDProjection(
-            rank=config.rank,
-            every=config.every,
-            method=config.svd_method,
-            seed=config.seed,
-            record_spectrum=record_spectrum,
-        )
-        callbacks.append(projection)
+    svd_seconds = 0.0
+    spectra = {}
+    if method in ("posthoc", "finetune"):
+        if trained_dense is None:
+            trained_dense = train(
+                data, config.replace(method="dense", epochs=config.dense_epochs)
+            ).model
+        elif trained_dense.input_shape[-1] != data.input_dim:
+            raise ValueError(
+                f"trained_dense takes {trained_dense.input_shape[-1]} inputs but dataset "
+                f"{data.name!r} has {data.input_dim}."
+            )
+        if record_spectrum:
+            spectra = layer_spectra(trained_dense)
+        start = time.perf_counter()
+        model = factorize(trained_dense, config.rank, method=config.svd_method,
+                          seed=config.seed, verbose=0)
+        svd_seconds = time.perf_counter() - start
+        epochs = config.finetune_epochs if method == "finetune" else 0
+    elif method == "lowrank":
+        model = factorize(dense_model(data, config), config.rank, method=config.svd_method,
+                          seed=config.seed, verbose=0)
+        epochs = config.epochs
+    else:
+        model = dense_model(data, config)
+        epochs = config.epochs
+        if method == "projection":
+            projection = SVDProjection(
+                rank=config.rank,
+                every=config.every,
+                method=config.svd_method,
+                seed=config.seed,
+                record_spectrum=record_spectrum,
+            )
+            fit_callbacks.append(projection)
     if evaluate_each_epoch:
-        callbacks.append(TestEvaluation(data.x_test, data.y_test))
-    history = model.fit(
-        data.x_train,
-        data.y_train,
-        epochs=config.epochs,
-        batch_size=config.batch_size,
-        callbacks=callbacks,
-        verbose=verbose,
-    )
-    svd_seconds = projection.total_seconds if projection else 0.0
-    spectra = dict(projection.spectra) if projection else {}
-    if config.method == "posthoc":
-        posthoc = SVDProjection(
-            rank=config.rank, method=config.svd_method, seed=config.seed,
-            record_spectrum=record_spectrum,
-        )
-        posthoc.set_model(model)
-        posthoc.project(record_spectrum=record_spectrum)
-        svd_seconds = posthoc.total_seconds
-        spectra = dict(posthoc.spectra)
+        fit_callbacks.append(TestEvaluation(data.x_test, data.y_test))
+    history = {}
+    if epochs:
+        keras.utils.set_random_seed(config.seed)
+        history = model.fit(
+            callbacks=fit_callbacks + list(callbacks), verbose=verbose,
+            **fit_arguments(data, config, epochs),
+        ).history
+    if projection is not None:
+        svd_seconds = projection.total_seconds
+        spectra = dict(projection.spectra)
+    final_spectra = layer_spectra(model)
+    shapes = {name: kernel.shape for name, kernel in effective_kernels(model).items()}
+    dense_parameters = mlp_parameters(data.input_dim, data.num_classes, config.depth,
+                                      config.width)
+    if method == "projection":
+        start = time.perf_counter()
+        model = factorize(model, config.rank, method=config.svd_method, seed=config.seed,
+                          verbose=0)
+        svd_seconds += time.perf_counter() - start
     test_loss, test_accuracy = model.evaluate(
         data.x_test, data.y_test, batch_size=1024, verbose=0
     )
-    compressed = config.method != "dense"
-    final_spectra = layer_spectra(model)
-    shapes = {layer.name: tuple(layer.kernel.shape) for layer in dense_layers(model)}
     return Run(
         config=config,
         model=model,
-        history={key: [float(v) for v in values] for key, values in history.history.items()},
+        history={key: [float(v) for v in values] for key, values in history.items()},
         test_loss=float(test_loss),
         test_accuracy=float(test_accuracy),
-        epoch_seconds=list(timer.seconds),
+        epoch_seconds=list(getattr(timer, "seconds", [])),
         svd_seconds=float(svd_seconds),
-        params=parameter_counts(model, config.rank) if compressed else {
-            "dense": int(model.count_params()),
+        params={
+            "dense": dense_parameters,
             "factorised": int(model.count_params()),
-            "ratio": 1.0,
+            "ratio": dense_parameters / int(model.count_params()),
         },
         ranks={name: rank_of_spectrum(values, shapes[name])
                for name, values in final_spectra.items()},
@@ -262,12 +344,27 @@ def train(
     )
 
 
+def mlp_parameters(input_dim: int, num_classes: int, depth: int, width: int) -> int:
+    """Returns the parameter count of the dense MLP that :func:`svdnet.build_mlp` builds."""
+    sizes = [input_dim] + [width] * depth + [num_classes]
+    return sum(rows * cols + cols for rows, cols in zip(sizes[:-1], sizes[1:]))
+
+
+def effective_kernels(model: keras.Model) -> dict[str, np.ndarray]:
+    """Returns each Dense kernel, and each ``LowRankDense``'s product ``U @ V``, by name."""
+    kernels = {}
+    for layer in walk_layers(model):
+        if isinstance(layer, LowRankDense):
+            u, v = (keras.ops.convert_to_numpy(w) for w in (layer.u, layer.v))
+            kernels[layer.name] = u @ v
+        elif isinstance(layer, keras.layers.Dense):
+            kernels[layer.name] = keras.ops.convert_to_numpy(layer.kernel)
+    return kernels
+
+
 def layer_spectra(model: keras.Model) -> dict[str, np.ndarray]:
-    """Returns every singular value of each Dense kernel of ``model``, by layer name."""
-    return {
-        layer.name: singular_values(keras.ops.convert_to_numpy(layer.kernel))
-        for layer in dense_layers(model)
-    }
+    """Returns every singular value of each Dense (or ``LowRankDense``) kernel, by name."""
+    return {name: singular_values(kernel) for name, kernel in effective_kernels(model).items()}
 
 
 def run_reference(

@@ -18,6 +18,7 @@ def build_mlp(
     activation: str = "relu",
     learning_rate: float = 1e-3,
     name: str = "mlp",
+    jit_compile="auto",
 ) -> keras.Model:
     """Builds and compiles the reference MLP: ``depth`` hidden Dense layers and a softmax.
 
@@ -36,6 +37,9 @@ def build_mlp(
             accepts. Defaults to ``"relu"``.
         learning_rate: Adam's learning rate. Defaults to 0.001.
         name: Name of the model. Defaults to ``"mlp"``.
+        jit_compile: Passed to ``Model.compile``: ``True`` compiles the training step
+            with XLA, ``False`` runs it as a plain ``tf.function``, ``"auto"`` lets Keras
+            choose. Defaults to ``"auto"``.
 
     Returns:
         A compiled functional ``keras.Model``.
@@ -61,5 +65,6 @@ def build_mlp(
         optimizer=keras.optimizers.Adam(learning_rate),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
+        jit_compile=jit_compile,
     )
     return model

@@ -86,3 +86,14 @@ def check_choice(name: str, value, allowed: Iterable[str]) -> str:
             f"received {value!r}."
         )
     return value
+
+
+def check_bool(name: str, value) -> bool:
+    """Checks that ``value`` is ``True`` or ``False``.
+
+    Raises:
+        TypeError: for anything else (including 0 and 1), naming ``name`` and the value.
+    """
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False; received {value!r}.")
+    return value

@@ -40,7 +40,8 @@ as one JSON file (atomically) under `results_dir`.
 code('''
 rank: int = 20  # rank k kept by the truncated SVD of each Dense kernel, from 1 to width
 dataset: str = "mnist"  # TFDS dataset: "mnist" or "fashion_mnist"
-method: str = "projection"  # "dense" (baseline), "projection" (rank-k SVD after every epoch) or "posthoc" (once after training)
+method: str = "projection"  # "dense", "projection" (rank-k SVD after every epoch), "posthoc" (once after training), "finetune" (factorise, then train the factors) or "lowrank" (train factors from scratch)
+ranks: list = []  # several ranks to run one after another (one result each); empty means just `rank`
 epochs: int = 10  # training epochs, at least 1
 batch_size: int = 128  # examples per training step, at least 1
 depth: int = 5  # number of hidden Dense layers, at least 1
@@ -49,8 +50,12 @@ seed: int = 0  # seed of the initial weights, batch order and randomized SVD, at
 train_size: int = 0  # training examples to use (the first ones in TFDS order); 0 means the whole split
 svd_method: str = "exact"  # SVD backend: "exact" (LAPACK), "randomized" (Halko et al.) or "auto"
 every: int = 1  # project every `every` epochs (and always after the last one), at least 1
+finetune_epochs: int = 2  # finetune method: of the epochs, how many train the factors (the rest train dense)
+jit_compile: bool = True  # compile the training step with XLA
+pipeline: str = "tf.data"  # input pipeline: "tf.data" (cached, prefetched) or "numpy"
 baseline: bool = True  # also train the dense model with the same seed and data, for comparison
-results_dir: str = "reports/results"  # folder of the JSON result, relative to the working directory
+results_dir: str = "reports/results"  # folder of the JSON results, relative to the working directory
+cache_dir: str = ""  # folder where dense runs keep weights for posthoc and finetune runs to reuse; empty shares nothing
 ''', tags=["parameters"]),
 md("""
 ## Checking the parameters
@@ -61,53 +66,66 @@ and what is allowed.
 code('''
 import svdnet
 from svdnet import plots
-from svdnet.sweep import comparison_table, quick_mode, run_experiment
+from svdnet.sweep import apply_quick_mode, comparison_table, quick_mode, run_experiment
 
 config = svdnet.RunConfig(
     method=method, rank=rank, dataset=dataset, epochs=epochs, batch_size=batch_size,
     depth=depth, width=width, seed=seed, train_size=train_size, svd_method=svd_method,
-    every=every,
+    every=every, finetune_epochs=finetune_epochs, jit_compile=jit_compile, pipeline=pipeline,
 ).replace()  # validates every field
+if not isinstance(ranks, (list, tuple)):
+    raise TypeError(f"ranks must be a list of ranks; received {ranks!r}.")
+configs = [config.replace(rank=value) for value in ranks] if ranks else [config]
 '''),
 md("""
 ## Training
 
 `SVDNET_QUICK=1` (set by the notebook tests) trains on the first 2,000 examples only and writes
-its result to a scratch folder; a normal run uses the whole training split.
+its result to a scratch folder; a normal run uses the whole training split. With several
+`ranks`, the data is loaded once and each rank is one run with its own result file.
 """),
 code('''
-experiment = run_experiment(config, baseline=baseline, results_dir=results_dir)
+data = svdnet.load_dataset(config.dataset, train_size=apply_quick_mode(config).train_size)
+experiments = []
+for run_config in configs:
+    experiment = run_experiment(run_config, baseline=baseline and not experiments,
+                                results_dir=results_dir, cache_dir=cache_dir, data=data)
+    experiments.append(experiment)
+    print(f"{run_config.method} rank {run_config.rank}: test accuracy "
+          f"{experiment.run.test_accuracy:.4f}; result written to {experiment.path}")
 print(f"quick mode: {quick_mode()}; trained on {experiment.payload['data']['train_examples']} examples")
-print(f"result written to {experiment.path}")
 ''', ignore=True),
 md("""
 ## Dense against compressed
 
-Test accuracy and loss on the 10,000 test images. *parameters* counts what the projected model
-stores (full kernels); *factorised parameters* counts what it needs as rank-k factors `U·sqrt(S)`,
-`sqrt(S)·V^T` where that is smaller than the kernel; *compression* is their ratio against the
-dense model.
+Test accuracy and loss on the 10,000 test images. Every compressed model is tested as its
+exported factorised form (rank-k factors `U·sqrt(S)`, `sqrt(S)·V^T` where that is smaller than
+the kernel). *parameters* counts the dense network; *factorised parameters* the exported model;
+*compression* is their ratio.
 """),
 code('''
-comparison_table(experiment).style.format(
+comparison_table(experiments).style.format(
     {"test accuracy": "{:.4f}", "test loss": "{:.4f}", "parameters": "{:,}",
      "factorised parameters": "{:,}", "compression": "{:.1f}x", "train s": "{:.1f}",
      "svd s": "{:.2f}"}
 )
 ''', ignore=True),
 md("""
-What must hold, whatever the numbers: every projected kernel has rank at most k, and the
-accuracy is far above chance (10 classes: 10%).
+What must hold, whatever the numbers: every compressed kernel has rank at most its k, every
+accuracy is a fraction, and a dense model is far above chance (10 classes: 10%).
 """),
 code('''
-run = experiment.run
-if config.method != "dense":
-    assert max(run.ranks.values()) <= config.rank, run.ranks
-assert run.test_accuracy > 0.6, run.test_accuracy
-if experiment.baseline is not None:
-    assert experiment.baseline.test_accuracy > 0.6, experiment.baseline.test_accuracy
-print(f"checks passed: method {config.method}, every kernel rank <= {config.rank}, accuracy > 0.6")
-''', output="checks passed: method projection, every kernel rank <= 20, accuracy > 0.6\n"),
+for experiment in experiments:
+    run = experiment.run
+    if run.config.method != "dense":
+        assert max(run.ranks.values()) <= run.config.rank, run.ranks
+    else:
+        assert run.test_accuracy > 0.6, run.test_accuracy
+    assert 0.0 <= run.test_accuracy <= 1.0, run.test_accuracy
+    if experiment.baseline is not None:
+        assert experiment.baseline.test_accuracy > 0.6, experiment.baseline.test_accuracy
+print(f"checks passed: method {config.method}, {len(experiments)} run(s), every kernel rank <= its k")
+''', output="checks passed: method projection, 1 run(s), every kernel rank <= its k\n"),
 md("""
 ## Learning curves
 
@@ -115,23 +133,30 @@ Training loss and accuracy are measured during each epoch, before its projection
 is measured after the epoch's projection, so it is the accuracy of the compressed model itself.
 """),
 code('''
-histories = {config.method: run.history}
-if experiment.baseline is not None:
-    histories["dense"] = experiment.baseline.history
-plots.learning_curves(histories);
+histories = {}
+for experiment in experiments:
+    if experiment.baseline is not None:
+        histories["dense"] = experiment.baseline.history
+    label = config.method if config.method == "dense" else f"{config.method} rank {experiment.config.rank}"
+    if experiment.run.history:  # posthoc trains nothing after truncating
+        histories[label] = experiment.run.history
+if histories:
+    plots.learning_curves(histories);
 ''', ignore=True),
 md("""
 ## Singular value spectra
 
 For each layer: the singular values of the kernel just before the last truncation, after it
-(the k kept values), and of the dense baseline's kernel. The dashed line marks k.
+(the k kept values), and of the dense baseline's kernel. The dashed line marks k. With several
+ranks, the first run's spectra are shown.
 """),
 code('''
+experiment = experiments[0]
 spectra = {"before last truncation": experiment.spectra["before"],
            "after truncation": experiment.spectra["after"]}
 if experiment.payload["spectra"]["dense"] is not None:
     spectra["dense baseline"] = experiment.payload["spectra"]["dense"]
-plots.spectrum_plot(spectra, rank=config.rank);
+plots.spectrum_plot(spectra, rank=experiment.config.rank);
 ''', ignore=True),
 md("""
 ## Provenance
