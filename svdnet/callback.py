@@ -8,8 +8,9 @@ import keras
 import numpy as np
 
 from svdnet.layers import dense_layers
+from svdnet.rank_selection import choose_ranks, rank_request
 from svdnet.svd import BACKENDS, truncated_svd
-from svdnet.validation import check_choice, check_int, check_rank
+from svdnet.validation import check_choice, check_int
 
 
 class NonFiniteWeightsError(FloatingPointError):
@@ -22,12 +23,21 @@ class SVDProjection(keras.callbacks.Callback):
     At the end of every ``every``-th epoch, and once more at the end of training if the
     last epoch was not such an epoch, each selected kernel ``W`` (shape ``m x n``) is
     replaced by its best rank-k approximation ``U_k S_k V_k^T``. A kernel whose
-    ``min(m, n)`` is at most ``rank`` cannot exceed rank k and is left untouched. After
-    ``fit`` returns, every selected kernel therefore has rank at most ``rank``.
+    ``min(m, n)`` is at most its k cannot exceed rank k and is left untouched. After
+    ``fit`` returns, every selected kernel therefore has rank at most its k.
+
+    Each layer's k comes from exactly one of ``rank`` (one rank, or a mapping of layer
+    name to rank), ``energy`` (per layer, the smallest rank keeping that fraction of
+    the squared singular values) or ``budget`` (ranks keeping the most energy with the
+    whole model, as factors, within that many parameters; see
+    :func:`svdnet.rank_selection.budget_ranks`). Energy and budget ranks are chosen
+    afresh at every projection from the kernels' full (exact) spectra, so they may
+    change from epoch to epoch; ``method`` then does not apply.
 
     Biases are not changed, nor is the optimizer state. The epoch ``logs`` (and so
     ``History``, ``CSVLogger`` and ``TensorBoard``) receive, on projection epochs:
 
+    - ``svd_rank/<layer>``: the rank kept;
     - ``svd_energy/<layer>``: fraction of the kernel's squared Frobenius norm kept;
     - ``svd_error/<layer>``: relative Frobenius error ``||W - W_k|| / ||W||``;
     - ``svd_seconds``: wall time of the projection of all layers.
@@ -41,7 +51,9 @@ class SVDProjection(keras.callbacks.Callback):
     >>> model.fit(x, y, epochs=10, callbacks=[callback])  # doctest: +SKIP
 
     Args:
-        rank: Target rank k, a positive integer. Defaults to 20.
+        rank: Target rank k, a positive integer, or a mapping of layer name to rank
+            (layers left out of the mapping are not projected). Defaults to ``None``:
+            rank 20 unless ``energy`` or ``budget`` is given.
         layers: Names of the Dense layers to project, or ``None`` for every Dense layer
             of the model, nested models included. Defaults to ``None``.
         every: Project at the end of every ``every``-th epoch. Defaults to 1.
@@ -52,29 +64,38 @@ class SVDProjection(keras.callbacks.Callback):
             the last projection of training, in :attr:`spectra` (costs one extra
             singular value computation per layer at that epoch when the backend is
             randomized). Defaults to ``False``.
-        verbose: Verbosity mode, 0 or 1. Mode 1 prints the energy kept per layer after
-            each projection. Defaults to 0.
+        verbose: Verbosity mode, 0 or 1. Mode 1 prints the ranks and energy kept per
+            layer after each projection. Defaults to 0.
+        energy: Fraction ``0 < energy <= 1`` of each kernel's squared singular values
+            to keep. Defaults to ``None``.
+        budget: Parameter count of the whole model with its projected kernels stored
+            as factors. Defaults to ``None``.
 
     Attributes:
         projections: One dict per projection: ``epoch`` (0-based; ``None`` for the one
-            at the end of training), ``seconds`` and per-layer ``energy`` and ``error``.
+            at the end of training), ``seconds`` and per-layer ``rank``, ``energy`` and
+            ``error``.
         spectra: Layer name to singular values before the last projection (only with
             ``record_spectrum=True``).
-        skipped: Names of selected layers left untouched because ``min(m, n) <= rank``.
+        skipped: Names of selected layers never projected (``min(m, n)`` at most a
+            fixed rank, or left out of a per-layer mapping).
     """
 
     def __init__(
         self,
-        rank: int = 20,
+        rank=None,
         layers=None,
         every: int = 1,
         method: str = "exact",
         seed: int | None = 0,
         record_spectrum: bool = False,
         verbose: int = 0,
+        energy: float | None = None,
+        budget: int | None = None,
     ):
         super().__init__()
-        self.rank = check_rank(rank)
+        self.request = rank_request(rank, energy, budget)
+        self.rank = self.request.rank
         self.layer_names = None if layers is None else (
             [layers] if isinstance(layers, str) else list(layers)
         )
@@ -93,8 +114,14 @@ class SVDProjection(keras.callbacks.Callback):
         super().set_model(model)
         # Resolve the layers now, so that an unknown name fails before training starts.
         self._layers = dense_layers(model, self.layer_names)
+        shapes = {layer.name: tuple(layer.kernel.shape) for layer in self._layers}
+        self._fixed_ranks = None
+        if not self.request.needs_spectrum:
+            self._fixed_ranks = choose_ranks(self.request, shapes)
         self.skipped = [
-            layer.name for layer in self._layers if min(layer.kernel.shape) <= self.rank
+            name for name, shape in shapes.items()
+            if self._fixed_ranks is not None
+            and (name not in self._fixed_ranks or min(shape) <= self._fixed_ranks[name])
         ]
 
     def on_train_begin(self, logs=None):
@@ -138,12 +165,12 @@ class SVDProjection(keras.callbacks.Callback):
         if self._layers is None:
             raise RuntimeError("SVDProjection.project needs a model: call set_model first.")
         start = time.perf_counter()
-        record = {"epoch": epoch, "energy": {}, "error": {}}
+        record = {"epoch": epoch, "rank": {}, "energy": {}, "error": {}}
+        kernels = {}
         for layer in self._layers:
-            kernel = layer.kernel
             if layer.name in self.skipped:
                 continue
-            weights = np.asarray(keras.ops.convert_to_numpy(kernel))
+            weights = np.asarray(keras.ops.convert_to_numpy(layer.kernel))
             if not np.all(np.isfinite(weights)):
                 when = "at the end of training" if epoch is None else f"at epoch {epoch + 1}"
                 raise NonFiniteWeightsError(
@@ -151,30 +178,51 @@ class SVDProjection(keras.callbacks.Callback):
                     "training diverged before the SVD projection. Lower the learning rate "
                     "or check the input data."
                 )
-            svd = truncated_svd(weights, self.rank, method=self.method, seed=self.seed)
-            kernel.assign(svd.reconstruct().astype(weights.dtype, copy=False))
+            kernels[layer.name] = (layer, weights)
+        if self.request.needs_spectrum:
+            full = {name: truncated_svd(weights, min(weights.shape), "exact")
+                    for name, (_, weights) in kernels.items()}
+            fixed = int(self.model.count_params()) - sum(
+                int(np.prod(weights.shape)) for _, weights in kernels.values())
+            ranks = choose_ranks(
+                self.request, {name: weights.shape for name, (_, weights) in kernels.items()},
+                {name: svd.s for name, svd in full.items()}, fixed)
+            decompositions = {name: full[name].truncate(ranks[name]) for name in kernels}
+        else:
+            decompositions = {
+                name: truncated_svd(weights, self._fixed_ranks[name], method=self.method,
+                                    seed=self.seed)
+                for name, (_, weights) in kernels.items()
+            }
+        for name, (layer, weights) in kernels.items():
+            svd = decompositions[name]
+            if svd.rank < min(weights.shape):
+                layer.kernel.assign(svd.reconstruct().astype(weights.dtype, copy=False))
             if record_spectrum:
                 # Not part of the projection's cost: measured time stops before it.
                 paused = time.perf_counter()
-                self.spectra[layer.name] = (
+                self.spectra[name] = (
                     svd.all_singular_values
                     if svd.all_singular_values is not None
                     else np.linalg.svd(weights, compute_uv=False)
                 )
                 start += time.perf_counter() - paused
-            record["energy"][layer.name] = svd.energy_kept()
-            record["error"][layer.name] = svd.relative_error()
+            record["rank"][name] = svd.rank
+            record["energy"][name] = svd.energy_kept()
+            record["error"][name] = svd.relative_error()
         record["seconds"] = time.perf_counter() - start
         self.projections.append(record)
         if self.verbose:
-            kept = ", ".join(f"{name} {value:.4f}" for name, value in record["energy"].items())
-            print(f"SVDProjection rank {self.rank}: energy kept {kept} "
+            kept = ", ".join(f"{name} rank {record['rank'][name]} energy {value:.4f}"
+                             for name, value in record["energy"].items())
+            print(f"SVDProjection ({self.request.describe()}): {kept} "
                   f"({record['seconds']:.3f} s)")
         return record
 
     @staticmethod
     def _logs_of(record: dict) -> dict:
-        logs = {f"svd_energy/{name}": value for name, value in record["energy"].items()}
+        logs = {f"svd_rank/{name}": value for name, value in record["rank"].items()}
+        logs.update({f"svd_energy/{name}": value for name, value in record["energy"].items()})
         logs.update({f"svd_error/{name}": value for name, value in record["error"].items()})
         logs["svd_seconds"] = record["seconds"]
         return logs

@@ -14,6 +14,7 @@ from svdnet.factorize import factorize
 from svdnet.layers import walk_layers
 from svdnet.lowrank import LowRankDense
 from svdnet.model import build_mlp
+from svdnet.rank_selection import REFERENCE_RANK, rank_request
 from svdnet.provenance import provenance
 from svdnet.svd import BACKENDS, rank_of_spectrum, singular_values
 from svdnet.validation import check_bool, check_choice, check_int, check_rank
@@ -44,7 +45,9 @@ class RunConfig:
 
     Attributes:
         method: One of :data:`METHODS`. Defaults to ``"projection"``.
-        rank: Rank k of the SVD truncation (ignored by ``dense``). Defaults to 20.
+        rank: Rank k of the SVD truncation (ignored by ``dense``), or a mapping of
+            layer name to rank. Defaults to ``None``: 20 unless ``energy`` or
+            ``budget`` is set (exactly one of the three may be set).
         dataset: One of :data:`svdnet.data.DATASETS`. Defaults to ``"mnist"``.
         epochs: Total training epochs, >= 1. Defaults to 10.
         batch_size: Examples per step, >= 1. Defaults to 128.
@@ -58,10 +61,14 @@ class RunConfig:
             training the factors, from 1 to ``epochs - 1``. Defaults to 2.
         jit_compile: Compile the training step with XLA. Defaults to ``True``.
         pipeline: One of :data:`PIPELINES`. Defaults to ``"tf.data"``.
+        energy: Choose each layer's rank to keep this fraction of its squared singular
+            values. Defaults to ``None``.
+        budget: Choose the ranks that keep the most spectral energy with the exported
+            model within this many parameters. Defaults to ``None``.
     """
 
     method: str = "projection"
-    rank: int = 20
+    rank: int | dict | None = None
     dataset: str = "mnist"
     epochs: int = 10
     batch_size: int = 128
@@ -74,6 +81,22 @@ class RunConfig:
     finetune_epochs: int = 2
     jit_compile: bool = True
     pipeline: str = "tf.data"
+    energy: float | None = None
+    budget: int | None = None
+
+    def __post_init__(self):
+        if self.rank is None and self.energy is None and self.budget is None:
+            object.__setattr__(self, "rank", REFERENCE_RANK)
+
+    @property
+    def rank_label(self) -> str:
+        """The rank choice in words, for example ``"rank 20"`` or ``"energy 0.9"``."""
+        return rank_request(**self.rank_choice).describe()
+
+    @property
+    def rank_choice(self) -> dict:
+        """The keyword arguments of the rank choice: ``rank``, ``energy``, ``budget``."""
+        return {"rank": self.rank, "energy": self.energy, "budget": self.budget}
 
     def replace(self, **changes) -> "RunConfig":
         """Returns a copy with ``changes`` applied and validated."""
@@ -104,7 +127,9 @@ def validate_config(config: RunConfig) -> RunConfig:
     check_int("train_size", config.train_size, minimum=0)
     check_choice("svd_method", config.svd_method, BACKENDS)
     check_int("every", config.every, minimum=1)
-    check_rank(config.rank, maximum=config.width)
+    if isinstance(config.rank, int) and not isinstance(config.rank, bool):
+        check_rank(config.rank, maximum=config.width)
+    rank_request(**config.rank_choice)
     if config.method == "finetune":
         if config.epochs < 2:
             raise ValueError(
@@ -177,6 +202,8 @@ class Run:
         svd_seconds: Total wall time of SVD projections.
         params: Parameter counts from :func:`svdnet.params.parameter_counts`.
         ranks: Per-layer numerical rank of the trained kernels.
+        chosen_ranks: Per-layer rank of the exported model's factors (``None`` for a
+            layer left Dense), as chosen by rank, energy or budget.
         spectra: Per-layer singular values before the last projection, when recorded.
         final_spectra: Per-layer singular values of the trained (final) kernels.
     """
@@ -190,6 +217,7 @@ class Run:
     svd_seconds: float
     params: dict
     ranks: dict
+    chosen_ranks: dict
     spectra: dict
     final_spectra: dict
 
@@ -201,6 +229,7 @@ class Run:
             "test_loss": self.test_loss,
             "params": self.params,
             "ranks": self.ranks,
+            "chosen_ranks": self.chosen_ranks,
             "history": self.history,
             "epoch_seconds": self.epoch_seconds,
             "train_seconds": float(sum(self.epoch_seconds)),
@@ -280,24 +309,24 @@ def train(
         if record_spectrum:
             spectra = layer_spectra(trained_dense)
         start = time.perf_counter()
-        model = factorize(trained_dense, config.rank, method=config.svd_method,
-                          seed=config.seed, verbose=0)
+        model = factorize(trained_dense, method=config.svd_method, seed=config.seed,
+                          verbose=0, **config.rank_choice)
         svd_seconds = time.perf_counter() - start
         epochs = config.finetune_epochs if method == "finetune" else 0
     elif method == "lowrank":
-        model = factorize(dense_model(data, config), config.rank, method=config.svd_method,
-                          seed=config.seed, verbose=0)
+        model = factorize(dense_model(data, config), method=config.svd_method,
+                          seed=config.seed, verbose=0, **config.rank_choice)
         epochs = config.epochs
     else:
         model = dense_model(data, config)
         epochs = config.epochs
         if method == "projection":
             projection = SVDProjection(
-                rank=config.rank,
                 every=config.every,
                 method=config.svd_method,
                 seed=config.seed,
                 record_spectrum=record_spectrum,
+                **config.rank_choice,
             )
             fit_callbacks.append(projection)
     if evaluate_each_epoch:
@@ -318,8 +347,10 @@ def train(
                                       config.width)
     if method == "projection":
         start = time.perf_counter()
-        model = factorize(model, config.rank, method=config.svd_method, seed=config.seed,
-                          verbose=0)
+        # The kernels already have the last projection's ranks: factorise at those.
+        last_ranks = projection.projections[-1]["rank"] if projection.projections else {}
+        model = factorize(model, rank=last_ranks or config.rank, method=config.svd_method,
+                          seed=config.seed, verbose=0)
         svd_seconds += time.perf_counter() - start
     test_loss, test_accuracy = model.evaluate(
         data.x_test, data.y_test, batch_size=1024, verbose=0
@@ -339,6 +370,7 @@ def train(
         },
         ranks={name: rank_of_spectrum(values, shapes[name])
                for name, values in final_spectra.items()},
+        chosen_ranks={item.name: item.rank for item in getattr(model, "svdnet_plan", [])},
         spectra=spectra,
         final_spectra=final_spectra,
     )

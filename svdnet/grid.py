@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import glob
 import os
 import sys
 import time
 
 from svdnet.data import DATASETS
 from svdnet.experiment import METHODS, RunConfig, validate_config
-from svdnet.results import CorruptResultError, read_json
+from svdnet.results import CorruptResultError, read_json, write_text_atomic
 from svdnet.sweep import result_name
 
 GRID_RANKS = (1, 2, 5, 10, 20, 50, 100, 200)
@@ -52,10 +53,19 @@ class Group:
     Attributes:
         config: The configuration of the group's first run.
         ranks: Ranks still to run (empty for ``dense``, which has no rank).
+        energies: Energy thresholds still to run.
+        budgets: Parameter budgets still to run.
     """
 
     config: RunConfig
     ranks: tuple
+    energies: tuple = ()
+    budgets: tuple = ()
+
+    @property
+    def size(self) -> int:
+        """Number of runs in the group."""
+        return max(1, len(self.ranks) + len(self.energies) + len(self.budgets))
 
     @property
     def name(self) -> str:
@@ -66,8 +76,9 @@ class Group:
         if config.train_size:
             parts.append(f"n{config.train_size}")
         parts.append(f"seed{config.seed}")
-        if self.ranks:
-            parts.append("r" + "-".join(str(rank) for rank in self.ranks))
+        for prefix, values in (("r", self.ranks), ("e", self.energies), ("p", self.budgets)):
+            if values:
+                parts.append(prefix + "-".join(f"{value:g}" for value in values))
         return "-".join(parts) + ".ipynb"
 
 
@@ -89,6 +100,8 @@ def plan(
     ranks=GRID_RANKS,
     seeds=GRID_SEEDS,
     results_dir: str = "reports/grid/results",
+    energies=(),
+    budgets=(),
 ) -> tuple[list[Group], int]:
     """Lists the groups of runs of a grid that have no finished result yet.
 
@@ -104,12 +117,13 @@ def plan(
         ranks: Ranks of the compressed methods. Defaults to :data:`GRID_RANKS`.
         seeds: Seeds. Defaults to :data:`GRID_SEEDS`.
         results_dir: Folder of the result files. Defaults to ``"reports/grid/results"``.
+        energies: Energy thresholds to run as well (compressed methods). Defaults to none.
+        budgets: Parameter budgets to run as well (compressed methods). Defaults to none.
 
     Returns:
         ``(groups, done)``: the groups with runs to do, and how many runs are finished.
     """
-    for name, values in (("datasets", datasets), ("methods", methods), ("ranks", ranks),
-                         ("seeds", seeds)):
+    for name, values in (("datasets", datasets), ("methods", methods), ("seeds", seeds)):
         if not values:
             raise ValueError(f"{name} must list at least one value; received {list(values)!r}.")
     groups, done = [], 0
@@ -117,20 +131,31 @@ def plan(
         for seed in seeds:
             for dataset in datasets:
                 config = base.replace(method=method, dataset=dataset, seed=seed)
+                if method == "dense":
+                    choices = [("rank", config.rank)]
+                else:
+                    choices = ([("rank", value) for value in ranks]
+                               + [("energy", value) for value in energies]
+                               + [("budget", value) for value in budgets])
+                if not choices:
+                    raise ValueError("Give at least one rank, energy or budget; received none.")
                 todo = []
-                for rank in ([config.rank] if method == "dense" else ranks):
-                    run = validate_config(dataclasses.replace(config, rank=rank))
+                for kind, value in choices:
+                    run = validate_config(dataclasses.replace(
+                        config, **{"rank": None, "energy": None, "budget": None, kind: value}))
                     if finished(os.path.join(results_dir, result_name(run))):
                         done += 1
                     else:
-                        todo.append(rank)
+                        todo.append((kind, value, run))
                 if todo:
-                    first = dataclasses.replace(config, rank=todo[0])
-                    groups.append(Group(first, () if method == "dense" else tuple(todo)))
+                    def left(kind):
+                        return tuple(value for k, value, _ in todo if k == kind)
+                    groups.append(Group(todo[0][2], () if method == "dense" else left("rank"),
+                                        left("energy"), left("budget")))
     return groups, done
 
 
-def execute(group: Group, out: str, notebook: str = NOTEBOOK, log=print) -> str:
+def execute(group: Group, out: str, notebook: str = NOTEBOOK) -> str:
     """Runs one group through Papermill; returns the executed notebook's path.
 
     The notebook is written to a hidden partial file while it runs and renamed into
@@ -148,7 +173,11 @@ def execute(group: Group, out: str, notebook: str = NOTEBOOK, log=print) -> str:
         "dataset": config.dataset,
         "method": config.method,
         "rank": config.rank,
+        "energy": config.energy,
+        "budget": config.budget,
         "ranks": list(group.ranks),
+        "energies": list(group.energies),
+        "budgets": list(group.budgets),
         "epochs": config.epochs,
         "batch_size": config.batch_size,
         "depth": config.depth,
@@ -174,30 +203,50 @@ def execute(group: Group, out: str, notebook: str = NOTEBOOK, log=print) -> str:
     return final
 
 
-def run_grid(base: RunConfig, out: str = "reports/grid", log=print, **grid) -> dict:
+def check_writable(out: str) -> None:
+    """Raises ``PermissionError`` naming the folder when results cannot be written in
+    ``out``."""
+    for folder in ("results", "runs"):
+        probe = os.path.join(out, folder, ".write-probe")
+        write_text_atomic(probe, "")
+        os.unlink(probe)
+
+
+def _print(line: str) -> None:
+    print(line, flush=True)
+
+
+def run_grid(base: RunConfig, out: str = "reports/grid", log=_print, **grid) -> dict:
     """Runs every unfinished run of a grid, group by group, printing progress.
 
     Args:
         base: Settings shared by every run.
         out: Output folder (``results``, ``runs`` and ``cache`` inside). Defaults to
             ``"reports/grid"``.
-        log: Where progress lines go. Defaults to ``print``.
-        **grid: ``datasets``, ``methods``, ``ranks``, ``seeds`` as for :func:`plan`.
+        log: Where progress lines go. Defaults to printing them (flushed).
+        **grid: ``datasets``, ``methods``, ``ranks``, ``seeds``, ``energies``,
+            ``budgets`` as for :func:`plan`.
 
     Returns:
         ``{"done_before": n, "ran": n, "failed": [group names]}``.
     """
     groups, done = plan(base, results_dir=os.path.join(out, "results"), **grid)
-    total_runs = sum(max(1, len(group.ranks)) for group in groups)
+    check_writable(out)
+    # Notebooks of executions that were killed: their finished runs' results are kept,
+    # the rest is redone below.
+    for stale in glob.glob(os.path.join(out, "runs", ".partial-*")):
+        os.unlink(stale)
+    total_runs = sum(group.size for group in groups)
     log(f"svdnet grid: {done} run(s) already finished, {total_runs} to do in "
         f"{len(groups)} notebook(s); output in {out}")
     started = time.perf_counter()
     ran, failed = 0, []
     for index, group in enumerate(groups, 1):
         label = (f"{group.config.dataset} {group.config.method} seed {group.config.seed}"
-                 + (f" ranks {list(group.ranks)}" if group.ranks else ""))
-        log(f"[{index}/{len(groups)}] {label} ...", flush=True) if log is print else log(
-            f"[{index}/{len(groups)}] {label} ...")
+                 + (f" ranks {list(group.ranks)}" if group.ranks else "")
+                 + (f" energies {list(group.energies)}" if group.energies else "")
+                 + (f" budgets {list(group.budgets)}" if group.budgets else ""))
+        log(f"[{index}/{len(groups)}] {label} ...")
         start = time.perf_counter()
         try:
             execute(group, out)
@@ -206,7 +255,7 @@ def run_grid(base: RunConfig, out: str = "reports/grid", log=print, **grid) -> d
             log(f"    FAILED after {time.perf_counter() - start:.0f} s: "
                 f"{type(error).__name__}: {str(error).strip().splitlines()[-1][:300]}")
             continue
-        ran += max(1, len(group.ranks))
+        ran += group.size
         elapsed = time.perf_counter() - started
         left = elapsed / ran * (total_runs - ran)
         log(f"    done in {time.perf_counter() - start:.0f} s; {ran}/{total_runs} runs, "
@@ -221,12 +270,13 @@ def _list(kind, allowed=None):
         items = [item.strip() for item in text.split(",") if item.strip()]
         if not items:
             raise argparse.ArgumentTypeError(f"expected a comma-separated list; received {text!r}")
-        if kind is int:
+        if kind in (int, float):
             try:
-                return tuple(int(item) for item in items)
+                return tuple(kind(item) for item in items)
             except ValueError:
+                noun = "integers" if kind is int else "numbers"
                 raise argparse.ArgumentTypeError(
-                    f"expected comma-separated integers; received {text!r}") from None
+                    f"expected comma-separated {noun}; received {text!r}") from None
         unknown = [item for item in items if allowed and item not in allowed]
         if unknown:
             raise argparse.ArgumentTypeError(
@@ -244,6 +294,10 @@ def main(argv=None) -> int:
     parser.add_argument("--methods", type=_list(str, METHODS), default=METHODS)
     parser.add_argument("--ranks", type=_list(int), default=GRID_RANKS)
     parser.add_argument("--seeds", type=_list(int), default=GRID_SEEDS)
+    parser.add_argument("--energies", type=_list(float), default=(),
+                        help="energy thresholds to run too, e.g. 0.9,0.99 (default: none)")
+    parser.add_argument("--budgets", type=_list(int), default=(),
+                        help="parameter budgets to run too, e.g. 100000 (default: none)")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--finetune-epochs", type=int, default=2)
     parser.add_argument("--train-size", type=int, default=0,
@@ -265,12 +319,17 @@ def main(argv=None) -> int:
         if args.quick and key not in given:
             value = QUICK_GRID[key]
         grid[key] = value
+    grid["energies"], grid["budgets"] = args.energies, args.budgets
+    if "ranks" not in given and (args.energies or args.budgets):
+        grid["ranks"] = ()  # only the energies and budgets asked for
     try:
         base = RunConfig(epochs=grid.pop("epochs"), train_size=grid.pop("train_size"),
                          finetune_epochs=grid.pop("finetune_epochs"),
                          svd_method=args.svd_method).replace()
         groups, done = plan(base, results_dir=os.path.join(args.out, "results"), **grid)
-    except (TypeError, ValueError) as error:
+        if not args.dry_run:
+            check_writable(args.out)
+    except (TypeError, ValueError, PermissionError) as error:
         parser.error(str(error))
     if args.dry_run:
         print(f"{done} run(s) finished; to do:")

@@ -44,17 +44,19 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> str:
         The destination path as a string.
 
     Raises:
-        PermissionError: if the folder is not writable, naming the folder.
+        PermissionError: if the folder is not writable or cannot be created (a path
+            through a file), naming the folder.
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     try:
         os.makedirs(folder, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-    except PermissionError as error:
+    except OSError as error:  # not writable, or a path through a file
+        reason = "the folder is not writable" if isinstance(error, PermissionError) else (
+            error.strerror or type(error).__name__)
         raise PermissionError(
-            f"Cannot write results to {folder!r}: the folder is not writable. "
-            "Choose another results folder."
+            f"Cannot write results to {folder!r}: {reason}. Choose another results folder."
         ) from error
     try:
         # mkstemp creates the file private (0600); give it the permissions of a normal file.

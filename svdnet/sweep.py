@@ -29,6 +29,7 @@ from svdnet.experiment import (  # noqa: F401
     validate_config,
 )
 from svdnet.provenance import provenance
+from svdnet.rank_selection import request_label
 from svdnet.results import write_json_atomic
 from svdnet.snapshots import SaveWeightsAt
 
@@ -66,7 +67,7 @@ def result_name(config: RunConfig) -> str:
     """
     parts = [config.dataset, config.method]
     if config.method != "dense":
-        parts.append(f"r{config.rank}")
+        parts.append(request_label(**config.rank_choice))
         if config.svd_method != "exact":
             parts.append(config.svd_method)
         if config.every != 1:
@@ -130,9 +131,10 @@ SPECTRUM_DIGITS = 5
 
 def compact_spectra(spectra: dict, config: RunConfig) -> dict:
     """Returns spectra as stored in result files: 5 significant digits, and for a
-    compressed run only the leading ``max(2 * rank, 32)`` values of each layer (enough
-    to plot around k; the rest of a truncated kernel's spectrum is zero)."""
-    keep = None if config.method == "dense" else max(2 * config.rank, 32)
+    compressed run with one rank k only the leading ``max(2 * k, 32)`` values of each
+    layer (enough to plot around k; the rest of a truncated kernel's spectrum is zero)."""
+    largest = config.rank if isinstance(config.rank, int) else 0
+    keep = None if config.method == "dense" or not largest else max(2 * largest, 32)
     return {
         name: [float(f"{value:.{SPECTRUM_DIGITS}g}") for value in list(values)[:keep]]
         for name, values in spectra.items()
@@ -252,7 +254,7 @@ def comparison_table(experiments) -> pd.DataFrame:
     for experiment in experiments:
         label = experiment.config.method
         if label != "dense":
-            label = f"{label} rank {experiment.config.rank}"
+            label = f"{label} {experiment.config.rank_label}"
         for name, run in (("dense", experiment.baseline), (label, experiment.run)):
             if run is None or name in rows:
                 continue

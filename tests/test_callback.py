@@ -133,7 +133,15 @@ def test_record_spectrum_keeps_full_spectrum_before_last_projection():
         ({"rank": 0}, ValueError, "rank must be an integer >= 1, received 0"),
         ({"rank": -1}, ValueError, "received -1"),
         ({"rank": 2.0}, TypeError, "received 2.0 of type float"),
-        ({"rank": None}, TypeError, "received None"),
+        ({"rank": "20"}, TypeError, "received '20' of type str"),
+        ({"rank": 20, "energy": 0.9}, ValueError,
+         "Give only one of rank, energy or budget; received rank=20 and energy=0.9"),
+        ({"energy": 0.0}, ValueError, "energy must be a fraction with 0 < energy <= 1; received 0.0"),
+        ({"energy": 1.5}, ValueError, "received 1.5"),
+        ({"energy": "0.9"}, TypeError, "received '0.9' of type str"),
+        ({"budget": 0}, ValueError, "budget must be an integer >= 1, received 0"),
+        ({"budget": 1e5}, TypeError, "budget must be an integer >= 1, received 100000.0 of type float"),
+        ({"rank": {}}, ValueError, "must name at least one layer"),
         ({"rank": 2, "every": 0}, ValueError, "every must be an integer >= 1, received 0"),
         ({"rank": 2, "method": "full"}, ValueError, "received 'full'"),
     ],
@@ -180,3 +188,56 @@ def test_nan_weights_stop_with_layer_and_epoch():
     with pytest.raises(NonFiniteWeightsError,
                        match=r"Layer 'hidden_2' has NaN or infinite kernel weights at epoch 1"):
         model.fit(x, y, epochs=1, verbose=0, callbacks=[Poison(), SVDProjection(rank=2)])
+
+
+def _model_with_spectra(spectra, rows=24, cols=24):
+    """A 2-layer model whose Dense kernels have exactly the given singular values."""
+    from conftest import matrix_with_spectrum
+
+    model = keras.Sequential([keras.Input((rows,)), keras.layers.Dense(cols, name="a"),
+                              keras.layers.Dense(cols, name="b")])
+    for layer, values in zip(model.layers, spectra):
+        layer.kernel.assign(matrix_with_spectrum(values, rows, cols).astype("float32"))
+    return model
+
+
+def test_energy_projection_picks_the_exact_rank_per_layer():
+    # a: four equal values (rank r keeps r/4); b: 3, 1, 1, 1 (rank 1 keeps 9/12 = 75%).
+    model = _model_with_spectra([[1.0, 1.0, 1.0, 1.0], [3.0, 1.0, 1.0, 1.0]])
+    callback = SVDProjection(energy=0.75)
+    callback.set_model(model)
+    record = callback.project()
+    assert record["rank"] == {"a": 3, "b": 1}
+    assert _ranks(model) == {"a": 3, "b": 1}
+    assert record["energy"]["a"] == pytest.approx(0.75)
+    assert record["energy"]["b"] == pytest.approx(0.75)
+
+
+def test_budget_projection_fits_as_factors_and_ranks_are_logged_per_epoch():
+    keras.utils.set_random_seed(0)
+    x, y = _data()
+    model = build_mlp(input_dim=32, num_classes=4, depth=2, width=64)
+    budget = 4_000
+    callback = SVDProjection(budget=budget)
+    history = model.fit(x, y, epochs=3, verbose=0, callbacks=[callback])
+    ranks = callback.projections[-1]["rank"]
+    factorised = model.count_params() - sum(
+        rows * cols - min(ranks[layer.name] * (rows + cols), rows * cols)
+        for layer in model.layers if isinstance(layer, keras.layers.Dense)
+        for rows, cols in [layer.kernel.shape])
+    assert factorised <= budget
+    assert len(history.history["svd_rank/hidden_1"]) == 3
+    assert _ranks(model)["hidden_1"] <= ranks["hidden_1"]
+    from svdnet import factorize
+    assert factorize(model, rank=ranks, verbose=0).count_params() <= budget
+
+
+def test_per_layer_ranks_leave_other_layers_alone():
+    keras.utils.set_random_seed(0)
+    x, y = _data()
+    model = build_mlp(input_dim=32, num_classes=4, depth=2, width=64)
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[SVDProjection(rank={"hidden_2": 3})])
+    ranks = _ranks(model)
+    assert ranks["hidden_2"] == 3 and ranks["hidden_1"] == 32 and ranks["output"] == 4
+    with pytest.raises(ValueError, match=r"unknown layer\(s\) \['hidden_9'\]"):
+        SVDProjection(rank={"hidden_9": 3}).set_model(model)

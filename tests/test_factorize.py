@@ -148,3 +148,28 @@ def test_keras_file_bytes_leave_out_optimizer_state():
     model = _trained(width=256)  # trained: Adam holds two slots per weight
     weights_bytes = 4 * model.count_params()
     assert weights_bytes < keras_file_bytes(model) < 1.5 * weights_bytes
+
+
+def test_energy_and_budget_choose_ranks_from_the_trained_spectra():
+    from svdnet.rank_selection import energy_rank
+    from svdnet.svd import singular_values
+
+    model = _trained(depth=2, width=40)
+    spectra = {layer.name: singular_values(keras.ops.convert_to_numpy(layer.kernel))
+               for layer in model.layers if isinstance(layer, keras.layers.Dense)}
+    by_energy = factorize(model, energy=0.8, verbose=0)
+    expected = {name: energy_rank(values, 0.8) for name, values in spectra.items()}
+    for item in by_energy.svdnet_plan:
+        assert item.rank in (expected[item.name], None)  # None: left Dense at break-even
+    for budget in (1_000, 1_500, 2_500):
+        by_budget = factorize(model, budget=budget, verbose=0)
+        assert by_budget.count_params() <= budget
+        x = X[:8]
+        assert by_budget.predict(x, verbose=0).shape == (8, 4)
+    with pytest.raises(ValueError, match="Give a budget of at least"):
+        factorize(model, budget=200, verbose=0)  # biases 84 + rank-1 factors 194
+    with pytest.raises(ValueError, match="received rank=5 and budget=1000"):
+        factorize(model, rank=5, budget=1000, verbose=0)
+    plan = factorization_plan(model, rank={"hidden_1": 3})
+    assert [(item.name, item.rank) for item in plan] == [
+        ("hidden_1", 3), ("hidden_2", None), ("output", None)]

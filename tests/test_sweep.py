@@ -46,11 +46,41 @@ def test_experiment_writes_one_complete_result(monkeypatch, tmp_path):
     assert len(saved["run"]["history"]["test_accuracy"]) == 2
     assert max(saved["run"]["ranks"].values()) <= 8
     assert saved["run"]["params"]["factorised"] < saved["baseline"]["params"]["dense"]
-    assert len(saved["spectra"]["before"]["hidden_1"]) == 64
+    # Compressed runs keep the leading max(2k, 32) singular values of each layer.
+    assert len(saved["spectra"]["before"]["hidden_1"]) == 32
     after = np.array(saved["spectra"]["after"]["hidden_1"])
     assert np.count_nonzero(after > 1e-5 * after[0]) <= 8
     assert saved["provenance"]["versions"]["keras"].startswith("3.")
     assert saved["data"]["train_examples"] == 500
     table = comparison_table(experiment)
-    assert list(table.index) == ["dense", "projection"]
-    assert table.loc["projection", "compression"] > 1.0
+    assert list(table.index) == ["dense", "projection rank 8"]
+    assert table.loc["projection rank 8", "compression"] > 1.0
+
+
+def test_dense_runs_share_their_weights_with_posthoc_and_finetune(monkeypatch, tmp_path, mnist_small):
+    monkeypatch.delenv("SVDNET_QUICK", raising=False)
+    config = TINY.replace(epochs=3, finetune_epochs=1)
+    results, cache = str(tmp_path / "results"), str(tmp_path / "cache")
+    run_experiment(config.replace(method="dense"), results_dir=results, cache_dir=cache)
+    assert sorted(os.listdir(cache)) == [
+        "mnist-dense-2x64-e2-b32-n500-seed0.weights.h5",
+        "mnist-dense-2x64-e3-b32-n500-seed0.weights.h5",
+    ]
+    for method in ("posthoc", "finetune"):
+        shared = run_experiment(config.replace(method=method), baseline=False,
+                                results_dir=results, cache_dir=cache)
+        alone = run_experiment(config.replace(method=method), baseline=False,
+                               results_dir=str(tmp_path / "alone"))
+        assert shared.payload["dense_source"].endswith(".weights.h5")
+        assert alone.payload["dense_source"] is None
+        assert shared.run.test_accuracy == alone.run.test_accuracy
+
+
+def test_compact_spectra_round_and_cut():
+    from svdnet.sweep import compact_spectra
+
+    values = {"a": np.linspace(10, 1, 100) + 1e-7}
+    assert len(compact_spectra(values, RunConfig(rank=5))["a"]) == 32
+    assert len(compact_spectra(values, RunConfig(rank=40))["a"]) == 80
+    dense = compact_spectra(values, RunConfig(method="dense"))["a"]
+    assert len(dense) == 100 and dense[0] == 10.0

@@ -38,10 +38,14 @@ Run it headless with Papermill from the project root:
 as one JSON file (atomically) under `results_dir`.
 """),
 code('''
-rank: int = 20  # rank k kept by the truncated SVD of each Dense kernel, from 1 to width
+rank: int = None  # rank k kept by the truncated SVD of each Dense kernel, from 1 to width (or a mapping of layer name to rank); None means 20 unless energy or budget is given
+energy: float = None  # instead of rank: per layer, the smallest rank keeping this fraction (0 < energy <= 1) of the squared singular values
+budget: int = None  # instead of rank: the exported model's parameter count; ranks keep the most spectral energy within it
 dataset: str = "mnist"  # TFDS dataset: "mnist" or "fashion_mnist"
 method: str = "projection"  # "dense", "projection" (rank-k SVD after every epoch), "posthoc" (once after training), "finetune" (factorise, then train the factors) or "lowrank" (train factors from scratch)
-ranks: list = []  # several ranks to run one after another (one result each); empty means just `rank`
+ranks: list = []  # several ranks to run one after another (one result each); with energies and budgets empty, just the rank above
+energies: list = []  # several energy thresholds to run one after another
+budgets: list = []  # several parameter budgets to run one after another
 epochs: int = 10  # training epochs, at least 1
 batch_size: int = 128  # examples per training step, at least 1
 depth: int = 5  # number of hidden Dense layers, at least 1
@@ -72,10 +76,15 @@ config = svdnet.RunConfig(
     method=method, rank=rank, dataset=dataset, epochs=epochs, batch_size=batch_size,
     depth=depth, width=width, seed=seed, train_size=train_size, svd_method=svd_method,
     every=every, finetune_epochs=finetune_epochs, jit_compile=jit_compile, pipeline=pipeline,
+    energy=energy, budget=budget,
 ).replace()  # validates every field
-if not isinstance(ranks, (list, tuple)):
-    raise TypeError(f"ranks must be a list of ranks; received {ranks!r}.")
-configs = [config.replace(rank=value) for value in ranks] if ranks else [config]
+for name, values in (("ranks", ranks), ("energies", energies), ("budgets", budgets)):
+    if not isinstance(values, (list, tuple)):
+        raise TypeError(f"{name} must be a list; received {values!r}.")
+choices = ([{"rank": value} for value in ranks] + [{"energy": value} for value in energies]
+           + [{"budget": value} for value in budgets])
+unset = {"rank": None, "energy": None, "budget": None}
+configs = [config.replace(**{**unset, **choice}) for choice in choices] or [config]
 '''),
 md("""
 ## Training
@@ -91,8 +100,9 @@ for run_config in configs:
     experiment = run_experiment(run_config, baseline=baseline and not experiments,
                                 results_dir=results_dir, cache_dir=cache_dir, data=data)
     experiments.append(experiment)
-    print(f"{run_config.method} rank {run_config.rank}: test accuracy "
-          f"{experiment.run.test_accuracy:.4f}; result written to {experiment.path}")
+    print(f"{run_config.method} {run_config.rank_label}: test accuracy "
+          f"{experiment.run.test_accuracy:.4f}; ranks {experiment.run.chosen_ranks}; "
+          f"result written to {experiment.path}")
 print(f"quick mode: {quick_mode()}; trained on {experiment.payload['data']['train_examples']} examples")
 ''', ignore=True),
 md("""
@@ -118,7 +128,8 @@ code('''
 for experiment in experiments:
     run = experiment.run
     if run.config.method != "dense":
-        assert max(run.ranks.values()) <= run.config.rank, run.ranks
+        for name, chosen in run.chosen_ranks.items():
+            assert chosen is None or run.ranks[name] <= chosen, (name, run.ranks, run.chosen_ranks)
     else:
         assert run.test_accuracy > 0.6, run.test_accuracy
     assert 0.0 <= run.test_accuracy <= 1.0, run.test_accuracy
@@ -137,7 +148,7 @@ histories = {}
 for experiment in experiments:
     if experiment.baseline is not None:
         histories["dense"] = experiment.baseline.history
-    label = config.method if config.method == "dense" else f"{config.method} rank {experiment.config.rank}"
+    label = config.method if config.method == "dense" else f"{config.method} {experiment.config.rank_label}"
     if experiment.run.history:  # posthoc trains nothing after truncating
         histories[label] = experiment.run.history
 if histories:
@@ -156,7 +167,7 @@ spectra = {"before last truncation": experiment.spectra["before"],
            "after truncation": experiment.spectra["after"]}
 if experiment.payload["spectra"]["dense"] is not None:
     spectra["dense baseline"] = experiment.payload["spectra"]["dense"]
-plots.spectrum_plot(spectra, rank=experiment.config.rank);
+plots.spectrum_plot(spectra, rank=experiment.config.rank if isinstance(experiment.config.rank, int) else None);
 ''', ignore=True),
 md("""
 ## Provenance
@@ -267,6 +278,232 @@ loss at the same parameter count.
 """),
 ])
 
+
+report = notebook([
+md("""
+# svdnet results report: how far can truncated SVD compress an MLP?
+
+Every number on this page is read from the result files that `python -m svdnet.grid` wrote,
+one per training run, each produced by the committed code through `notebooks/sweep.ipynb`
+(the executed notebooks are linked from `reports/index.html`). The network is the reference
+MLP: 784 inputs, five hidden `Dense(1024, relu)` layers and a 10-way softmax, 5,012,490
+parameters, trained with Adam (learning rate 0.001, batch 128) on the full training split.
+
+**Methods**, all given the same budget of 10 training epochs and all tested as their
+exported factorised model (each compressed kernel stored as rank-k factors):
+
+| method | what it does |
+|---|---|
+| `dense` | the uncompressed baseline |
+| `projection` | the reference recipe: every kernel replaced by its rank-k truncated SVD at the end of every epoch |
+| `posthoc` | train dense for 10 epochs, truncate once, no retraining |
+| `finetune` | train dense for 8 epochs, factorise at rank k, train the factors for 2 epochs |
+| `lowrank` | train the factorised network for 10 epochs from the start (factors initialised as the truncated SVD of the dense initialisation) |
+
+`posthoc` and `finetune` start from the dense run of the same seed (its weights saved at epochs
+10 and 8), which is what training them from scratch would give, since runs are deterministic;
+the tests check that reuse and retraining agree. The output layer (1024 x 10) is never
+factorised: at every rank here its factors would not be smaller than the kernel.
+"""),
+code('''
+results_dir: str = ""  # folder of the sweep's JSON results; empty means the project's reports/grid/results
+reference_rank: int = 20  # the rank of the reference experiment, compared method by method
+tolerance_points: float = 0.5  # accuracy loss, in percentage points, still counted as "close to dense"
+''', tags=["parameters"]),
+code('''
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from svdnet import plots, report
+
+results_dir = results_dir or report.default_results_dir()
+frame, problems = report.load_results(results_dir, on_corrupt="skip")
+table = report.accuracy_table(frame)
+print(f"{len(frame)} results from {results_dir}")
+for problem in problems:
+    print("SKIPPED:", problem)
+''', ignore=True),
+md("""
+## What ran
+
+Seeds finished per dataset, method and rank (a full grid has 3 everywhere). Rerunning
+`python -m svdnet.grid` fills any gap without redoing finished runs.
+"""),
+code('''
+if len(table):
+    coverage = table.pivot_table(index=["dataset", "method"], columns="rank", values="seeds",
+                                 fill_value=0).astype(int)
+    coverage.columns = ["-" if c == 0 else c for c in coverage.columns]
+    display(coverage)
+''', ignore=True),
+md("""
+## Test accuracy by method and rank
+
+Mean +- standard deviation of the test accuracy (10,000 test images) over seeds, with the
+number of seeds in brackets; *parameters* and *compression* are those of the exported
+factorised model against the 5,012,490 of the dense network.
+"""),
+code('''
+def cell(row):
+    spread = "" if np.isnan(row["std"]) else f" +- {row['std']:.4f}"
+    return f"{row['mean']:.4f}{spread} ({row['seeds']})"
+
+for dataset, part in table.groupby("dataset"):
+    part = part.assign(accuracy=part.apply(cell, axis=1))
+    wide = part.pivot_table(index="rank", columns="method", values="accuracy", aggfunc="first")
+    sizes = part.groupby("rank")[["factorised parameters", "compression"]].max()
+    wide = wide.join(sizes.loc[sizes.index > 0])
+    wide.index = ["dense" if r == 0 else r for r in wide.index]
+    wide["factorised parameters"] = wide["factorised parameters"].map(
+        lambda v: "" if pd.isna(v) else f"{int(v):,}")
+    wide["compression"] = wide["compression"].map(lambda v: "" if pd.isna(v) else f"{v:.1f}x")
+    print(dataset)
+    display(wide.fillna(""))
+''', ignore=True),
+md("""
+## The reference rank next to the dense baseline
+
+Each method at the reference rank, against the dense network of the same seeds.
+"""),
+code('''
+reference = report.reference_table(table, rank=reference_rank)
+if len(reference):
+    display(reference.style.format({"accuracy": "{:.4f}", "std": "{:.4f}",
+                                    "vs dense (pp)": "{:+.2f}", "parameters": "{:,.0f}",
+                                    "compression": "{:.1f}x"}, na_rep=""))
+''', ignore=True),
+md("""
+## Accuracy against size
+
+Mean test accuracy against the exported model's parameter count (log scale), one point per
+method and rank, error bars one standard deviation over seeds. The black line joins the
+Pareto front: the points that no other point beats with as few parameters. The dashed line
+is the dense baseline.
+"""),
+code('''
+if len(table):
+    datasets = sorted(table["dataset"].unique())
+    figure, axes = plt.subplots(1, len(datasets), figsize=(6.5 * len(datasets), 4.6), squeeze=False)
+    for axis, dataset in zip(axes[0], datasets):
+        part = table[table["dataset"] == dataset]
+        compressed = part[part["method"] != "dense"]
+        sns.scatterplot(data=compressed, x="factorised parameters", y="mean", hue="method",
+                        style="method", s=60, ax=axis)
+        axis.errorbar(compressed["factorised parameters"], compressed["mean"],
+                      yerr=compressed["std"].fillna(0), fmt="none", ecolor="grey", alpha=0.5)
+        front = part[report.pareto_front(part)].sort_values("factorised parameters")
+        axis.plot(front["factorised parameters"], front["mean"], color="black", linewidth=1,
+                  label="Pareto front")
+        dense = part[part["method"] == "dense"]
+        if len(dense):
+            axis.axhline(dense["mean"].iloc[0], color="grey", linestyle="--", label="dense")
+        axis.set_xscale("log")
+        axis.set_title(dataset)
+        axis.set_ylabel("test accuracy")
+        axis.legend(fontsize=8)
+    plt.tight_layout()
+''', ignore=True),
+md("""
+The same plot, zoomed on the accuracies within 5 points of dense, where the methods differ
+in practice.
+"""),
+code('''
+if len(table):
+    figure, axes = plt.subplots(1, len(datasets), figsize=(6.5 * len(datasets), 4.2), squeeze=False)
+    for axis, dataset in zip(axes[0], datasets):
+        part = table[table["dataset"] == dataset]
+        dense = part.loc[part["method"] == "dense", "mean"]
+        top = dense.iloc[0] if len(dense) else part["mean"].max()
+        close = part[(part["method"] != "dense") & (part["mean"] > top - 0.05)]
+        sns.lineplot(data=close, x="factorised parameters", y="mean", hue="method",
+                     style="method", markers=True, ax=axis)
+        axis.axhline(top, color="grey", linestyle="--", label="dense")
+        axis.set_xscale("log")
+        axis.set_title(dataset)
+        axis.set_ylabel("test accuracy")
+    plt.tight_layout()
+''', ignore=True),
+md("""
+## How much compression stays close to dense
+
+Per dataset, the compressed models whose mean accuracy is within `tolerance_points`
+percentage points of the dense mean, most compressed first.
+"""),
+code('''
+for dataset in sorted(table["dataset"].unique()):
+    close = report.best_within(table, dataset, tolerance_points)
+    print(f"{dataset}: {len(close)} method/rank pairs within {tolerance_points} points of dense")
+    display(close.head(8).style.format({"mean": "{:.4f}", "std": "{:.4f}",
+                                        "factorised parameters": "{:,}",
+                                        "compression": "{:.1f}x"}, na_rep=""))
+''', ignore=True),
+md("""
+## Singular value spectra of the trained dense layers
+
+Each panel is one trained dense kernel (seed 0), singular values on log-log axes; the dashed
+line marks the reference rank.
+"""),
+code('''
+spectra = {dataset: report.dense_spectra(results_dir, dataset) for dataset in ("mnist", "fashion_mnist")}
+spectra = {name: values for name, values in spectra.items() if values}
+if spectra:
+    plots.spectrum_plot(spectra, rank=reference_rank);
+''', ignore=True),
+md("""
+## Training and SVD times
+
+Median seconds per run: *train s* is the time inside the training epochs (the fine-tuning epochs
+only, for `finetune`; none for `posthoc`), *svd s* the time of all truncated SVDs of the run,
+*wall s* the whole run including data loading, tests and spectra.
+"""),
+code('''
+times = report.time_table(frame)
+if len(times):
+    figure, axis = plt.subplots(figsize=(9, 4))
+    sns.barplot(data=times[times["method"] != "dense"], x="rank", y="train s", hue="method", ax=axis)
+    dense_time = times.loc[times["method"] == "dense", "train s"]
+    if len(dense_time):
+        axis.axhline(dense_time.median(), color="grey", linestyle="--", label="dense")
+    axis.legend(fontsize=8)
+    display(times.style.format({"train s": "{:.1f}", "svd s": "{:.2f}", "wall s": "{:.1f}"}))
+''', ignore=True),
+md("""
+What must hold in any set of results: accuracies are fractions, and no compressed model is
+larger than the dense network.
+"""),
+code('''
+assert frame["test accuracy"].between(0, 1).all()
+assert (frame.loc[frame["method"] != "dense", "compression"] >= 1).all()
+print("checks passed")
+''', output="checks passed\n"),
+md("""
+## Provenance
+
+The commits, machine and library versions of the results; the seed of each run is in the
+tables above and in its result file.
+
+**Data.** `mnist` and `fashion_mnist` are TensorFlow Datasets 3.0.1, loaded with plain
+`tfds.load`. Here they came prepared from `../shared/tensorflow_datasets` (no network). Their
+provenance, from `../shared/README.md`: the MNIST labels and test images are the original files
+byte for byte; the 60,000 training images were rebuilt from a lossless PNG export of MNIST whose
+grey levels had been remapped, with 97.2% of pixels restored exactly and the rest within one
+grey level (training mean 0.13071 and standard deviation 0.30824 match MNIST's 0.1307 / 0.3081),
+so the results are on "MNIST as rebuilt", which we treat as MNIST. Fashion-MNIST is Zalando's,
+exact (from Debian's `dataset-fashion-mnist` package, MIT licence).
+"""),
+code('''
+if len(frame):
+    info = report.provenance_summary(results_dir, frame)
+    for key, values in info.items():
+        print(f"{key}:")
+        for value in values:
+            print(f"  {value}")
+''', ignore=True),
+])
+
 """Writes notebooks/sweep.ipynb and notebooks/explore.ipynb: run from the project root."""
 nbf.write(sweep, "notebooks/sweep.ipynb")
 nbf.write(explore, "notebooks/explore.ipynb")
+nbf.write(report, "notebooks/report.ipynb")
