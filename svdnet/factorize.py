@@ -5,9 +5,12 @@ from __future__ import annotations
 import dataclasses
 
 import keras
+import numpy as np
 
+from svdnet.callback import NonFiniteWeightsError
 from svdnet.layers import dense_layers, walk_layers
 from svdnet.lowrank import LowRankDense
+from svdnet.model import resolve_jit_compile
 from svdnet.params import factorisation_shrinks
 from svdnet.rank_selection import choose_ranks, rank_request
 from svdnet.svd import BACKENDS, singular_values, truncated_svd
@@ -132,6 +135,7 @@ def factorize(
     Raises:
         ValueError: for a bad rank, energy or budget, more than one of them, an unknown
             or non-Dense layer name, or a model with no Dense layer.
+        NonFiniteWeightsError: when a selected kernel holds NaN or infinite values.
     """
     check_choice("method", method, BACKENDS)
     if not isinstance(model, (keras.Sequential, keras.Model)) or not _is_graph_model(model):
@@ -141,6 +145,12 @@ def factorize(
         )
     request = rank_request(rank, energy, budget)
     selected = dense_layers(model, layers)
+    for layer in selected:
+        if not np.all(np.isfinite(keras.ops.convert_to_numpy(layer.kernel))):
+            raise NonFiniteWeightsError(
+                f"Layer {layer.name!r} has NaN or infinite kernel weights; cannot factorise "
+                "it. Training diverged: lower the learning rate or check the input data."
+            )
     full = {}
     if request.needs_spectrum:
         full = {layer.name: truncated_svd(keras.ops.convert_to_numpy(layer.kernel),
@@ -181,6 +191,7 @@ def factorize(
             new.set_weights(originals[name].get_weights())
     compile_config = model.get_compile_config() if model.compiled else None
     if compile_config:
+        compile_config["jit_compile"] = resolve_jit_compile(compile_config.get("jit_compile"))
         copy.compile_from_config(compile_config)
     copy.svdnet_plan = list(plan.values())
     if verbose:

@@ -7,6 +7,21 @@ import keras
 from svdnet.validation import check_int
 
 REFERENCE_DEPTH = 5
+
+
+def resolve_jit_compile(jit_compile):
+    """Returns ``jit_compile``, except ``False`` inside a ``tf.distribute`` strategy scope.
+
+    XLA cannot compile a step that reads variables mirrored on several devices (the
+    step fails with "Trying to access resource ... located in device"), so under a
+    distribution strategy svdnet trains without XLA, as Keras' own ``"auto"`` does.
+    """
+    import tensorflow as tf
+
+    if jit_compile is True and tf.distribute.has_strategy():
+        return False
+    return jit_compile
+
 REFERENCE_WIDTH = 1024
 
 
@@ -38,8 +53,9 @@ def build_mlp(
         learning_rate: Adam's learning rate. Defaults to 0.001.
         name: Name of the model. Defaults to ``"mlp"``.
         jit_compile: Passed to ``Model.compile``: ``True`` compiles the training step
-            with XLA, ``False`` runs it as a plain ``tf.function``, ``"auto"`` lets Keras
-            choose. Defaults to ``"auto"``.
+            with XLA (except inside a distribution strategy's scope, see
+            :func:`resolve_jit_compile`), ``False`` runs it as a plain ``tf.function``,
+            ``"auto"`` lets Keras choose. Defaults to ``"auto"``.
 
     Returns:
         A compiled functional ``keras.Model``.
@@ -65,6 +81,6 @@ def build_mlp(
         optimizer=keras.optimizers.Adam(learning_rate),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
-        jit_compile=jit_compile,
+        jit_compile=resolve_jit_compile(jit_compile),
     )
     return model

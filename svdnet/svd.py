@@ -156,14 +156,20 @@ def truncated_svd(
         )
     # Imported lazily: scikit-learn is only needed by this backend.
     from sklearn.utils.extmath import randomized_svd
+    from threadpoolctl import threadpool_limits
 
-    u, s, vt = randomized_svd(
-        array,
-        k,
-        n_oversamples=n_oversamples,
-        n_iter=n_iter,
-        random_state=seed,
-    )
+    # One BLAS thread: the products here are thin (m x (k + oversamples)), and several
+    # BLAS threads cost more in synchronisation than they save; when other work (such
+    # as TensorFlow's threads) holds the cores, they made it 30x slower here
+    # (benchmarks/svd_step.py).
+    with threadpool_limits(limits=1, user_api="blas"):
+        u, s, vt = randomized_svd(
+            array,
+            k,
+            n_oversamples=n_oversamples,
+            n_iter=n_iter,
+            random_state=seed,
+        )
     return TruncatedSVD(u, s, vt, total_energy, "randomized")
 
 

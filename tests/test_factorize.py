@@ -173,3 +173,14 @@ def test_energy_and_budget_choose_ranks_from_the_trained_spectra():
     plan = factorization_plan(model, rank={"hidden_1": 3})
     assert [(item.name, item.rank) for item in plan] == [
         ("hidden_1", 3), ("hidden_2", None), ("output", None)]
+
+
+def test_nan_kernel_is_named_not_a_linalg_error():
+    from svdnet import NonFiniteWeightsError
+
+    model = _trained()
+    kernel = keras.ops.convert_to_numpy(model.get_layer("hidden_2").kernel).copy()
+    kernel[0, 0] = np.inf
+    model.get_layer("hidden_2").kernel.assign(kernel)
+    with pytest.raises(NonFiniteWeightsError, match="Layer 'hidden_2' has NaN or infinite kernel weights"):
+        factorize(model, 5, verbose=0)

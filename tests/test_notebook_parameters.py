@@ -16,7 +16,12 @@ NOTEBOOK = pathlib.Path(__file__).resolve().parents[1] / "notebooks" / "sweep.ip
         ({"rank": 5000}, "rank must be an integer between 1 and 1024, received 5000"),
         ({"rank": 2.5}, "rank must be an integer between 1 and 1024, received 2.5 of type float"),
         ({"dataset": "cifar10"}, "dataset must be one of 'mnist', 'fashion_mnist'; received 'cifar10'"),
-        ({"method": "prune"}, "method must be one of 'dense', 'projection', 'posthoc'; received 'prune'"),
+        ({"method": "prune"}, "method must be one of 'dense', 'projection', 'posthoc', 'finetune', 'lowrank'; received 'prune'"),
+        ({"rank": 20, "energy": 0.9}, "Give only one of rank, energy or budget; received rank=20 and energy=0.9"),
+        ({"energy": 1.5}, "energy must be a fraction with 0 < energy <= 1; received 1.5"),
+        ({"budget": -5}, "budget must be an integer >= 1, received -5"),
+        ({"ranks": 20}, "ranks must be a list; received 20"),
+        ({"ranks": [20, 0]}, "rank must be an integer between 1 and 1024, received 0"),
         ({"epochs": -2}, "epochs must be an integer >= 1, received -2"),
         ({"svd_method": "lanczos"}, "svd_method must be one of 'auto', 'exact', 'randomized'; received 'lanczos'"),
     ],
@@ -44,4 +49,5 @@ def test_every_parameter_has_a_type_and_a_meaning(name):
     if name == "sweep.ipynb":
         assert {"rank", "dataset", "epochs", "batch_size", "depth", "width", "seed", "method",
                 "train_size", "results_dir"} <= set(parameters)
-        assert parameters["rank"]["default"] == "20"
+        assert parameters["rank"]["default"] == "None"  # rank 20 unless energy or budget
+        assert {"energy", "budget", "ranks", "energies", "budgets"} <= set(parameters)

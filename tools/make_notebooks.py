@@ -39,7 +39,7 @@ as one JSON file (atomically) under `results_dir`.
 """),
 code('''
 rank: int = None  # rank k kept by the truncated SVD of each Dense kernel, from 1 to width (or a mapping of layer name to rank); None means 20 unless energy or budget is given
-energy: float = None  # instead of rank: per layer, the smallest rank keeping this fraction (0 < energy <= 1) of the squared singular values
+energy: float = None  # instead of rank: per layer, the smallest rank keeping this fraction, in (0, 1], of the squared singular values
 budget: int = None  # instead of rank: the exported model's parameter count; ranks keep the most spectral energy within it
 dataset: str = "mnist"  # TFDS dataset: "mnist" or "fashion_mnist"
 method: str = "projection"  # "dense", "projection" (rank-k SVD after every epoch), "posthoc" (once after training), "finetune" (factorise, then train the factors) or "lowrank" (train factors from scratch)
