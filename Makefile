@@ -9,7 +9,7 @@ ifneq ($(wildcard ../shared/tensorflow_datasets),)
 export TFDS_DATA_DIR ?= $(abspath ../shared/tensorflow_datasets)
 endif
 
-.PHONY: install run report test benchmark clean
+.PHONY: install run grid report explore test benchmark clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,17 +24,24 @@ run: install  ## The reference experiment (MNIST, 5x1024 MLP, rank RANK) through
 	@mkdir -p $(dir $(OUT))
 	$(BIN)/papermill notebooks/sweep.ipynb $(OUT) -p rank $(RANK)
 
-report: run  ## run, then the exploration notebook, then HTML pages and reports/index.html.
-	$(BIN)/papermill notebooks/explore.ipynb reports/runs/explore.ipynb
+grid: install  ## The sweep: every dataset x method x rank x seed into reports/grid (resumes; GRID_ARGS=... for options).
+	$(BIN)/python -m svdnet.grid $(GRID_ARGS)
+
+report: install  ## The results report from reports/grid/results, then HTML pages and reports/index.html.
+	$(BIN)/papermill notebooks/report.ipynb reports/runs/report.ipynb
 	$(BIN)/python -m svdnet.render reports
+
+explore: install  ## The exploration notebook (spectra, post-training truncation) into reports/runs.
+	$(BIN)/papermill notebooks/explore.ipynb reports/runs/explore.ipynb
 
 test: install  ## The whole test suite: unit tests, then the notebooks under nbval.
 	$(BIN)/python -m pytest tests
 	$(BIN)/python -m pytest --nbval notebooks/
 
-benchmark: install  ## Inference speed, SVD step cost, deployment sizes (see benchmarks/README.md).
-	$(BIN)/python benchmarks/inference.py
+benchmark: install  ## SVD step cost, training throughput, inference speed, deployment sizes (benchmarks/README.md).
 	$(BIN)/python benchmarks/svd_step.py
+	$(BIN)/python benchmarks/throughput.py
+	$(BIN)/python benchmarks/inference.py
 	$(BIN)/python benchmarks/deployment.py
 
 clean:

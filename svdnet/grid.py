@@ -14,7 +14,9 @@ runs go to ``<out>/cache``.
 Resuming: a run whose result file exists and reads back is finished and never redone.
 Rerunning the same command after an interruption (Ctrl-C, SIGKILL, a crash) runs only
 what is missing: result files are written whole or not at all, and a notebook is moved
-into ``runs`` only once its execution has finished.
+into ``runs`` only once its execution has finished (the notebook of an interrupted
+execution is kept as ``<name>-interrupted.ipynb``). Run one runner per output folder
+at a time.
 """
 
 from __future__ import annotations
@@ -232,10 +234,11 @@ def run_grid(base: RunConfig, out: str = "reports/grid", log=_print, **grid) -> 
     """
     groups, done = plan(base, results_dir=os.path.join(out, "results"), **grid)
     check_writable(out)
-    # Notebooks of executions that were killed: their finished runs' results are kept,
-    # the rest is redone below.
+    # Notebooks of executions that were killed: kept (as *-interrupted.ipynb) for the
+    # outputs of the runs they finished, whose results stay; the rest is redone below.
     for stale in glob.glob(os.path.join(out, "runs", ".partial-*")):
-        os.unlink(stale)
+        name = os.path.basename(stale)[len(".partial-"):-len(".ipynb")]
+        os.replace(stale, os.path.join(out, "runs", name + "-interrupted.ipynb"))
     total_runs = sum(group.size for group in groups)
     log(f"svdnet grid: {done} run(s) already finished, {total_runs} to do in "
         f"{len(groups)} notebook(s); output in {out}")

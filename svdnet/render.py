@@ -17,7 +17,8 @@ import sys
 import nbformat
 import pandas as pd
 
-from svdnet.results import CorruptResultError, read_json, write_text_atomic
+from svdnet.report import load_results
+from svdnet.results import CorruptResultError, write_text_atomic
 
 
 def render_html(notebook_path: str, html_path: str, hide_code: bool = False) -> str:
@@ -41,37 +42,46 @@ def render_html(notebook_path: str, html_path: str, hide_code: bool = False) -> 
 
 
 def results_table(results_dir: str) -> pd.DataFrame:
-    """Returns one row per sweep result file in ``results_dir``.
+    """Returns one row per sweep result file in ``results_dir`` (see
+    :func:`svdnet.report.load_results`); a corrupt file raises
+    :class:`svdnet.results.CorruptResultError` naming it."""
+    if not os.path.isdir(results_dir):
+        return pd.DataFrame()
+    frame, _ = load_results(results_dir)
+    return frame.drop(columns=["test loss", "wall s"])
 
-    Columns: ``file``, ``dataset``, ``method``, ``rank``, ``seed``, ``epochs``,
-    ``test accuracy``, ``dense accuracy`` (baseline, when trained), ``factorised
-    parameters``, ``compression``, ``commit``. Files that are not sweep results are skipped;
-    a corrupt file raises :class:`svdnet.results.CorruptResultError` naming it.
-    """
-    rows = []
-    for path in sorted(glob.glob(os.path.join(results_dir, "*.json"))):
-        payload = read_json(path)
-        if "run" not in payload or "config" not in payload:
-            continue
-        config, run = payload["config"], payload["run"]
-        rows.append({
-            "file": os.path.basename(path),
-            "dataset": config["dataset"],
-            "method": config["method"],
-            "rank": config["rank"] if config["method"] != "dense" else None,
-            "seed": config["seed"],
-            "epochs": config["epochs"],
-            "test accuracy": run["test_accuracy"],
-            "dense accuracy": (payload.get("baseline") or {}).get("test_accuracy"),
-            "factorised parameters": run["params"]["factorised"],
-            "compression": run["params"]["ratio"],
-            "commit": payload.get("provenance", {}).get("commit"),
-        })
-    return pd.DataFrame(rows)
+
+def _render_folder(runs_dir: str, html_dir: str, reports_dir: str) -> list[str]:
+    pages = []
+    for notebook in sorted(glob.glob(os.path.join(runs_dir, "*.ipynb"))):
+        name = os.path.splitext(os.path.basename(notebook))[0]
+        page = os.path.join(html_dir, name + ".html")
+        render_html(notebook, page, hide_code=name.startswith("report"))
+        pages.append(os.path.relpath(page, reports_dir))
+    return pages
+
+
+def _links(pages) -> str:
+    return "\n".join(
+        f'<li><a href="{html.escape(page)}">{html.escape(os.path.basename(page))}</a></li>'
+        for page in pages
+    ) or "<li>none yet</li>"
+
+
+def _table(frame: pd.DataFrame) -> str:
+    if not len(frame):
+        return "<p>none yet</p>"
+    return frame.to_html(index=False, float_format=lambda v: f"{v:.4f}", na_rep="")
 
 
 def write_index(reports_dir: str = "reports") -> str:
-    """Renders every notebook in ``reports_dir/runs`` and writes ``reports_dir/index.html``.
+    """Renders the executed notebooks and writes ``reports_dir/index.html``.
+
+    Notebooks under ``reports_dir/runs`` (the report, with its code hidden, and the
+    reference experiment) render to ``reports_dir/html``; the sweep's notebooks under
+    ``reports_dir/grid/runs`` to ``reports_dir/grid/html``. The index links every page
+    and tabulates the result files of ``reports_dir/grid/results`` and
+    ``reports_dir/results``.
 
     Args:
         reports_dir: The reports folder. Defaults to ``"reports"``.
@@ -79,31 +89,40 @@ def write_index(reports_dir: str = "reports") -> str:
     Returns:
         The path of the index page.
     """
-    pages = []
-    for notebook in sorted(glob.glob(os.path.join(reports_dir, "runs", "*.ipynb"))):
-        name = os.path.splitext(os.path.basename(notebook))[0]
-        page = os.path.join(reports_dir, "html", name + ".html")
-        render_html(notebook, page, hide_code=name.startswith("report"))
-        pages.append(os.path.relpath(page, reports_dir))
-    table = results_table(os.path.join(reports_dir, "results"))
-    links = "\n".join(
-        f'<li><a href="{html.escape(page)}">{html.escape(os.path.basename(page))}</a></li>'
-        for page in pages
-    ) or "<li>none yet</li>"
+    pages = _render_folder(os.path.join(reports_dir, "runs"), os.path.join(reports_dir, "html"),
+                           reports_dir)
+    reports = [page for page in pages if os.path.basename(page).startswith("report")]
+    others = [page for page in pages if page not in reports]
+    grid_pages = _render_folder(os.path.join(reports_dir, "grid", "runs"),
+                                os.path.join(reports_dir, "grid", "html"), reports_dir)
+    grid = results_table(os.path.join(reports_dir, "grid", "results"))
+    reference = results_table(os.path.join(reports_dir, "results"))
     body = f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>svdnet reports</title>
-<style>body{{font-family:sans-serif;max-width:70em;margin:2em auto}}
-table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:right}}</style>
+<style>body{{font-family:sans-serif;max-width:80em;margin:2em auto}}
+table{{border-collapse:collapse;font-size:90%}}td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:right}}</style>
 </head><body>
 <h1>svdnet reports</h1>
-<p>Executed notebooks, rendered to HTML (plots included):</p>
+<h2>The results report</h2>
 <ul>
-{links}
+{_links(reports)}
 </ul>
-<h2>Results</h2>
-<p>One row per result file in <code>results/</code>; each file also records the full
-per-epoch history, spectra, seed, library versions, machine and commit.</p>
-{table.to_html(index=False, float_format=lambda v: f"{v:.4f}", na_rep="") if len(table) else "<p>none yet</p>"}
+<h2>The reference experiment and the exploration</h2>
+<ul>
+{_links(others)}
+</ul>
+<h2>Every run of the sweep</h2>
+<p>Each executed notebook of <code>python -m svdnet.grid</code> (one per dataset, method and
+seed), rendered with its code, learning curves and spectra:</p>
+<ul>
+{_links(grid_pages)}
+</ul>
+<h2>Sweep results</h2>
+<p>One row per result file in <code>grid/results/</code>; each file also records the full
+per-epoch history, spectra, chosen ranks, seed, library versions, machine and commit.</p>
+{_table(grid)}
+<h2>Reference experiment results</h2>
+{_table(reference)}
 </body></html>
 """
     return write_text_atomic(os.path.join(reports_dir, "index.html"), body)

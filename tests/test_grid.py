@@ -108,6 +108,7 @@ def test_sigkill_mid_sweep_then_resume_completes_without_redoing(tmp_path):
     assert {path: _digest(path) for path in finished} == finished  # untouched
     assert len(glob.glob(str(results / "*.json"))) == 9
     assert not glob.glob(str(out / "runs" / ".partial-*"))
+    assert len(glob.glob(str(out / "runs" / "*-interrupted.ipynb"))) <= 1  # the killed one
     assert len(glob.glob(str(out / "runs" / "*.ipynb"))) >= 5
 
     third = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)

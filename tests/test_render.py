@@ -29,6 +29,7 @@ def test_index_links_pages_and_tabulates_real_results(tmp_path, monkeypatch):
     )
     _executed_notebook(str(reports / "runs" / "sweep-a.ipynb"))
     _executed_notebook(str(reports / "runs" / "report.ipynb"))
+    _executed_notebook(str(reports / "grid" / "runs" / "mnist-dense-e10-seed0.ipynb"))
     index = write_index(str(reports))
     page = open(index, encoding="utf-8").read()
     assert 'href="html/sweep-a.html"' in page and 'href="html/report.html"' in page
@@ -37,6 +38,8 @@ def test_index_links_pages_and_tabulates_real_results(tmp_path, monkeypatch):
     # The report page hides code; run pages show it.
     assert "print(&#39;hello&#39;)" not in (reports / "html" / "report.html").read_text()
     assert "print" in (reports / "html" / "sweep-a.html").read_text()
+    assert 'href="grid/html/mnist-dense-e10-seed0.html"' in page
+    assert (reports / "grid" / "html" / "mnist-dense-e10-seed0.html").exists()
 
 
 def test_corrupt_result_is_named(tmp_path):
