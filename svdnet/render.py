@@ -48,7 +48,7 @@ def results_table(results_dir: str) -> pd.DataFrame:
     if not os.path.isdir(results_dir):
         return pd.DataFrame()
     frame, _ = load_results(results_dir)
-    return frame.drop(columns=["test loss", "wall s"])
+    return frame.drop(columns=["test loss", "wall s", "rank", "chosen ranks"])
 
 
 def _render_folder(runs_dir: str, html_dir: str, reports_dir: str) -> list[str]:

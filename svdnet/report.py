@@ -27,7 +27,9 @@ def load_results(results_dir: str, on_corrupt: str = "raise") -> tuple[pd.DataFr
 
     Returns:
         ``(frame, problems)``: one row per run with columns ``dataset``, ``method``,
-        ``rank`` (``NaN`` for dense), ``seed``, ``epochs``, ``test accuracy``,
+        ``choice`` (``dense``, ``rank``, ``energy``, ``budget`` or ``per_layer``),
+        ``value`` (the rank, energy or budget), ``rank`` (``NaN`` unless one rank),
+        ``chosen ranks``, ``seed``, ``epochs``, ``test accuracy``,
         ``test loss``, ``parameters``, ``factorised parameters``, ``compression``,
         ``train s``, ``svd s``, ``wall s``, ``commit``, ``file``; and the messages of
         the files skipped.
@@ -56,7 +58,8 @@ def load_results(results_dir: str, on_corrupt: str = "raise") -> tuple[pd.DataFr
             continue
         if not payload.get("quick"):
             rows.append(row)
-    columns = ["dataset", "method", "rank", "seed", "epochs", "test accuracy", "test loss",
+    columns = ["dataset", "method", "choice", "value", "rank", "chosen ranks", "seed", "epochs",
+               "test accuracy", "test loss",
                "parameters", "factorised parameters", "compression", "train s", "svd s",
                "wall s", "commit", "file"]
     return pd.DataFrame(rows, columns=columns), problems
@@ -65,10 +68,14 @@ def load_results(results_dir: str, on_corrupt: str = "raise") -> tuple[pd.DataFr
 def _row(payload: dict, path: str) -> dict:
     try:
         config, run = payload["config"], payload["run"]
+        choice, value = _choice(config)
         return {
             "dataset": config["dataset"],
             "method": config["method"],
-            "rank": np.nan if config["method"] == "dense" else config["rank"],
+            "choice": choice,
+            "value": value,
+            "rank": config["rank"] if choice == "rank" else np.nan,
+            "chosen ranks": run.get("chosen_ranks"),
             "seed": config["seed"],
             "epochs": config["epochs"],
             "test accuracy": run["test_accuracy"],
@@ -89,14 +96,33 @@ def _row(payload: dict, path: str) -> dict:
         ) from error
 
 
+def _choice(config: dict) -> tuple[str, float]:
+    """How a run chose its ranks: ``("dense", nan)``, ``("rank", k)``, ``("energy", x)``,
+    ``("budget", n)`` or ``("per_layer", nan)``."""
+    if config["method"] == "dense":
+        return "dense", np.nan
+    if config.get("energy") is not None:
+        return "energy", float(config["energy"])
+    if config.get("budget") is not None:
+        return "budget", float(config["budget"])
+    if isinstance(config["rank"], dict):
+        return "per_layer", np.nan
+    return "rank", float(config["rank"])
+
+
 def accuracy_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Test accuracy by dataset, method and rank over seeds: mean, std and count.
+    """Test accuracy by dataset, method and uniform rank over seeds: mean, std, count.
+
+    Only dense runs and runs with one rank for every layer are included (see
+    :func:`selection_table` for energy and budget choices).
 
     Returns:
         One row per (dataset, method, rank) with ``mean``, ``std`` (``NaN`` for a
-        single seed), ``seeds``, ``factorised parameters`` and ``compression``.
+        single seed), ``seeds``, ``factorised parameters`` and ``compression``; dense
+        rows have rank 0.
     """
     keys = ["dataset", "method", "rank"]
+    frame = frame[frame["choice"].isin(["dense", "rank"])]
     grouped = frame.fillna({"rank": 0}).groupby(keys)
     table = grouped.agg(
         mean=("test accuracy", "mean"),
@@ -169,8 +195,33 @@ def best_within(table: pd.DataFrame, dataset: str, points: float = 0.5) -> pd.Da
     return close.sort_values("compression", ascending=False)
 
 
+def selection_table(frame: pd.DataFrame, method: str = "finetune") -> pd.DataFrame:
+    """Uniform ranks next to energy- and budget-chosen ranks, for one method.
+
+    Returns:
+        One row per (dataset, choice, value) with the mean test accuracy, its std, the
+        seeds, the exported model's parameters, the compression and the chosen ranks of
+        the first seed, sorted by dataset and parameters.
+    """
+    part = frame[(frame["method"] == method) & frame["choice"].isin(["rank", "energy", "budget"])]
+    if part.empty:
+        return pd.DataFrame(columns=["dataset", "choice", "value", "mean", "std", "seeds",
+                                     "factorised parameters", "compression", "chosen ranks"])
+    table = part.groupby(["dataset", "choice", "value"]).agg(
+        mean=("test accuracy", "mean"),
+        std=("test accuracy", "std"),
+        seeds=("seed", "nunique"),
+        **{"factorised parameters": ("factorised parameters", "first"),
+           "compression": ("compression", "first"),
+           "chosen ranks": ("chosen ranks", "first")},
+    ).reset_index()
+    return table.sort_values(["dataset", "factorised parameters"]).reset_index(drop=True)
+
+
 def time_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Median training, SVD and wall seconds per run, by dataset, method and rank."""
+    """Median training, SVD and wall seconds per run, by dataset, method and rank
+    (uniform-rank and dense runs)."""
+    frame = frame[frame["choice"].isin(["dense", "rank"])]
     return (frame.fillna({"rank": 0})
             .groupby(["dataset", "method", "rank"])[["train s", "svd s", "wall s"]]
             .median().reset_index().astype({"rank": int}))

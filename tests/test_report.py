@@ -74,7 +74,7 @@ def test_result_missing_fields_and_missing_folder(results, tmp_path):
     write_json_atomic(results / "deployment.json", {"sizes": {}})  # not a sweep result
     assert len(load_results(str(results))[0]) == 8
     write_json_atomic(results / "other.json", {"config": {}, "run": {}})
-    with pytest.raises(CorruptResultError, match="other.json.*lacks the field 'dataset'"):
+    with pytest.raises(CorruptResultError, match="other.json.*lacks the field 'method'"):
         load_results(str(results))
     with pytest.raises(FileNotFoundError, match="run the sweep first"):
         load_results(str(tmp_path / "nowhere"))
@@ -87,3 +87,23 @@ def test_empty_results_give_empty_tables(tmp_path):
     assert frame.empty
     assert accuracy_table(frame).empty
     assert isinstance(reference_table(accuracy_table(frame)), pd.DataFrame)
+
+
+def test_energy_and_budget_runs_stay_out_of_the_rank_table(results):
+    write_json_atomic(results / "mnist-finetune-p500-seed0.json", {
+        "config": {"dataset": "mnist", "method": "finetune", "rank": None, "energy": None,
+                   "budget": 500, "seed": 0, "epochs": 10},
+        "run": {"test_accuracy": 0.95, "test_loss": 0.2, "chosen_ranks": {"h": 3},
+                "params": {"dense": 1000, "factorised": 480, "ratio": 1000 / 480},
+                "train_seconds": 1.0, "svd_seconds": 0.1},
+    })
+    from svdnet.report import selection_table
+
+    frame, _ = load_results(str(results))
+    assert len(accuracy_table(frame)) == 4  # dense, projection 2 and 20, lowrank 2
+    budget = frame[frame["choice"] == "budget"].iloc[0]
+    assert budget["value"] == 500 and np.isnan(budget["rank"])
+    _result(results, "finetune", 2, 0, 0.9, 100)
+    table = selection_table(load_results(str(results))[0])
+    assert list(zip(table["choice"], table["value"])) == [("rank", 2.0), ("budget", 500.0)]
+    assert table.loc[1, "chosen ranks"] == {"h": 3}
