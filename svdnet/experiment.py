@@ -127,7 +127,7 @@ def validate_config(config: RunConfig) -> RunConfig:
     check_int("train_size", config.train_size, minimum=0)
     check_choice("svd_method", config.svd_method, BACKENDS)
     check_int("every", config.every, minimum=1)
-    if isinstance(config.rank, int) and not isinstance(config.rank, bool):
+    if config.rank is not None and not isinstance(config.rank, dict):
         check_rank(config.rank, maximum=config.width)
     rank_request(**config.rank_choice)
     if config.method == "finetune":
