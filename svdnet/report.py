@@ -20,7 +20,7 @@ def load_results(results_dir: str, on_corrupt: str = "raise") -> tuple[pd.DataFr
 
     Args:
         results_dir: Folder of ``*.json`` result files. Quick-mode results and JSON
-            files that are not sweep results (no ``config`` and ``run``) are ignored.
+            files that are not sweep results (no ``run``) are ignored.
         on_corrupt: ``"raise"`` stops at the first corrupt or truncated file with a
             :class:`svdnet.results.CorruptResultError` naming it; ``"skip"`` leaves such
             files out and returns their errors. Defaults to ``"raise"``.
@@ -48,7 +48,7 @@ def load_results(results_dir: str, on_corrupt: str = "raise") -> tuple[pd.DataFr
     for path in sorted(glob.glob(os.path.join(results_dir, "*.json"))):
         try:
             payload = read_json(path)
-            if "run" not in payload and "config" not in payload:
+            if "run" not in payload:
                 continue  # another kind of result (for example a deployment benchmark)
             row = _row(payload, path)
         except CorruptResultError as error:

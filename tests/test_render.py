@@ -51,3 +51,8 @@ def test_corrupt_result_is_named(tmp_path):
 def test_non_result_json_files_are_skipped(tmp_path):
     (tmp_path / "deployment.json").write_text('{"formats": {}}')
     assert results_table(str(tmp_path)).empty
+
+
+def test_deployment_results_beside_sweep_results_are_left_out(tmp_path):
+    (tmp_path / "deployment-mnist-r20-seed0.json").write_text('{"config": {"rank": 20}, "formats": {}}')
+    assert results_table(str(tmp_path)).empty
