@@ -9,6 +9,7 @@ import os
 import numpy as np
 import pandas as pd
 
+from svdnet.rank_selection import rank_request
 from svdnet.results import CorruptResultError, read_json
 from svdnet.validation import check_choice
 
@@ -89,25 +90,29 @@ def _row(payload: dict, path: str) -> dict:
             "commit": payload.get("provenance", {}).get("commit"),
             "file": os.path.basename(path),
         }
-    except (KeyError, TypeError) as error:
+    except KeyError as error:
         raise CorruptResultError(
             f"Result file {path!r} lacks the field {error}; it was not written by this "
             "version of svdnet's sweep. Delete it and rerun that run."
+        ) from error
+    except (TypeError, ValueError) as error:
+        raise CorruptResultError(
+            f"Result file {path!r} holds an invalid value: {error} It was not written by "
+            "this version of svdnet's sweep. Delete it and rerun that run."
         ) from error
 
 
 def _choice(config: dict) -> tuple[str, float]:
     """How a run chose its ranks: ``("dense", nan)``, ``("rank", k)``, ``("energy", x)``,
-    ``("budget", n)`` or ``("per_layer", nan)``."""
+    ``("budget", n)`` or ``("per_layer", nan)``, as :func:`rank_request` decides it.
+    Results written before energy and budget existed count as a rank choice."""
     if config["method"] == "dense":
         return "dense", np.nan
-    if config.get("energy") is not None:
-        return "energy", float(config["energy"])
-    if config.get("budget") is not None:
-        return "budget", float(config["budget"])
-    if isinstance(config["rank"], dict):
-        return "per_layer", np.nan
-    return "rank", float(config["rank"])
+    request = rank_request(rank=config["rank"], energy=config.get("energy"),
+                           budget=config.get("budget"))
+    value = {"rank": request.rank, "energy": request.energy, "budget": request.budget,
+             "per_layer": np.nan}[request.kind]
+    return request.kind, float(value)
 
 
 def accuracy_table(frame: pd.DataFrame) -> pd.DataFrame:

@@ -82,6 +82,20 @@ def test_result_missing_fields_and_missing_folder(results, tmp_path):
         load_results(str(results), on_corrupt="ignore")
 
 
+def test_result_with_an_invalid_rank_choice_is_named(results):
+    _result(results, "posthoc", 0, 0, 0.5, 10)
+    with pytest.raises(CorruptResultError, match=r"posthoc-r0-seed0.json.*invalid value.*received 0"):
+        load_results(str(results))
+    frame, problems = load_results(str(results), on_corrupt="skip")
+    assert len(frame) == 8 and "posthoc-r0" in problems[0]
+
+
+def test_results_without_energy_and_budget_fields_are_rank_choices(results):
+    frame, _ = load_results(str(results))  # written without energy/budget, like old results
+    assert set(frame["choice"]) == {"dense", "rank"}
+    assert sorted(frame.loc[frame["choice"] == "rank", "value"].unique()) == [2.0, 20.0]
+
+
 def test_empty_results_give_empty_tables(tmp_path):
     frame, _ = load_results(str(tmp_path))
     assert frame.empty
