@@ -12,6 +12,7 @@ from __future__ import annotations
 import glob
 import html
 import os
+import re
 import sys
 
 import nbformat
@@ -21,24 +22,53 @@ from svdnet.report import load_results
 from svdnet.results import CorruptResultError, write_text_atomic
 
 
-def render_html(notebook_path: str, html_path: str, hide_code: bool = False) -> str:
-    """Renders an executed notebook to a standalone HTML page (plots embedded).
+TEMPLATES = os.path.join(os.path.dirname(__file__), "templates")
+STYLESHEET = "notebook.css"
+
+
+def render_html(notebook_path: str, html_path: str, hide_code: bool = False,
+                stylesheet: str | None = None) -> str:
+    """Renders an executed notebook to an HTML page (plots embedded).
 
     Args:
         notebook_path: The executed ``.ipynb``.
         html_path: Where to write the page.
         hide_code: Leave out code cells' input, for readers of results. Defaults to
             ``False``.
+        stylesheet: Path of a stylesheet written by :func:`write_stylesheet`, linked
+            (relative to the page) instead of embedding nbconvert's ~250 KB of CSS in
+            the page, or ``None`` to embed it. Defaults to ``None``.
 
     Returns:
         ``html_path``.
     """
+    resources = {}
+    if stylesheet is not None:
+        link = os.path.relpath(stylesheet, os.path.dirname(os.path.abspath(html_path)))
+        resources["svdnet_stylesheet"] = link.replace(os.sep, "/")
+    exporter = _exporter("svdnet_page", exclude_input=hide_code,
+                         exclude_input_prompt=hide_code, exclude_output_prompt=hide_code)
+    body, _ = exporter.from_notebook_node(nbformat.read(notebook_path, as_version=4),
+                                          resources=resources)
+    return write_text_atomic(html_path, body)
+
+
+def write_stylesheet(path: str) -> str:
+    """Writes the CSS that nbconvert's lab template embeds in each page to ``path``, for
+    pages rendered with ``render_html(..., stylesheet=path)``.
+
+    Returns:
+        ``path``.
+    """
+    styles, _ = _exporter("svdnet_stylesheet").from_notebook_node(nbformat.v4.new_notebook())
+    return write_text_atomic(path, re.sub(r"</?style[^>]*>", "", styles).strip() + "\n")
+
+
+def _exporter(template: str, **options):
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(exclude_input=hide_code, exclude_input_prompt=hide_code,
-                            exclude_output_prompt=hide_code)
-    body, _ = exporter.from_notebook_node(nbformat.read(notebook_path, as_version=4))
-    return write_text_atomic(html_path, body)
+    return HTMLExporter(extra_template_basedirs=[TEMPLATES], template_name=template,
+                        **options)
 
 
 def results_table(results_dir: str) -> pd.DataFrame:
@@ -56,7 +86,8 @@ def _render_folder(runs_dir: str, html_dir: str, reports_dir: str) -> list[str]:
     for notebook in sorted(glob.glob(os.path.join(runs_dir, "*.ipynb"))):
         name = os.path.splitext(os.path.basename(notebook))[0]
         page = os.path.join(html_dir, name + ".html")
-        render_html(notebook, page, hide_code=name.startswith("report"))
+        render_html(notebook, page, hide_code=name.startswith("report"),
+                    stylesheet=os.path.join(reports_dir, STYLESHEET))
         pages.append(os.path.relpath(page, reports_dir))
     return pages
 
@@ -81,7 +112,8 @@ def write_index(reports_dir: str = "reports") -> str:
     reference experiment) render to ``reports_dir/html``; the sweep's notebooks under
     ``reports_dir/grid/runs`` to ``reports_dir/grid/html``. The index links every page
     and tabulates the result files of ``reports_dir/grid/results`` and
-    ``reports_dir/results``.
+    ``reports_dir/results``. The pages share one stylesheet,
+    ``reports_dir/notebook.css``, written alongside.
 
     Args:
         reports_dir: The reports folder. Defaults to ``"reports"``.
@@ -89,6 +121,7 @@ def write_index(reports_dir: str = "reports") -> str:
     Returns:
         The path of the index page.
     """
+    write_stylesheet(os.path.join(reports_dir, STYLESHEET))
     pages = _render_folder(os.path.join(reports_dir, "runs"), os.path.join(reports_dir, "html"),
                            reports_dir)
     reports = [page for page in pages if os.path.basename(page).startswith("report")]

@@ -40,6 +40,23 @@ def test_index_links_pages_and_tabulates_real_results(tmp_path, monkeypatch):
     assert "print" in (reports / "html" / "sweep-a.html").read_text()
     assert 'href="grid/html/mnist-dense-e10-seed0.html"' in page
     assert (reports / "grid" / "html" / "mnist-dense-e10-seed0.html").exists()
+    # Every page links the one shared stylesheet instead of embedding it.
+    css = (reports / "notebook.css").read_text()
+    assert ".jp-Notebook" in css and "<style" not in css
+    for html_page, link in [(reports / "html" / "sweep-a.html", "../notebook.css"),
+                            (reports / "grid" / "html" / "mnist-dense-e10-seed0.html",
+                             "../../notebook.css")]:
+        text = html_page.read_text()
+        assert f'href="{link}"' in text and ".jp-Notebook {" not in text
+
+
+def test_page_without_a_stylesheet_embeds_the_css(tmp_path):
+    from svdnet.render import render_html
+
+    _executed_notebook(str(tmp_path / "a.ipynb"))
+    page = open(render_html(str(tmp_path / "a.ipynb"), str(tmp_path / "a.html")),
+                encoding="utf-8").read()
+    assert "hello" in page and "stylesheet" not in page and ".jp-Notebook" in page
 
 
 def test_corrupt_result_is_named(tmp_path):
