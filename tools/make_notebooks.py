@@ -17,6 +17,8 @@ def code(text, tags=(), ignore=False, output=None):
 def notebook(cells):
     nb = nbf.v4.new_notebook()
     nb.cells = cells
+    for number, cell in enumerate(cells):
+        cell.id = f"cell-{number}"  # stable ids: regenerating changes only what was edited
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
     nb.metadata["language_info"] = {"name": "python"}
     return nb
@@ -311,6 +313,8 @@ reference_rank: int = 20  # the rank of the reference experiment, compared metho
 tolerance_points: float = 0.5  # accuracy loss, in percentage points, still counted as "close to dense"
 ''', tags=["parameters"]),
 code('''
+import os
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -321,7 +325,7 @@ from svdnet import plots, report
 results_dir = results_dir or report.default_results_dir()
 frame, problems = report.load_results(results_dir, on_corrupt="skip")
 table = report.accuracy_table(frame)
-print(f"{len(frame)} results from {results_dir}")
+print(f"{len(frame)} results from {os.path.relpath(results_dir)}")  # relative: no machine paths
 for problem in problems:
     print("SKIPPED:", problem)
 ''', ignore=True),
