@@ -51,6 +51,25 @@ def test_training_dataset_reshuffles_reproducibly_and_checks_input():
         svdnet.training_dataset(x, y, batch_size=0)
 
 
+def test_training_dataset_has_autotune_off_and_the_autotuned_batches():
+    import tensorflow as tf
+
+    x = np.arange(40, dtype="float32").reshape(20, 2)
+    y = np.arange(20, dtype="int32")
+    dataset = svdnet.training_dataset(x, y, batch_size=3, seed=5)
+    assert dataset.options().autotune.enabled is False
+    autotuned = (tf.data.Dataset.from_tensor_slices((x, y)).cache()
+                 .shuffle(20, seed=5, reshuffle_each_iteration=True).batch(3)
+                 .prefetch(tf.data.AUTOTUNE))
+    for _ in range(2):  # two epochs: the same reshuffled order and values
+        ours = [(a.numpy(), b.numpy()) for a, b in dataset]
+        theirs = [(a.numpy(), b.numpy()) for a, b in autotuned]
+        assert len(ours) == len(theirs) == 7
+        for (xa, ya), (xb, yb) in zip(ours, theirs):
+            np.testing.assert_array_equal(xa, xb)
+            np.testing.assert_array_equal(ya, yb)
+
+
 def test_save_weights_at_chosen_epochs_only(tmp_path):
     keras.utils.set_random_seed(0)
     model = svdnet.build_mlp(input_dim=4, num_classes=2, depth=1, width=4)
