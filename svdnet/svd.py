@@ -15,6 +15,7 @@ Two backends compute the rank-k truncation:
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 
@@ -122,6 +123,16 @@ def resolve_backend(method: str, rank: int, shape: tuple[int, int]) -> str:
     return "randomized" if rank <= AUTO_RANDOMIZED_FRACTION * min(shape) else "exact"
 
 
+@functools.lru_cache(maxsize=1)
+def _blas_controller():
+    """One ``ThreadpoolController`` for the process: building one scans every loaded
+    library (about 10 ms, once per SVD with ``threadpool_limits``)."""
+    from sklearn.utils.extmath import randomized_svd  # noqa: F401  (loads scipy's BLAS first)
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
 def truncated_svd(
     matrix,
     rank: int,
@@ -156,13 +167,12 @@ def truncated_svd(
         )
     # Imported lazily: scikit-learn is only needed by this backend.
     from sklearn.utils.extmath import randomized_svd
-    from threadpoolctl import threadpool_limits
 
     # One BLAS thread: the products here are thin (m x (k + oversamples)), and several
     # BLAS threads cost more in synchronisation than they save; when other work (such
     # as TensorFlow's threads) holds the cores, they made it 30x slower here
     # (benchmarks/svd_step.py).
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _blas_controller().limit(limits=1, user_api="blas"):
         u, s, vt = randomized_svd(
             array,
             k,

@@ -155,3 +155,21 @@ def test_rank_of_spectrum_agrees_with_matrix_rank(matrix, rank):
     projected = svd.project(matrix, rank).astype(np.float32)
     assert svd.rank_of_spectrum(svd.singular_values(projected), projected.shape) == \
         svd.numerical_rank(projected)
+
+
+def test_randomized_backend_runs_on_one_blas_thread(monkeypatch):
+    import sklearn.utils.extmath as extmath
+    from threadpoolctl import threadpool_info
+
+    seen = []
+    real = extmath.randomized_svd
+
+    def spy(*args, **kwargs):
+        seen.extend(lib["num_threads"] for lib in threadpool_info()
+                    if lib["user_api"] == "blas")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(extmath, "randomized_svd", spy)
+    matrix = np.random.default_rng(0).standard_normal((64, 48))
+    result = svd.truncated_svd(matrix, 3, method="randomized")
+    assert result.backend == "randomized" and seen and set(seen) == {1}
