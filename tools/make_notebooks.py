@@ -543,7 +543,10 @@ md("""
 
 Median seconds per run: *train s* is the time inside the training epochs (the fine-tuning epochs
 only, for `finetune`; none for `posthoc`), *svd s* the time of all truncated SVDs of the run,
-*wall s* the whole run including data loading, tests and spectra.
+*wall s* the whole run including data loading, tests and spectra. Runs made before commit
+bc3af02 include a tf.data stall at every epoch end (`benchmarks/README.md`) that made their
+epochs up to twice as long; the results (batches, weights, accuracy) are the same with or
+without it.
 """),
 code('''
 times = report.time_table(frame)
@@ -559,28 +562,29 @@ if len(times):
 md("""
 ## Conclusions
 
-What the committed results support (seed 0 unless the coverage table shows more seeds;
-seed-to-seed spread was not measured for most cells, so gaps under about 0.3 points are not
-evidence of a difference):
+What the committed results support. At rank 20 every method, and `finetune` with the
+100,000-parameter budget, ran with seeds 0, 1 and 2 on both datasets (mean +- standard
+deviation over the three); every other cell is seed 0 only, and a gap under about 0.5 points between single-seed cells is
+not evidence of a difference (the seed-to-seed spread of one cell reaches 0.6 points).
 
+- **At the reference rank 20 (23.3x fewer parameters)**, on MNIST (dense 98.02 +- 0.23%):
+  `projection` 97.74 +- 0.09% (-0.28 points), `finetune` 97.73 +- 0.09% (-0.29), `lowrank`
+  97.17 +- 0.36% (-0.85), `posthoc` 93.20 +- 1.51% (-4.82). On Fashion-MNIST (dense
+  88.56 +- 0.30%): `finetune` 87.63 +- 0.62% (-0.93), `projection` 87.23 +- 0.33% (-1.33), `lowrank`
+  86.70 +- 0.55% (-1.86), `posthoc` 81.98 +- 0.43% (-6.58).
 - **Compress while training, not after.** Truncating the trained dense network once
-  (`posthoc`) keeps its accuracy down to rank 50, then collapses: 93.1% on MNIST and 82.4% on
-  Fashion-MNIST at rank 20, 69.1% / 49.7% at rank 10, chance below. Every method that trains
-  with the factorisation does far better at the same size.
-- **At the reference rank 20 (23.3x fewer parameters)** on MNIST (dense 97.91%): `finetune`
-  97.77% (-0.14 points), `projection` 97.72% (-0.19), `lowrank` 97.37% (-0.54), `posthoc`
-  93.11% (-4.80). On Fashion-MNIST (dense 88.34%): `finetune` 88.13% (-0.21), `projection`
-  87.56% (-0.78), `lowrank` 86.97% (-1.37), `posthoc` 82.39% (-5.95).
-- **The cheapest good recipe is `finetune`**: 8 dense epochs, factorise, 2 epochs on the
-  factors. It matches or beats the reference `projection` at rank 20 on both datasets while
-  its last epochs train a network 23x smaller, and it needs no SVD during training.
-  At rank 50 (9.7x fewer parameters) it equals or exceeds dense (97.91% on MNIST, 88.91% on
-  Fashion-MNIST against 88.34%).
+  (`posthoc`) keeps its accuracy down to rank 50, then collapses: 93.2% on MNIST and 82.0% on
+  Fashion-MNIST at rank 20, 69.1% / 49.7% at rank 10 (seed 0), chance below. Every method that
+  trains with the factorisation does far better at the same size.
+- **`finetune` and `projection` are equally good at rank 20** (within one standard deviation
+  of each other on both datasets); `finetune` is the cheaper recipe: 8 dense epochs,
+  factorise, 2 epochs on factors 23x smaller, and no SVD during training. Both lose about 0.3
+  points on MNIST and 0.9-1.3 points on Fashion-MNIST, the harder task.
 - **At the smallest ranks (1-10) training the factors from the start (`lowrank`) does best
-  on MNIST** (96.1% at rank 10, 43x; 91.2% at rank 5, 83x), but it falls behind from rank 20
-  on, where a dense start helps.
-- **Ranks above 50 buy nothing** on either dataset: everything from rank 50 up is within
-  noise of dense.
+  on MNIST** (seed 0: 96.1% at rank 10, 43x; 91.2% at rank 5, 83x), but from rank 20 on it
+  falls behind the methods that start from a trained dense network.
+- **Ranks above 50 buy nothing** (seed 0): from rank 50 up every method is within about
+  0.5 points of dense on both datasets.
 - **Budget-chosen ranks beat one rank at the same size, except at the smallest budget**
   (`finetune`, seed 0). MNIST: 97.07% against 95.59% at 115,370 parameters (rank 10's
   size), 97.95% against 97.77% at 215,370 (rank 20's); Fashion-MNIST: 87.70% against 86.70%
@@ -592,15 +596,17 @@ evidence of a difference):
   50% of the energy already needs ranks 50-135 (5.5x fewer parameters on MNIST) and 90% needs
   ranks 340-490 (1.15x).
 - **The 50x target is missed**: the best model with at least 50x fewer parameters is
-  `finetune` with a 100,000-parameter budget, 96.27% on MNIST (-1.64 points, 50.9x; one
-  seed), not within 0.5 points. Within 0.5 points the most compressed model found is rank 20
-  (23.3x: `finetune`, `projection`) or the 215,370-parameter budget (23.4x, +0.04 points).
+  `finetune` with a 100,000-parameter budget, 96.37 +- 0.37% on MNIST (-1.65 points, 50.9x;
+  three seeds) and 87.01 +- 0.35% on Fashion-MNIST (-1.55, 50.2x), not within 0.5 points.
+  Within 0.5 points of dense the most compressed models found are rank 20 on MNIST (23.3x:
+  `projection` and `finetune`, -0.3 points over three seeds) and the 215,370-parameter budget
+  (23.4x, seed 0).
 
 **What did not run.** The full grid (2 datasets x 5 methods x 8 ranks x 3 seeds) was not
 finished in the time available: the coverage table shows what ran. Its cost is dominated by
-`projection`, which trains the full dense network for every rank (480 dense epochs, at least
-25 s each on this 2-core CPU, so 3.3 hours for that method alone), far beyond the 90 minutes
-aimed for. Rerunning `python -m svdnet.grid` completes it without redoing anything.
+`projection`, which trains the full dense network for every rank: 48 runs of about 5.5 minutes
+on this 2-core CPU, over 4 hours for that method alone, against the 90 minutes aimed for
+the whole grid. Rerunning `python -m svdnet.grid` completes it without redoing anything.
 """),
 md("""
 What must hold in any set of results: accuracies are fractions, and no compressed model is
