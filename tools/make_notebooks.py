@@ -623,7 +623,7 @@ rank 10).
   -0.40 points, 23.4x).
 
 **What did not run.** Seeds 1 and 2 of `projection` at ranks 1, 2, 5, 10, 50, 100 and 200:
-28 of the grid's 198 runs (206 results are committed, counting the budget and energy runs).
+28 of the grid's 198 runs (the budget and energy runs come on top of those).
 `projection` retrains the dense network for every rank, about 5 minutes a run on this 2-core
 CPU: nearly 4 hours for its 48 runs, and about 6 hours for the whole grid, against the 90
 minutes aimed for. Rerunning `python -m svdnet.grid` completes it without redoing anything.
