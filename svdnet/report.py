@@ -232,6 +232,36 @@ def time_table(frame: pd.DataFrame) -> pd.DataFrame:
             .median().reset_index().astype({"rank": int}))
 
 
+def build_time_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """What the runs behind the report cost: runs and summed wall time per method.
+
+    Every run's ``wall s`` is summed as recorded, whatever commit made it; a run that reused
+    a cached dense training (``posthoc``, ``finetune``) counts only its own time, and the
+    dense training is counted once, in the ``dense`` row. Papermill's per-notebook start-up
+    is not in any run's time.
+
+    Args:
+        frame: The frame of ``load_results``.
+
+    Returns:
+        One row per method (``runs``, ``wall h``, ``median wall min``), slowest method
+        first, then a ``total`` row; runs without a recorded wall time count in ``runs``
+        but not in the times.
+    """
+    columns = ["method", "runs", "wall h", "median wall min"]
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    table = (frame.groupby("method")["wall s"]
+             .agg(runs="size", total="sum", median="median").reset_index())
+    table["wall h"] = table.pop("total") / 3600
+    table["median wall min"] = table.pop("median") / 60
+    table = table.sort_values("wall h", ascending=False)
+    total = pd.DataFrame([{"method": "total", "runs": int(table["runs"].sum()),
+                           "wall h": table["wall h"].sum(),
+                           "median wall min": frame["wall s"].median() / 60}])
+    return pd.concat([table, total], ignore_index=True)[columns]
+
+
 def dense_spectra(results_dir: str, dataset: str, seed: int = 0) -> dict:
     """Singular values of the trained dense layers, from the dense run's result file.
 

@@ -7,6 +7,7 @@ import pytest
 from svdnet.report import (
     accuracy_table,
     best_within,
+    build_time_table,
     load_results,
     pareto_front,
     reference_table,
@@ -121,3 +122,18 @@ def test_energy_and_budget_runs_stay_out_of_the_rank_table(results):
     table = selection_table(load_results(str(results))[0])
     assert list(zip(table["choice"], table["value"])) == [("rank", 2.0), ("budget", 500.0)]
     assert table.loc[1, "chosen ranks"] == {"h": 3}
+
+
+def test_build_time_sums_every_run_once_per_method(results):
+    _result(results, "posthoc", 20, 0, 0.9, 400)
+    frame, _ = load_results(str(results))
+    frame.loc[frame["method"] == "dense", "wall s"] = [3600.0, 7200.0]
+    table = build_time_table(frame).set_index("method")
+    assert list(table.index) == ["dense", "projection", "lowrank", "posthoc", "total"]
+    assert table.loc["dense", "runs"] == 2
+    assert table.loc["dense", "wall h"] == pytest.approx(3.0)
+    assert table.loc["projection", "wall h"] == pytest.approx(4 * 7.0 / 3600)
+    assert table.loc["total", "runs"] == 9
+    assert table.loc["total", "wall h"] == pytest.approx(3.0 + 7 * 7.0 / 3600)
+    assert table.loc["dense", "median wall min"] == pytest.approx(90.0)
+    assert build_time_table(frame.iloc[:0]).empty
