@@ -20,8 +20,9 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import svdnet  # noqa: E402
-from svdnet.provenance import provenance  # noqa: E402
+import svdnet  # noqa
+from svdnet import experiments  # noqa: E402
+from svdnet.experiments.provenance import provenance  # noqa: E402
 
 
 def main(argv=None):
@@ -39,13 +40,13 @@ def main(argv=None):
     print(f"# {time.strftime('%Y-%m-%d')}, {info['machine']['cpu']}, "
           f"{info['machine']['cpu_count']} cores, commit {info['commit']}, pipeline "
           f"{args.pipeline}, jit_compile {jit}")
-    data = svdnet.load_dataset("mnist")
+    data = experiments.load_dataset("mnist")
     print(f"{'batch':>6} {'seed':>5} {'test accuracy':>14} {'median epoch s':>15}")
     for size in sizes:
         for seed in seeds:
-            config = svdnet.RunConfig(method="dense", batch_size=size, epochs=args.epochs,
+            config = experiments.RunConfig(method="dense", batch_size=size, epochs=args.epochs,
                                       seed=seed, pipeline=args.pipeline, jit_compile=jit)
-            run = svdnet.train(data, config)
+            run = experiments.train(data, config)
             print(f"{size:>6} {seed:>5} {run.test_accuracy:>14.4f} "
                   f"{statistics.median(run.epoch_seconds):>15.2f}", flush=True)
 

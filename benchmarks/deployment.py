@@ -26,11 +26,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 
-import svdnet  # noqa: E402
+import svdnet  # noqa
+from svdnet import experiments  # noqa: E402
 from svdnet.compression import keras_file_bytes  # noqa: E402
 from svdnet.factorize import factorize  # noqa: E402
-from svdnet.provenance import provenance  # noqa: E402
-from svdnet.results import write_json_atomic  # noqa: E402
+from svdnet.experiments.provenance import provenance  # noqa: E402
+from svdnet.experiments.results import write_json_atomic  # noqa: E402
 from svdnet.tflite import TFLiteModel, to_tflite  # noqa: E402
 
 
@@ -45,10 +46,10 @@ def main(argv=None):
     out = args.out or f"reports/results/deployment-mnist-r{args.rank}-seed{args.seed}.json"
 
     start = time.perf_counter()
-    data = svdnet.load_dataset("mnist", train_size=args.train_size)
-    config = svdnet.RunConfig(rank=args.rank, epochs=args.epochs, seed=args.seed,
+    data = experiments.load_dataset("mnist", train_size=args.train_size)
+    config = experiments.RunConfig(rank=args.rank, epochs=args.epochs, seed=args.seed,
                               train_size=args.train_size)
-    run = svdnet.train(data, config)
+    run = experiments.train(data, config)
     projected = run.model
     factorised = factorize(projected, args.rank, verbose=0)
     calibration = data.x_train[:500]

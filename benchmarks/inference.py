@@ -27,9 +27,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from svdnet import build_mlp  # noqa: E402
+from svdnet.experiments import build_mlp  # noqa: E402
 from svdnet.factorize import factorize  # noqa: E402
-from svdnet.provenance import provenance  # noqa: E402
+from svdnet.experiments.provenance import provenance  # noqa: E402
 from svdnet.tflite import TFLiteModel, to_tflite  # noqa: E402
 
 

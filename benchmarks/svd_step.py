@@ -3,7 +3,7 @@
     python benchmarks/svd_step.py [--rank 20] [--train-size 0] [--rounds 3]
 
 Trains the reference 5x1024 MLP on MNIST for one warm-up epoch and one timed epoch (batch
-128, XLA and tf.data as ``svdnet.train`` does);
+128, XLA and tf.data as ``experiments.train`` does);
 then, on the trained kernels, times one projection of all Dense layers by
 ``SVDProjection`` with each backend (exact, randomized, auto), median of ``--rounds``, and
 prints each as a fraction of the epoch, with the randomized backend's reconstruction
@@ -21,8 +21,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 
-import svdnet  # noqa: E402
-from svdnet.provenance import provenance  # noqa: E402
+import svdnet  # noqa
+from svdnet import experiments  # noqa: E402
+from svdnet.experiments.provenance import provenance  # noqa: E402
 from svdnet.svd import truncated_svd  # noqa: E402
 
 
@@ -33,11 +34,11 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
 
-    data = svdnet.load_dataset("mnist", train_size=args.train_size)
+    data = experiments.load_dataset("mnist", train_size=args.train_size)
     keras.utils.set_random_seed(0)
-    # The training settings of svdnet.train: XLA and a cached, prefetched tf.data pipeline.
-    model = svdnet.build_mlp(jit_compile=True)
-    dataset = svdnet.training_dataset(data.x_train, data.y_train, batch_size=128)
+    # The training settings of experiments.train: XLA and a cached, prefetched tf.data pipeline.
+    model = experiments.build_mlp(jit_compile=True)
+    dataset = experiments.training_dataset(data.x_train, data.y_train, batch_size=128)
     # Warm-up: compiles the step and fills the pipeline's cache, so that the timed epoch
     # is a steady-state one like every later epoch of a run.
     model.fit(dataset, epochs=1, verbose=0)

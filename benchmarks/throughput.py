@@ -29,9 +29,10 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-import svdnet  # noqa: E402
-from svdnet.provenance import provenance  # noqa: E402
-from svdnet.speed import matmul_peak, training_flops_per_example  # noqa: E402
+import svdnet  # noqa
+from svdnet import experiments  # noqa: E402
+from svdnet.experiments.provenance import provenance  # noqa: E402
+from svdnet.experiments.speed import matmul_peak, training_flops_per_example  # noqa: E402
 
 # name: (pipeline, batch size, jit_compile, model, steps per execution)
 CONFIGS = {
@@ -50,7 +51,7 @@ CONFIGS = {
 def time_epochs(model, data, pipeline, batch_size, epochs):
     """Returns the median seconds of ``epochs`` timed epochs after one warm-up epoch."""
     if pipeline == "tf.data":
-        dataset = svdnet.training_dataset(data.x_train, data.y_train, batch_size, seed=0)
+        dataset = experiments.training_dataset(data.x_train, data.y_train, batch_size, seed=0)
         fit = dict(x=dataset, shuffle=False)  # the dataset reshuffles itself
     else:
         fit = dict(x=data.x_train, y=data.y_train, batch_size=batch_size)
@@ -68,7 +69,7 @@ def step_breakdown(batch_size=128, repeats=50):
     ``batch_size`` on random data, and of its parts: the forward and backward pass
     (loss gradients, no update) and the Adam update alone (fixed gradients)."""
     keras.utils.set_random_seed(0)
-    model = svdnet.build_mlp()
+    model = experiments.build_mlp()
     loss_fn = keras.losses.SparseCategoricalCrossentropy()
     optimizer = keras.optimizers.Adam()
     optimizer.build(model.trainable_variables)
@@ -146,14 +147,14 @@ def main(argv=None):
     peaks = {"numpy": 0.0, "tensorflow": 0.0}
     measure_peaks(peaks)
 
-    data = svdnet.load_dataset("mnist", train_size=args.train_size)
+    data = experiments.load_dataset("mnist", train_size=args.train_size)
     n = len(data.x_train)
     rates = {}
     epoch_times = {}
     for name in names:
         pipeline, batch_size, jit, kind, steps = CONFIGS[name]
         keras.utils.set_random_seed(0)
-        model = svdnet.build_mlp(jit_compile=jit)
+        model = experiments.build_mlp(jit_compile=jit)
         if kind == "lowrank":
             model = svdnet.factorize(model, 20, verbose=0)
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",

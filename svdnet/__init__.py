@@ -1,37 +1,23 @@
-"""svdnet: compress the Dense layers of Keras 3 models with truncated SVD."""
+"""svdnet: compress the Dense layers of any Keras 3 model with truncated SVD.
 
-import os
+The library works on every Keras backend (TensorFlow, JAX, PyTorch) and imports none
+of them itself; TensorFlow is imported only by the TFLite export, when called. The
+experiment harness that measures it on MNIST lives in :mod:`svdnet.experiments`.
+"""
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from svdnet.callback import SVDProjection
+from svdnet.decompose import NonFiniteWeightsError
+from svdnet.factorize import LayerPlan, factorization_plan, factorize, factorized_ranks
+from svdnet.layers import dense_layers
+from svdnet.lowrank import LowRankDense
+from svdnet.params import parameter_counts
+from svdnet.rank_selection import rank_request
+from svdnet.svd import TruncatedSVD, energy_curve, project, singular_values, truncated_svd
 
-from svdnet.callback import NonFiniteWeightsError, SVDProjection  # noqa: E402
-from svdnet.data import (  # noqa: E402
-    DATASETS,
-    Dataset,
-    DatasetUnavailableError,
-    load_dataset,
-    training_dataset,
-)
-from svdnet.factorize import factorization_plan, factorize  # noqa: E402
-from svdnet.experiment import METHODS, Run, RunConfig, run_reference, train  # noqa: E402
-from svdnet.layers import dense_layers  # noqa: E402
-from svdnet.lowrank import LowRankDense  # noqa: E402
-from svdnet.model import build_mlp  # noqa: E402
-from svdnet.params import parameter_counts  # noqa: E402
-from svdnet.svd import (  # noqa: E402
-    TruncatedSVD,
-    energy_curve,
-    project,
-    singular_values,
-    truncated_svd,
-)
-
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
-    "DATASETS", "METHODS", "Dataset", "DatasetUnavailableError", "NonFiniteWeightsError",
-    "LowRankDense", "Run", "RunConfig", "SVDProjection", "TruncatedSVD", "build_mlp", "dense_layers",
-    "energy_curve", "factorization_plan", "factorize", "load_dataset", "parameter_counts", "project", "run_reference",
-    "singular_values", "train", "training_dataset", "truncated_svd",
+    "LayerPlan", "LowRankDense", "NonFiniteWeightsError", "SVDProjection", "TruncatedSVD",
+    "dense_layers", "energy_curve", "factorization_plan", "factorize", "factorized_ranks",
+    "parameter_counts", "project", "rank_request", "singular_values", "truncated_svd",
 ]

@@ -7,14 +7,14 @@ import time
 import keras
 import numpy as np
 
-from svdnet.layers import dense_layers
-from svdnet.rank_selection import choose_ranks, rank_request
-from svdnet.svd import BACKENDS, truncated_svd
-from svdnet.validation import check_choice, check_int
+from svdnet.decompose import NonFiniteWeightsError, decompose
+from svdnet.printing import print_msg
+from svdnet.layers import select_layers
+from svdnet.rank_selection import RankRequest, choose_ranks, rank_request
+from svdnet.svd import BACKENDS
+from svdnet.validation import check_choice, check_int, check_seed
 
-
-class NonFiniteWeightsError(FloatingPointError):
-    """Raised when a kernel to be projected holds NaN or infinite values."""
+__all__ = ["NonFiniteWeightsError", "SVDProjection"]
 
 
 class SVDProjection(keras.callbacks.Callback):
@@ -57,15 +57,20 @@ class SVDProjection(keras.callbacks.Callback):
         layers: Names of the Dense layers to project, or ``None`` for every Dense layer
             of the model, nested models included. Defaults to ``None``.
         every: Project at the end of every ``every``-th epoch. Defaults to 1.
-        method: SVD backend, ``"exact"``, ``"randomized"`` or ``"auto"`` (see
-            :func:`svdnet.svd.truncated_svd`). Defaults to ``"exact"``.
+        method: SVD backend, ``"auto"``, ``"exact"`` or ``"randomized"`` (see
+            :func:`svdnet.svd.truncated_svd`). ``"auto"`` takes the randomized SVD when
+            k is at most a tenth of the kernel's smaller side (about 1.002x the optimal
+            error, for a tenth of the cost; ``benchmarks/README.md``) and the exact one
+            otherwise. Defaults to ``"auto"``.
         seed: Seed of the randomized backend. Defaults to 0.
         record_spectrum: Keep every singular value of each kernel as it was just before
             the last projection of training, in :attr:`spectra` (costs one extra
             singular value computation per layer at that epoch when the backend is
             randomized). Defaults to ``False``.
         verbose: Verbosity mode, 0 or 1. Mode 1 prints the ranks and energy kept per
-            layer after each projection. Defaults to 0.
+            layer after each projection, and the layers left alone, through Keras' own
+            printing (``keras.config.disable_interactive_logging()`` sends it to the
+            log). Defaults to 0.
         energy: Fraction ``0 < energy <= 1`` of each kernel's squared singular values
             to keep. Defaults to ``None``.
         budget: Parameter count of the whole model with its projected kernels stored
@@ -78,7 +83,14 @@ class SVDProjection(keras.callbacks.Callback):
         spectra: Layer name to singular values before the last projection (only with
             ``record_spectrum=True``).
         skipped: Names of selected layers never projected (``min(m, n)`` at most a
-            fixed rank, or left out of a per-layer mapping).
+            fixed rank, left out of a per-layer mapping, or a kernel that cannot be
+            projected).
+        skipped_reasons: Layer name to why it is never projected.
+
+    Dense layers that are quantized (``Dense.quantize``) or have LoRA enabled
+    (``Dense.enable_lora``) hold no float kernel to project: with ``layers=None`` they
+    are left alone (named in :attr:`skipped_reasons`); naming one in ``layers`` raises
+    ``ValueError`` when the callback is given its model, before training.
     """
 
     def __init__(
@@ -86,7 +98,7 @@ class SVDProjection(keras.callbacks.Callback):
         rank=None,
         layers=None,
         every: int = 1,
-        method: str = "exact",
+        method: str = "auto",
         seed: int | None = 0,
         record_spectrum: bool = False,
         verbose: int = 0,
@@ -101,35 +113,47 @@ class SVDProjection(keras.callbacks.Callback):
         )
         self.every = check_int("every", every, minimum=1)
         self.method = check_choice("method", method, BACKENDS)
-        self.seed = seed
+        self.seed = check_seed(seed)
         self.record_spectrum = bool(record_spectrum)
         self.verbose = check_int("verbose", verbose, minimum=0, maximum=2)
         self.projections: list[dict] = []
         self.spectra: dict[str, np.ndarray] = {}
         self.skipped: list[str] = []
+        self.skipped_reasons: dict[str, str] = {}
         self._layers = None
         self._last_projected_epoch = None
+        self._last_epoch = None
 
     def set_model(self, model):
         super().set_model(model)
         # Resolve the layers now, so that an unknown name fails before training starts.
-        self._layers = dense_layers(model, self.layer_names)
+        self._layers, unsupported = select_layers(model, self.layer_names)
         shapes = {layer.name: tuple(layer.kernel.shape) for layer in self._layers}
         self._fixed_ranks = None
         if not self.request.needs_spectrum:
             self._fixed_ranks = choose_ranks(self.request, shapes)
-        self.skipped = [
-            name for name, shape in shapes.items()
-            if self._fixed_ranks is not None
-            and (name not in self._fixed_ranks or min(shape) <= self._fixed_ranks[name])
-        ]
+        self.skipped_reasons = dict(unsupported)
+        if self._fixed_ranks is not None:
+            for name, shape in shapes.items():
+                if name not in self._fixed_ranks:
+                    self.skipped_reasons[name] = "not in the per-layer ranks"
+                elif min(shape) <= self._fixed_ranks[name]:
+                    self.skipped_reasons[name] = (
+                        f"its {shape[0]}x{shape[1]} kernel has rank at most "
+                        f"{min(shape)} <= {self._fixed_ranks[name]} already")
+        self.skipped = list(self.skipped_reasons)
+        if self.verbose:
+            for name, reason in self.skipped_reasons.items():
+                print_msg(f"SVDProjection: layer {name!r} is left alone: {reason}.")
 
     def on_train_begin(self, logs=None):
         self.projections = []
         self.spectra = {}
         self._last_projected_epoch = None
+        self._last_epoch = None
 
     def on_epoch_end(self, epoch, logs=None):
+        self._last_epoch = epoch
         if (epoch + 1) % self.every:
             return
         last_epoch = (self.params or {}).get("epochs")
@@ -141,15 +165,15 @@ class SVDProjection(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         # Guarantee rank <= k after fit even when the last epoch was not a multiple of
-        # `every` (or training stopped early).
+        # `every` or training stopped early (EarlyStopping) between projections; an
+        # epoch that was just projected is not projected twice.
         if self._epoch_needs_final_projection():
             self.project(epoch=None, record_spectrum=self.record_spectrum)
 
     def _epoch_needs_final_projection(self) -> bool:
-        last_epoch = (self.params or {}).get("epochs")
         if self._last_projected_epoch is None:
             return True
-        return last_epoch is None or self._last_projected_epoch + 1 < last_epoch
+        return self._last_epoch is None or self._last_epoch != self._last_projected_epoch
 
     def project(self, epoch=None, record_spectrum: bool = False) -> dict:
         """Projects every selected kernel to rank k now and returns what it measured.
@@ -166,38 +190,18 @@ class SVDProjection(keras.callbacks.Callback):
             raise RuntimeError("SVDProjection.project needs a model: call set_model first.")
         start = time.perf_counter()
         record = {"epoch": epoch, "rank": {}, "energy": {}, "error": {}}
-        kernels = {}
-        for layer in self._layers:
-            if layer.name in self.skipped:
-                continue
-            weights = np.asarray(keras.ops.convert_to_numpy(layer.kernel))
-            if not np.all(np.isfinite(weights)):
-                when = "at the end of training" if epoch is None else f"at epoch {epoch + 1}"
-                raise NonFiniteWeightsError(
-                    f"Layer {layer.name!r} has NaN or infinite kernel weights {when}; "
-                    "training diverged before the SVD projection. Lower the learning rate "
-                    "or check the input data."
-                )
-            kernels[layer.name] = (layer, weights)
-        if self.request.needs_spectrum:
-            full = {name: truncated_svd(weights, min(weights.shape), "exact")
-                    for name, (_, weights) in kernels.items()}
-            fixed = int(self.model.count_params()) - sum(
-                int(np.prod(weights.shape)) for _, weights in kernels.values())
-            ranks = choose_ranks(
-                self.request, {name: weights.shape for name, (_, weights) in kernels.items()},
-                {name: svd.s for name, svd in full.items()}, fixed)
-            decompositions = {name: full[name].truncate(ranks[name]) for name in kernels}
-        else:
-            decompositions = {
-                name: truncated_svd(weights, self._fixed_ranks[name], method=self.method,
-                                    seed=self.seed)
-                for name, (_, weights) in kernels.items()
-            }
-        for name, (layer, weights) in kernels.items():
-            svd = decompositions[name]
+        active = [layer for layer in self._layers if layer.name not in self.skipped]
+        by_name = {layer.name: layer for layer in active}
+        when = "at the end of training" if epoch is None else f"at epoch {epoch + 1}"
+        request = self.request
+        if self._fixed_ranks is not None:  # the fixed ranks of the layers not skipped
+            request = RankRequest(rank={name: self._fixed_ranks[name] for name in by_name})
+        parts = decompose(self.model, active, request, method=self.method, seed=self.seed,
+                          when=when) if active else None
+        for name, weights in (parts.kernels if parts else {}).items():
+            svd = parts.svds[name]
             if svd.rank < min(weights.shape):
-                layer.kernel.assign(svd.reconstruct().astype(weights.dtype, copy=False))
+                by_name[name].kernel.assign(svd.reconstruct().astype(weights.dtype, copy=False))
             if record_spectrum:
                 # Not part of the projection's cost: measured time stops before it.
                 paused = time.perf_counter()
@@ -215,8 +219,8 @@ class SVDProjection(keras.callbacks.Callback):
         if self.verbose:
             kept = ", ".join(f"{name} rank {record['rank'][name]} energy {value:.4f}"
                              for name, value in record["energy"].items())
-            print(f"SVDProjection ({self.request.describe()}): {kept} "
-                  f"({record['seconds']:.3f} s)")
+            print_msg(f"SVDProjection ({self.request.describe()}): {kept} "
+                      f"({record['seconds']:.3f} s)")
         return record
 
     @staticmethod

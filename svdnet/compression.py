@@ -7,6 +7,7 @@ import tempfile
 
 import keras
 
+from svdnet.cost import factor_size
 from svdnet.layers import walk_layers
 from svdnet.lowrank import LowRankDense
 
@@ -21,7 +22,7 @@ def macs_per_example(model: keras.Model) -> int:
     total = 0
     for layer in walk_layers(model):
         if isinstance(layer, LowRankDense):
-            total += int(layer.u.shape[0] + layer.v.shape[1]) * int(layer.rank)
+            total += factor_size(int(layer.u.shape[0]), int(layer.v.shape[1]), int(layer.rank))
         elif isinstance(layer, keras.layers.Dense):
             rows, cols = layer.kernel.shape
             total += int(rows) * int(cols)

@@ -5,16 +5,16 @@ from __future__ import annotations
 import dataclasses
 
 import keras
-import numpy as np
 
-from svdnet.callback import NonFiniteWeightsError
-from svdnet.layers import dense_layers, walk_layers
+from svdnet.cost import break_even_text, shrinks
+from svdnet.decompose import choose_layer_ranks, decompose, finite_kernels
+from svdnet.jit import resolve_jit_compile
+from svdnet.printing import print_msg
+from svdnet.layers import select_layers, walk_layers
 from svdnet.lowrank import LowRankDense
-from svdnet.model import resolve_jit_compile
-from svdnet.params import factorisation_shrinks
-from svdnet.rank_selection import choose_ranks, rank_request
-from svdnet.svd import BACKENDS, singular_values, truncated_svd
-from svdnet.validation import check_choice
+from svdnet.rank_selection import rank_request
+from svdnet.svd import BACKENDS
+from svdnet.validation import check_choice, check_int, check_seed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,33 +59,35 @@ def factorization_plan(model: keras.Model, rank=None, layers=None, energy=None,
         One :class:`LayerPlan` per selected layer, in model order.
     """
     request = rank_request(rank, energy, budget)
-    selected = dense_layers(model, layers)
-    spectra = None
-    if request.needs_spectrum:
-        spectra = {layer.name: singular_values(keras.ops.convert_to_numpy(layer.kernel))
-                   for layer in selected}
-    return _plan(model, selected, request, spectra)
+    selected, skipped = select_layers(model, layers)
+    kernels = finite_kernels(selected)
+    ranks, _, _ = choose_layer_ranks(model, kernels, request)
+    return plan_from_ranks(_shapes(kernels), ranks, skipped)
 
 
-def _plan(model, selected, request, spectra) -> list[LayerPlan]:
-    shapes = {layer.name: tuple(int(size) for size in layer.kernel.shape) for layer in selected}
-    fixed = int(model.count_params()) - sum(rows * cols for rows, cols in shapes.values())
-    ranks = choose_ranks(request, shapes, spectra, fixed)
+def plan_from_ranks(shapes: dict, ranks: dict, skipped: dict | None = None) -> list[LayerPlan]:
+    """Turns chosen ranks into a plan: factors where they are smaller, else Dense.
+
+    Args:
+        shapes: Layer name to kernel shape ``(m, n)``, in model order.
+        ranks: Layer name to chosen rank (layers left out stay Dense).
+        skipped: Layer name to the reason it cannot be compressed. Defaults to none.
+
+    Returns:
+        One :class:`LayerPlan` per layer of ``shapes``, then one per skipped layer.
+    """
     plan = []
     for name, (rows, cols) in shapes.items():
         if name not in ranks:
             plan.append(LayerPlan(name, (rows, cols), None, "not in the per-layer ranks"))
             continue
         k = min(ranks[name], rows, cols)
-        if factorisation_shrinks(rows, cols, k):
+        if shrinks(rows, cols, k):
             plan.append(LayerPlan(name, (rows, cols), k))
         else:
-            plan.append(LayerPlan(
-                name, (rows, cols), None,
-                f"rank {k} factors would hold {k * (rows + cols):,} numbers, not fewer than "
-                f"the {rows * cols:,} of the {rows}x{cols} kernel (break-even rank "
-                f"{rows * cols / (rows + cols):.1f})",
-            ))
+            plan.append(LayerPlan(name, (rows, cols), None, break_even_text(rows, cols, k)))
+    for name, reason in (skipped or {}).items():
+        plan.append(LayerPlan(name, (), None, reason))
     return plan
 
 
@@ -93,12 +95,13 @@ def factorize(
     model: keras.Model,
     rank=None,
     layers=None,
-    method: str = "exact",
+    method: str = "auto",
     seed: int | None = 0,
     verbose: int = 1,
     energy: float | None = None,
     budget: int | None = None,
-) -> keras.Model:
+    return_plan: bool = False,
+):
     """Returns a copy of ``model`` whose selected Dense layers are rank-k ``LowRankDense``.
 
     Each selected kernel ``W`` is decomposed by truncated SVD and stored as
@@ -111,8 +114,11 @@ def factorize(
     trained further (fine-tuning the factors) and saved with ``model.save``.
 
     The ranks come from exactly one of ``rank``, ``energy`` and ``budget``, as for
-    :func:`factorization_plan`; :attr:`LayerPlan.rank` of each layer is in the
-    returned model's ``svdnet_plan`` attribute.
+    :func:`factorization_plan`. The plan (each layer's rank, or why it stays Dense) is
+    returned with ``return_plan=True``; the ranks are stored in the model itself (each
+    ``LowRankDense``'s ``rank``), so they survive ``save``, ``load_model`` and
+    ``clone_model``: :func:`factorized_ranks` reads them back. Quantized and LoRA
+    Dense layers stay as they are (see :func:`svdnet.layers.unsupported_reason`).
 
     Args:
         model: A built Sequential or functional Keras model.
@@ -120,17 +126,20 @@ def factorize(
             Defaults to ``None``: rank 20 unless ``energy`` or ``budget`` is given.
         layers: Names of the Dense layers to factorise, or ``None`` for all. Defaults to
             ``None``.
-        method: SVD backend, ``"exact"``, ``"randomized"`` or ``"auto"``. Defaults to
-            ``"exact"``.
+        method: SVD backend, ``"auto"``, ``"exact"`` or ``"randomized"`` (see
+            :func:`svdnet.svd.truncated_svd`). Defaults to ``"auto"``.
         seed: Seed of the randomized backend. Defaults to 0.
         verbose: 1 prints the layers left Dense and why; 0 is silent. Defaults to 1.
         energy: Per layer, the smallest rank keeping this fraction (``0 < energy <= 1``)
             of the squared singular values. Defaults to ``None``.
         budget: Parameter count of the whole factorised model; ranks keep the most
             spectral energy within it. Defaults to ``None``.
+        return_plan: Also return the plan, a list of :class:`LayerPlan`. Defaults to
+            ``False``.
 
     Returns:
-        A new ``keras.Model``; ``model`` is not changed.
+        A new ``keras.Model`` (``model`` is not changed), or ``(model, plan)`` with
+        ``return_plan=True``.
 
     Raises:
         ValueError: for a bad rank, energy or budget, more than one of them, an unknown
@@ -138,37 +147,22 @@ def factorize(
         NonFiniteWeightsError: when a selected kernel holds NaN or infinite values.
     """
     check_choice("method", method, BACKENDS)
-    if not isinstance(model, (keras.Sequential, keras.Model)) or not _is_graph_model(model):
+    seed = check_seed(seed)
+    verbose = check_int("verbose", verbose, minimum=0, maximum=2)
+    if not isinstance(model, keras.Model) or not _is_graph_model(model):
+        received = (f"a subclassed {type(model).__name__}" if isinstance(model, keras.Model)
+                    else f"{model!r} of type {type(model).__name__}")
         raise ValueError(
-            f"factorize needs a Sequential or functional model; received a subclassed "
-            f"{type(model).__name__}. Rebuild it as a functional model first."
+            f"factorize needs a Sequential or functional Keras model; received {received}."
+            + (" Rebuild it as a functional model first." if isinstance(model, keras.Model)
+               else "")
         )
     request = rank_request(rank, energy, budget)
-    selected = dense_layers(model, layers)
-    for layer in selected:
-        if not np.all(np.isfinite(keras.ops.convert_to_numpy(layer.kernel))):
-            raise NonFiniteWeightsError(
-                f"Layer {layer.name!r} has NaN or infinite kernel weights; cannot factorise "
-                "it. Training diverged: lower the learning rate or check the input data."
-            )
-    full = {}
-    if request.needs_spectrum:
-        full = {layer.name: truncated_svd(keras.ops.convert_to_numpy(layer.kernel),
-                                          min(layer.kernel.shape), "exact")
-                for layer in selected}
-    plan = {item.name: item for item in _plan(
-        model, selected, request, {name: svd.s for name, svd in full.items()} or None)}
-    factors = {}
-    for layer in selected:
-        item = plan[layer.name]
-        if item.rank is None:
-            continue
-        if layer.name in full:
-            svd = full[layer.name].truncate(item.rank)
-        else:
-            svd = truncated_svd(keras.ops.convert_to_numpy(layer.kernel), item.rank,
-                                method=method, seed=seed)
-        factors[layer.name] = svd.factors()
+    selected, skipped = select_layers(model, layers)
+    parts = decompose(model, selected, request, method=method, seed=seed, only_shrinking=True)
+    plan = {item.name: item for item in plan_from_ranks(parts.shapes, parts.ranks, skipped)}
+    factors = {name: svd.factors() for name, svd in parts.svds.items()
+               if plan[name].rank is not None}
 
     def clone(layer):
         if layer.name in factors:
@@ -176,7 +170,7 @@ def factorize(
             return LowRankDense(
                 units=config["units"], rank=plan[layer.name].rank,
                 activation=config["activation"], use_bias=config["use_bias"],
-                name=layer.name, dtype=config.get("dtype"),
+                name=layer.name, dtype=config.get("dtype"), trainable=layer.trainable,
             )
         return layer.__class__.from_config(layer.get_config())
 
@@ -193,12 +187,32 @@ def factorize(
     if compile_config:
         compile_config["jit_compile"] = resolve_jit_compile(compile_config.get("jit_compile"))
         copy.compile_from_config(compile_config)
-    copy.svdnet_plan = list(plan.values())
     if verbose:
         for item in plan.values():
             if item.rank is None:
-                print(f"factorize: layer {item.name!r} stays Dense: {item.reason}.")
-    return copy
+                print_msg(f"factorize: layer {item.name!r} stays Dense: {item.reason}.")
+    return (copy, list(plan.values())) if return_plan else copy
+
+
+def factorized_ranks(model: keras.Model) -> dict:
+    """Returns the rank of each ``LowRankDense`` layer, and ``None`` for each Dense layer.
+
+    Read from the layers themselves, so it holds for a model returned by
+    :func:`factorize` as for the same model saved and loaded again or cloned.
+
+    Args:
+        model: A Keras model, nested models included.
+
+    Returns:
+        Layer name to rank (``None`` for a layer that is Dense), in model order.
+    """
+    ranks = {}
+    for layer in walk_layers(model):
+        if isinstance(layer, LowRankDense):
+            ranks.setdefault(layer.name, int(layer.rank))
+        elif isinstance(layer, keras.layers.Dense) and layer is not model:
+            ranks.setdefault(layer.name, None)
+    return ranks
 
 
 def _is_graph_model(model) -> bool:
@@ -211,3 +225,7 @@ def _layers_by_name(model) -> dict:
         if layer is not model:
             found.setdefault(layer.name, layer)
     return found
+
+
+def _shapes(kernels: dict) -> dict:
+    return {name: tuple(int(size) for size in kernel.shape) for name, kernel in kernels.items()}

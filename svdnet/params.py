@@ -4,25 +4,9 @@ from __future__ import annotations
 
 import keras
 
+from svdnet.cost import factor_size, shrinks
 from svdnet.layers import dense_layers
-from svdnet.validation import check_int, check_rank
-
-
-def factorised_kernel_size(rows: int, cols: int, rank: int) -> int:
-    """Returns the numbers stored by an ``rows x cols`` kernel as rank-k factors.
-
-    Two factors of shape ``rows x k`` and ``k x cols`` hold ``k * (rows + cols)``.
-    """
-    return check_rank(rank) * (check_int("rows", rows, 1) + check_int("cols", cols, 1))
-
-
-def factorisation_shrinks(rows: int, cols: int, rank: int) -> bool:
-    """True when rank-k factors are smaller than the dense kernel.
-
-    That is when ``k * (rows + cols) < rows * cols``, i.e. ``k < rows*cols/(rows+cols)``;
-    at or above that break-even rank factorising would make the layer larger.
-    """
-    return factorised_kernel_size(rows, cols, rank) < rows * cols
+from svdnet.validation import check_rank
 
 
 def layer_parameters(layer, rank: int | None) -> dict:
@@ -42,9 +26,9 @@ def layer_parameters(layer, rank: int | None) -> dict:
     dense = rows * cols + bias
     kept = None
     factorised = dense
-    if rank is not None and factorisation_shrinks(rows, cols, min(rank, rows, cols)):
+    if rank is not None and shrinks(rows, cols, min(rank, rows, cols)):
         kept = min(rank, rows, cols)
-        factorised = factorised_kernel_size(rows, cols, kept) + bias
+        factorised = factor_size(rows, cols, kept) + bias
     return {"shape": [rows, cols], "dense": dense, "factorised": factorised, "rank": kept}
 
 

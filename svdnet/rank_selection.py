@@ -9,6 +9,7 @@ import numbers
 
 import numpy as np
 
+from svdnet.cost import break_even_rank, kernel_cost
 from svdnet.svd import energy_curve
 from svdnet.validation import check_int, check_rank
 
@@ -125,17 +126,6 @@ def energy_rank(values, energy: float) -> int:
     # exactly the threshold at rank r gives r, not r + 1.
     reached = curve >= energy * (1 - 1e-12)
     return int(np.argmax(reached)) + 1 if reached.any() else len(curve)
-
-
-def kernel_cost(rows: int, cols: int, rank: int) -> int:
-    """Parameters of an ``rows x cols`` kernel kept at ``rank``: the factors
-    ``rank * (rows + cols)`` when smaller than the kernel, else the kernel itself."""
-    return min(rank * (rows + cols), rows * cols)
-
-
-def break_even_rank(rows: int, cols: int) -> int:
-    """The largest rank whose factors are smaller than the kernel (at least 0)."""
-    return max(0, (rows * cols - 1) // (rows + cols))
 
 
 def _energy_at(curve, rank: int, rows: int, cols: int) -> float:

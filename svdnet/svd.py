@@ -19,7 +19,7 @@ import functools
 
 import numpy as np
 
-from svdnet.validation import check_choice, check_rank
+from svdnet.validation import check_choice, check_rank, check_seed
 
 BACKENDS = ("auto", "exact", "randomized")
 
@@ -100,6 +100,8 @@ def _as_matrix(matrix) -> np.ndarray:
         )
     if not np.issubdtype(array.dtype, np.floating):
         array = array.astype(np.float64)
+    elif array.dtype == np.float16:  # LAPACK has no half precision
+        array = array.astype(np.float32)
     if not np.all(np.isfinite(array)):
         bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
         raise ValueError(
@@ -156,6 +158,7 @@ def truncated_svd(
         A :class:`TruncatedSVD`.
     """
     rank = check_rank(rank)
+    seed = check_seed(seed)
     array = _as_matrix(matrix)
     k = min(rank, min(array.shape))
     backend = resolve_backend(method, k, array.shape)
@@ -192,9 +195,12 @@ def project(matrix, rank: int, method: str = "exact", seed: int | None = 0) -> n
         method: SVD backend, see :func:`truncated_svd`. Defaults to ``"exact"``.
         seed: Seed of the randomized backend. Defaults to 0.
     """
+    dtype = np.asarray(matrix).dtype
     array = _as_matrix(matrix)
+    if not np.issubdtype(dtype, np.floating):
+        dtype = array.dtype
     return truncated_svd(array, rank, method=method, seed=seed).reconstruct().astype(
-        array.dtype, copy=False
+        dtype, copy=False
     )
 
 

@@ -97,3 +97,16 @@ def check_bool(name: str, value) -> bool:
     if not isinstance(value, bool):
         raise TypeError(f"{name} must be True or False; received {value!r}.")
     return value
+
+
+def check_seed(seed, allow_none: bool = True, name: str = "seed") -> int | None:
+    """Checks a random seed: an integer from 0 to 2**32 - 1 (numpy's range), or ``None``.
+
+    Args:
+        seed: Value received.
+        allow_none: Whether ``None`` (a fresh random seed) is allowed. Defaults to ``True``.
+        name: Name of the argument in messages. Defaults to ``"seed"``.
+    """
+    if seed is None and allow_none:
+        return None
+    return check_int(name, seed, minimum=0, maximum=2**32 - 1)

@@ -1,0 +1,174 @@
+"""Run configurations: the one schema of a run, its validation, and the expansion of
+rank, energy and budget choices into runs."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from svdnet.experiments.data import DATASETS
+from svdnet.rank_selection import REFERENCE_RANK, rank_request
+from svdnet.svd import BACKENDS
+from svdnet.validation import check_bool, check_choice, check_int, check_rank, check_seed
+
+METHODS = ("dense", "projection", "posthoc", "finetune", "lowrank")
+"""Training methods, all given the same total budget of ``epochs`` training epochs:
+
+- ``dense``: the uncompressed baseline;
+- ``projection``: rank-k SVD projection of every Dense kernel at the end of every epoch
+  (the reference experiment);
+- ``posthoc``: train dense for ``epochs``, truncate once at the end, no retraining;
+- ``finetune``: train dense for ``epochs - finetune_epochs``, factorise at rank k, then
+  train the factors for ``finetune_epochs``;
+- ``lowrank``: train the factorised network (``LowRankDense`` layers) from scratch for
+  ``epochs``; its factors start as the rank-k truncated SVD of the dense initialisation.
+
+Every compressed method is tested as its exported factorised model (:func:`svdnet.factorize`).
+"""
+
+PIPELINES = ("tf.data", "numpy")
+"""Input pipelines: ``tf.data`` (cached, reshuffled every epoch, prefetched; see
+:func:`svdnet.experiments.training_dataset`) or ``numpy`` (arrays handed to ``fit``)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """The parameters of one run; see :func:`validate_config` for what is allowed.
+
+    Attributes:
+        method: One of :data:`METHODS`. Defaults to ``"projection"``.
+        rank: Rank k of the SVD truncation (ignored by ``dense``), or a mapping of
+            layer name to rank. Defaults to ``None``: 20 unless ``energy`` or
+            ``budget`` is set (exactly one of the three may be set).
+        dataset: One of :data:`svdnet.experiments.data.DATASETS`. Defaults to ``"mnist"``.
+        epochs: Total training epochs, >= 1. Defaults to 10.
+        batch_size: Examples per step, >= 1. Defaults to 128.
+        depth: Hidden layers, >= 1. Defaults to 5.
+        width: Units per hidden layer, >= 1. Defaults to 1024.
+        seed: Seed of weights, shuffling and the randomized SVD. Defaults to 0.
+        train_size: Training examples to use, 0 for the whole split. Defaults to 0.
+        svd_method: SVD backend of the projection. Defaults to ``"exact"``.
+        every: Project every ``every`` epochs. Defaults to 1.
+        finetune_epochs: Of the ``epochs``, how many the ``finetune`` method spends
+            training the factors, from 1 to ``epochs - 1``. Defaults to 2.
+        jit_compile: Compile the training step with XLA. Defaults to ``True``.
+        pipeline: One of :data:`PIPELINES`. Defaults to ``"tf.data"``.
+        energy: Choose each layer's rank to keep this fraction of its squared singular
+            values. Defaults to ``None``.
+        budget: Choose the ranks that keep the most spectral energy with the exported
+            model within this many parameters. Defaults to ``None``.
+    """
+
+    method: str = "projection"
+    rank: int | dict | None = None
+    dataset: str = "mnist"
+    epochs: int = 10
+    batch_size: int = 128
+    depth: int = 5
+    width: int = 1024
+    seed: int = 0
+    train_size: int = 0
+    svd_method: str = "exact"
+    every: int = 1
+    finetune_epochs: int = 2
+    jit_compile: bool = True
+    pipeline: str = "tf.data"
+    energy: float | None = None
+    budget: int | None = None
+
+    def __post_init__(self):
+        if self.rank is None and self.energy is None and self.budget is None:
+            object.__setattr__(self, "rank", REFERENCE_RANK)
+
+    @property
+    def rank_label(self) -> str:
+        """The rank choice in words, for example ``"rank 20"`` or ``"energy 0.9"``."""
+        return rank_request(**self.rank_choice).describe()
+
+    @property
+    def rank_choice(self) -> dict:
+        """The keyword arguments of the rank choice: ``rank``, ``energy``, ``budget``."""
+        return {"rank": self.rank, "energy": self.energy, "budget": self.budget}
+
+    def replace(self, **changes) -> "RunConfig":
+        """Returns a copy with ``changes`` applied and validated."""
+        return validate_config(dataclasses.replace(self, **changes))
+
+    @property
+    def dense_epochs(self) -> int:
+        """Epochs of dense training this method starts from (0 for ``lowrank``)."""
+        if self.method == "finetune":
+            return self.epochs - self.finetune_epochs
+        return 0 if self.method == "lowrank" else self.epochs
+
+
+def validate_config(config: RunConfig) -> RunConfig:
+    """Checks every field of ``config``; raises an error naming the first bad one.
+
+    Raises:
+        TypeError: for a field of the wrong type.
+        ValueError: for a value out of range or an unknown name.
+    """
+    check_choice("method", config.method, METHODS)
+    check_choice("dataset", config.dataset, DATASETS)
+    check_int("epochs", config.epochs, minimum=1)
+    check_int("batch_size", config.batch_size, minimum=1)
+    check_int("depth", config.depth, minimum=1)
+    check_int("width", config.width, minimum=1)
+    check_seed(config.seed, allow_none=False)
+    check_int("train_size", config.train_size, minimum=0)
+    check_choice("svd_method", config.svd_method, BACKENDS)
+    check_int("every", config.every, minimum=1)
+    if config.rank is not None and not isinstance(config.rank, dict):
+        check_rank(config.rank, maximum=config.width)
+    rank_request(**config.rank_choice)
+    if config.method == "finetune":
+        if config.epochs < 2:
+            raise ValueError(
+                f"The finetune method needs epochs >= 2 (dense epochs, then fine-tuning "
+                f"epochs); received epochs={config.epochs}."
+            )
+        check_int("finetune_epochs", config.finetune_epochs, minimum=1,
+                  maximum=config.epochs - 1)
+    else:
+        check_int("finetune_epochs", config.finetune_epochs, minimum=1)
+    check_bool("jit_compile", config.jit_compile)
+    check_choice("pipeline", config.pipeline, PIPELINES)
+    return config
+
+
+
+
+CHOICES = ("rank", "energy", "budget")
+"""The fields of :class:`RunConfig` that choose the ranks; exactly one is set."""
+
+
+def expand_choices(config: RunConfig, ranks=(), energies=(), budgets=()) -> list[RunConfig]:
+    """Returns one validated config per rank, energy and budget asked for.
+
+    The one expansion of a list of choices into runs, used by the sweep notebook and the
+    grid runner alike. ``dense`` has no rank choice: it expands to ``config`` alone.
+
+    Args:
+        config: The settings shared by the runs.
+        ranks: Ranks, each a positive int. Defaults to none.
+        energies: Energy thresholds, each in (0, 1]. Defaults to none.
+        budgets: Parameter budgets, each a positive int. Defaults to none.
+
+    Returns:
+        The configs, ranks first, then energies, then budgets; ``[config]`` when all three
+        are empty or the method is ``dense``.
+
+    Raises:
+        TypeError: when one of the lists is not a list or tuple.
+        ValueError: for a bad value, naming it.
+    """
+    for name, values in (("ranks", ranks), ("energies", energies), ("budgets", budgets)):
+        if not isinstance(values, (list, tuple)):
+            raise TypeError(f"{name} must be a list; received {values!r}.")
+    config = validate_config(config)
+    if config.method == "dense":
+        return [config]
+    unset = dict.fromkeys(CHOICES)
+    choices = ([("rank", value) for value in ranks] + [("energy", value) for value in energies]
+               + [("budget", value) for value in budgets])
+    return [config.replace(**{**unset, kind: value}) for kind, value in choices] or [config]

@@ -1,0 +1,317 @@
+"""The sweep runner: the sweep notebook over a grid of datasets, methods, ranks and seeds.
+
+    python -m svdnet.experiments.grid                       # the full grid into reports/grid
+    python -m svdnet.experiments.grid --quick --out /tmp/g  # a tiny grid on 1,000 examples, in minutes
+    python -m svdnet.experiments.grid --help
+
+Each group of runs that shares a dataset, method and seed is one Papermill execution of
+``notebooks/sweep.ipynb`` (with its ``ranks`` parameter), so the notebook's start-up,
+the data loading and any dense training it starts from are paid once per group. Every
+run writes its own result file, atomically, under ``<out>/results``; the executed
+notebooks go to ``<out>/runs``; dense weights shared by ``posthoc`` and ``finetune``
+runs go to ``<out>/cache``.
+
+Resuming: a run whose result file exists and reads back is finished and never redone.
+Rerunning the same command after an interruption (Ctrl-C, SIGKILL, a crash) runs only
+what is missing: result files are written whole or not at all, and a notebook is moved
+into ``runs`` only once its execution has finished (the notebook of an interrupted
+execution is kept as ``<name>-interrupted.ipynb``). Run one runner per output folder
+at a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import glob
+import os
+import sys
+import time
+
+from svdnet.experiments.config import METHODS, RunConfig, expand_choices
+from svdnet.experiments.data import DATASETS
+from svdnet.experiments.paths import NOTEBOOKS
+from svdnet.experiments.results import is_finished, write_text_atomic
+from svdnet.experiments.sweep import result_name
+
+GRID_RANKS = (1, 2, 5, 10, 20, 50, 100, 200)
+GRID_SEEDS = (0, 1, 2)
+QUICK_GRID = {
+    "datasets": ("mnist",),
+    "methods": METHODS,
+    "ranks": (2, 20),
+    "seeds": (0,),
+    "epochs": 2,
+    "finetune_epochs": 1,
+    "train_size": 1000,
+}
+NOTEBOOK = os.path.join(NOTEBOOKS, "sweep.ipynb")
+
+
+@dataclasses.dataclass(frozen=True)
+class Group:
+    """Runs that share a dataset, method and seed: one notebook execution.
+
+    Attributes:
+        config: The configuration of the group's first run.
+        ranks: Ranks still to run (empty for ``dense``, which has no rank).
+        energies: Energy thresholds still to run.
+        budgets: Parameter budgets still to run.
+    """
+
+    config: RunConfig
+    ranks: tuple
+    energies: tuple = ()
+    budgets: tuple = ()
+
+    @property
+    def size(self) -> int:
+        """Number of runs in the group."""
+        return max(1, len(self.ranks) + len(self.energies) + len(self.budgets))
+
+    @property
+    def name(self) -> str:
+        """The executed notebook's file name, for example
+        ``mnist-lowrank-e10-seed0-r1-2-5.ipynb``."""
+        config = self.config
+        parts = [config.dataset, config.method, f"e{config.epochs}"]
+        if config.train_size:
+            parts.append(f"n{config.train_size}")
+        parts.append(f"seed{config.seed}")
+        for prefix, values in (("r", self.ranks), ("e", self.energies), ("p", self.budgets)):
+            if values:
+                parts.append(prefix + "-".join(f"{value:g}" for value in values))
+        return "-".join(parts) + ".ipynb"
+
+
+def plan(
+    base: RunConfig,
+    datasets=DATASETS,
+    methods=METHODS,
+    ranks=GRID_RANKS,
+    seeds=GRID_SEEDS,
+    results_dir: str = "reports/grid/results",
+    energies=(),
+    budgets=(),
+) -> tuple[list[Group], int]:
+    """Lists the groups of runs of a grid that have no finished result yet.
+
+    Every configuration of the grid is validated first, so a bad value fails before
+    anything runs. Groups come method by method (in ``methods`` order), then by seed
+    and dataset, so that ``dense`` runs, which ``posthoc`` and ``finetune`` start from,
+    come first when listed first.
+
+    Args:
+        base: Settings shared by every run (epochs, batch size, SVD backend, ...).
+        datasets: Dataset names. Defaults to :data:`svdnet.experiments.data.DATASETS`.
+        methods: Method names. Defaults to :data:`svdnet.experiments.training.METHODS`.
+        ranks: Ranks of the compressed methods. Defaults to :data:`GRID_RANKS`.
+        seeds: Seeds. Defaults to :data:`GRID_SEEDS`.
+        results_dir: Folder of the result files. Defaults to ``"reports/grid/results"``.
+        energies: Energy thresholds to run as well (compressed methods). Defaults to none.
+        budgets: Parameter budgets to run as well (compressed methods). Defaults to none.
+
+    Returns:
+        ``(groups, done)``: the groups with runs to do, and how many runs are finished.
+    """
+    for name, values in (("datasets", datasets), ("methods", methods), ("seeds", seeds)):
+        if not values:
+            raise ValueError(f"{name} must list at least one value; received {list(values)!r}.")
+    groups, done = [], 0
+    for method in methods:
+        for seed in seeds:
+            for dataset in datasets:
+                config = base.replace(method=method, dataset=dataset, seed=seed)
+                if method != "dense" and not (ranks or energies or budgets):
+                    raise ValueError("Give at least one rank, energy or budget; received none.")
+                todo = []
+                for run in expand_choices(config, list(ranks), list(energies), list(budgets)):
+                    if is_finished(os.path.join(results_dir, result_name(run))):
+                        done += 1
+                    else:
+                        todo.append(run)
+                if todo:
+                    def left(kind):
+                        return tuple(getattr(run, kind) for run in todo
+                                     if getattr(run, kind) is not None)
+                    groups.append(Group(todo[0], () if method == "dense" else left("rank"),
+                                        left("energy"), left("budget")))
+    return groups, done
+
+
+def execute(group: Group, out: str, notebook: str = NOTEBOOK) -> str:
+    """Runs one group through Papermill; returns the executed notebook's path.
+
+    The notebook is written to a hidden partial file while it runs and renamed into
+    ``<out>/runs`` only when it has finished without error; a failed execution is
+    kept as ``<name>.failed.ipynb`` for inspection and the error is raised.
+    """
+    import papermill
+
+    config = group.config
+    runs = os.path.join(out, "runs")
+    os.makedirs(runs, exist_ok=True)
+    final = os.path.join(runs, group.name)
+    partial = os.path.join(runs, ".partial-" + group.name)
+    # Every field of the run's configuration, so that the notebook runs exactly the
+    # configuration the plan named (RunConfig is the one schema of a run).
+    parameters = dataclasses.asdict(config)
+    parameters.update({
+        "ranks": list(group.ranks),
+        "energies": list(group.energies),
+        "budgets": list(group.budgets),
+        "baseline": False,
+        "results_dir": os.path.abspath(os.path.join(out, "results")),
+        "cache_dir": os.path.abspath(os.path.join(out, "cache")),
+    })
+    try:
+        papermill.execute_notebook(notebook, partial, parameters=parameters,
+                                   progress_bar=False, cwd=os.path.dirname(notebook))
+    except Exception:
+        if os.path.exists(partial):
+            os.replace(partial, final[: -len(".ipynb")] + ".failed.ipynb")
+        raise
+    os.replace(partial, final)
+    return final
+
+
+def check_writable(out: str) -> None:
+    """Raises ``PermissionError`` naming the folder when results cannot be written in
+    ``out``."""
+    for folder in ("results", "runs"):
+        probe = os.path.join(out, folder, ".write-probe")
+        write_text_atomic(probe, "")
+        os.unlink(probe)
+
+
+def _print(line: str) -> None:
+    print(line, flush=True)
+
+
+def run_grid(base: RunConfig, out: str = "reports/grid", log=_print, **grid) -> dict:
+    """Runs every unfinished run of a grid, group by group, printing progress.
+
+    Args:
+        base: Settings shared by every run.
+        out: Output folder (``results``, ``runs`` and ``cache`` inside). Defaults to
+            ``"reports/grid"``.
+        log: Where progress lines go. Defaults to printing them (flushed).
+        **grid: ``datasets``, ``methods``, ``ranks``, ``seeds``, ``energies``,
+            ``budgets`` as for :func:`plan`.
+
+    Returns:
+        ``{"done_before": n, "ran": n, "failed": [group names]}``.
+    """
+    groups, done = plan(base, results_dir=os.path.join(out, "results"), **grid)
+    check_writable(out)
+    # Notebooks of executions that were killed: kept (as *-interrupted.ipynb) for the
+    # outputs of the runs they finished, whose results stay; the rest is redone below.
+    for stale in glob.glob(os.path.join(out, "runs", ".partial-*")):
+        name = os.path.basename(stale)[len(".partial-"):-len(".ipynb")]
+        os.replace(stale, os.path.join(out, "runs", name + "-interrupted.ipynb"))
+    total_runs = sum(group.size for group in groups)
+    log(f"svdnet grid: {done} run(s) already finished, {total_runs} to do in "
+        f"{len(groups)} notebook(s); output in {out}")
+    started = time.perf_counter()
+    ran, failed = 0, []
+    for index, group in enumerate(groups, 1):
+        label = (f"{group.config.dataset} {group.config.method} seed {group.config.seed}"
+                 + (f" ranks {list(group.ranks)}" if group.ranks else "")
+                 + (f" energies {list(group.energies)}" if group.energies else "")
+                 + (f" budgets {list(group.budgets)}" if group.budgets else ""))
+        log(f"[{index}/{len(groups)}] {label} ...")
+        start = time.perf_counter()
+        try:
+            execute(group, out)
+        except Exception as error:  # keep going: other groups do not depend on this one
+            failed.append(group.name)
+            log(f"    FAILED after {time.perf_counter() - start:.0f} s: "
+                f"{type(error).__name__}: {str(error).strip().splitlines()[-1][:300]}")
+            continue
+        ran += group.size
+        elapsed = time.perf_counter() - started
+        left = elapsed / ran * (total_runs - ran)
+        log(f"    done in {time.perf_counter() - start:.0f} s; {ran}/{total_runs} runs, "
+            f"elapsed {elapsed / 60:.1f} min, about {left / 60:.0f} min left")
+    log(f"svdnet grid: ran {ran} run(s) in {(time.perf_counter() - started) / 60:.1f} min"
+        + (f"; {len(failed)} notebook(s) failed: {failed}" if failed else ""))
+    return {"done_before": done, "ran": ran, "failed": failed}
+
+
+def _list(kind, allowed=None):
+    def parse(text):
+        items = [item.strip() for item in text.split(",") if item.strip()]
+        if not items:
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list; received {text!r}")
+        if kind in (int, float):
+            try:
+                return tuple(kind(item) for item in items)
+            except ValueError:
+                noun = "integers" if kind is int else "numbers"
+                raise argparse.ArgumentTypeError(
+                    f"expected comma-separated {noun}; received {text!r}") from None
+        unknown = [item for item in items if allowed and item not in allowed]
+        if unknown:
+            raise argparse.ArgumentTypeError(
+                f"unknown value(s) {unknown} in {text!r}; allowed: {', '.join(allowed)}")
+        return tuple(items)
+    return parse
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m svdnet.experiments.grid",
+        description="Run notebooks/sweep.ipynb over a grid of datasets, methods, ranks and "
+                    "seeds; rerun to resume after an interruption.")
+    parser.add_argument("--datasets", type=_list(str, DATASETS), default=DATASETS)
+    parser.add_argument("--methods", type=_list(str, METHODS), default=METHODS)
+    parser.add_argument("--ranks", type=_list(int), default=GRID_RANKS)
+    parser.add_argument("--seeds", type=_list(int), default=GRID_SEEDS)
+    parser.add_argument("--energies", type=_list(float), default=(),
+                        help="energy thresholds to run too, e.g. 0.9,0.99 (default: none)")
+    parser.add_argument("--budgets", type=_list(int), default=(),
+                        help="parameter budgets to run too, e.g. 100000 (default: none)")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--finetune-epochs", type=int, default=2)
+    parser.add_argument("--train-size", type=int, default=0,
+                        help="training examples per run; 0 (default) for the whole split")
+    parser.add_argument("--svd-method", default="auto",
+                        help="SVD backend: auto (default), exact or randomized")
+    parser.add_argument("--out", default="reports/grid", help="output folder")
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny grid (mnist; all methods; ranks 2, 20; seed 0; 2 epochs, "
+                             "1 of fine-tuning; 1,000 examples) unless given otherwise")
+    parser.add_argument("--dry-run", action="store_true", help="list what would run")
+    args = parser.parse_args(argv)
+    given = set(arg.split("=")[0].lstrip("-").replace("-", "_") for arg in (argv or sys.argv[1:])
+                if arg.startswith("--"))
+    grid = {}
+    for key in ("datasets", "methods", "ranks", "seeds", "epochs", "finetune_epochs",
+                "train_size"):
+        value = getattr(args, key)
+        if args.quick and key not in given:
+            value = QUICK_GRID[key]
+        grid[key] = value
+    grid["energies"], grid["budgets"] = args.energies, args.budgets
+    if "ranks" not in given and (args.energies or args.budgets):
+        grid["ranks"] = ()  # only the energies and budgets asked for
+    try:
+        base = RunConfig(epochs=grid.pop("epochs"), train_size=grid.pop("train_size"),
+                         finetune_epochs=grid.pop("finetune_epochs"),
+                         svd_method=args.svd_method).replace()
+        groups, done = plan(base, results_dir=os.path.join(args.out, "results"), **grid)
+        if not args.dry_run:
+            check_writable(args.out)
+    except (TypeError, ValueError, PermissionError) as error:
+        parser.error(str(error))
+    if args.dry_run:
+        print(f"{done} run(s) finished; to do:")
+        for group in groups:
+            print(f"  {group.name}")
+        return 0
+    outcome = run_grid(base, out=args.out, **grid)
+    return 1 if outcome["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""The reference multilayer perceptron."""
+
+from __future__ import annotations
+
+import keras
+
+from svdnet.jit import resolve_jit_compile
+from svdnet.validation import check_int
+
+REFERENCE_DEPTH = 5
+
+
+REFERENCE_WIDTH = 1024
+
+
+def build_mlp(
+    input_dim: int = 784,
+    num_classes: int = 10,
+    depth: int = REFERENCE_DEPTH,
+    width: int = REFERENCE_WIDTH,
+    activation: str = "relu",
+    learning_rate: float = 1e-3,
+    name: str = "mlp",
+    jit_compile="auto",
+) -> keras.Model:
+    """Builds and compiles the reference MLP: ``depth`` hidden Dense layers and a softmax.
+
+    The reference experiment uses the defaults: 784 inputs, five hidden
+    ``Dense(1024, relu)`` layers and ``Dense(10, softmax)``, 5,012,490 parameters,
+    compiled with Adam and sparse categorical cross-entropy. Weights are initialised
+    from Keras' global seed: call ``keras.utils.set_random_seed`` first for a
+    reproducible model.
+
+    Args:
+        input_dim: Number of input features. Defaults to 784.
+        num_classes: Number of classes of the softmax output. Defaults to 10.
+        depth: Number of hidden layers, >= 1. Defaults to 5.
+        width: Units per hidden layer, >= 1. Defaults to 1024.
+        activation: Activation of the hidden layers, any name ``keras.activations.get``
+            accepts. Defaults to ``"relu"``.
+        learning_rate: Adam's learning rate. Defaults to 0.001.
+        name: Name of the model. Defaults to ``"mlp"``.
+        jit_compile: Passed to ``Model.compile``: ``True`` compiles the training step
+            with XLA (except inside a distribution strategy's scope, see
+            :func:`resolve_jit_compile`), ``False`` runs it as a plain ``tf.function``,
+            ``"auto"`` lets Keras choose. Defaults to ``"auto"``.
+
+    Returns:
+        A compiled functional ``keras.Model``.
+    """
+    input_dim = check_int("input_dim", input_dim, minimum=1)
+    num_classes = check_int("num_classes", num_classes, minimum=2)
+    depth = check_int("depth", depth, minimum=1)
+    width = check_int("width", width, minimum=1)
+    try:
+        keras.activations.get(activation)
+    except ValueError as error:
+        raise ValueError(
+            f"activation must name a Keras activation such as 'relu' or 'tanh'; "
+            f"received {activation!r}."
+        ) from error
+    inputs = keras.Input(shape=(input_dim,), name="pixels")
+    x = inputs
+    for index in range(depth):
+        x = keras.layers.Dense(width, activation=activation, name=f"hidden_{index + 1}")(x)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name="output")(x)
+    model = keras.Model(inputs, outputs, name=name)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        jit_compile=resolve_jit_compile(jit_compile),
+    )
+    return model

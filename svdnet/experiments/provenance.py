@@ -1,0 +1,93 @@
+"""What produced a result: library versions, machine and commit."""
+
+from __future__ import annotations
+
+import datetime
+import importlib.metadata
+import os
+import platform
+import subprocess
+
+LIBRARIES = (
+    "svdnet", "tensorflow", "tensorflow-cpu", "keras", "tensorflow-datasets", "numpy",
+    "scikit-learn", "pandas", "jax", "torch",
+)
+
+
+def library_versions() -> dict[str, str]:
+    """Returns the installed version of each library in :data:`LIBRARIES` that is present."""
+    versions = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine() -> dict:
+    """Returns the host's OS, architecture, CPU model, core count and memory."""
+    info = {
+        "system": platform.system(),
+        "release": platform.release(),
+        "architecture": platform.machine(),
+        "cpu": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+    }
+    try:
+        info["memory_gib"] = round(
+            os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1
+        )
+    except (ValueError, OSError, AttributeError):
+        pass
+    try:
+        import tensorflow as tf
+
+        info["gpus"] = [device.name for device in tf.config.list_physical_devices("GPU")]
+    except ImportError:
+        pass
+    return info
+
+
+def git_commit(path: str | None = None) -> str | None:
+    """Returns the commit checked out at ``path`` (``+dirty`` when modified), or ``None``.
+
+    Args:
+        path: A folder inside the repository. Defaults to this package's folder.
+    """
+    path = path or os.path.dirname(os.path.abspath(__file__))
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True,
+            check=True, timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=path,
+            capture_output=True, text=True, check=True, timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + ("+dirty" if dirty else "")
+
+
+def provenance() -> dict:
+    """Returns versions, machine, commit and the UTC time, to store with a result."""
+    return {
+        "versions": library_versions(),
+        "machine": machine(),
+        "commit": git_commit(),
+        "created_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec="seconds"
+        ),
+    }

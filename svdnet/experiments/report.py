@@ -1,0 +1,322 @@
+"""Collecting sweep results into tables for the report: accuracy by method and rank,
+parameter counts, the Pareto front, times and provenance."""
+
+from __future__ import annotations
+
+import glob
+import os
+
+import numpy as np
+import pandas as pd
+
+from svdnet.experiments.paths import GRID_RESULTS
+from svdnet.experiments.results import CorruptResultError, read_json, result_row
+from svdnet.validation import check_choice
+
+ON_CORRUPT = ("raise", "skip")
+
+
+def load_results(results_dir: str, on_corrupt: str = "raise") -> tuple[pd.DataFrame, list]:
+    """Reads every result file of a sweep into one row per run.
+
+    Args:
+        results_dir: Folder of ``*.json`` result files. Quick-mode results and JSON
+            files of another kind (no ``run``, such as a deployment benchmark) are
+            ignored; a sweep result that
+            :func:`svdnet.experiments.results.result_row` cannot read is corrupt (the
+            runner, which uses the same function, runs it again).
+        on_corrupt: ``"raise"`` stops at the first corrupt or truncated file with a
+            :class:`svdnet.experiments.results.CorruptResultError` naming it; ``"skip"`` leaves such
+            files out and returns their errors. Defaults to ``"raise"``.
+
+    Returns:
+        ``(frame, problems)``: one row per run with columns ``dataset``, ``method``,
+        ``choice`` (``dense``, ``rank``, ``energy``, ``budget`` or ``per_layer``),
+        ``value`` (the rank, energy or budget), ``rank`` (``NaN`` unless one rank),
+        ``chosen ranks``, ``seed``, ``epochs``, ``test accuracy``,
+        ``test loss``, ``parameters``, ``factorised parameters``, ``compression``,
+        ``train s``, ``svd s``, ``wall s``, ``commit``, ``file``; and the messages of
+        the files skipped.
+
+    Raises:
+        FileNotFoundError: when ``results_dir`` is not a folder.
+        CorruptResultError: for a corrupt file when ``on_corrupt="raise"``.
+    """
+    check_choice("on_corrupt", on_corrupt, ON_CORRUPT)
+    if not os.path.isdir(results_dir):
+        raise FileNotFoundError(
+            f"Results folder {results_dir!r} does not exist; run the sweep first "
+            "(python -m svdnet.experiments.grid)."
+        )
+    rows, problems = [], []
+    for path in sorted(glob.glob(os.path.join(results_dir, "*.json"))):
+        try:
+            payload = read_json(path)
+            if "run" not in payload:
+                continue  # another kind of result (for example a deployment benchmark)
+            row = result_row(payload, path)
+        except CorruptResultError as error:
+            if on_corrupt == "raise":
+                raise
+            problems.append(str(error))
+            continue
+        if not payload.get("quick"):
+            rows.append(row)
+    columns = ["dataset", "method", "choice", "value", "rank", "chosen ranks", "seed", "epochs",
+               "test accuracy", "test loss",
+               "parameters", "factorised parameters", "compression", "train s", "svd s",
+               "wall s", "commit", "file"]
+    return pd.DataFrame(rows, columns=columns), problems
+
+
+def accuracy_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Test accuracy by dataset, method and uniform rank over seeds: mean, std, count.
+
+    Only dense runs and runs with one rank for every layer are included (see
+    :func:`selection_table` for energy and budget choices).
+
+    Returns:
+        One row per (dataset, method, rank) with ``mean``, ``std`` (``NaN`` for a
+        single seed), ``seeds``, ``factorised parameters`` and ``compression``; dense
+        rows have rank 0.
+    """
+    keys = ["dataset", "method", "rank"]
+    frame = frame[frame["choice"].isin(["dense", "rank"])]
+    grouped = frame.fillna({"rank": 0}).groupby(keys)
+    table = grouped.agg(
+        mean=("test accuracy", "mean"),
+        std=("test accuracy", "std"),
+        seeds=("seed", "nunique"),
+        **{"factorised parameters": ("factorised parameters", "first"),
+           "compression": ("compression", "first")},
+    ).reset_index()
+    table["rank"] = table["rank"].astype(int)
+    return table
+
+
+def pareto_front(table: pd.DataFrame, x: str = "factorised parameters",
+                 y: str = "mean") -> pd.Series:
+    """Marks the rows no other row beats: none has fewer (or as few) parameters and a
+    higher accuracy.
+
+    Args:
+        table: Rows of one dataset, for example from :func:`accuracy_table`.
+        x: Column to minimise. Defaults to ``"factorised parameters"``.
+        y: Column to maximise. Defaults to ``"mean"``.
+
+    Returns:
+        A boolean Series aligned with ``table``.
+    """
+    front = pd.Series(False, index=table.index)
+    best = -np.inf
+    for index in table.sort_values([x, y], ascending=[True, False]).index:
+        if table.at[index, y] > best:
+            front[index] = True
+            best = table.at[index, y]
+    return front
+
+
+def reference_table(table: pd.DataFrame, rank: int = 20) -> pd.DataFrame:
+    """Each method at ``rank`` next to the dense baseline, per dataset.
+
+    Returns:
+        Rows per (dataset, method) with the mean accuracy, its std, the seeds, the
+        change against dense in percentage points, and the compression.
+    """
+    rows = []
+    for dataset, part in table.groupby("dataset"):
+        dense = part[part["method"] == "dense"]
+        dense_mean = float(dense["mean"].iloc[0]) if len(dense) else np.nan
+        chosen = pd.concat([dense, part[(part["method"] != "dense") & (part["rank"] == rank)]])
+        for _, row in chosen.iterrows():
+            rows.append({
+                "dataset": dataset,
+                "method": row["method"],
+                "rank": "-" if row["method"] == "dense" else int(row["rank"]),
+                "accuracy": row["mean"],
+                "std": row["std"],
+                "seeds": row["seeds"],
+                "vs dense (pp)": 100 * (row["mean"] - dense_mean),
+                "parameters": row["factorised parameters"],
+                "compression": row["compression"],
+            })
+    return pd.DataFrame(rows)
+
+
+def best_within(table: pd.DataFrame, dataset: str, points: float = 0.5) -> pd.DataFrame:
+    """The compressed rows of ``dataset`` whose mean accuracy is at most ``points``
+    percentage points below the dense mean, most compressed first."""
+    part = table[table["dataset"] == dataset]
+    dense = part.loc[part["method"] == "dense", "mean"]
+    if dense.empty:
+        return part.iloc[0:0]
+    close = part[(part["method"] != "dense") & (part["mean"] >= dense.iloc[0] - points / 100)]
+    return close.sort_values("compression", ascending=False)
+
+
+def headline(table: pd.DataFrame, reference_rank: int = 20, points: float = 0.5) -> list[str]:
+    """The report's headline, one line each: per dataset the dense accuracy, each method
+    at the reference rank against it (from :func:`reference_table`), and the most
+    compressed model within ``points`` of dense (from :func:`best_within`).
+
+    Args:
+        table: The table of :func:`accuracy_table`.
+        reference_rank: The rank compared method by method. Defaults to 20.
+        points: Accuracy loss in percentage points still "close to dense". Defaults
+            to 0.5.
+    """
+    lines = []
+    reference = reference_table(table, rank=reference_rank)
+    for dataset, part in table.groupby("dataset"):
+        dense = part[part["method"] == "dense"]
+        if dense.empty:
+            continue
+        lines.append(f"{dataset}: dense {dense['mean'].iloc[0]:.4f} "
+                     f"({int(dense['seeds'].iloc[0])} seed(s))")
+        rows = reference[(reference["dataset"] == dataset) & (reference["method"] != "dense")]
+        for _, row in rows.sort_values("accuracy", ascending=False).iterrows():
+            lines.append(f"  rank {reference_rank} {row['method']:<10} {row['accuracy']:.4f} "
+                         f"({row['vs dense (pp)']:+.2f} points, {row['compression']:.1f}x fewer "
+                         f"parameters, {row['seeds']} seed(s))")
+        close = best_within(table, dataset, points)
+        if len(close):
+            row = close.iloc[0]
+            lines.append(f"  smallest within {points} points: {row['method']} rank "
+                         f"{row['rank']}, {row['mean']:.4f}, {row['compression']:.1f}x fewer "
+                         "parameters")
+    return lines
+
+
+def choice_table(frame: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    """Every compressed configuration of ``dataset`` (method and rank, energy or budget)
+    over seeds: ``mean`` test accuracy, ``seeds`` and ``compression``."""
+    runs = frame[(frame["dataset"] == dataset) & (frame["method"] != "dense")]
+    return (runs.groupby(["method", "choice", "value"])
+            .agg(mean=("test accuracy", "mean"), seeds=("seed", "nunique"),
+                 compression=("compression", "first"))
+            .reset_index())
+
+
+def compression_target(frame: pd.DataFrame, minimum: float = 50.0,
+                       points: float = 0.5) -> list[str]:
+    """Whether any configuration, by any rank choice, has at least ``minimum`` times
+    fewer parameters than dense and a mean accuracy within ``points`` of it; per dataset,
+    one line, then up to three that reach it (most compressed first) or else the most
+    accurate one at that size.
+
+    Args:
+        frame: The frame of :func:`load_results`.
+        minimum: The compression to reach. Defaults to 50.
+        points: Accuracy loss in percentage points allowed. Defaults to 0.5.
+    """
+    lines = []
+    for dataset in sorted(frame["dataset"].unique()):
+        runs = frame[frame["dataset"] == dataset]
+        dense_mean = runs.loc[runs["method"] == "dense", "test accuracy"].mean()
+        grouped = choice_table(frame, dataset)
+        big = grouped[grouped["compression"] >= minimum]
+        reached = big[big["mean"] >= dense_mean - points / 100].sort_values(
+            "compression", ascending=False)
+        best = big.sort_values("mean", ascending=False).head(1)
+        lines.append(f"{dataset}: dense {dense_mean:.4f}; at >= {minimum:g}x: {len(reached)} "
+                     f"configuration(s) within {points:g} points")
+        shown = reached.head(3) if len(reached) else best
+        for _, row in shown.iterrows():
+            lines.append(f"  {row['method']} {row['choice']} {row['value']:g}: {row['mean']:.4f} "
+                         f"({100 * (row['mean'] - dense_mean):+.2f} points, "
+                         f"{row['compression']:.1f}x, {row['seeds']} seed(s))")
+    return lines
+
+
+def selection_table(frame: pd.DataFrame, method: str = "finetune") -> pd.DataFrame:
+    """Uniform ranks next to energy- and budget-chosen ranks, for one method.
+
+    Returns:
+        One row per (dataset, choice, value) with the mean test accuracy, its std, the
+        seeds, the exported model's parameters, the compression and the chosen ranks of
+        the first seed, sorted by dataset and parameters.
+    """
+    part = frame[(frame["method"] == method) & frame["choice"].isin(["rank", "energy", "budget"])]
+    if part.empty:
+        return pd.DataFrame(columns=["dataset", "choice", "value", "mean", "std", "seeds",
+                                     "factorised parameters", "compression", "chosen ranks"])
+    table = part.groupby(["dataset", "choice", "value"]).agg(
+        mean=("test accuracy", "mean"),
+        std=("test accuracy", "std"),
+        seeds=("seed", "nunique"),
+        **{"factorised parameters": ("factorised parameters", "first"),
+           "compression": ("compression", "first"),
+           "chosen ranks": ("chosen ranks", "first")},
+    ).reset_index()
+    return table.sort_values(["dataset", "factorised parameters"]).reset_index(drop=True)
+
+
+def time_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Median training, SVD and wall seconds per run, by dataset, method and rank
+    (uniform-rank and dense runs)."""
+    frame = frame[frame["choice"].isin(["dense", "rank"])]
+    return (frame.fillna({"rank": 0})
+            .groupby(["dataset", "method", "rank"])[["train s", "svd s", "wall s"]]
+            .median().reset_index().astype({"rank": int}))
+
+
+def build_time_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """What the runs behind the report cost: runs and summed wall time per method.
+
+    Every run's ``wall s`` is summed as recorded, whatever commit made it; a run that reused
+    a cached dense training (``posthoc``, ``finetune``) counts only its own time, and the
+    dense training is counted once, in the ``dense`` row. Papermill's per-notebook start-up
+    is not in any run's time.
+
+    Args:
+        frame: The frame of ``load_results``.
+
+    Returns:
+        One row per method (``runs``, ``wall h``, ``median wall min``), slowest method
+        first, then a ``total`` row; runs without a recorded wall time count in ``runs``
+        but not in the times.
+    """
+    columns = ["method", "runs", "wall h", "median wall min"]
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    table = (frame.groupby("method")["wall s"]
+             .agg(runs="size", total="sum", median="median").reset_index())
+    table["wall h"] = table.pop("total") / 3600
+    table["median wall min"] = table.pop("median") / 60
+    table = table.sort_values("wall h", ascending=False)
+    total = pd.DataFrame([{"method": "total", "runs": int(table["runs"].sum()),
+                           "wall h": table["wall h"].sum(),
+                           "median wall min": frame["wall s"].median() / 60}])
+    return pd.concat([table, total], ignore_index=True)[columns]
+
+
+def dense_spectra(results_dir: str, dataset: str, seed: int = 0) -> dict:
+    """Singular values of the trained dense layers, from the dense run's result file.
+
+    Returns:
+        Layer name to singular values, or ``{}`` when that run has no result.
+    """
+    for path in sorted(glob.glob(os.path.join(results_dir, f"{dataset}-dense-*seed{seed}.json"))):
+        payload = read_json(path)
+        if not payload.get("quick"):
+            return {name: np.asarray(values) for name, values in payload["spectra"]["after"].items()}
+    return {}
+
+
+def provenance_summary(results_dir: str, frame: pd.DataFrame) -> dict:
+    """The commits, machines and library versions the results came from."""
+    commits = sorted(set(frame["commit"].dropna()))
+    machines, versions = set(), set()
+    for name in frame["file"]:
+        info = read_json(os.path.join(results_dir, name)).get("provenance", {})
+        machine = info.get("machine", {})
+        machines.add(f"{machine.get('cpu', '?')}, {machine.get('cpu_count', '?')} cores, "
+                     f"{machine.get('memory_gib', '?')} GiB, {machine.get('system', '?')} "
+                     f"{machine.get('architecture', '')}, GPUs: {machine.get('gpus') or 'none'}")
+        versions.add(", ".join(f"{k} {v}" for k, v in sorted(info.get("versions", {}).items())))
+    return {"commits": commits, "machines": sorted(machines), "versions": sorted(versions)}
+
+
+def default_results_dir() -> str:
+    """The project's sweep results folder, ``reports/grid/results`` beside the package."""
+    return GRID_RESULTS

@@ -1,0 +1,264 @@
+"""One sweep experiment: what ``notebooks/sweep.ipynb`` runs and records.
+
+An experiment trains the model of one :class:`svdnet.experiments.RunConfig` (and, optionally, the
+dense baseline with the same seed) and writes one JSON result file, atomically.
+
+Quick mode: when the environment variable ``SVDNET_QUICK`` is ``1`` (the notebook tests
+set it), an experiment trains on the first :data:`QUICK_TRAIN_SIZE` examples instead of
+the whole split, and writes its result under a scratch folder rather than the results
+folder. Everything else (architecture, rank, epochs) keeps the values asked for.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+import time
+import warnings
+
+import pandas as pd
+
+from svdnet.experiments.config import RunConfig, expand_choices, validate_config  # noqa: F401
+from svdnet.experiments.data import Dataset, load_dataset
+from svdnet.experiments.provenance import provenance
+from svdnet.experiments.results import write_json_atomic
+from svdnet.experiments.snapshots import SaveWeightsAt
+from svdnet.experiments.training import Run, dense_model, layer_spectra, train  # noqa: F401
+from svdnet.rank_selection import request_label
+
+QUICK_ENV = "SVDNET_QUICK"
+QUICK_TRAIN_SIZE = 2000
+
+
+def quick_mode() -> bool:
+    """True when ``SVDNET_QUICK=1`` asks for the quick (test) mode."""
+    return os.environ.get(QUICK_ENV, "") == "1"
+
+
+def apply_quick_mode(config: RunConfig) -> RunConfig:
+    """Returns ``config`` with at most :data:`QUICK_TRAIN_SIZE` training examples in
+    quick mode, else ``config`` unchanged."""
+    if not quick_mode():
+        return config
+    size = QUICK_TRAIN_SIZE if config.train_size == 0 else min(config.train_size, QUICK_TRAIN_SIZE)
+    return config.replace(train_size=size)
+
+
+def results_folder(results_dir: str) -> str:
+    """Returns ``results_dir``, or a scratch folder in quick mode (toy results stay out
+    of the results folder)."""
+    if not quick_mode():
+        return results_dir
+    name = os.path.basename(os.path.normpath(results_dir)) or "results"
+    return os.path.join(tempfile.gettempdir(), "svdnet-quick", name)
+
+
+def result_name(config: RunConfig) -> str:
+    """Returns the result file name of ``config``, unique per distinct run.
+
+    For example ``mnist-projection-r20-5x1024-e10-b128-seed0.json``.
+    """
+    parts = [config.dataset, config.method]
+    if config.method != "dense":
+        parts.append(request_label(**config.rank_choice))
+        if config.svd_method != "exact":
+            parts.append(config.svd_method)
+        if config.every != 1:
+            parts.append(f"every{config.every}")
+        if config.method == "finetune":
+            parts.append(f"ft{config.finetune_epochs}")
+    parts += [f"{config.depth}x{config.width}", f"e{config.epochs}", f"b{config.batch_size}"]
+    if config.train_size:
+        parts.append(f"n{config.train_size}")
+    if not config.jit_compile:
+        parts.append("nojit")
+    if config.pipeline != "tf.data":
+        parts.append(config.pipeline)
+    parts.append(f"seed{config.seed}")
+    return "-".join(parts) + ".json"
+
+
+def dense_weights_path(cache_dir: str, config: RunConfig, epochs: int) -> str:
+    """Where the dense run of ``config`` keeps its weights after ``epochs`` epochs."""
+    name = result_name(config.replace(method="dense", epochs=epochs))
+    return os.path.join(cache_dir, name[: -len(".json")] + ".weights.h5")
+
+
+def snapshot_callback(config: RunConfig, cache_dir: str) -> SaveWeightsAt:
+    """Saves a dense run's weights at the epochs that ``posthoc`` (all epochs) and
+    ``finetune`` (all but ``finetune_epochs``) start from."""
+    epochs = {config.epochs}
+    if config.epochs > config.finetune_epochs:
+        epochs.add(config.epochs - config.finetune_epochs)
+    return SaveWeightsAt({epoch: dense_weights_path(cache_dir, config, epoch) for epoch in epochs})
+
+
+def trained_dense(data: Dataset, config: RunConfig, cache_dir: str, verbose: int = 0):
+    """Returns the dense model that ``config`` (``posthoc`` or ``finetune``) starts from.
+
+    A dense run with the same configuration and seed is deterministic, so the weights
+    it saved in ``cache_dir`` after ``config.dense_epochs`` epochs are reused when
+    present; otherwise the dense model is trained here (saving its snapshots).
+
+    Returns:
+        ``(model, source)``: the model and the weights file it came from, or
+        ``"trained"``.
+    """
+    path = dense_weights_path(cache_dir, config, config.dense_epochs)
+    if not os.path.exists(path):
+        dense = config.replace(method="dense")
+        train(data, dense, verbose=verbose, callbacks=[snapshot_callback(dense, cache_dir)])
+        source = "trained"
+    else:
+        source = path
+    model = dense_model(data, config)
+    with warnings.catch_warnings():
+        # The file holds the optimizer's state too; the model starts from its weights only.
+        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+        model.load_weights(path)
+    return model, source
+
+
+SPECTRUM_DIGITS = 5
+
+
+def compact_spectra(spectra: dict, config: RunConfig) -> dict:
+    """Returns spectra as stored in result files: 5 significant digits, and for a
+    compressed run with one rank k only the leading ``max(2 * k, 32)`` values of each
+    layer (enough to plot around k; the rest of a truncated kernel's spectrum is zero)."""
+    largest = config.rank if isinstance(config.rank, int) else 0
+    keep = None if config.method == "dense" or not largest else max(2 * largest, 32)
+    return {
+        name: [float(f"{value:.{SPECTRUM_DIGITS}g}") for value in list(values)[:keep]]
+        for name, values in spectra.items()
+    }
+
+
+@dataclasses.dataclass
+class Experiment:
+    """The outcome of :func:`run_experiment`.
+
+    Attributes:
+        config: The configuration actually run (after quick mode).
+        run: The :class:`svdnet.experiments.Run` of ``config.method``.
+        baseline: The dense baseline's :class:`svdnet.experiments.Run`, or ``None``.
+        spectra: ``{"before": ..., "after": ...}``: per-layer singular values just before
+            the last truncation and of the final kernels.
+        payload: The document written to :attr:`path`.
+        path: Where the JSON result was written.
+    """
+
+    config: RunConfig
+    run: Run
+    baseline: Run | None
+    spectra: dict
+    payload: dict
+    path: str
+
+
+def run_experiment(
+    config: RunConfig,
+    baseline: bool = True,
+    results_dir: str = "reports/results",
+    data_dir: str | None = None,
+    verbose: int = 0,
+    cache_dir: str = "",
+    data: Dataset | None = None,
+) -> Experiment:
+    """Trains ``config`` (and the dense baseline), tests both, writes one JSON result.
+
+    Args:
+        config: A :class:`svdnet.experiments.RunConfig`.
+        baseline: Also train the dense model with the same seed, data and epochs, for
+            comparison. Ignored when ``config.method == "dense"``. Defaults to ``True``.
+        results_dir: Folder of the result file. Defaults to ``"reports/results"``.
+        data_dir: TFDS data folder; defaults to ``TFDS_DATA_DIR``.
+        verbose: Keras ``fit`` verbosity. Defaults to 0.
+        cache_dir: Folder where dense runs save their weights for ``posthoc`` and
+            ``finetune`` runs to start from (see :func:`trained_dense`); ``""`` shares
+            nothing. Defaults to ``""``.
+        data: The loaded dataset, when the caller has it already (it must match the
+            config's dataset and training size). Defaults to ``None``: load it.
+
+    Returns:
+        An :class:`Experiment`.
+    """
+    config = apply_quick_mode(validate_config(config))
+    results_dir = results_folder(results_dir)
+    if cache_dir:
+        cache_dir = results_folder(cache_dir)
+    start = time.perf_counter()
+    if data is None or data.name != config.dataset or (
+        config.train_size and len(data.x_train) != config.train_size
+    ):
+        data = load_dataset(config.dataset, data_dir=data_dir, train_size=config.train_size)
+    load_seconds = time.perf_counter() - start
+    callbacks, dense_source = [], None
+    starting_model = None
+    if cache_dir and config.method == "dense":
+        callbacks.append(snapshot_callback(config, cache_dir))
+    if cache_dir and config.method in ("posthoc", "finetune"):
+        starting_model, dense_source = trained_dense(data, config, cache_dir, verbose)
+    run = train(data, config, record_spectrum=True, evaluate_each_epoch=True, verbose=verbose,
+                trained_dense=starting_model, callbacks=callbacks)
+    dense = None
+    if baseline and config.method != "dense":
+        dense = train(data, config.replace(method="dense"), evaluate_each_epoch=True,
+                      verbose=verbose)
+    after = run.final_spectra
+    before = run.spectra or after
+    payload = {
+        "config": dataclasses.asdict(config),
+        "quick": quick_mode(),
+        "run": run.summary(),
+        "baseline": dense.summary() if dense else None,
+        "dense_source": dense_source,
+        "spectra": {
+            "before": compact_spectra(before, config),
+            "after": compact_spectra(after, config),
+            "dense": compact_spectra(dense.final_spectra, dense.config) if dense else None,
+        },
+        "data": {
+            "train_examples": int(data.x_train.shape[0]),
+            "test_examples": int(data.x_test.shape[0]),
+            "load_seconds": load_seconds,
+        },
+        "wall_seconds": time.perf_counter() - start,
+        "provenance": provenance(),
+    }
+    path = write_json_atomic(os.path.join(results_dir, result_name(config)), payload)
+    return Experiment(config, run, dense, {"before": before, "after": after}, payload, path)
+
+
+def comparison_table(experiments) -> pd.DataFrame:
+    """Returns one row per trained model: accuracy, loss, sizes and times.
+
+    Args:
+        experiments: An :class:`Experiment` or a list of them; the dense baseline (when
+            one was trained) appears once, first.
+
+    Columns: ``test accuracy``, ``test loss``, ``parameters`` (of the dense network),
+    ``factorised parameters`` (of the exported model), ``compression`` (their ratio),
+    ``train s`` and ``svd s``.
+    """
+    if isinstance(experiments, Experiment):
+        experiments = [experiments]
+    rows = {}
+    for experiment in experiments:
+        label = experiment.config.method
+        if label != "dense":
+            label = f"{label} {experiment.config.rank_label}"
+        for name, run in (("dense", experiment.baseline), (label, experiment.run)):
+            if run is None or name in rows:
+                continue
+            rows[name] = {
+                "test accuracy": run.test_accuracy,
+                "test loss": run.test_loss,
+                "parameters": run.params["dense"],
+                "factorised parameters": run.params["factorised"],
+                "compression": run.params["ratio"],
+                "train s": float(sum(run.epoch_seconds)),
+                "svd s": run.svd_seconds,
+            }
+    return pd.DataFrame.from_dict(rows, orient="index")

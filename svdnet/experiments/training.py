@@ -1,0 +1,319 @@
+"""Training runs: the dense baseline and the SVD-compressed variants, measured."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import keras
+import numpy as np
+
+from svdnet.callback import SVDProjection
+from svdnet.experiments.config import RunConfig, validate_config
+from svdnet.experiments.data import Dataset, load_dataset, training_dataset
+from svdnet.experiments.model import build_mlp
+from svdnet.experiments.provenance import provenance
+from svdnet.factorize import factorize, factorized_ranks
+from svdnet.layers import walk_layers
+from svdnet.lowrank import LowRankDense
+from svdnet.svd import rank_of_spectrum, singular_values
+
+class EpochTimer(keras.callbacks.Callback):
+    """Records the wall time of each training epoch in :attr:`seconds`.
+
+    Put it first in the callback list so that later callbacks' epoch-end work (such as
+    the SVD projection) is not counted.
+    """
+
+    def on_train_begin(self, logs=None):
+        self.seconds = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self._start)
+
+
+class TestEvaluation(keras.callbacks.Callback):
+    """Evaluates the model on held-out data at the end of every epoch.
+
+    Put it after :class:`svdnet.SVDProjection` in the callback list: it then measures
+    the projected model, which Keras' own ``validation_data`` (computed before the
+    epoch-end callbacks) does not. Adds ``test_loss`` and ``test_accuracy`` to the logs.
+
+    Args:
+        x: Features of the held-out data.
+        y: Labels of the held-out data.
+        batch_size: Evaluation batch size. Defaults to 1024.
+    """
+
+    def __init__(self, x, y, batch_size: int = 1024):
+        super().__init__()
+        self.x, self.y, self.batch_size = x, y, batch_size
+
+    def on_epoch_end(self, epoch, logs=None):
+        loss, accuracy = self.model.evaluate(
+            self.x, self.y, batch_size=self.batch_size, verbose=0
+        )
+        if logs is not None:
+            logs["test_loss"] = float(loss)
+            logs["test_accuracy"] = float(accuracy)
+
+
+@dataclasses.dataclass
+class Run:
+    """A trained model and what was measured while training and testing it.
+
+    Attributes:
+        config: The :class:`RunConfig`.
+        model: The trained Keras model.
+        history: ``History.history``: per-epoch metrics and SVD logs.
+        test_loss: Loss on the test split.
+        test_accuracy: Accuracy on the test split.
+        epoch_seconds: Wall time of each training epoch, SVD excluded.
+        svd_seconds: Total wall time of SVD projections.
+        params: Parameter counts from :func:`svdnet.params.parameter_counts`.
+        ranks: Per-layer numerical rank of the trained kernels.
+        chosen_ranks: Per-layer rank of the exported model's factors (``None`` for a
+            layer left Dense), as chosen by rank, energy or budget.
+        spectra: Per-layer singular values before the last projection, when recorded.
+        final_spectra: Per-layer singular values of the trained (final) kernels.
+    """
+
+    config: RunConfig
+    model: keras.Model
+    history: dict
+    test_loss: float
+    test_accuracy: float
+    epoch_seconds: list
+    svd_seconds: float
+    params: dict
+    ranks: dict
+    chosen_ranks: dict
+    spectra: dict
+    final_spectra: dict
+
+    def summary(self) -> dict:
+        """Returns the run's measurements as JSON-ready plain data."""
+        return {
+            "config": dataclasses.asdict(self.config),
+            "test_accuracy": self.test_accuracy,
+            "test_loss": self.test_loss,
+            "params": self.params,
+            "ranks": self.ranks,
+            "chosen_ranks": self.chosen_ranks,
+            "history": self.history,
+            "epoch_seconds": self.epoch_seconds,
+            "train_seconds": float(sum(self.epoch_seconds)),
+            "svd_seconds": self.svd_seconds,
+        }
+
+
+def fit_arguments(data: Dataset, config: RunConfig, epochs: int) -> dict:
+    """Returns the keyword arguments of ``Model.fit`` for ``config``'s input pipeline."""
+    if config.pipeline == "tf.data":
+        dataset = training_dataset(data.x_train, data.y_train, config.batch_size, config.seed)
+        return {"x": dataset, "epochs": epochs, "shuffle": False}  # the pipeline shuffles
+    return {"x": data.x_train, "y": data.y_train, "batch_size": config.batch_size,
+            "epochs": epochs}
+
+
+def dense_model(data: Dataset, config: RunConfig) -> keras.Model:
+    """Builds the untrained dense MLP of ``config``, seeded with ``config.seed``."""
+    keras.utils.set_random_seed(config.seed)
+    return build_mlp(
+        input_dim=data.input_dim,
+        num_classes=data.num_classes,
+        depth=config.depth,
+        width=config.width,
+        jit_compile=config.jit_compile,
+    )
+
+
+def train(
+    data: Dataset,
+    config: RunConfig = RunConfig(),
+    record_spectrum: bool = False,
+    evaluate_each_epoch: bool = False,
+    verbose: int = 0,
+    trained_dense: keras.Model | None = None,
+    callbacks=(),
+) -> Run:
+    """Trains and tests one model as ``config`` says, on already loaded ``data``.
+
+    Seeds Keras (Python, numpy and TensorFlow) with ``config.seed`` first, so two runs
+    with the same config start from the same weights and batch order. Compressed
+    methods are tested as their exported factorised model (see :data:`METHODS`).
+
+    Args:
+        data: A :class:`svdnet.experiments.data.Dataset`.
+        config: A :class:`RunConfig`. Defaults to the reference experiment.
+        record_spectrum: Keep each kernel's singular values before the last projection.
+            Defaults to ``False``.
+        evaluate_each_epoch: Measure test loss and accuracy after every epoch (after
+            its projection) into the history. Defaults to ``False``.
+        verbose: Keras ``fit`` verbosity. Defaults to 0.
+        trained_dense: For ``posthoc`` and ``finetune``: the dense model already trained
+            for ``config.dense_epochs`` epochs with the same config and seed, to start
+            from instead of training it again (it is not changed). Defaults to ``None``.
+        callbacks: Extra Keras callbacks for the training ``fit``. Defaults to none.
+
+    Returns:
+        A :class:`Run`.
+    """
+    config = validate_config(config)
+    method = config.method
+    timer = EpochTimer()
+    fit_callbacks = [timer]
+    projection = None
+    svd_seconds = 0.0
+    spectra = {}
+    if method in ("posthoc", "finetune"):
+        if trained_dense is None:
+            trained_dense = train(
+                data, config.replace(method="dense", epochs=config.dense_epochs)
+            ).model
+        elif trained_dense.input_shape[-1] != data.input_dim:
+            raise ValueError(
+                f"trained_dense takes {trained_dense.input_shape[-1]} inputs but dataset "
+                f"{data.name!r} has {data.input_dim}."
+            )
+        if record_spectrum:
+            spectra = layer_spectra(trained_dense)
+        start = time.perf_counter()
+        model = factorize(trained_dense, method=config.svd_method, seed=config.seed,
+                          verbose=0, **config.rank_choice)
+        svd_seconds = time.perf_counter() - start
+        epochs = config.finetune_epochs if method == "finetune" else 0
+    elif method == "lowrank":
+        model = factorize(dense_model(data, config), method=config.svd_method,
+                          seed=config.seed, verbose=0, **config.rank_choice)
+        epochs = config.epochs
+    else:
+        model = dense_model(data, config)
+        epochs = config.epochs
+        if method == "projection":
+            projection = SVDProjection(
+                every=config.every,
+                method=config.svd_method,
+                seed=config.seed,
+                record_spectrum=record_spectrum,
+                **config.rank_choice,
+            )
+            fit_callbacks.append(projection)
+    if evaluate_each_epoch:
+        fit_callbacks.append(TestEvaluation(data.x_test, data.y_test))
+    history = {}
+    if epochs:
+        keras.utils.set_random_seed(config.seed)
+        history = model.fit(
+            callbacks=fit_callbacks + list(callbacks), verbose=verbose,
+            **fit_arguments(data, config, epochs),
+        ).history
+    if projection is not None:
+        svd_seconds = projection.total_seconds
+        spectra = dict(projection.spectra)
+    final_spectra = layer_spectra(model)
+    shapes = {name: kernel.shape for name, kernel in effective_kernels(model).items()}
+    dense_parameters = mlp_parameters(data.input_dim, data.num_classes, config.depth,
+                                      config.width)
+    if method == "projection":
+        start = time.perf_counter()
+        # The kernels already have the last projection's ranks: factorise at those.
+        last_ranks = projection.projections[-1]["rank"] if projection.projections else {}
+        model = factorize(model, rank=last_ranks or config.rank, method=config.svd_method,
+                          seed=config.seed, verbose=0)
+        svd_seconds += time.perf_counter() - start
+    test_loss, test_accuracy = model.evaluate(
+        data.x_test, data.y_test, batch_size=1024, verbose=0
+    )
+    return Run(
+        config=config,
+        model=model,
+        history={key: [float(v) for v in values] for key, values in history.items()},
+        test_loss=float(test_loss),
+        test_accuracy=float(test_accuracy),
+        epoch_seconds=list(getattr(timer, "seconds", [])),
+        svd_seconds=float(svd_seconds),
+        params={
+            "dense": dense_parameters,
+            "factorised": int(model.count_params()),
+            "ratio": dense_parameters / int(model.count_params()),
+        },
+        ranks={name: rank_of_spectrum(values, shapes[name])
+               for name, values in final_spectra.items()},
+        chosen_ranks={} if method == "dense" else factorized_ranks(model),
+        spectra=spectra,
+        final_spectra=final_spectra,
+    )
+
+
+def mlp_parameters(input_dim: int, num_classes: int, depth: int, width: int) -> int:
+    """Returns the parameter count of the dense MLP that :func:`svdnet.experiments.build_mlp` builds."""
+    sizes = [input_dim] + [width] * depth + [num_classes]
+    return sum(rows * cols + cols for rows, cols in zip(sizes[:-1], sizes[1:]))
+
+
+def effective_kernels(model: keras.Model) -> dict[str, np.ndarray]:
+    """Returns each Dense kernel, and each ``LowRankDense``'s product ``U @ V``, by name."""
+    kernels = {}
+    for layer in walk_layers(model):
+        if isinstance(layer, LowRankDense):
+            u, v = (keras.ops.convert_to_numpy(w) for w in (layer.u, layer.v))
+            kernels[layer.name] = u @ v
+        elif isinstance(layer, keras.layers.Dense):
+            kernels[layer.name] = keras.ops.convert_to_numpy(layer.kernel)
+    return kernels
+
+
+def layer_spectra(model: keras.Model) -> dict[str, np.ndarray]:
+    """Returns every singular value of each Dense (or ``LowRankDense``) kernel, by name."""
+    return {name: singular_values(kernel) for name, kernel in effective_kernels(model).items()}
+
+
+def run_reference(
+    rank: int = 20,
+    dataset: str = "mnist",
+    epochs: int = 10,
+    batch_size: int = 128,
+    seed: int = 0,
+    train_size: int = 0,
+    svd_method: str = "exact",
+    data_dir: str | None = None,
+    verbose: int = 0,
+) -> dict:
+    """Runs the reference experiment: the dense MLP and its rank-k projected twin.
+
+    Both train from the same seed (so the same initial weights and batch order) on the
+    same data; the compressed one has its kernels projected to rank k after every epoch.
+
+    Args:
+        rank: Rank k. Defaults to 20.
+        dataset: ``"mnist"`` or ``"fashion_mnist"``. Defaults to ``"mnist"``.
+        epochs: Training epochs. Defaults to 10.
+        batch_size: Batch size. Defaults to 128.
+        seed: Random seed. Defaults to 0.
+        train_size: Training examples, 0 for all. Defaults to 0.
+        svd_method: SVD backend. Defaults to ``"exact"``.
+        data_dir: TFDS data folder; defaults to ``TFDS_DATA_DIR``.
+        verbose: Keras ``fit`` verbosity. Defaults to 0.
+
+    Returns:
+        A dict with ``dense`` and ``compressed`` run summaries (test accuracy and loss,
+        parameter counts, epoch and SVD times, per-epoch history) and ``provenance``.
+    """
+    config = validate_config(RunConfig(
+        method="projection", rank=rank, dataset=dataset, epochs=epochs,
+        batch_size=batch_size, seed=seed, train_size=train_size, svd_method=svd_method,
+    ))
+    data = load_dataset(dataset, data_dir=data_dir, train_size=train_size)
+    dense = train(data, config.replace(method="dense"), verbose=verbose)
+    compressed = train(data, config, verbose=verbose)
+    return {
+        "dense": dense.summary(),
+        "compressed": compressed.summary(),
+        "accuracy_drop": dense.test_accuracy - compressed.test_accuracy,
+        "provenance": provenance(),
+    }
+

@@ -1,0 +1,218 @@
+"""Factorised export: LowRankDense and factorize."""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from svdnet import SVDProjection
+from tests.conftest import mlp as build_mlp
+from svdnet.compression import compression_summary, macs_per_example
+from svdnet.factorize import factorization_plan, factorize
+from svdnet.lowrank import LowRankDense
+
+X = np.random.default_rng(0).standard_normal((64, 30)).astype("float32")
+Y = X[:, :4].argmax(axis=1).astype("int32")
+
+
+def _trained(depth=2, width=40):
+    keras.utils.set_random_seed(0)
+    model = build_mlp(input_dim=30, num_classes=4, depth=depth, width=width)
+    model.fit(X, Y, epochs=2, verbose=0)
+    return model
+
+
+def _projected_copy(model, rank, layers=None):
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    projection = SVDProjection(rank=rank, layers=layers)
+    projection.set_model(copy)
+    projection.project()
+    return copy
+
+
+def test_factorised_outputs_equal_projected_dense_outputs():
+    model = _trained()
+    factorised = factorize(model, 5, verbose=0)
+    np.testing.assert_allclose(
+        factorised.predict(X, verbose=0), _projected_copy(model, 5).predict(X, verbose=0),
+        rtol=1e-5, atol=1e-6,
+    )
+    assert isinstance(factorised.get_layer("hidden_1"), LowRankDense)
+    assert factorised.get_layer("hidden_1").u.shape == (30, 5)
+    assert factorised.get_layer("hidden_2").v.shape == (5, 40)
+    assert factorised.count_params() < model.count_params()
+
+
+def test_model_itself_is_unchanged():
+    model = _trained()
+    before = [w.copy() for w in model.get_weights()]
+    factorize(model, 3, verbose=0)
+    for old, new in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(old, new)
+
+
+def test_break_even_layers_stay_dense_and_are_reported(capsys):
+    model = _trained()
+    plan = {item.name: item for item in factorization_plan(model, 5)}
+    # 40 x 4 output kernel: rank 4 factors hold 176 > 160 numbers.
+    assert plan["output"].rank is None and "break-even rank 3.6" in plan["output"].reason
+    assert plan["hidden_2"].rank == 5
+    factorised = factorize(model, 5)
+    assert "layer 'output' stays Dense" in capsys.readouterr().out
+    assert type(factorised.get_layer("output")) is keras.layers.Dense
+    # A rank at the break-even point (40*40/80 = 20) leaves hidden_2 dense too.
+    assert {p.name for p in factorization_plan(model, 20) if p.rank is None} >= {"hidden_2"}
+
+
+def test_save_load_round_trip_gives_identical_predictions(tmp_path):
+    factorised = factorize(_trained(), 4, verbose=0)
+    path = os.path.join(tmp_path, "factorised.keras")
+    factorised.save(path)
+    loaded = keras.models.load_model(path)
+    assert isinstance(loaded.get_layer("hidden_1"), LowRankDense)
+    np.testing.assert_array_equal(loaded.predict(X, verbose=0), factorised.predict(X, verbose=0))
+
+
+def test_factorised_model_trains_further():
+    factorised = factorize(_trained(), 4, verbose=0)
+    before = factorised.get_layer("hidden_1").u.numpy().copy()
+    history = factorised.fit(X, Y, epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    assert "accuracy" in history.history
+    assert not np.allclose(before, factorised.get_layer("hidden_1").u.numpy())
+
+
+def test_sequential_and_nested_models():
+    keras.utils.set_random_seed(1)
+    sequential = keras.Sequential([keras.Input((30,)), keras.layers.Dense(32, activation="relu",
+                                   name="a"), keras.layers.Dropout(0.1), keras.layers.Dense(4, name="b")])
+    factorised = factorize(sequential, 3, verbose=0)
+    assert isinstance(factorised, keras.Sequential)
+    np.testing.assert_allclose(factorised.predict(X, verbose=0),
+                               _projected_copy(sequential, 3).predict(X, verbose=0), atol=1e-5)
+    inputs = keras.Input((30,))
+    outputs = keras.layers.Dense(4, name="head")(sequential(inputs))
+    nested = keras.Model(inputs, outputs)
+    only_a = factorize(nested, 3, layers=["a"], verbose=0)
+    np.testing.assert_allclose(only_a.predict(X, verbose=0),
+                               _projected_copy(nested, 3, ["a"]).predict(X, verbose=0), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, text",
+    [
+        ({"rank": 0}, ValueError, "rank must be an integer >= 1, received 0"),
+        ({"rank": 1.5}, TypeError, "received 1.5"),
+        ({"rank": 2, "layers": ["hidden_9"]}, ValueError, "Unknown layer name 'hidden_9'"),
+        ({"rank": 2, "method": "svd"}, ValueError, "received 'svd'"),
+    ],
+)
+def test_bad_arguments(kwargs, error, text):
+    with pytest.raises(error, match=text):
+        factorize(_trained(), **kwargs)
+
+
+def test_non_dense_layer_name_is_rejected():
+    inputs = keras.Input((30,))
+    x = keras.layers.Dense(8, name="d")(inputs)
+    x = keras.layers.BatchNormalization(name="bn")(x)
+    model = keras.Model(inputs, x)
+    with pytest.raises(ValueError, match="Layer 'bn' is a BatchNormalization, not Dense"):
+        factorize(model, 2, layers=["bn"])
+
+
+def test_lowrank_dense_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="rank must be an integer >= 1, received 0"):
+        LowRankDense(4, 0)
+    with pytest.raises(ValueError, match="units must be an integer >= 1, received -1"):
+        LowRankDense(-1, 2)
+
+
+def test_compression_summary_counts_parameters_bytes_and_macs():
+    model = build_mlp()
+    factorised = factorize(model, 20, verbose=0)
+    summary = compression_summary(model, factorised)
+    assert summary["reference"]["parameters"] == 5_012_490
+    assert summary["compressed"]["parameters"] == 215_370
+    assert summary["reference"]["macs_per_example"] == 784 * 1024 + 4 * 1024**2 + 10240
+    assert macs_per_example(factorised) == 20 * 1808 + 4 * 20 * 2048 + 10240
+    # Weights dominate the file: the byte ratio tracks the parameter ratio.
+    assert summary["ratio"]["keras_bytes"] > 15
+    assert summary["ratio"]["parameters"] == pytest.approx(5_012_490 / 215_370)
+
+
+def test_keras_file_bytes_leave_out_optimizer_state():
+    from svdnet.compression import keras_file_bytes
+
+    model = _trained(width=256)  # trained: Adam holds two slots per weight
+    weights_bytes = 4 * model.count_params()
+    assert weights_bytes < keras_file_bytes(model) < 1.5 * weights_bytes
+
+
+def test_energy_and_budget_choose_ranks_from_the_trained_spectra():
+    from svdnet.rank_selection import energy_rank
+    from svdnet.svd import singular_values
+
+    model = _trained(depth=2, width=40)
+    spectra = {layer.name: singular_values(keras.ops.convert_to_numpy(layer.kernel))
+               for layer in model.layers if isinstance(layer, keras.layers.Dense)}
+    by_energy, plan = factorize(model, energy=0.8, verbose=0, return_plan=True)
+    expected = {name: energy_rank(values, 0.8) for name, values in spectra.items()}
+    for item in plan:
+        assert item.rank in (expected[item.name], None)  # None: left Dense at break-even
+    for budget in (1_000, 1_500, 2_500):
+        by_budget = factorize(model, budget=budget, verbose=0)
+        assert by_budget.count_params() <= budget
+        x = X[:8]
+        assert by_budget.predict(x, verbose=0).shape == (8, 4)
+    with pytest.raises(ValueError, match="Give a budget of at least"):
+        factorize(model, budget=200, verbose=0)  # biases 84 + rank-1 factors 194
+    with pytest.raises(ValueError, match="received rank=5 and budget=1000"):
+        factorize(model, rank=5, budget=1000, verbose=0)
+    plan = factorization_plan(model, rank={"hidden_1": 3})
+    assert [(item.name, item.rank) for item in plan] == [
+        ("hidden_1", 3), ("hidden_2", None), ("output", None)]
+
+
+def test_nan_kernel_is_named_not_a_linalg_error():
+    from svdnet import NonFiniteWeightsError
+
+    model = _trained()
+    kernel = keras.ops.convert_to_numpy(model.get_layer("hidden_2").kernel).copy()
+    kernel[0, 0] = np.inf
+    model.get_layer("hidden_2").kernel.assign(kernel)
+    with pytest.raises(NonFiniteWeightsError, match="Layer 'hidden_2' has NaN or infinite kernel weights"):
+        factorize(model, 5, verbose=0)
+
+
+def test_plan_is_returned_and_ranks_survive_save_load_and_clone(tmp_path):
+    from svdnet import factorized_ranks
+
+    model = _trained(depth=2, width=40)
+    factorised, plan = factorize(model, 4, verbose=0, return_plan=True)
+    # 30x40 (break-even rank 16), 40x40 (19), 40x4 (3, and rank 4 is its full rank)
+    assert [(item.name, item.rank) for item in plan] == [
+        ("hidden_1", 4), ("hidden_2", 4), ("output", None)]
+    assert "break-even rank 3.6" in plan[2].reason
+    expected = {item.name: item.rank for item in plan}
+    assert factorized_ranks(factorised) == expected
+    path = str(tmp_path / "f.keras")
+    factorised.save(path)
+    assert factorized_ranks(keras.models.load_model(path)) == expected
+    assert factorized_ranks(keras.models.clone_model(factorised)) == expected
+    assert factorized_ranks(model) == {"hidden_1": None, "hidden_2": None, "output": None}
+
+
+def test_frozen_layers_stay_frozen():
+    model = _trained(depth=2, width=40)
+    model.get_layer("hidden_1").trainable = False
+    factorised = factorize(model, 3, verbose=0)
+    assert not factorised.get_layer("hidden_1").trainable
+    assert factorised.get_layer("hidden_2").trainable
+    before = [w.copy() for w in factorised.get_layer("hidden_1").get_weights()]
+    factorised.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    factorised.fit(X, Y, epochs=1, verbose=0)
+    after = factorised.get_layer("hidden_1").get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(before, after))

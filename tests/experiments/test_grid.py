@@ -1,0 +1,198 @@
+"""The sweep runner: planning, resuming, bad command lines, and a real SIGKILL."""
+
+import dataclasses
+import glob
+import hashlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from svdnet.experiments import RunConfig
+from svdnet.experiments.grid import Group, main, plan
+from svdnet.experiments.results import write_json_atomic
+from svdnet.experiments.sweep import result_name
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BASE = RunConfig(epochs=2, finetune_epochs=1, train_size=1000)
+
+
+def readable(folder, config, accuracy=0.9):
+    """Writes a result file of ``config`` with every field the report reads."""
+    return write_json_atomic(folder / result_name(config), {
+        "config": dataclasses.asdict(config), "quick": False,
+        "run": {"test_accuracy": accuracy, "test_loss": 0.3, "chosen_ranks": {},
+                "params": {"dense": 1000, "factorised": 100, "ratio": 10.0},
+                "train_seconds": 1.0, "svd_seconds": 0.1},
+    })
+
+
+def test_plan_skips_finished_runs_and_redoes_corrupt_ones(tmp_path):
+    results = tmp_path / "results"
+    groups, done = plan(BASE, datasets=("mnist",), methods=("dense", "lowrank"), ranks=(2, 20),
+                        seeds=(0,), results_dir=str(results))
+    assert done == 0
+    assert [g.name for g in groups] == ["mnist-dense-e2-n1000-seed0.ipynb",
+                                        "mnist-lowrank-e2-n1000-seed0-r2-20.ipynb"]
+    readable(results, BASE.replace(method="dense"))
+    readable(results, BASE.replace(method="lowrank", rank=2))
+    (results / result_name(BASE.replace(method="lowrank", rank=20))).write_text('{"run": ')
+    groups, done = plan(BASE, datasets=("mnist",), methods=("dense", "lowrank"), ranks=(2, 20),
+                        seeds=(0,), results_dir=str(results))
+    assert done == 2
+    assert groups == [Group(BASE.replace(method="lowrank", rank=20), (20,))]
+
+
+@pytest.mark.parametrize(
+    "argv, text",
+    [
+        (["--ranks", "0"], "rank must be an integer between 1 and 1024, received 0"),
+        (["--ranks", "2000"], "received 2000"),
+        (["--ranks", "a,b"], "expected comma-separated integers; received 'a,b'"),
+        (["--datasets", "cifar10"], "unknown value(s) ['cifar10'] in 'cifar10'; allowed: mnist, fashion_mnist"),
+        (["--methods", "prune"], "unknown value(s) ['prune']"),
+        (["--seeds", "-1"], "seed must be an integer between 0 and 4294967295, received -1"),
+        (["--epochs", "0"], "epochs must be an integer >= 1, received 0"),
+        (["--epochs", "2", "--methods", "finetune"], "finetune_epochs must be an integer between 1 and 1, received 2"),
+        (["--svd-method", "qr"], "svd_method must be one of"),
+        (["--ranks", ""], "expected a comma-separated list; received ''"),
+    ],
+)
+def test_bad_command_lines_name_the_value(argv, text, capsys, tmp_path):
+    with pytest.raises(SystemExit) as info:
+        main(argv + ["--out", str(tmp_path), "--dry-run"])
+    assert info.value.code == 2
+    assert text in capsys.readouterr().err
+
+
+def test_unwritable_output_is_reported_before_anything_runs(capsys, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(SystemExit):
+        main(["--quick", "--out", str(blocker / "grid")])
+    assert "Cannot write results to" in capsys.readouterr().err
+
+
+def test_dry_run_lists_groups(capsys, tmp_path):
+    assert main(["--quick", "--out", str(tmp_path), "--dry-run"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "0 run(s) finished; to do:"
+    assert lines[1].strip() == "mnist-dense-e2-n1000-seed0.ipynb"
+    assert len(lines) == 6  # dense, then 4 methods x ranks 2 and 20
+
+
+def _digest(path):
+    with open(path, "rb") as stream:
+        return hashlib.sha256(stream.read()).hexdigest(), os.stat(path).st_mtime_ns
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1500)
+def test_sigkill_mid_sweep_then_resume_completes_without_redoing(tmp_path):
+    """The quick grid for real: SIGKILL at a random moment, rerun, check, build the report."""
+    out = tmp_path / "grid"
+    command = [sys.executable, "-m", "svdnet.experiments.grid", "--quick", "--out", str(out)]
+    first = subprocess.Popen(command, cwd=ROOT, start_new_session=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    results = out / "results"
+    deadline = time.time() + 600
+    while time.time() < deadline and not glob.glob(str(results / "*.json")):
+        assert first.poll() is None, first.stdout.read().decode()[-3000:]
+        time.sleep(1)
+    # A random moment after the first result, seeded so a failure can be replayed
+    # (SVDNET_KILL_SEED=<n> pytest ...); executions fill all but milliseconds of the time.
+    kill_seed = int(os.environ.get("SVDNET_KILL_SEED", "0"))
+    delay = random.Random(kill_seed).uniform(0, 20)
+    print(f"SIGKILL {delay:.1f} s after the first result (SVDNET_KILL_SEED={kill_seed})")
+    time.sleep(delay)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    time.sleep(5)  # the orphaned notebook kernel notices its parent died and exits
+    finished = {path: _digest(path) for path in glob.glob(str(results / "*.json"))}
+    assert 1 <= len(finished) < 9
+    for path in finished:  # every result on disk is complete
+        with open(path) as stream:
+            assert json.load(stream)["run"]["test_accuracy"] >= 0
+
+    second = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=1200)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    assert f"{len(finished)} run(s) already finished" in second.stdout
+    assert {path: _digest(path) for path in finished} == finished  # untouched
+    assert len(glob.glob(str(results / "*.json"))) == 9
+    assert not glob.glob(str(out / "runs" / ".partial-*"))
+    # the notebook the kill interrupted is kept, with the outputs of the runs it finished
+    interrupted = glob.glob(str(out / "runs" / "*-interrupted.ipynb"))
+    assert len(interrupted) == 1, interrupted
+    assert json.load(open(interrupted[0]))["cells"]
+    assert len(glob.glob(str(out / "runs" / "*.ipynb"))) >= 5
+
+    third = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert "9 run(s) already finished, 0 to do" in third.stdout
+
+    report = tmp_path / "report.ipynb"
+    built = subprocess.run(
+        [sys.executable, "-m", "papermill", os.path.join(ROOT, "notebooks", "report.ipynb"),
+         str(report), "-p", "results_dir", str(results)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert built.returncode == 0, built.stderr[-3000:]
+    assert "9 results from" in report.read_text()
+
+
+@pytest.mark.parametrize("contents", [
+    b'{"foo": 1}',                       # JSON, but not a sweep result
+    b'{"config": {}, "run": {}}',        # the right keys, no fields
+    b'\xff\xfe{"run": 1}',              # not UTF-8
+    b'[1, 2]',                           # not an object
+])
+def test_a_file_the_report_cannot_read_is_not_finished_and_is_run_again(tmp_path, contents):
+    from svdnet.experiments.report import load_results
+
+    results = tmp_path / "results"
+    config = BASE.replace(method="dense")
+    results.mkdir()
+    (results / result_name(config)).write_bytes(contents)
+    groups, done = plan(BASE, datasets=("mnist",), methods=("dense",), seeds=(0,),
+                        results_dir=str(results))
+    assert done == 0 and [group.config for group in groups] == [config]
+    frame, problems = load_results(str(results), on_corrupt="skip")
+    assert frame.empty  # and the report does not count it either
+    readable(results, config)
+    assert plan(BASE, datasets=("mnist",), methods=("dense",), seeds=(0,),
+                results_dir=str(results)) == ([], 1)
+
+
+def test_every_run_config_field_reaches_the_notebook_and_its_result_is_found(tmp_path,
+                                                                            monkeypatch):
+    """RunConfig(every=2) is planned, executed with every=2, and then counts as finished."""
+    import papermill
+
+    from svdnet.experiments import grid
+
+    base = BASE.replace(every=2, batch_size=64, pipeline="numpy", jit_compile=False)
+    groups, _ = plan(base, datasets=("mnist",), methods=("projection",), ranks=(3,), seeds=(1,),
+                     results_dir=str(tmp_path / "results"))
+    seen = {}
+
+    def fake_execute(notebook, output, parameters, **kwargs):
+        seen.update(parameters)
+        config = RunConfig(**{field.name: parameters[field.name]
+                              for field in dataclasses.fields(RunConfig)}).replace(
+            rank=parameters["ranks"][0])
+        readable(tmp_path / "results", config)  # what the notebook would write
+        with open(output, "w") as stream:
+            stream.write("{}")
+
+    monkeypatch.setattr(papermill, "execute_notebook", fake_execute)
+    grid.execute(groups[0], str(tmp_path))
+    for field in dataclasses.fields(RunConfig):
+        if field.name not in ("rank", "energy", "budget"):
+            assert seen[field.name] == getattr(groups[0].config, field.name), field.name
+    assert seen["every"] == 2 and seen["ranks"] == [3]
+    groups, done = plan(base, datasets=("mnist",), methods=("projection",), ranks=(3,),
+                        seeds=(1,), results_dir=str(tmp_path / "results"))
+    assert (groups, done) == ([], 1)

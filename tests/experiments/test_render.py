@@ -1,0 +1,75 @@
+"""Rendering executed notebooks and the reports index."""
+
+import os
+
+import nbformat
+import pytest
+
+from svdnet.experiments import RunConfig
+from svdnet.experiments.render import results_table, write_index
+from svdnet.experiments.results import CorruptResultError
+from svdnet.experiments.sweep import run_experiment
+
+
+def _executed_notebook(path):
+    notebook = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("print('hello')")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="hello\n")]
+    notebook.cells = [nbformat.v4.new_markdown_cell("# A run"), cell]
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    nbformat.write(notebook, path)
+
+
+def test_index_links_pages_and_tabulates_real_results(tmp_path, monkeypatch):
+    monkeypatch.delenv("SVDNET_QUICK", raising=False)
+    reports = tmp_path / "reports"
+    experiment = run_experiment(
+        RunConfig(depth=1, width=32, rank=4, epochs=1, batch_size=64, train_size=300),
+        baseline=False, results_dir=str(reports / "results"),
+    )
+    _executed_notebook(str(reports / "runs" / "sweep-a.ipynb"))
+    _executed_notebook(str(reports / "runs" / "report.ipynb"))
+    _executed_notebook(str(reports / "grid" / "runs" / "mnist-dense-e10-seed0.ipynb"))
+    index = write_index(str(reports))
+    page = open(index, encoding="utf-8").read()
+    assert 'href="html/sweep-a.html"' in page and 'href="html/report.html"' in page
+    assert f"{experiment.run.test_accuracy:.4f}" in page
+    assert "hello" in (reports / "html" / "sweep-a.html").read_text()
+    # The report page hides code; run pages show it.
+    assert "print(&#39;hello&#39;)" not in (reports / "html" / "report.html").read_text()
+    assert "print" in (reports / "html" / "sweep-a.html").read_text()
+    assert 'href="grid/html/mnist-dense-e10-seed0.html"' in page
+    assert (reports / "grid" / "html" / "mnist-dense-e10-seed0.html").exists()
+    # Every page links the one shared stylesheet instead of embedding it.
+    css = (reports / "notebook.css").read_text()
+    assert ".jp-Notebook" in css and "<style" not in css
+    for html_page, link in [(reports / "html" / "sweep-a.html", "../notebook.css"),
+                            (reports / "grid" / "html" / "mnist-dense-e10-seed0.html",
+                             "../../notebook.css")]:
+        text = html_page.read_text()
+        assert f'href="{link}"' in text and ".jp-Notebook {" not in text
+
+
+def test_page_without_a_stylesheet_embeds_the_css(tmp_path):
+    from svdnet.experiments.render import render_html
+
+    _executed_notebook(str(tmp_path / "a.ipynb"))
+    page = open(render_html(str(tmp_path / "a.ipynb"), str(tmp_path / "a.html")),
+                encoding="utf-8").read()
+    assert "hello" in page and "stylesheet" not in page and ".jp-Notebook" in page
+
+
+def test_corrupt_result_is_named(tmp_path):
+    (tmp_path / "broken.json").write_text('{"config": {"rank": 2')
+    with pytest.raises(CorruptResultError, match="broken.json"):
+        results_table(str(tmp_path))
+
+
+def test_non_result_json_files_are_skipped(tmp_path):
+    (tmp_path / "deployment.json").write_text('{"formats": {}}')
+    assert results_table(str(tmp_path)).empty
+
+
+def test_deployment_results_beside_sweep_results_are_left_out(tmp_path):
+    (tmp_path / "deployment-mnist-r20-seed0.json").write_text('{"config": {"rank": 20}, "formats": {}}')
+    assert results_table(str(tmp_path)).empty

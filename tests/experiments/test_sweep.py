@@ -1,0 +1,89 @@
+"""One sweep experiment: quick mode, result naming, the JSON it writes."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from svdnet.experiments import RunConfig
+from svdnet.experiments.sweep import (
+    apply_quick_mode, comparison_table, result_name, results_folder, run_experiment,
+)
+
+TINY = RunConfig(depth=2, width=64, rank=8, epochs=2, batch_size=32, train_size=500)
+
+
+def test_result_names_are_distinct_per_run():
+    assert result_name(RunConfig()) == "mnist-projection-r20-5x1024-e10-b128-seed0.json"
+    assert result_name(RunConfig(method="dense", rank=5)) == "mnist-dense-5x1024-e10-b128-seed0.json"
+    names = {result_name(RunConfig(rank=r, seed=s, svd_method=m))
+             for r in (10, 20) for s in (0, 1) for m in ("exact", "auto")}
+    assert len(names) == 8
+    assert "n500" in result_name(TINY)
+
+
+@pytest.mark.slow
+def test_quick_mode_only_shrinks_training_set(monkeypatch, tmp_path):
+    monkeypatch.delenv("SVDNET_QUICK", raising=False)
+    assert apply_quick_mode(RunConfig()) == RunConfig()
+    assert results_folder("reports/results") == "reports/results"
+    monkeypatch.setenv("SVDNET_QUICK", "1")
+    quick = apply_quick_mode(RunConfig())
+    assert quick == RunConfig(train_size=2000)
+    assert apply_quick_mode(TINY).train_size == 500
+    assert results_folder("reports/results") != "reports/results"
+
+
+@pytest.mark.slow
+def test_experiment_writes_one_complete_result(monkeypatch, tmp_path):
+    monkeypatch.delenv("SVDNET_QUICK", raising=False)
+    experiment = run_experiment(TINY, baseline=True, results_dir=str(tmp_path))
+    assert os.listdir(tmp_path) == [result_name(TINY)]
+    with open(experiment.path) as stream:
+        saved = json.load(stream)
+    assert saved["config"]["rank"] == 8 and saved["quick"] is False
+    assert saved["run"]["test_accuracy"] == pytest.approx(experiment.run.test_accuracy)
+    assert saved["baseline"]["config"]["method"] == "dense"
+    assert len(saved["run"]["history"]["test_accuracy"]) == 2
+    assert max(saved["run"]["ranks"].values()) <= 8
+    assert saved["run"]["params"]["factorised"] < saved["baseline"]["params"]["dense"]
+    # Compressed runs keep the leading max(2k, 32) singular values of each layer.
+    assert len(saved["spectra"]["before"]["hidden_1"]) == 32
+    after = np.array(saved["spectra"]["after"]["hidden_1"])
+    assert np.count_nonzero(after > 1e-5 * after[0]) <= 8
+    assert saved["provenance"]["versions"]["keras"].startswith("3.")
+    assert saved["data"]["train_examples"] == 500
+    table = comparison_table(experiment)
+    assert list(table.index) == ["dense", "projection rank 8"]
+    assert table.loc["projection rank 8", "compression"] > 1.0
+
+
+@pytest.mark.slow
+def test_dense_runs_share_their_weights_with_posthoc_and_finetune(monkeypatch, tmp_path, mnist_small):
+    monkeypatch.delenv("SVDNET_QUICK", raising=False)
+    config = TINY.replace(epochs=3, finetune_epochs=1)
+    results, cache = str(tmp_path / "results"), str(tmp_path / "cache")
+    run_experiment(config.replace(method="dense"), results_dir=results, cache_dir=cache)
+    assert sorted(os.listdir(cache)) == [
+        "mnist-dense-2x64-e2-b32-n500-seed0.weights.h5",
+        "mnist-dense-2x64-e3-b32-n500-seed0.weights.h5",
+    ]
+    for method in ("posthoc", "finetune"):
+        shared = run_experiment(config.replace(method=method), baseline=False,
+                                results_dir=results, cache_dir=cache)
+        alone = run_experiment(config.replace(method=method), baseline=False,
+                               results_dir=str(tmp_path / "alone"))
+        assert shared.payload["dense_source"].endswith(".weights.h5")
+        assert alone.payload["dense_source"] is None
+        assert shared.run.test_accuracy == alone.run.test_accuracy
+
+
+def test_compact_spectra_round_and_cut():
+    from svdnet.experiments.sweep import compact_spectra
+
+    values = {"a": np.linspace(10, 1, 100) + 1e-7}
+    assert len(compact_spectra(values, RunConfig(rank=5))["a"]) == 32
+    assert len(compact_spectra(values, RunConfig(rank=40))["a"]) == 80
+    dense = compact_spectra(values, RunConfig(method="dense"))["a"]
+    assert len(dense) == 100 and dense[0] == 10.0

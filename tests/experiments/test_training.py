@@ -1,0 +1,134 @@
+"""Training runs on real MNIST data: dense, projection and post-hoc."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from svdnet.experiments import RunConfig, run_reference, train
+from svdnet.experiments.config import validate_config
+
+SMALL = RunConfig(epochs=2, depth=2, width=128, rank=8, batch_size=32)
+
+
+@pytest.mark.slow
+def test_projection_run_is_low_rank_and_far_above_chance(mnist_small):
+    run = train(mnist_small, SMALL, record_spectrum=True)
+    assert run.test_accuracy > 0.6  # chance is 0.1; 2,000 examples give about 0.84
+    assert all(rank <= 8 for rank in run.ranks.values())
+    assert run.params["factorised"] < run.params["dense"]
+    assert len(run.epoch_seconds) == 2 and run.svd_seconds > 0
+    assert set(run.spectra) == {"hidden_1", "hidden_2", "output"}
+    summary = run.summary()
+    assert summary["config"]["rank"] == 8
+    assert len(summary["history"]["svd_energy/hidden_1"]) == 2
+
+
+@pytest.mark.slow
+def test_same_seed_gives_same_weights_and_dense_is_full_rank(mnist_small):
+    config = SMALL.replace(method="dense", epochs=1)
+    first = train(mnist_small, config)
+    second = train(mnist_small, config)
+    assert first.test_accuracy == second.test_accuracy
+    np.testing.assert_array_equal(first.model.get_weights()[0], second.model.get_weights()[0])
+    assert first.ranks["hidden_2"] > 8
+    assert first.params["ratio"] == 1.0
+
+
+@pytest.mark.slow
+def test_posthoc_truncates_once_after_training(mnist_small):
+    run = train(mnist_small, SMALL.replace(method="posthoc", epochs=1))
+    assert all(rank <= 8 for rank in run.ranks.values())
+    assert "svd_energy/hidden_1" not in run.history
+
+
+@pytest.mark.parametrize(
+    "field, value, error, text",
+    [
+        ("rank", 0, ValueError, "rank must be an integer between 1 and 1024, received 0"),
+        ("rank", 2000, ValueError, "rank must be an integer between 1 and 1024, received 2000"),
+        ("dataset", "cifar", ValueError, "dataset must be one of 'mnist', 'fashion_mnist'; received 'cifar'"),
+        ("method", "prune", ValueError, "method must be one of 'dense', 'projection', 'posthoc', 'finetune', 'lowrank'; received 'prune'"),
+        ("epochs", -1, ValueError, "epochs must be an integer >= 1, received -1"),
+        ("epochs", 2.5, TypeError, "epochs must be an integer >= 1, received 2.5 of type float"),
+        ("batch_size", 0, ValueError, "batch_size must be an integer >= 1, received 0"),
+        ("train_size", -1, ValueError, "train_size must be an integer >= 0, received -1"),
+        ("svd_method", "qr", ValueError, "svd_method must be one of"),
+        ("energy", 0.9, ValueError, "Give only one of rank, energy or budget; received rank=20 and energy=0.9"),
+        ("finetune_epochs", 0, ValueError, "finetune_epochs must be an integer >= 1, received 0"),
+        ("jit_compile", 1, TypeError, "jit_compile must be True or False; received 1"),
+        ("pipeline", "pandas", ValueError, "pipeline must be one of 'tf.data', 'numpy'; received 'pandas'"),
+    ],
+)
+def test_bad_config_names_field_value_and_allowed(field, value, error, text):
+    with pytest.raises(error) as info:
+        validate_config(dataclasses.replace(RunConfig(), **{field: value}))
+    assert text in str(info.value)
+
+
+@pytest.mark.slow
+def test_run_reference_compares_dense_and_rank_k_from_the_same_seed():
+    result = run_reference(rank=20, epochs=1, train_size=500, batch_size=64)
+    dense, compressed = result["dense"], result["compressed"]
+    assert dense["config"]["seed"] == compressed["config"]["seed"] == 0
+    assert dense["params"]["dense"] == compressed["params"]["dense"] == 5_012_490
+    assert compressed["params"]["factorised"] == 215_370
+    assert max(compressed["ranks"].values()) <= 20
+    assert max(dense["ranks"].values()) > 20
+    assert result["accuracy_drop"] == pytest.approx(
+        dense["test_accuracy"] - compressed["test_accuracy"])
+    assert len(compressed["epoch_seconds"]) == 1 and compressed["svd_seconds"] > 0
+    assert result["provenance"]["versions"]["keras"].startswith("3.")
+
+
+@pytest.mark.slow
+def test_finetune_and_lowrank_export_factorised_models(mnist_small):
+    from svdnet import LowRankDense
+
+    for method in ("finetune", "lowrank"):
+        run = train(mnist_small, SMALL.replace(method=method, epochs=3, finetune_epochs=1))
+        factorised = [layer for layer in run.model.layers if isinstance(layer, LowRankDense)]
+        assert [layer.name for layer in factorised] == ["hidden_1", "hidden_2", "output"]
+        assert run.chosen_ranks == {"hidden_1": 8, "hidden_2": 8, "output": 8}
+        assert run.params["factorised"] == run.model.count_params() < run.params["dense"]
+        assert all(rank <= 8 for rank in run.ranks.values())
+        # finetune trains only its fine-tuning epochs; lowrank all of them.
+        assert len(run.epoch_seconds) == (1 if method == "finetune" else 3)
+        assert run.test_accuracy > 0.3
+
+
+@pytest.mark.slow
+def test_starting_from_a_saved_dense_model_equals_training_it_again(mnist_small):
+    config = SMALL.replace(method="finetune", epochs=2, finetune_epochs=1)
+    retrained = train(mnist_small, config)
+    dense = train(mnist_small, config.replace(method="dense", epochs=1)).model
+    reused = train(mnist_small, config, trained_dense=dense)
+    assert reused.test_accuracy == retrained.test_accuracy
+    for a, b in zip(reused.model.get_weights(), retrained.model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.slow
+def test_projection_with_energy_records_ranks_per_epoch(mnist_small):
+    run = train(mnist_small, SMALL.replace(rank=None, energy=0.6, epochs=2))
+    ranks = run.history["svd_rank/hidden_2"]
+    assert len(ranks) == 2 and all(1 <= rank <= 128 for rank in ranks)
+    assert run.chosen_ranks["hidden_2"] == ranks[-1]
+    assert run.summary()["chosen_ranks"] == run.chosen_ranks
+
+
+def test_finetune_epochs_must_leave_dense_epochs():
+    with pytest.raises(ValueError, match="finetune_epochs must be an integer between 1 and 2, received 3"):
+        SMALL.replace(method="finetune", epochs=3, finetune_epochs=3)
+    with pytest.raises(ValueError, match="The finetune method needs epochs >= 2"):
+        SMALL.replace(method="finetune", epochs=1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("pipeline, jit", [("numpy", False), ("tf.data", True)])
+def test_same_seed_gives_identical_metrics_twice(mnist_small, pipeline, jit):
+    config = SMALL.replace(pipeline=pipeline, jit_compile=jit)
+    first, second = train(mnist_small, config), train(mnist_small, config)
+    assert first.test_accuracy == second.test_accuracy
+    assert first.test_loss == second.test_loss
+    assert first.history["loss"] == second.history["loss"]
