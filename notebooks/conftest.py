@@ -1,6 +1,6 @@
 """nbval runs the notebooks in quick mode: same defaults, 2,000 training examples.
 
-The kernels nbval starts inherit this environment. See svdnet.sweep for what quick mode
+The kernels nbval starts inherit this environment. See svdnet.experiments.sweep for what quick mode
 changes (training subset size and the scratch results folder, nothing else).
 """
 

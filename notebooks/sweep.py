@@ -1,0 +1,169 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # svdnet sweep: one experiment
+#
+# One run of the svdnet experiment. With its defaults it is the **reference experiment**: an MLP
+# with five hidden `Dense(1024, relu)` layers trained for 10 epochs on MNIST with Adam (batch 128),
+# where at the end of **every epoch** each Dense kernel `W` is replaced by its rank-k truncated SVD
+# reconstruction (k = 20), compared with the same network trained dense from the same seed.
+#
+# Run it headless with Papermill from the project root:
+#
+#     papermill notebooks/sweep.ipynb out.ipynb -p rank 20
+#
+# `papermill --help-notebook notebooks/sweep.ipynb` lists every parameter. The result is written
+# as one JSON file (atomically) under `results_dir`.
+
+# %% tags=["parameters"]
+rank: int = None  # rank k kept by the truncated SVD of each Dense kernel, from 1 to width (or a mapping of layer name to rank); None means 20 unless energy or budget is given
+energy: float = None  # instead of rank: per layer, the smallest rank keeping this fraction, in (0, 1], of the squared singular values
+budget: int = None  # instead of rank: the exported model's parameter count; ranks keep the most spectral energy within it
+dataset: str = "mnist"  # TFDS dataset: "mnist" or "fashion_mnist"
+method: str = "projection"  # "dense", "projection" (rank-k SVD after every epoch), "posthoc" (once after training), "finetune" (factorise, then train the factors) or "lowrank" (train factors from scratch)
+ranks: list = []  # several ranks to run one after another (one result each); with energies and budgets empty, just the rank above
+energies: list = []  # several energy thresholds to run one after another
+budgets: list = []  # several parameter budgets to run one after another
+epochs: int = 10  # training epochs, at least 1
+batch_size: int = 128  # examples per training step, at least 1
+depth: int = 5  # number of hidden Dense layers, at least 1
+width: int = 1024  # units per hidden Dense layer, at least 1
+seed: int = 0  # seed of the initial weights, batch order and randomized SVD, at least 0
+train_size: int = 0  # training examples to use (the first ones in TFDS order); 0 means the whole split
+svd_method: str = "exact"  # SVD backend: "exact" (LAPACK), "randomized" (Halko et al.) or "auto"
+every: int = 1  # project every `every` epochs (and always after the last one), at least 1
+finetune_epochs: int = 2  # finetune method: of the epochs, how many train the factors (the rest train dense)
+jit_compile: bool = True  # compile the training step with XLA
+pipeline: str = "tf.data"  # input pipeline: "tf.data" (cached, prefetched) or "numpy"
+baseline: bool = True  # also train the dense model with the same seed and data, for comparison
+results_dir: str = "reports/results"  # folder of the JSON results, relative to the working directory
+cache_dir: str = ""  # folder where dense runs keep weights for posthoc and finetune runs to reuse; empty shares nothing
+
+# %% [markdown]
+# ## Checking the parameters
+#
+# A bad parameter stops the run here, with a message that names the parameter, the value received
+# and what is allowed.
+
+# %%
+from svdnet.experiments import RunConfig, load_dataset, plots
+from svdnet.experiments.config import expand_choices
+from svdnet.experiments.sweep import apply_quick_mode, comparison_table, quick_mode, run_experiment
+
+config = RunConfig(
+    method=method, rank=rank, dataset=dataset, epochs=epochs, batch_size=batch_size,
+    depth=depth, width=width, seed=seed, train_size=train_size, svd_method=svd_method,
+    every=every, finetune_epochs=finetune_epochs, jit_compile=jit_compile, pipeline=pipeline,
+    energy=energy, budget=budget,
+).replace()  # validates every field
+configs = expand_choices(config, ranks, energies, budgets)  # one run per rank, energy, budget
+
+# %% [markdown]
+# ## Training
+#
+# `SVDNET_QUICK=1` (set by the notebook tests) trains on the first 2,000 examples only and writes
+# its result to a scratch folder; a normal run uses the whole training split. With several
+# `ranks`, the data is loaded once and each rank is one run with its own result file.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+data = load_dataset(config.dataset, train_size=apply_quick_mode(config).train_size)
+experiments = []
+for run_config in configs:
+    experiment = run_experiment(run_config, baseline=baseline and not experiments,
+                                results_dir=results_dir, cache_dir=cache_dir, data=data)
+    experiments.append(experiment)
+    print(f"{run_config.method} {run_config.rank_label}: test accuracy "
+          f"{experiment.run.test_accuracy:.4f}; ranks {experiment.run.chosen_ranks}; "
+          f"result written to {experiment.path}")
+print(f"quick mode: {quick_mode()}; trained on {experiment.payload['data']['train_examples']} examples")
+
+# %% [markdown]
+# ## Dense against compressed
+#
+# Test accuracy and loss on the 10,000 test images. Every compressed model is tested as its
+# exported factorised form (rank-k factors `U·sqrt(S)`, `sqrt(S)·V^T` where that is smaller than
+# the kernel). *parameters* counts the dense network; *factorised parameters* the exported model;
+# *compression* is their ratio.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+comparison_table(experiments).style.format(
+    {"test accuracy": "{:.4f}", "test loss": "{:.4f}", "parameters": "{:,}",
+     "factorised parameters": "{:,}", "compression": "{:.1f}x", "train s": "{:.1f}",
+     "svd s": "{:.2f}"}
+)
+
+# %% [markdown]
+# What must hold, whatever the numbers: every compressed kernel has rank at most its k, every
+# accuracy is a fraction, and a dense model is far above chance (10 classes: 10%).
+
+# %%
+for experiment in experiments:
+    run = experiment.run
+    if run.config.method != "dense":
+        for name, chosen in run.chosen_ranks.items():
+            assert chosen is None or run.ranks[name] <= chosen, (name, run.ranks, run.chosen_ranks)
+    else:
+        assert run.test_accuracy > 0.6, run.test_accuracy
+    assert 0.0 <= run.test_accuracy <= 1.0, run.test_accuracy
+    if experiment.baseline is not None:
+        assert experiment.baseline.test_accuracy > 0.6, experiment.baseline.test_accuracy
+print(f"checks passed: method {config.method}, {len(experiments)} run(s), every kernel rank <= its k")
+
+# %% [markdown]
+# ## Learning curves
+#
+# Training loss and accuracy are measured during each epoch, before its projection; *test_accuracy*
+# is measured after the epoch's projection, so it is the accuracy of the compressed model itself.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+histories = {}
+for experiment in experiments:
+    if experiment.baseline is not None:
+        histories["dense"] = experiment.baseline.history
+    label = config.method if config.method == "dense" else f"{config.method} {experiment.config.rank_label}"
+    if experiment.run.history:  # posthoc trains nothing after truncating
+        histories[label] = experiment.run.history
+if histories:
+    plots.learning_curves(histories);
+
+# %% [markdown]
+# ## Singular value spectra
+#
+# For each layer: the singular values of the kernel just before the last truncation, after it
+# (the k kept values), and of the dense baseline's kernel. The dashed line marks k. With several
+# ranks, the first run's spectra are shown.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+experiment = experiments[0]
+spectra = {"before last truncation": experiment.spectra["before"],
+           "after truncation": experiment.spectra["after"]}
+if experiment.payload["spectra"]["dense"] is not None:
+    spectra["dense baseline"] = experiment.payload["spectra"]["dense"]
+plots.spectrum_plot(spectra, rank=experiment.config.rank if isinstance(experiment.config.rank, int) else None);
+
+# %% [markdown]
+# ## Provenance
+#
+# The seed and configuration above, and the library versions, machine and commit below, are
+# stored with the result.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+experiment.payload["provenance"]
