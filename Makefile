@@ -9,7 +9,7 @@ ifneq ($(wildcard ../shared/tensorflow_datasets),)
 export TFDS_DATA_DIR ?= $(abspath ../shared/tensorflow_datasets)
 endif
 
-.PHONY: install run grid report explore test benchmark clean
+.PHONY: install run grid report explore test test-fast test-torch benchmark clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,18 +25,28 @@ run: install  ## The reference experiment (MNIST, 5x1024 MLP, rank RANK) through
 	$(BIN)/papermill notebooks/sweep.ipynb $(OUT) -p rank $(RANK)
 
 grid: install  ## The sweep: every dataset x method x rank x seed into reports/grid (resumes; GRID_ARGS=... for options).
-	$(BIN)/python -m svdnet.grid $(GRID_ARGS)
+	$(BIN)/python -m svdnet.experiments.grid $(GRID_ARGS)
 
 report: install  ## The results report from reports/grid/results, then HTML pages and reports/index.html.
 	$(BIN)/papermill notebooks/report.ipynb reports/runs/report.ipynb
-	$(BIN)/python -m svdnet.render reports
+	$(BIN)/python -m svdnet.experiments.render reports
 
 explore: install  ## The exploration notebook (spectra, post-training truncation) into reports/runs.
 	$(BIN)/papermill notebooks/explore.ipynb reports/runs/explore.ipynb
 
-test: install  ## The whole test suite: unit tests, then the notebooks under nbval.
+test: install  ## The whole test suite: fast and slow tiers (the core again under JAX), then the notebooks under nbval.
 	$(BIN)/python -m pytest tests
 	$(BIN)/python -m pytest --nbval notebooks/
+
+test-fast: install  ## The fast tier for everyday work (a few minutes): mathematics, callback, API, bad inputs.
+	$(BIN)/python -m pytest tests -m "not slow"
+
+# PyTorch's wheel from PyPI pulls several GB of CUDA libraries: TORCH ?= torch==2.13.0 (a CPU
+# build where the machine provides one), and it is not part of `make test`.
+TORCH ?= torch==2.13.0
+test-torch: install  ## The core suite on Keras' PyTorch backend (installs TORCH into .venv).
+	$(BIN)/python -m pip install --quiet '$(TORCH)'
+	KERAS_BACKEND=torch $(BIN)/python -m pytest tests/core
 
 benchmark: install  ## SVD step cost, training throughput, inference speed, deployment sizes (benchmarks/README.md).
 	$(BIN)/python benchmarks/svd_step.py
