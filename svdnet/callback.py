@@ -9,7 +9,7 @@ import numpy as np
 
 from svdnet.decompose import NonFiniteWeightsError, decompose
 from svdnet.printing import print_msg
-from svdnet.layers import select_layers
+from svdnet.layers import check_layer_names, select_layers
 from svdnet.rank_selection import RankRequest, choose_ranks, rank_request
 from svdnet.svd import BACKENDS
 from svdnet.validation import check_choice, check_int, check_seed
@@ -51,11 +51,13 @@ class SVDProjection(keras.callbacks.Callback):
     >>> model.fit(x, y, epochs=10, callbacks=[callback])  # doctest: +SKIP
 
     Args:
-        rank: Target rank k, a positive integer, or a mapping of layer name to rank
+        rank: Target rank k, a positive integer, or a mapping of layer key to rank
             (layers left out of the mapping are not projected). Defaults to ``None``:
             rank 20 unless ``energy`` or ``budget`` is given.
         layers: Names of the Dense layers to project, or ``None`` for every Dense layer
-            of the model, nested models included. Defaults to ``None``.
+            of the model, nested models included. A name that layers of several nested
+            models share is given as a path, ``"outer/name"``; logs and records use the
+            same keys (see :func:`svdnet.layers.layer_map`). Defaults to ``None``.
         every: Project at the end of every ``every``-th epoch. Defaults to 1.
         method: SVD backend, ``"auto"``, ``"exact"`` or ``"randomized"`` (see
             :func:`svdnet.svd.truncated_svd`). ``"auto"`` takes the randomized SVD when
@@ -80,12 +82,12 @@ class SVDProjection(keras.callbacks.Callback):
         projections: One dict per projection: ``epoch`` (0-based; ``None`` for the one
             at the end of training), ``seconds`` and per-layer ``rank``, ``energy`` and
             ``error``.
-        spectra: Layer name to singular values before the last projection (only with
+        spectra: Layer key to singular values before the last projection (only with
             ``record_spectrum=True``).
         skipped: Names of selected layers never projected (``min(m, n)`` at most a
             fixed rank, left out of a per-layer mapping, or a kernel that cannot be
             projected).
-        skipped_reasons: Layer name to why it is never projected.
+        skipped_reasons: Layer key to why it is never projected.
 
     Dense layers that are quantized (``Dense.quantize``) or have LoRA enabled
     (``Dense.enable_lora``) hold no float kernel to project: with ``layers=None`` they
@@ -108,9 +110,7 @@ class SVDProjection(keras.callbacks.Callback):
         super().__init__()
         self.request = rank_request(rank, energy, budget)
         self.rank = self.request.rank
-        self.layer_names = None if layers is None else (
-            [layers] if isinstance(layers, str) else list(layers)
-        )
+        self.layer_names = None if layers is None else check_layer_names(layers)
         self.every = check_int("every", every, minimum=1)
         self.method = check_choice("method", method, BACKENDS)
         self.seed = check_seed(seed)
@@ -128,7 +128,7 @@ class SVDProjection(keras.callbacks.Callback):
         super().set_model(model)
         # Resolve the layers now, so that an unknown name fails before training starts.
         self._layers, unsupported = select_layers(model, self.layer_names)
-        shapes = {layer.name: tuple(layer.kernel.shape) for layer in self._layers}
+        shapes = {key: tuple(layer.kernel.shape) for key, layer in self._layers.items()}
         self._fixed_ranks = None
         if not self.request.needs_spectrum:
             self._fixed_ranks = choose_ranks(self.request, shapes)
@@ -190,18 +190,17 @@ class SVDProjection(keras.callbacks.Callback):
             raise RuntimeError("SVDProjection.project needs a model: call set_model first.")
         start = time.perf_counter()
         record = {"epoch": epoch, "rank": {}, "energy": {}, "error": {}}
-        active = [layer for layer in self._layers if layer.name not in self.skipped]
-        by_name = {layer.name: layer for layer in active}
+        active = {key: layer for key, layer in self._layers.items() if key not in self.skipped}
         when = "at the end of training" if epoch is None else f"at epoch {epoch + 1}"
         request = self.request
         if self._fixed_ranks is not None:  # the fixed ranks of the layers not skipped
-            request = RankRequest(rank={name: self._fixed_ranks[name] for name in by_name})
+            request = RankRequest(rank={key: self._fixed_ranks[key] for key in active})
         parts = decompose(self.model, active, request, method=self.method, seed=self.seed,
                           when=when) if active else None
         for name, weights in (parts.kernels if parts else {}).items():
             svd = parts.svds[name]
             if svd.rank < min(weights.shape):
-                by_name[name].kernel.assign(svd.reconstruct().astype(weights.dtype, copy=False))
+                active[name].kernel.assign(svd.reconstruct().astype(weights.dtype, copy=False))
             if record_spectrum:
                 # Not part of the projection's cost: measured time stops before it.
                 paused = time.perf_counter()
@@ -235,3 +234,4 @@ class SVDProjection(keras.callbacks.Callback):
     def total_seconds(self) -> float:
         """Wall time spent projecting during the last ``fit``, in seconds."""
         return float(sum(record["seconds"] for record in self.projections))
+

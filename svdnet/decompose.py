@@ -22,10 +22,11 @@ class Decomposition:
     """The kernels of some layers, the rank chosen for each, and their SVDs.
 
     Attributes:
-        kernels: Layer name to kernel, as a numpy array in the kernel's dtype.
-        ranks: Layer name to the rank chosen for it (a per-layer mapping may leave
+        kernels: Layer key to kernel, as a numpy array in the kernel's dtype (keys as
+            :func:`svdnet.layers.layer_map` gives them).
+        ranks: Layer key to the rank chosen for it (a per-layer mapping may leave
             layers out; a rank at or above ``min(m, n)`` leaves the kernel whole).
-        svds: Layer name to its :class:`svdnet.svd.TruncatedSVD` at the chosen rank,
+        svds: Layer key to its :class:`svdnet.svd.TruncatedSVD` at the chosen rank,
             for the layers that have one (see :func:`decompose`).
         fixed: Parameters of the model outside these kernels.
     """
@@ -42,11 +43,11 @@ class Decomposition:
                 for name, kernel in self.kernels.items()}
 
 
-def finite_kernels(layers, when: str = "") -> dict:
+def finite_kernels(layers: dict, when: str = "") -> dict:
     """Returns each layer's kernel as a numpy array, refusing NaN and infinity.
 
     Args:
-        layers: Built Dense layers.
+        layers: Key to built Dense layer (see :func:`svdnet.layers.layer_map`).
         when: Words placed in the error message, for example ``"at epoch 3"``.
             Defaults to ``""``.
 
@@ -54,16 +55,16 @@ def finite_kernels(layers, when: str = "") -> dict:
         NonFiniteWeightsError: naming the first layer whose kernel is not finite.
     """
     kernels = {}
-    for layer in layers:
+    for key, layer in layers.items():
         kernel = np.asarray(keras.ops.convert_to_numpy(layer.kernel))
         if not np.all(np.isfinite(kernel)):
             when_text = f" {when}" if when else ""
             raise NonFiniteWeightsError(
-                f"Layer {layer.name!r} has NaN or infinite kernel weights{when_text}; "
+                f"Layer {key!r} has NaN or infinite kernel weights{when_text}; "
                 "training diverged before the SVD. Lower the learning rate or check the "
                 "input data."
             )
-        kernels[layer.name] = kernel
+        kernels[key] = kernel
     return kernels
 
 
@@ -86,7 +87,7 @@ def decompose(
 
     Args:
         model: The model holding ``layers`` (its parameter count sizes a budget).
-        layers: The Dense layers to decompose.
+        layers: Key to Dense layer, for the layers to decompose.
         request: A :class:`svdnet.rank_selection.RankRequest`, or ``None`` for every
             singular triplet.
         method: SVD backend for fixed ranks: ``"auto"``, ``"exact"`` or

@@ -10,7 +10,7 @@ from svdnet.cost import break_even_text, shrinks
 from svdnet.decompose import choose_layer_ranks, decompose, finite_kernels
 from svdnet.jit import resolve_jit_compile
 from svdnet.printing import print_msg
-from svdnet.layers import select_layers, walk_layers
+from svdnet.layers import layer_map, select_layers
 from svdnet.lowrank import LowRankDense
 from svdnet.rank_selection import rank_request
 from svdnet.svd import BACKENDS
@@ -107,7 +107,11 @@ def factorize(
     Each selected kernel ``W`` is decomposed by truncated SVD and stored as
     ``U_k sqrt(S_k)`` and ``sqrt(S_k) V_k^T``; bias and activation are kept. The result
     computes exactly what ``model`` computes after projecting those kernels to rank k
-    (:func:`svdnet.project`), up to float32 rounding. Layers where factors would not be
+    (:func:`svdnet.project`), up to float32 rounding. Layer settings carry over: a
+    frozen layer stays frozen, a kernel regularizer applies to the product ``U @ V`` (the
+    same penalty on the same kernel), bias regularizers and constraints and activity
+    regularizers stay; a layer whose kernel has a constraint stays Dense (factors cannot
+    keep it), with the reason in the plan. Layers where factors would not be
     smaller (see :func:`factorization_plan`) stay Dense and are reported. Every other
     layer and weight is copied. Works for Sequential and functional models, nested ones
     included; the copy is compiled like ``model`` when ``model`` was compiled, and can be
@@ -142,47 +146,62 @@ def factorize(
         ``return_plan=True``.
 
     Raises:
-        ValueError: for a bad rank, energy or budget, more than one of them, an unknown
-            or non-Dense layer name, or a model with no Dense layer.
+        ValueError: for a bad rank, energy or budget, more than one of them, an unknown,
+            ambiguous or non-Dense layer name, a model with no Dense layer, an unbuilt
+            or subclassed model.
+        TypeError: when ``model`` is not a Keras model, or ``layers`` not names.
         NonFiniteWeightsError: when a selected kernel holds NaN or infinite values.
     """
     check_choice("method", method, BACKENDS)
     seed = check_seed(seed)
     verbose = check_int("verbose", verbose, minimum=0, maximum=2)
-    if not isinstance(model, keras.Model) or not _is_graph_model(model):
-        received = (f"a subclassed {type(model).__name__}" if isinstance(model, keras.Model)
-                    else f"{model!r} of type {type(model).__name__}")
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"factorize needs a Sequential or functional Keras model; received "
+                        f"{model!r} of type {type(model).__name__}.")
+    if not _is_graph_model(model):
         raise ValueError(
-            f"factorize needs a Sequential or functional Keras model; received {received}."
-            + (" Rebuild it as a functional model first." if isinstance(model, keras.Model)
-               else "")
+            f"factorize needs a Sequential or functional model; received a subclassed "
+            f"{type(model).__name__}. Rebuild it as a functional model first."
         )
     request = rank_request(rank, energy, budget)
     selected, skipped = select_layers(model, layers)
+    for key, layer in list(selected.items()):
+        if getattr(layer, "kernel_constraint", None) is not None:
+            reason = (f"its kernel has a constraint ({type(layer.kernel_constraint).__name__}) "
+                      "that rank-k factors cannot keep")
+            if layers is not None:
+                raise ValueError(f"Layer {key!r} cannot be factorised: {reason}.")
+            skipped[key] = reason
+            del selected[key]
     parts = decompose(model, selected, request, method=method, seed=seed, only_shrinking=True)
     plan = {item.name: item for item in plan_from_ranks(parts.shapes, parts.ranks, skipped)}
-    factors = {name: svd.factors() for name, svd in parts.svds.items()
-               if plan[name].rank is not None}
+    factors = {key: svd.factors() for key, svd in parts.svds.items()
+               if plan[key].rank is not None}
+    key_of = {id(layer): key for key, layer in layer_map(model).items()}
 
     def clone(layer):
-        if layer.name in factors:
+        key = key_of.get(id(layer))
+        if key in factors:
             config = layer.get_config()
             return LowRankDense(
-                units=config["units"], rank=plan[layer.name].rank,
+                units=config["units"], rank=plan[key].rank,
                 activation=config["activation"], use_bias=config["use_bias"],
+                kernel_regularizer=config.get("kernel_regularizer"),
+                bias_regularizer=config.get("bias_regularizer"),
+                bias_constraint=config.get("bias_constraint"),
+                activity_regularizer=config.get("activity_regularizer"),
                 name=layer.name, dtype=config.get("dtype"), trainable=layer.trainable,
             )
         return layer.__class__.from_config(layer.get_config())
 
     copy = keras.models.clone_model(model, clone_function=clone, recursive=True)
-    originals = _layers_by_name(model)
-    for name, new in _layers_by_name(copy).items():
-        if name in factors:
-            u, v = factors[name]
-            weights = [u, v] + ([originals[name].bias] if originals[name].use_bias else [])
+    for (key, original), new in _pairs(model, copy):
+        if key in factors:
+            u, v = factors[key]
+            weights = [u, v] + ([original.bias] if original.use_bias else [])
             new.set_weights([keras.ops.convert_to_numpy(w).astype(new.u.dtype) for w in weights])
-        elif name in originals and not getattr(new, "layers", None):
-            new.set_weights(originals[name].get_weights())
+        elif not getattr(new, "layers", None):
+            new.set_weights(original.get_weights())
     compile_config = model.get_compile_config() if model.compiled else None
     if compile_config:
         compile_config["jit_compile"] = resolve_jit_compile(compile_config.get("jit_compile"))
@@ -204,27 +223,29 @@ def factorized_ranks(model: keras.Model) -> dict:
         model: A Keras model, nested models included.
 
     Returns:
-        Layer name to rank (``None`` for a layer that is Dense), in model order.
+        Layer key (see :func:`svdnet.layers.layer_map`) to rank (``None`` for a layer
+        that is Dense), in model order.
     """
-    ranks = {}
-    for layer in walk_layers(model):
-        if isinstance(layer, LowRankDense):
-            ranks.setdefault(layer.name, int(layer.rank))
-        elif isinstance(layer, keras.layers.Dense) and layer is not model:
-            ranks.setdefault(layer.name, None)
-    return ranks
+    return {key: int(layer.rank) if isinstance(layer, LowRankDense) else None
+            for key, layer in layer_map(model).items()
+            if isinstance(layer, (LowRankDense, keras.layers.Dense))}
 
 
 def _is_graph_model(model) -> bool:
     return isinstance(model, keras.Sequential) or model.__class__.__name__ == "Functional"
 
 
-def _layers_by_name(model) -> dict:
-    found = {}
-    for layer in walk_layers(model):
-        if layer is not model:
-            found.setdefault(layer.name, layer)
-    return found
+def _pairs(model, copy) -> list:
+    """Pairs each layer of ``model`` (with its key) with its clone in ``copy``, by position
+    in the same depth-first walk: names are not unique across nested models."""
+    originals, clones = list(layer_map(model).items()), list(layer_map(copy).values())
+    names = [(key.rsplit("/", 1)[-1], type(layer).__name__) for key, layer in originals]
+    if len(originals) != len(clones) or any(
+            not isinstance(layer, keras.layers.InputLayer) and layer.name != name
+            for (name, _), layer in zip(names, clones)):
+        raise RuntimeError("factorize: the cloned model's layers do not line up with the "
+                           f"original's ({[key for key, _ in originals]}); please report this.")
+    return list(zip(originals, clones))
 
 
 def _shapes(kernels: dict) -> dict:

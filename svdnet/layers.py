@@ -1,7 +1,8 @@
-"""Finding the Dense layers of a Keras model, nested models included."""
+"""Finding the Dense layers of a Keras model, nested models included, and their keys."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 
 import keras
@@ -14,57 +15,119 @@ def walk_layers(layer) -> Iterable:
         yield from walk_layers(child)
 
 
+def layer_map(model: keras.Model) -> dict:
+    """Returns every layer nested in ``model`` (depth first, each object once) by its key.
+
+    A layer's key is its name when no other layer of the model has that name, else its
+    path through the nested models, ``"outer/inner/name"``: Keras makes names unique
+    within one model, not across nested models, so two sub-models may each hold a
+    ``"hidden"``. Keys are what svdnet's logs, rank mappings, plans and results use.
+
+    Args:
+        model: A Keras model.
+    """
+    entries, seen = [], set()
+
+    def visit(container, prefix):
+        for child in getattr(container, "layers", ()) or ():
+            if id(child) in seen:
+                continue
+            seen.add(id(child))
+            path = prefix + child.name
+            entries.append((path, child))
+            visit(child, path + "/")
+
+    visit(model, "")
+    counts = Counter(layer.name for _, layer in entries)
+    return {(layer.name if counts[layer.name] == 1 else path): layer for path, layer in entries}
+
+
+def check_layer_names(names) -> list[str]:
+    """Checks a ``layers`` argument: one name, or a non-empty list of names (strings)."""
+    if isinstance(names, str):
+        return [names]
+    try:
+        names = list(names)
+    except TypeError:
+        raise TypeError(f"layers must be a layer name or a list of names; received {names!r} "
+                        f"of type {type(names).__name__}.") from None
+    for name in names:
+        if not isinstance(name, str):
+            raise TypeError(f"layers must name layers with strings; received {name!r} of "
+                            f"type {type(name).__name__} in {names!r}.")
+    if not names:
+        raise ValueError("layers must name at least one Dense layer; received an empty list.")
+    return names
+
+
+def dense_layer_map(model: keras.Model, names: Iterable[str] | None = None) -> dict:
+    """Returns the Dense layers of ``model`` by key (see :func:`layer_map`).
+
+    Args:
+        model: A Keras model (Sequential, functional or subclassed), nested models
+            included.
+        names: Keys or names of the layers to select (a name shared by layers of
+            several sub-models must be given as a path, ``"outer/name"``), or ``None``
+            for every Dense layer. Defaults to ``None``.
+
+    Returns:
+        Key to ``keras.layers.Dense`` layer, in model order, each layer once.
+
+    Raises:
+        ValueError: if the model has no Dense layer, or a name is unknown, ambiguous or
+            not Dense.
+        TypeError: if ``model`` is not a Keras model or ``names`` not strings.
+    """
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"Expected a Keras model; received {model!r} of type "
+                        f"{type(model).__name__}.")
+    layers = layer_map(model)
+    found = {key: layer for key, layer in layers.items() if isinstance(layer, keras.layers.Dense)}
+    if not found:
+        raise ValueError(
+            f"Model {model.name!r} has no Dense layer to compress; its layers are "
+            f"{sorted(layers) or 'none'}."
+        )
+    if names is None:
+        return found
+    selected = {}
+    for name in check_layer_names(names):
+        key = name
+        if name not in layers:
+            matches = [k for k, layer in layers.items() if layer.name == name]
+            if len(matches) > 1:
+                raise ValueError(f"Layer name {name!r} is ambiguous: layers {matches} of "
+                                 "nested models share it; give one of those paths.")
+            if not matches:
+                raise ValueError(
+                    f"Unknown layer name {name!r}; the model's Dense layers are {list(found)}."
+                )
+            key = matches[0]
+        if not isinstance(layers[key], keras.layers.Dense):
+            raise ValueError(
+                f"Layer {name!r} is a {type(layers[key]).__name__}, not Dense; the "
+                f"model's Dense layers are {list(found)}."
+            )
+        selected[key] = layers[key]
+    return selected
+
+
 def dense_layers(model: keras.Model, names: Iterable[str] | None = None) -> list:
     """Returns the Dense layers of ``model``, searching nested models too.
 
     Args:
         model: A Keras model (Sequential, functional or subclassed).
-        names: Names of the layers to select, or ``None`` for every Dense layer.
-            Defaults to ``None``.
+        names: Keys or names of the layers to select, or ``None`` for every Dense layer
+            (see :func:`dense_layer_map`). Defaults to ``None``.
 
     Returns:
         The selected ``keras.layers.Dense`` layers, in model order, each once.
 
     Raises:
-        ValueError: if the model has no Dense layer, if a name is unknown, or if a
-            named layer is not Dense.
+        ValueError: if the model has no Dense layer, if a name is unknown or
+            ambiguous, or if a named layer is not Dense.
     """
-    found, seen = [], set()
-    by_name = {}
-    for layer in walk_layers(model):
-        if id(layer) in seen or layer is model:
-            continue
-        seen.add(id(layer))
-        by_name.setdefault(layer.name, layer)
-        if isinstance(layer, keras.layers.Dense):
-            found.append(layer)
-    if not found:
-        raise ValueError(
-            f"Model {model.name!r} has no Dense layer to compress; its layers are "
-            f"{sorted(by_name) or 'none'}."
-        )
-    if names is None:
-        return found
-    if isinstance(names, str):
-        names = [names]
-    names = list(names)
-    if not names:
-        raise ValueError("layers must name at least one Dense layer; received an empty list.")
-    dense_names = [layer.name for layer in found]
-    selected = []
-    for name in names:
-        if name not in by_name:
-            raise ValueError(
-                f"Unknown layer name {name!r}; the model's Dense layers are {dense_names}."
-            )
-        if not isinstance(by_name[name], keras.layers.Dense):
-            raise ValueError(
-                f"Layer {name!r} is a {type(by_name[name]).__name__}, not Dense; the "
-                f"model's Dense layers are {dense_names}."
-            )
-        if by_name[name] not in selected:
-            selected.append(by_name[name])
-    return selected
+    return list(dense_layer_map(model, names).values())
 
 
 def unsupported_reason(layer) -> str:
@@ -85,43 +148,42 @@ def unsupported_reason(layer) -> str:
     return ""
 
 
-def select_layers(model: keras.Model, names: Iterable[str] | None = None) -> tuple[list, dict]:
+def select_layers(model: keras.Model, names: Iterable[str] | None = None) -> tuple[dict, dict]:
     """Returns the Dense layers to compress and those left alone, with the reason.
 
-    Like :func:`dense_layers`, but layers whose kernel cannot be compressed (see
+    Like :func:`dense_layer_map`, but layers whose kernel cannot be compressed (see
     :func:`unsupported_reason`) are left out when ``names`` is ``None`` and refused when
     named.
 
     Args:
         model: A built Keras model.
-        names: Names of the layers to select, or ``None`` for every Dense layer.
+        names: Keys or names of the layers to select, or ``None`` for every Dense layer.
             Defaults to ``None``.
 
     Returns:
-        ``(selected, skipped)``: the layers to compress, in model order, and a mapping
-        of layer name to the reason it is left alone.
+        ``(selected, skipped)``: key to layer for the layers to compress, in model
+        order, and key to the reason a layer is left alone.
 
     Raises:
         ValueError: for an unbuilt model or layer, a model with no Dense layer, an
-            unknown or non-Dense name, or a named layer that cannot be compressed.
+            unknown, ambiguous or non-Dense name, or a named layer that cannot be
+            compressed.
+        TypeError: when ``model`` is not a Keras model.
     """
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"Expected a Keras model; received {model!r} of type "
-                        f"{type(model).__name__}.")
-    layers = dense_layers(model, names)
-    unbuilt = [layer.name for layer in layers if not layer.built]
+    layers = dense_layer_map(model, names)
+    unbuilt = [key for key, layer in layers.items() if not layer.built]
     if unbuilt:
         raise ValueError(
             f"Model {model.name!r} is not built: layer(s) {unbuilt} have no kernel yet. "
             "Build it first (call it on data, or model.build(input_shape))."
         )
-    selected, skipped = [], {}
-    for layer in layers:
+    selected, skipped = {}, {}
+    for key, layer in layers.items():
         reason = unsupported_reason(layer)
         if not reason:
-            selected.append(layer)
+            selected[key] = layer
         elif names is not None:
-            raise ValueError(f"Layer {layer.name!r} cannot be compressed: {reason}.")
+            raise ValueError(f"Layer {key!r} cannot be compressed: {reason}.")
         else:
-            skipped[layer.name] = reason
+            skipped[key] = reason
     return selected, skipped

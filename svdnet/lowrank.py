@@ -29,7 +29,13 @@ class LowRankDense(keras.layers.Layer):
         u_initializer: Initializer of ``U``. Defaults to ``"glorot_uniform"``.
         v_initializer: Initializer of ``V``. Defaults to ``"glorot_uniform"``.
         bias_initializer: Initializer of the bias. Defaults to ``"zeros"``.
-        **kwargs: Base ``Layer`` arguments such as ``name`` and ``dtype``.
+        kernel_regularizer: Regularizer of the kernel ``U @ V``, as for ``Dense``: the
+            penalty of the product (the kernel the layer computes with), not of each
+            factor, added to the layer's losses at every call. Defaults to ``None``.
+        bias_regularizer: Regularizer of the bias. Defaults to ``None``.
+        bias_constraint: Constraint of the bias. Defaults to ``None``.
+        **kwargs: Base ``Layer`` arguments such as ``name``, ``dtype``, ``trainable``
+            and ``activity_regularizer``.
     """
 
     def __init__(
@@ -41,6 +47,9 @@ class LowRankDense(keras.layers.Layer):
         u_initializer="glorot_uniform",
         v_initializer="glorot_uniform",
         bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        bias_constraint=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -51,6 +60,9 @@ class LowRankDense(keras.layers.Layer):
         self.u_initializer = keras.initializers.get(u_initializer)
         self.v_initializer = keras.initializers.get(v_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
+        self.bias_constraint = keras.constraints.get(bias_constraint)
         self.input_spec = keras.layers.InputSpec(min_ndim=2)
 
     def build(self, input_shape):
@@ -62,13 +74,16 @@ class LowRankDense(keras.layers.Layer):
             name="v", shape=(self.rank, self.units), initializer=self.v_initializer
         )
         self.bias = (
-            self.add_weight(name="bias", shape=(self.units,), initializer=self.bias_initializer)
+            self.add_weight(name="bias", shape=(self.units,), initializer=self.bias_initializer,
+                            regularizer=self.bias_regularizer, constraint=self.bias_constraint)
             if self.use_bias
             else None
         )
         self.input_spec = keras.layers.InputSpec(min_ndim=2, axes={-1: input_dim})
 
     def call(self, inputs):
+        if self.kernel_regularizer is not None:
+            self.add_loss(self.kernel_regularizer(self.kernel))
         outputs = keras.ops.matmul(keras.ops.matmul(inputs, self.u), self.v)
         if self.bias is not None:
             outputs = keras.ops.add(outputs, self.bias)
@@ -92,5 +107,8 @@ class LowRankDense(keras.layers.Layer):
             "u_initializer": keras.initializers.serialize(self.u_initializer),
             "v_initializer": keras.initializers.serialize(self.v_initializer),
             "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
+            "bias_constraint": keras.constraints.serialize(self.bias_constraint),
         })
         return config

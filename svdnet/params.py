@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 
 from svdnet.cost import factor_size, shrinks
-from svdnet.layers import dense_layers
+from svdnet.layers import dense_layer_map
 from svdnet.validation import check_rank
 
 
@@ -51,7 +51,7 @@ def parameter_counts(model: keras.Model, rank: int, layers=None) -> dict:
     rank = check_rank(rank)
     total = int(model.count_params())
     per_layer = {
-        layer.name: layer_parameters(layer, rank) for layer in dense_layers(model, layers)
+        key: layer_parameters(layer, rank) for key, layer in dense_layer_map(model, layers).items()
     }
     saved = sum(item["dense"] - item["factorised"] for item in per_layer.values())
     factorised = total - saved

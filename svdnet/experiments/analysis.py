@@ -13,7 +13,7 @@ from svdnet.experiments.config import RunConfig
 from svdnet.experiments.training import train
 from svdnet.decompose import decompose
 from svdnet.experiments.results import atomic_path
-from svdnet.layers import dense_layers
+from svdnet.layers import dense_layer_map
 from svdnet.params import parameter_counts
 from svdnet.validation import check_rank
 
@@ -69,19 +69,19 @@ def truncation_sweep(model: keras.Model, x, y, ranks, layers=None, batch_size: i
         (dense), ``factorised parameters``, ``compression`` and ``mean energy kept``.
     """
     ranks = [check_rank(rank) for rank in ranks]
-    selected = dense_layers(model, layers)
+    selected = dense_layer_map(model, layers)
     parts = decompose(model, selected, None)  # NaN check, every singular triplet, exact
     original, full = parts.kernels, parts.svds
     rows = []
     try:
         for rank in ranks:
             energies = []
-            for layer in selected:
-                if min(original[layer.name].shape) <= rank:
-                    layer.kernel.assign(original[layer.name])
+            for key, layer in selected.items():
+                if min(original[key].shape) <= rank:
+                    layer.kernel.assign(original[key])
                     continue
-                truncated = full[layer.name].truncate(rank)
-                layer.kernel.assign(truncated.reconstruct().astype(original[layer.name].dtype))
+                truncated = full[key].truncate(rank)
+                layer.kernel.assign(truncated.reconstruct().astype(original[key].dtype))
                 energies.append(truncated.energy_kept())
             loss, accuracy = model.evaluate(x, y, batch_size=batch_size, verbose=0)[:2]
             counts = parameter_counts(model, rank, layers)
@@ -95,6 +95,6 @@ def truncation_sweep(model: keras.Model, x, y, ranks, layers=None, batch_size: i
                 "mean energy kept": float(np.mean(energies)) if energies else 1.0,
             })
     finally:
-        for layer in selected:
-            layer.kernel.assign(original[layer.name])
+        for key, layer in selected.items():
+            layer.kernel.assign(original[key])
     return pd.DataFrame(rows)

@@ -11,10 +11,10 @@ import numpy as np
 from svdnet.callback import SVDProjection
 from svdnet.experiments.config import RunConfig, validate_config
 from svdnet.experiments.data import Dataset, load_dataset, training_dataset
-from svdnet.experiments.model import build_mlp
+from svdnet.experiments.model import build_mlp, mlp_shapes
 from svdnet.experiments.provenance import provenance
 from svdnet.factorize import factorize, factorized_ranks
-from svdnet.layers import walk_layers
+from svdnet.layers import layer_map
 from svdnet.lowrank import LowRankDense
 from svdnet.svd import rank_of_spectrum, singular_values
 
@@ -250,20 +250,21 @@ def train(
 
 
 def mlp_parameters(input_dim: int, num_classes: int, depth: int, width: int) -> int:
-    """Returns the parameter count of the dense MLP that :func:`svdnet.experiments.build_mlp` builds."""
-    sizes = [input_dim] + [width] * depth + [num_classes]
-    return sum(rows * cols + cols for rows, cols in zip(sizes[:-1], sizes[1:]))
+    """Returns the parameter count of the dense MLP that :func:`svdnet.experiments.build_mlp`
+    builds (kernels and biases, from :func:`svdnet.experiments.model.mlp_shapes`)."""
+    shapes = mlp_shapes(input_dim, num_classes, depth, width).values()
+    return sum(rows * cols + cols for rows, cols in shapes)
 
 
 def effective_kernels(model: keras.Model) -> dict[str, np.ndarray]:
     """Returns each Dense kernel, and each ``LowRankDense``'s product ``U @ V``, by name."""
     kernels = {}
-    for layer in walk_layers(model):
+    for key, layer in layer_map(model).items():
         if isinstance(layer, LowRankDense):
             u, v = (keras.ops.convert_to_numpy(w) for w in (layer.u, layer.v))
-            kernels[layer.name] = u @ v
+            kernels[key] = u @ v
         elif isinstance(layer, keras.layers.Dense):
-            kernels[layer.name] = keras.ops.convert_to_numpy(layer.kernel)
+            kernels[key] = keras.ops.convert_to_numpy(layer.kernel)
     return kernels
 
 

@@ -216,3 +216,73 @@ def test_frozen_layers_stay_frozen():
     factorised.fit(X, Y, epochs=1, verbose=0)
     after = factorised.get_layer("hidden_1").get_weights()
     assert all(np.array_equal(a, b) for a, b in zip(before, after))
+
+
+def test_quantized_and_lora_layers_stay_dense_with_the_reason_or_are_refused_by_name():
+    model = _trained(depth=3, width=40)
+    model.get_layer("hidden_1").quantize("int8")
+    model.get_layer("hidden_2").enable_lora(2)
+    factorised, plan = factorize(model, 3, verbose=0, return_plan=True)
+    reasons = {item.name: item.reason for item in plan if item.rank is None}
+    assert "quantized ('int8')" in reasons["hidden_1"]
+    assert "LoRA is enabled (rank 2)" in reasons["hidden_2"]
+    assert isinstance(factorised.get_layer("hidden_3"), LowRankDense)
+    np.testing.assert_allclose(factorised.predict(X[:8], verbose=0)[:, 0].shape, (8,))
+    for name in ("hidden_1", "hidden_2"):
+        with pytest.raises(ValueError, match=f"Layer '{name}' cannot be compressed"):
+            factorize(model, 3, layers=[name], verbose=0)
+
+
+def test_kernel_regularizer_carries_over_as_the_penalty_of_the_product(tmp_path):
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((30,))
+    hidden = keras.layers.Dense(40, activation="relu", name="hidden",
+                                kernel_regularizer=keras.regularizers.L2(0.01),
+                                bias_regularizer=keras.regularizers.L1(0.1))(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(4, name="out")(hidden))
+    model(X[:2])
+    factorised = factorize(model, 5, verbose=0)
+    layer = factorised.get_layer("hidden")
+    factorised(X[:2])
+    product = keras.ops.convert_to_numpy(layer.kernel)
+    bias = keras.ops.convert_to_numpy(layer.bias)
+    expected = 0.01 * np.sum(product**2) + 0.1 * np.sum(np.abs(bias))
+    assert float(sum(keras.ops.convert_to_numpy(loss) for loss in factorised.losses)) == \
+        pytest.approx(expected, rel=1e-5)
+    path = str(tmp_path / "regularized.keras")
+    factorised.save(path)
+    loaded = keras.models.load_model(path).get_layer("hidden")
+    assert isinstance(loaded.kernel_regularizer, keras.regularizers.L2)
+
+
+def test_a_kernel_constraint_keeps_the_layer_dense_with_the_reason():
+    inputs = keras.Input((30,))
+    hidden = keras.layers.Dense(40, name="hidden",
+                                kernel_constraint=keras.constraints.NonNeg())(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(4, name="out")(hidden))
+    factorised, plan = factorize(model, 3, verbose=0, return_plan=True)
+    reasons = {item.name: item.reason for item in plan}
+    assert "kernel has a constraint (NonNeg)" in reasons["hidden"]
+    assert not isinstance(factorised.get_layer("hidden"), LowRankDense)
+    with pytest.raises(ValueError, match="Layer 'hidden' cannot be factorised: its kernel has"):
+        factorize(model, 3, layers=["hidden"], verbose=0)
+
+
+@pytest.mark.parametrize("model, kwargs, error, text", [
+    (None, {}, TypeError, "factorize needs a Sequential or functional Keras model; received "
+                          "None of type NoneType"),
+    ("keras", {}, TypeError, "received 'keras' of type str"),
+    ("mlp", {"layers": 5}, TypeError, "layers must be a layer name or a list of names; "
+                                      "received 5 of type int"),
+    ("mlp", {"layers": [1]}, TypeError, "received 1 of type int"),
+    ("lazy", {}, ValueError, "Model 'lazy' is not built"),
+])
+def test_bad_models_and_layer_arguments_get_a_sentence(model, kwargs, error, text):
+    if model == "mlp":
+        model = build_mlp(input_dim=8, num_classes=3, depth=1, width=4)
+    elif model == "lazy":
+        model = keras.Sequential([keras.layers.Dense(4), keras.layers.Dense(2)], name="lazy")
+    elif model == "keras":
+        model = "keras"
+    with pytest.raises(error, match=text):
+        factorize(model, 2, verbose=0, **kwargs)
