@@ -31,6 +31,7 @@ seed: int = 0  # seed of the initial weights and batch order, at least 0
 train_size: int = 0  # training examples to use; 0 means the whole split
 ranks: list = [1, 2, 5, 10, 20, 50, 100, 200]  # ranks at which to truncate the trained kernels
 model_path: str = ""  # a .keras file: loaded when it exists, else the trained model is saved there; "" trains without saving
+quick: bool = None  # True: train on the first 2,000 examples only; None: only when SVDNET_QUICK=1 (set by the notebook tests)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -45,7 +46,7 @@ from svdnet.experiments.sweep import apply_quick_mode, layer_spectra
 config = apply_quick_mode(RunConfig(
     method="dense", dataset=dataset, epochs=epochs, batch_size=batch_size, depth=depth,
     width=width, seed=seed, train_size=train_size,
-).replace())
+).replace(), quick)
 data = load_dataset(config.dataset, train_size=config.train_size)
 model = load_or_train_dense(data, config, model_path)
 dense_loss, dense_accuracy = model.evaluate(data.x_test, data.y_test, batch_size=1024, verbose=0)

@@ -51,6 +51,7 @@ pipeline: str = "tf.data"  # input pipeline: "tf.data" (cached, prefetched) or "
 baseline: bool = True  # also train the dense model with the same seed and data, for comparison
 results_dir: str = "reports/results"  # folder of the JSON results, relative to the working directory
 cache_dir: str = ""  # folder where dense runs keep weights for posthoc and finetune runs to reuse; empty shares nothing
+quick: bool = None  # True: a quick check (2,000 training examples, result in a scratch folder); None: only when SVDNET_QUICK=1 (set by the notebook tests)
 
 # %% [markdown]
 # ## Checking the parameters
@@ -59,6 +60,8 @@ cache_dir: str = ""  # folder where dense runs keep weights for posthoc and fine
 # and what is allowed.
 
 # %%
+import os
+
 from svdnet.experiments import RunConfig, load_dataset, plots
 from svdnet.experiments.config import expand_choices
 from svdnet.experiments.sweep import apply_quick_mode, comparison_table, quick_mode, run_experiment
@@ -70,26 +73,32 @@ config = RunConfig(
     energy=energy, budget=budget,
 ).replace()  # validates every field
 configs = expand_choices(config, ranks, energies, budgets)  # one run per rank, energy, budget
+quick = quick_mode(quick)  # True or False as given; None: SVDNET_QUICK (the notebook tests)
 
 # %% [markdown]
 # ## Training
 #
-# `SVDNET_QUICK=1` (set by the notebook tests) trains on the first 2,000 examples only and writes
-# its result to a scratch folder; a normal run uses the whole training split. With several
+# `quick=True` (or, when `quick` is left at None, `SVDNET_QUICK=1`, which the notebook tests set)
+# trains on the first 2,000 examples only and writes its result to a scratch folder, and says
+# so; a normal run uses the whole training split. With several
 # `ranks`, the data is loaded once and each rank is one run with its own result file.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-data = load_dataset(config.dataset, train_size=apply_quick_mode(config).train_size)
+if quick:
+    print(f"QUICK MODE (quick={quick!r}, SVDNET_QUICK={os.environ.get('SVDNET_QUICK')!r}): "
+          "2,000 training examples, result in a scratch folder, not in results_dir")
+data = load_dataset(config.dataset, train_size=apply_quick_mode(config, quick).train_size)
 experiments = []
 for run_config in configs:
     experiment = run_experiment(run_config, baseline=baseline and not experiments,
-                                results_dir=results_dir, cache_dir=cache_dir, data=data)
+                                results_dir=results_dir, cache_dir=cache_dir, data=data,
+                                quick=quick)
     experiments.append(experiment)
     print(f"{run_config.method} {run_config.rank_label}: test accuracy "
           f"{experiment.run.test_accuracy:.4f}; ranks {experiment.run.chosen_ranks}; "
           f"result written to {experiment.path}")
-print(f"quick mode: {quick_mode()}; trained on {experiment.payload['data']['train_examples']} examples")
+print(f"quick mode: {quick}; trained on {experiment.payload['data']['train_examples']} examples")
 
 # %% [markdown]
 # ## Dense against compressed

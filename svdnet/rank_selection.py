@@ -134,6 +134,35 @@ def _energy_at(curve, rank: int, rows: int, cols: int) -> float:
     return float(curve[rank - 1])
 
 
+def smallest_budget(shapes: dict, fixed: int) -> int:
+    """The parameter count of the smallest model a budget can give: rank-1 factors for
+    every kernel (the kernel itself where even those would not be smaller), plus the
+    ``fixed`` parameters outside the kernels."""
+    return fixed + sum(kernel_cost(rows, cols, 1) for rows, cols in shapes.values())
+
+
+def check_budget(budget: int, shapes: dict, fixed: int) -> int:
+    """Checks that a parameter budget can be met, before any work.
+
+    Args:
+        budget: Total parameters allowed for the model.
+        shapes: Layer key to kernel shape ``(m, n)`` of the kernels to compress.
+        fixed: Parameters outside these kernels (biases, other layers).
+
+    Raises:
+        ValueError: naming the budget and the smallest possible model.
+    """
+    minimum = smallest_budget(shapes, fixed)
+    if budget < minimum:
+        raise ValueError(
+            f"budget={budget:,} parameters is below the smallest possible model: "
+            f"{fixed:,} parameters outside the compressed kernels (biases and layers "
+            f"left dense) plus {minimum - fixed:,} for rank-1 factors of "
+            f"{len(shapes)} kernel(s) = {minimum:,}. Give a budget of at least {minimum:,}."
+        )
+    return budget
+
+
 def budget_ranks(spectra: dict, shapes: dict, budget: int, fixed: int) -> dict:
     """Per-layer ranks that keep the most relative spectral energy within a budget.
 
@@ -159,14 +188,7 @@ def budget_ranks(spectra: dict, shapes: dict, budget: int, fixed: int) -> dict:
         ValueError: when even rank 1 everywhere does not fit, saying the minimum.
     """
     names = list(shapes)
-    minimum = fixed + sum(kernel_cost(*shapes[name], 1) for name in names)
-    if budget < minimum:
-        raise ValueError(
-            f"budget={budget:,} parameters is below the smallest possible model: "
-            f"{fixed:,} parameters outside the compressed kernels (biases and layers "
-            f"left dense) plus {minimum - fixed:,} for rank-1 factors of "
-            f"{len(names)} kernel(s) = {minimum:,}. Give a budget of at least {minimum:,}."
-        )
+    check_budget(budget, shapes, fixed)
     curves = {name: energy_curve(spectra[name]) for name in names}
 
     def energy(ranks):

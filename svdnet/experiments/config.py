@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from svdnet.experiments.data import DATASETS
-from svdnet.rank_selection import REFERENCE_RANK, rank_request
+from svdnet.experiments.data import DATASETS, SPLITS, check_train_size
+from svdnet.experiments.model import mlp_shapes
+from svdnet.rank_selection import REFERENCE_RANK, check_budget, choose_ranks, rank_request
 from svdnet.svd import BACKENDS
 from svdnet.validation import check_bool, check_choice, check_int, check_rank, check_seed
 
@@ -115,7 +116,7 @@ def validate_config(config: RunConfig) -> RunConfig:
     check_int("depth", config.depth, minimum=1)
     check_int("width", config.width, minimum=1)
     check_seed(config.seed, allow_none=False)
-    check_int("train_size", config.train_size, minimum=0)
+    check_train_size(config.dataset, config.train_size)
     check_choice("svd_method", config.svd_method, BACKENDS)
     check_int("every", config.every, minimum=1)
     if config.rank is not None and not isinstance(config.rank, dict):
@@ -133,7 +134,21 @@ def validate_config(config: RunConfig) -> RunConfig:
         check_int("finetune_epochs", config.finetune_epochs, minimum=1)
     check_bool("jit_compile", config.jit_compile)
     check_choice("pipeline", config.pipeline, PIPELINES)
+    if config.method != "dense":
+        _check_ranks_fit_the_model(config)
     return config
+
+
+def _check_ranks_fit_the_model(config: RunConfig) -> None:
+    """A per-layer rank map must name the model's layers within their sizes, and a budget
+    must allow the smallest factorised model: both are known before training."""
+    request = rank_request(**config.rank_choice)
+    split = SPLITS[config.dataset]
+    shapes = mlp_shapes(split["features"], split["classes"], config.depth, config.width)
+    if request.kind == "per_layer":
+        choose_ranks(request, shapes)
+    elif request.kind == "budget":
+        check_budget(request.budget, shapes, fixed=sum(cols for _, cols in shapes.values()))
 
 
 

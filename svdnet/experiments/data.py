@@ -9,12 +9,24 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import socket
 
 import numpy as np
 
 from svdnet.validation import check_choice, check_int
 
 DATASETS = ("mnist", "fashion_mnist")
+
+SPLITS = {
+    "mnist": {"train": 60_000, "test": 10_000, "features": 784, "classes": 10},
+    "fashion_mnist": {"train": 60_000, "test": 10_000, "features": 784, "classes": 10},
+}
+"""What each dataset of :data:`DATASETS` holds (TFDS 3.0.1), known before loading it, so
+that a run's configuration is checked before any work."""
+
+
+DOWNLOAD_HOST = "storage.googleapis.com"
+"""Where TFDS downloads MNIST and Fashion-MNIST from."""
 
 
 class DatasetUnavailableError(RuntimeError):
@@ -54,6 +66,39 @@ def default_data_dir() -> str:
     )
 
 
+def check_train_size(dataset: str, train_size) -> int:
+    """Checks a number of training examples: 0 (the whole split) up to the split's size
+    (60,000 for both datasets), before anything is loaded.
+
+    Raises:
+        TypeError, ValueError: naming the value and the split's size.
+    """
+    return check_int("train_size", train_size, minimum=0, maximum=SPLITS[dataset]["train"])
+
+
+def _prepared(tfds, name: str, data_dir: str | None) -> bool:
+    """True when ``name`` is already prepared in ``data_dir`` (no download needed)."""
+    try:
+        return (tfds.builder(name, data_dir=data_dir).data_path / "dataset_info.json").exists()
+    except Exception:  # an unreadable folder: let tfds.load say what is wrong
+        return True
+
+
+def _check_download_host(name: str, where: str) -> None:
+    """Fails at once, rather than after minutes of download retries, when the data is
+    missing and its download host cannot even be resolved (no network)."""
+    try:
+        socket.getaddrinfo(DOWNLOAD_HOST, 443)
+    except OSError as error:
+        raise DatasetUnavailableError(
+            f"Could not load dataset {name!r}: it is not prepared under {where!r}, and "
+            f"its download host {DOWNLOAD_HOST} cannot be resolved ({error}): this machine "
+            "looks offline. Point the TFDS_DATA_DIR environment variable (or data_dir) at "
+            "a folder of prepared TensorFlow Datasets, for example "
+            "../shared/tensorflow_datasets."
+        ) from error
+
+
 def _flatten(images) -> np.ndarray:
     images = np.asarray(images)
     return (images.reshape(images.shape[0], -1).astype(np.float32)) / np.float32(255.0)
@@ -82,15 +127,17 @@ def load_dataset(
     Raises:
         ValueError: for an unknown dataset name or a bad ``train_size``.
         DatasetUnavailableError: when the data is not prepared in ``data_dir`` and
-            cannot be downloaded.
+            cannot be downloaded (at once when the download host cannot be resolved).
     """
     check_choice("dataset", name, DATASETS)
     if train_size is not None:
-        train_size = check_int("train_size", train_size, minimum=0)
+        train_size = check_train_size(name, train_size)
     import tensorflow_datasets as tfds
 
     where = data_dir or default_data_dir()
     train_split = f"train[:{train_size}]" if train_size else "train"
+    if download and not _prepared(tfds, name, data_dir):
+        _check_download_host(name, where)
     try:
         ((x_train, y_train), (x_test, y_test)), info = tfds.load(
             name,

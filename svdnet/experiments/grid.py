@@ -161,6 +161,7 @@ def execute(group: Group, out: str, notebook: str = NOTEBOOK) -> str:
         "energies": list(group.energies),
         "budgets": list(group.budgets),
         "baseline": False,
+        "quick": False,  # explicit: SVDNET_QUICK left in the environment changes nothing
         "results_dir": os.path.abspath(os.path.join(out, "results")),
         "cache_dir": os.path.abspath(os.path.join(out, "cache")),
     })

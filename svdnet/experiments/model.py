@@ -13,6 +13,18 @@ REFERENCE_DEPTH = 5
 REFERENCE_WIDTH = 1024
 
 
+def mlp_shapes(input_dim: int = 784, num_classes: int = 10, depth: int = REFERENCE_DEPTH,
+               width: int = REFERENCE_WIDTH) -> dict:
+    """The kernel shape of each Dense layer :func:`build_mlp` builds, by layer name.
+
+    Known without building the model, so a run's ranks and budget are checked before any
+    work; every layer also has a bias of its output size.
+    """
+    sizes = [input_dim] + [width] * depth + [num_classes]
+    names = [f"hidden_{index + 1}" for index in range(depth)] + ["output"]
+    return {name: (rows, cols) for name, rows, cols in zip(names, sizes[:-1], sizes[1:])}
+
+
 def build_mlp(
     input_dim: int = 784,
     num_classes: int = 10,

@@ -3,10 +3,13 @@
 An experiment trains the model of one :class:`svdnet.experiments.RunConfig` (and, optionally, the
 dense baseline with the same seed) and writes one JSON result file, atomically.
 
-Quick mode: when the environment variable ``SVDNET_QUICK`` is ``1`` (the notebook tests
-set it), an experiment trains on the first :data:`QUICK_TRAIN_SIZE` examples instead of
-the whole split, and writes its result under a scratch folder rather than the results
-folder. Everything else (architecture, rank, epochs) keeps the values asked for.
+Quick mode (``quick=True``, the notebooks' ``quick`` parameter) trains on the first
+:data:`QUICK_TRAIN_SIZE` examples instead of the whole split and writes its result under
+a scratch folder rather than the results folder; everything else (architecture, rank,
+epochs) keeps the values asked for. It is explicit: ``quick=None`` (the notebooks'
+default) takes it from the environment variable ``SVDNET_QUICK=1``, which only the
+notebook tests set (nbval cannot pass parameters), and says so loudly. The grid runner
+always passes ``quick=False``, so a variable left set never redirects a sweep's results.
 """
 
 from __future__ import annotations
@@ -26,29 +29,37 @@ from svdnet.experiments.results import write_json_atomic
 from svdnet.experiments.snapshots import SaveWeightsAt
 from svdnet.experiments.training import Run, dense_model, layer_spectra, train  # noqa: F401
 from svdnet.rank_selection import request_label
+from svdnet.validation import check_bool
 
 QUICK_ENV = "SVDNET_QUICK"
 QUICK_TRAIN_SIZE = 2000
 
 
-def quick_mode() -> bool:
-    """True when ``SVDNET_QUICK=1`` asks for the quick (test) mode."""
-    return os.environ.get(QUICK_ENV, "") == "1"
+def quick_mode(quick: bool | None = None) -> bool:
+    """Resolves the quick-mode switch.
+
+    Args:
+        quick: ``True`` or ``False`` as asked; ``None`` takes ``SVDNET_QUICK=1`` from the
+            environment (the notebook tests' way). Defaults to ``None``.
+    """
+    if quick is None:
+        return os.environ.get(QUICK_ENV, "") == "1"
+    return check_bool("quick", quick)
 
 
-def apply_quick_mode(config: RunConfig) -> RunConfig:
+def apply_quick_mode(config: RunConfig, quick: bool | None = None) -> RunConfig:
     """Returns ``config`` with at most :data:`QUICK_TRAIN_SIZE` training examples in
-    quick mode, else ``config`` unchanged."""
-    if not quick_mode():
+    quick mode (see :func:`quick_mode`), else ``config`` unchanged."""
+    if not quick_mode(quick):
         return config
     size = QUICK_TRAIN_SIZE if config.train_size == 0 else min(config.train_size, QUICK_TRAIN_SIZE)
     return config.replace(train_size=size)
 
 
-def results_folder(results_dir: str) -> str:
+def results_folder(results_dir: str, quick: bool | None = None) -> str:
     """Returns ``results_dir``, or a scratch folder in quick mode (toy results stay out
     of the results folder)."""
-    if not quick_mode():
+    if not quick_mode(quick):
         return results_dir
     name = os.path.basename(os.path.normpath(results_dir)) or "results"
     return os.path.join(tempfile.gettempdir(), "svdnet-quick", name)
@@ -165,6 +176,7 @@ def run_experiment(
     verbose: int = 0,
     cache_dir: str = "",
     data: Dataset | None = None,
+    quick: bool | None = False,
 ) -> Experiment:
     """Trains ``config`` (and the dense baseline), tests both, writes one JSON result.
 
@@ -180,14 +192,17 @@ def run_experiment(
             nothing. Defaults to ``""``.
         data: The loaded dataset, when the caller has it already (it must match the
             config's dataset and training size). Defaults to ``None``: load it.
+        quick: Quick mode (see :func:`quick_mode`): ``True``, ``False``, or ``None`` to
+            follow ``SVDNET_QUICK``. Defaults to ``False``.
 
     Returns:
         An :class:`Experiment`.
     """
-    config = apply_quick_mode(validate_config(config))
-    results_dir = results_folder(results_dir)
+    quick = quick_mode(quick)
+    config = apply_quick_mode(validate_config(config), quick)
+    results_dir = results_folder(results_dir, quick)
     if cache_dir:
-        cache_dir = results_folder(cache_dir)
+        cache_dir = results_folder(cache_dir, quick)
     start = time.perf_counter()
     if data is None or data.name != config.dataset or (
         config.train_size and len(data.x_train) != config.train_size
@@ -210,7 +225,7 @@ def run_experiment(
     before = run.spectra or after
     payload = {
         "config": dataclasses.asdict(config),
-        "quick": quick_mode(),
+        "quick": quick,
         "run": run.summary(),
         "baseline": dense.summary() if dense else None,
         "dense_source": dense_source,

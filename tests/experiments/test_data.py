@@ -31,7 +31,7 @@ def test_unknown_dataset_lists_known_ones():
 
 
 def test_bad_train_size():
-    with pytest.raises(ValueError, match="train_size must be an integer >= 0, received -5"):
+    with pytest.raises(ValueError, match="train_size must be an integer between 0 and 60000, received -5"):
         load_dataset("mnist", train_size=-5)
 
 
@@ -42,6 +42,36 @@ def test_missing_data_offline_says_dataset_place_and_variable(tmp_path):
     assert "'fashion_mnist'" in message
     assert str(tmp_path) in message
     assert "TFDS_DATA_DIR" in message
+
+
+def test_offline_without_prepared_data_fails_at_once_naming_the_host(tmp_path, monkeypatch):
+    import socket
+
+    import tensorflow_datasets as tfds
+
+    def unresolvable(host, *args, **kwargs):
+        raise socket.gaierror(-2, "Name or service not known")
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("tfds.load must not start a download that cannot succeed")
+
+    monkeypatch.setattr(socket, "getaddrinfo", unresolvable)
+    monkeypatch.setattr(tfds, "load", no_download)
+    with pytest.raises(DatasetUnavailableError) as info:
+        load_dataset("mnist", data_dir=str(tmp_path))
+    message = str(info.value)
+    assert "download host storage.googleapis.com cannot be resolved" in message
+    assert str(tmp_path) in message and "TFDS_DATA_DIR" in message
+
+
+def test_prepared_data_needs_no_network(monkeypatch):
+    import socket
+
+    def unresolvable(host, *args, **kwargs):
+        raise socket.gaierror(-2, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", unresolvable)
+    assert load_dataset("mnist", train_size=10).x_train.shape == (10, 784)
 
 
 def test_default_data_dir_honours_environment(monkeypatch):

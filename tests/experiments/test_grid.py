@@ -61,6 +61,9 @@ def test_plan_skips_finished_runs_and_redoes_corrupt_ones(tmp_path):
         (["--epochs", "2", "--methods", "finetune"], "finetune_epochs must be an integer between 1 and 1, received 2"),
         (["--svd-method", "qr"], "svd_method must be one of"),
         (["--ranks", ""], "expected a comma-separated list; received ''"),
+        (["--budgets", "1"], "Give a budget of at least 16,164"),
+        (["--train-size", "70000"], "train_size must be an integer between 0 and 60000, received 70000"),
+        (["--seeds", "4294967296"], "seed must be an integer between 0 and 4294967295"),
     ],
 )
 def test_bad_command_lines_name_the_value(argv, text, capsys, tmp_path):
@@ -173,6 +176,7 @@ def test_every_run_config_field_reaches_the_notebook_and_its_result_is_found(tmp
 
     from svdnet.experiments import grid
 
+    monkeypatch.setenv("SVDNET_QUICK", "1")
     base = BASE.replace(every=2, batch_size=64, pipeline="numpy", jit_compile=False)
     groups, _ = plan(base, datasets=("mnist",), methods=("projection",), ranks=(3,), seeds=(1,),
                      results_dir=str(tmp_path / "results"))
@@ -193,6 +197,7 @@ def test_every_run_config_field_reaches_the_notebook_and_its_result_is_found(tmp
         if field.name not in ("rank", "energy", "budget"):
             assert seen[field.name] == getattr(groups[0].config, field.name), field.name
     assert seen["every"] == 2 and seen["ranks"] == [3]
+    assert seen["quick"] is False  # SVDNET_QUICK left in the environment cannot redirect results
     groups, done = plan(base, datasets=("mnist",), methods=("projection",), ranks=(3,),
                         seeds=(1,), results_dir=str(tmp_path / "results"))
     assert (groups, done) == ([], 1)

@@ -24,6 +24,9 @@ NOTEBOOK = pathlib.Path(__file__).resolve().parents[2] / "notebooks" / "sweep.ip
         ({"ranks": [20, 0]}, "rank must be an integer between 1 and 1024, received 0"),
         ({"epochs": -2}, "epochs must be an integer >= 1, received -2"),
         ({"svd_method": "lanczos"}, "svd_method must be one of 'auto', 'exact', 'randomized'; received 'lanczos'"),
+        ({"budget": 1}, "Give a budget of at least 16,164"),
+        ({"train_size": 70000}, "train_size must be an integer between 0 and 60000, received 70000"),
+        ({"quick": "yes"}, "quick must be True or False; received 'yes'"),
     ],
 )
 @pytest.mark.slow

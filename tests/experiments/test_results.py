@@ -70,3 +70,28 @@ def test_result_file_is_readable_by_others_like_a_normal_file(tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
+
+
+def test_a_result_path_that_is_a_folder_is_named_and_nothing_is_left(tmp_path):
+    folder = tmp_path / "run.json"
+    folder.mkdir()
+    with pytest.raises(IsADirectoryError, match="run.json': it is a folder. Remove it"):
+        write_json_atomic(folder, {"v": 1})
+    assert sorted(os.listdir(tmp_path)) == ["run.json"] and not os.listdir(folder)
+
+
+def test_bytes_that_are_not_utf8_are_a_corrupt_file_named_by_path(tmp_path):
+    path = tmp_path / "run.json"
+    path.write_bytes(b'\xff\xfe{"run": 1}')
+    with pytest.raises(CorruptResultError, match="run.json' is corrupt or truncated"):
+        read_json(path)
+
+
+def test_the_report_skips_a_non_utf8_file_when_asked(tmp_path):
+    from svdnet.experiments.report import load_results
+
+    (tmp_path / "bad.json").write_bytes(b"\x80\x81")
+    frame, problems = load_results(str(tmp_path), on_corrupt="skip")
+    assert frame.empty and len(problems) == 1 and "bad.json" in problems[0]
+    with pytest.raises(CorruptResultError, match="bad.json"):
+        load_results(str(tmp_path))

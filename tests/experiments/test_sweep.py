@@ -23,7 +23,6 @@ def test_result_names_are_distinct_per_run():
     assert "n500" in result_name(TINY)
 
 
-@pytest.mark.slow
 def test_quick_mode_only_shrinks_training_set(monkeypatch, tmp_path):
     monkeypatch.delenv("SVDNET_QUICK", raising=False)
     assert apply_quick_mode(RunConfig()) == RunConfig()
@@ -33,6 +32,13 @@ def test_quick_mode_only_shrinks_training_set(monkeypatch, tmp_path):
     assert quick == RunConfig(train_size=2000)
     assert apply_quick_mode(TINY).train_size == 500
     assert results_folder("reports/results") != "reports/results"
+    # an explicit False wins over the environment: nothing is redirected
+    assert apply_quick_mode(RunConfig(), quick=False) == RunConfig()
+    assert results_folder("reports/results", quick=False) == "reports/results"
+    monkeypatch.delenv("SVDNET_QUICK")
+    assert results_folder("reports/results", quick=True) != "reports/results"
+    with pytest.raises(TypeError, match="quick must be True or False; received 'yes'"):
+        apply_quick_mode(RunConfig(), quick="yes")
 
 
 @pytest.mark.slow

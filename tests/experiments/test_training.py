@@ -52,7 +52,9 @@ def test_posthoc_truncates_once_after_training(mnist_small):
         ("epochs", -1, ValueError, "epochs must be an integer >= 1, received -1"),
         ("epochs", 2.5, TypeError, "epochs must be an integer >= 1, received 2.5 of type float"),
         ("batch_size", 0, ValueError, "batch_size must be an integer >= 1, received 0"),
-        ("train_size", -1, ValueError, "train_size must be an integer >= 0, received -1"),
+        ("train_size", -1, ValueError, "train_size must be an integer between 0 and 60000, received -1"),
+        ("train_size", 70_000, ValueError, "train_size must be an integer between 0 and 60000, received 70000"),
+        ("seed", 2**32, ValueError, "seed must be an integer between 0 and 4294967295, received 4294967296"),
         ("svd_method", "qr", ValueError, "svd_method must be one of"),
         ("energy", 0.9, ValueError, "Give only one of rank, energy or budget; received rank=20 and energy=0.9"),
         ("finetune_epochs", 0, ValueError, "finetune_epochs must be an integer >= 1, received 0"),
@@ -61,9 +63,28 @@ def test_posthoc_truncates_once_after_training(mnist_small):
     ],
 )
 def test_bad_config_names_field_value_and_allowed(field, value, error, text):
+    """Validation trains nothing: every value is checked when the config is made."""
     with pytest.raises(error) as info:
         validate_config(dataclasses.replace(RunConfig(), **{field: value}))
     assert text in str(info.value)
+
+
+@pytest.mark.parametrize("changes, text", [
+    ({"rank": None, "budget": 1},
+     "budget=1 parameters is below the smallest possible model: 5,130 parameters outside the "
+     "compressed kernels (biases and layers left dense) plus 11,034 for rank-1 factors of 6 "
+     "kernel(s) = 16,164. Give a budget of at least 16,164."),
+    ({"method": "posthoc", "rank": {"hidden_9": 4}},
+     "Per-layer ranks name unknown layer(s) ['hidden_9']; the layers that can be compressed "
+     "are ['hidden_1', 'hidden_2', 'hidden_3', 'hidden_4', 'hidden_5', 'output']"),
+    ({"rank": {"output": 20}}, "rank of layer 'output' must be an integer between 1 and 10, "
+                               "received 20"),
+])
+def test_ranks_that_cannot_fit_the_model_fail_before_any_training(changes, text):
+    with pytest.raises(ValueError) as info:
+        RunConfig().replace(**changes)
+    assert text in str(info.value)
+    assert RunConfig(method="dense").replace(rank=None, budget=1)  # dense has no ranks
 
 
 @pytest.mark.slow
