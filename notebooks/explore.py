@@ -31,7 +31,7 @@ seed: int = 0  # seed of the initial weights and batch order, at least 0
 train_size: int = 0  # training examples to use; 0 means the whole split
 ranks: list = [1, 2, 5, 10, 20, 50, 100, 200]  # ranks at which to truncate the trained kernels
 model_path: str = ""  # a .keras file: loaded when it exists, else the trained model is saved there; "" trains without saving
-quick: bool = None  # True: train on the first 2,000 examples only; None: only when SVDNET_QUICK=1 (set by the notebook tests)
+quick: bool = None  # True: train on the first 2,000 examples only; None: only when the environment variable SVDNET_QUICK is 1, as the notebook tests set it
 
 # %%
 # NBVAL_IGNORE_OUTPUT

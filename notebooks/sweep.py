@@ -51,7 +51,7 @@ pipeline: str = "tf.data"  # input pipeline: "tf.data" (cached, prefetched) or "
 baseline: bool = True  # also train the dense model with the same seed and data, for comparison
 results_dir: str = "reports/results"  # folder of the JSON results, relative to the working directory
 cache_dir: str = ""  # folder where dense runs keep weights for posthoc and finetune runs to reuse; empty shares nothing
-quick: bool = None  # True: a quick check (2,000 training examples, result in a scratch folder); None: only when SVDNET_QUICK=1 (set by the notebook tests)
+quick: bool = None  # True: a quick check (2,000 training examples, result in a scratch folder); None: only when the environment variable SVDNET_QUICK is 1, as the notebook tests set it
 
 # %% [markdown]
 # ## Checking the parameters

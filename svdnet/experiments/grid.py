@@ -139,23 +139,11 @@ def plan(
     return groups, done
 
 
-def execute(group: Group, out: str, notebook: str = NOTEBOOK) -> str:
-    """Runs one group through Papermill; returns the executed notebook's path.
-
-    The notebook is written to a hidden partial file while it runs and renamed into
-    ``<out>/runs`` only when it has finished without error; a failed execution is
-    kept as ``<name>.failed.ipynb`` for inspection and the error is raised.
-    """
-    import papermill
-
-    config = group.config
-    runs = os.path.join(out, "runs")
-    os.makedirs(runs, exist_ok=True)
-    final = os.path.join(runs, group.name)
-    partial = os.path.join(runs, ".partial-" + group.name)
-    # Every field of the run's configuration, so that the notebook runs exactly the
-    # configuration the plan named (RunConfig is the one schema of a run).
-    parameters = dataclasses.asdict(config)
+def notebook_parameters(group: Group, out: str) -> dict:
+    """The sweep notebook's parameters for one group: every field of its configuration
+    (RunConfig is the one schema of a run, so the notebook runs exactly the
+    configuration the plan named), its choices, and where results and caches go."""
+    parameters = dataclasses.asdict(group.config)
     parameters.update({
         "ranks": list(group.ranks),
         "energies": list(group.energies),
@@ -165,6 +153,23 @@ def execute(group: Group, out: str, notebook: str = NOTEBOOK) -> str:
         "results_dir": os.path.abspath(os.path.join(out, "results")),
         "cache_dir": os.path.abspath(os.path.join(out, "cache")),
     })
+    return parameters
+
+
+def execute(group: Group, out: str, notebook: str = NOTEBOOK) -> str:
+    """Runs one group through Papermill; returns the executed notebook's path.
+
+    The notebook is written to a hidden partial file while it runs and renamed into
+    ``<out>/runs`` only when it has finished without error; a failed execution is
+    kept as ``<name>.failed.ipynb`` for inspection and the error is raised.
+    """
+    import papermill
+
+    runs = os.path.join(out, "runs")
+    os.makedirs(runs, exist_ok=True)
+    final = os.path.join(runs, group.name)
+    partial = os.path.join(runs, ".partial-" + group.name)
+    parameters = notebook_parameters(group, out)
     try:
         papermill.execute_notebook(notebook, partial, parameters=parameters,
                                    progress_bar=False, cwd=os.path.dirname(notebook))
@@ -189,7 +194,8 @@ def _print(line: str) -> None:
     print(line, flush=True)
 
 
-def run_grid(base: RunConfig, out: str = "reports/grid", log=_print, **grid) -> dict:
+def run_grid(base: RunConfig, out: str = "reports/grid", log=_print, client=None,
+             **grid) -> dict:
     """Runs every unfinished run of a grid, group by group, printing progress.
 
     Args:
@@ -197,6 +203,9 @@ def run_grid(base: RunConfig, out: str = "reports/grid", log=_print, **grid) -> 
         out: Output folder (``results``, ``runs`` and ``cache`` inside). Defaults to
             ``"reports/grid"``.
         log: Where progress lines go. Defaults to printing them (flushed).
+        client: A Dask :class:`distributed.Client` to run the groups on its workers
+            (see :mod:`svdnet.experiments.cluster`), or ``None`` to run them here, one
+            after another. Defaults to ``None``.
         **grid: ``datasets``, ``methods``, ``ranks``, ``seeds``, ``energies``,
             ``budgets`` as for :func:`plan`.
 
@@ -213,6 +222,17 @@ def run_grid(base: RunConfig, out: str = "reports/grid", log=_print, **grid) -> 
     total_runs = sum(group.size for group in groups)
     log(f"svdnet grid: {done} run(s) already finished, {total_runs} to do in "
         f"{len(groups)} notebook(s); output in {out}")
+    if client is not None and groups:
+        from svdnet.experiments import cluster
+
+        started = time.perf_counter()
+        workers = cluster.check_workers(client, sorted({g.config.dataset for g in groups}))
+        log(f"svdnet grid: {len(workers)} Dask worker(s) can load the data: {workers}")
+        ran, failed = cluster.run_groups(client, groups, out, NOTEBOOK,
+                                         lambda group: notebook_parameters(group, out), log)
+        log(f"svdnet grid: ran {ran} run(s) in {(time.perf_counter() - started) / 60:.1f} "
+            "min" + (f"; {len(failed)} notebook(s) failed: {failed}" if failed else ""))
+        return {"done_before": done, "ran": ran, "failed": failed}
     started = time.perf_counter()
     ran, failed = 0, []
     for index, group in enumerate(groups, 1):
@@ -283,7 +303,19 @@ def main(argv=None) -> int:
                         help="tiny grid (mnist; all methods; ranks 2, 20; seed 0; 2 epochs, "
                              "1 of fine-tuning; 1,000 examples) unless given otherwise")
     parser.add_argument("--dry-run", action="store_true", help="list what would run")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="run the notebooks on a local Dask cluster of this many worker "
+                             "processes, each with its share of the cores (default: 0, one "
+                             "at a time in this process, no Dask)")
+    parser.add_argument("--scheduler", default=os.environ.get("DASK_SCHEDULER_ADDRESS", ""),
+                        help="address of a running Dask scheduler to run the notebooks on, "
+                             "e.g. tcp://10.0.0.5:8786 (default: $DASK_SCHEDULER_ADDRESS)")
     args = parser.parse_args(argv)
+    if args.workers < 0:
+        parser.error(f"--workers must be an integer >= 0; received {args.workers}.")
+    if args.workers and args.scheduler:
+        parser.error(f"give --workers ({args.workers}) or --scheduler ({args.scheduler!r}), "
+                     "not both.")
     given = set(arg.split("=")[0].lstrip("-").replace("-", "_") for arg in (argv or sys.argv[1:])
                 if arg.startswith("--"))
     grid = {}
@@ -310,7 +342,20 @@ def main(argv=None) -> int:
         for group in groups:
             print(f"  {group.name}")
         return 0
-    outcome = run_grid(base, out=args.out, **grid)
+    if not (args.workers or args.scheduler):
+        outcome = run_grid(base, out=args.out, **grid)  # here, one at a time; no Dask
+        return 1 if outcome["failed"] else 0
+    from svdnet.experiments import cluster
+
+    client = (cluster.local_client(args.workers) if args.workers
+              else cluster.remote_client(args.scheduler))
+    try:
+        outcome = run_grid(base, out=args.out, client=client, **grid)
+    except cluster.WorkerDataError as error:
+        print(f"svdnet grid: {error}", file=sys.stderr)
+        return 2
+    finally:
+        client.close()
     return 1 if outcome["failed"] else 0
 
 

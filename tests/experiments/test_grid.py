@@ -64,6 +64,9 @@ def test_plan_skips_finished_runs_and_redoes_corrupt_ones(tmp_path):
         (["--budgets", "1"], "Give a budget of at least 16,164"),
         (["--train-size", "70000"], "train_size must be an integer between 0 and 60000, received 70000"),
         (["--seeds", "4294967296"], "seed must be an integer between 0 and 4294967295"),
+        (["--workers", "-1"], "--workers must be an integer >= 0; received -1"),
+        (["--workers", "2", "--scheduler", "tcp://127.0.0.1:8786"],
+         "give --workers (2) or --scheduler ('tcp://127.0.0.1:8786'), not both"),
     ],
 )
 def test_bad_command_lines_name_the_value(argv, text, capsys, tmp_path):
@@ -201,3 +204,13 @@ def test_every_run_config_field_reaches_the_notebook_and_its_result_is_found(tmp
     groups, done = plan(base, datasets=("mnist",), methods=("projection",), ranks=(3,),
                         seeds=(1,), results_dir=str(tmp_path / "results"))
     assert (groups, done) == ([], 1)
+
+
+def test_without_workers_the_runner_never_imports_dask(tmp_path):
+    code = ("import sys; from svdnet.experiments import grid; "
+            f"grid.main(['--quick', '--dry-run', '--out', {str(tmp_path)!r}]); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "[]"

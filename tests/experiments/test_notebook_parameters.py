@@ -45,8 +45,14 @@ def test_bad_parameter_fails_fast_with_message(parameters, message, tmp_path):
 
 @pytest.mark.parametrize("name", ["sweep.ipynb", "explore.ipynb"])
 def test_every_parameter_has_a_type_and_a_meaning(name):
+    import nbformat
+
     parameters = papermill.inspect_notebook(str(NOTEBOOK.parent / name))
     assert parameters, name
+    cell = next(cell for cell in nbformat.read(NOTEBOOK.parent / name, as_version=4).cells
+                if "parameters" in cell.metadata.get("tags", []))
+    lines = [line.split(":")[0] for line in cell.source.splitlines() if line.strip()]
+    assert sorted(lines) == sorted(parameters), "a parameter line Papermill cannot parse"
     for parameter, info in parameters.items():
         assert info["inferred_type_name"] in {"int", "str", "bool", "list", "float"}, parameter
         assert len(info["help"]) > 10, parameter

@@ -1,0 +1,215 @@
+"""Running the grid's notebook executions on a Dask cluster.
+
+``python -m svdnet.experiments.grid --workers N`` starts a :class:`distributed.LocalCluster`
+of N worker processes on this machine; ``--scheduler ADDRESS`` (or the environment
+variable ``DASK_SCHEDULER_ADDRESS``) connects to a cluster that already runs (SLURM or
+PBS through dask-jobqueue, Kubernetes, a cloud). Without either the runner never imports
+Dask.
+
+Each group of runs is one task. It executes the sweep notebook on a worker, in a
+temporary folder of that worker, and **returns** the executed notebook and its result
+files; the runner alone writes them under ``--out``, atomically, once. So no shared file
+system is needed, a worker that dies mid-run leaves nothing half-written, and no result
+is written twice. Dask reruns a task whose worker died on another worker, at most
+:data:`ALLOWED_FAILURES` times; a task that keeps killing workers is reported as failed.
+A killed runner resumes as before: what it wrote is finished, the rest runs again.
+
+Data: every worker loads TensorFlow Datasets from its own ``TFDS_DATA_DIR`` (or downloads
+them); before dispatching anything the runner asks every worker to load the grid's
+datasets, and names each worker that cannot. Dense weights that ``posthoc`` and
+``finetune`` start from are cached per worker machine (:data:`WORKER_CACHE`); a worker
+without them trains the dense model itself (the runs are deterministic, so results do
+not depend on where a run went).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import tempfile
+import time
+
+from svdnet.experiments.results import is_finished, write_text_atomic
+
+ALLOWED_FAILURES = 2
+"""How many workers a task may see die before it is reported as failed (Dask's
+``distributed.scheduler.allowed-failures``)."""
+
+WORKER_CACHE = os.path.join(tempfile.gettempdir(), "svdnet-worker-cache")
+"""Where a worker keeps dense weights for later ``posthoc`` and ``finetune`` runs."""
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                    "TF_NUM_INTRAOP_THREADS")
+
+
+def thread_environment(threads: int) -> dict:
+    """Environment variables that hold one run's TensorFlow and BLAS threads to
+    ``threads`` (TensorFlow's inter-op pool to 1): a worker's share of the cores."""
+    threads = max(1, int(threads))
+    return {**{name: str(threads) for name in THREAD_VARIABLES}, "TF_NUM_INTEROP_THREADS": "1"}
+
+
+def local_client(workers: int):
+    """Starts a :class:`distributed.LocalCluster` of ``workers`` processes on loopback,
+    each with one task slot and an equal share of this machine's cores, and returns a
+    client of it."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES})
+    share = (os.cpu_count() or 1) // workers
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                           host="127.0.0.1", dashboard_address=None,
+                           env=thread_environment(share))
+    return Client(cluster)
+
+
+def remote_client(address: str):
+    """Connects to a running Dask scheduler at ``address`` (``tcp://host:8786``). Its
+    ``allowed-failures`` setting is the scheduler's own (set it there)."""
+    from distributed import Client
+
+    return Client(address)
+
+
+def _can_load(datasets: list) -> dict:
+    """On a worker: tries to load each dataset; returns dataset to error ("" if it loads)."""
+    from svdnet.experiments.data import load_dataset
+
+    problems = {}
+    for name in datasets:
+        try:
+            load_dataset(name, train_size=1)
+            problems[name] = ""
+        except Exception as error:  # any failure is the worker's answer
+            problems[name] = f"{type(error).__name__}: {error}"
+    return problems
+
+
+class WorkerDataError(RuntimeError):
+    """Raised when a worker cannot load a dataset of the grid; names both."""
+
+
+def check_workers(client, datasets) -> list:
+    """Asks every worker to load ``datasets``, before any run is dispatched.
+
+    Returns:
+        The workers' addresses.
+
+    Raises:
+        WorkerDataError: naming each worker and dataset that failed, and the worker's
+            ``TFDS_DATA_DIR``.
+        RuntimeError: when the cluster has no worker.
+    """
+    answers = client.run(_can_load, list(datasets))
+    if not answers:
+        raise RuntimeError("The Dask cluster has no worker; start workers first.")
+    folders = client.run(lambda: os.environ.get("TFDS_DATA_DIR", "(unset)"))
+    failures = [f"worker {worker} (TFDS_DATA_DIR={folders.get(worker)}) cannot load "
+                f"{name!r}: {error}"
+                for worker, problems in sorted(answers.items())
+                for name, error in problems.items() if error]
+    if failures:
+        raise WorkerDataError("Before any run: " + "; ".join(failures)
+                              + ". Prepare the data there or point TFDS_DATA_DIR at it.")
+    return sorted(answers)
+
+
+def execute_on_worker(notebook_text: str, name: str, parameters: dict) -> dict:
+    """On a worker: executes the sweep notebook for one group in a temporary folder.
+
+    Args:
+        notebook_text: The sweep notebook (sent by the runner: workers need no copy of
+            the project's files).
+        name: The executed notebook's file name.
+        parameters: The group's notebook parameters; ``results_dir`` and ``cache_dir``
+            are replaced by folders of this worker.
+
+    Returns:
+        ``{"notebook": text, "results": {file name: text}, "worker": host,
+        "seconds": wall time}``.
+    """
+    import socket
+
+    import papermill
+
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="svdnet-task-") as folder:
+        source = os.path.join(folder, "sweep.ipynb")
+        with open(source, "w", encoding="utf-8") as stream:
+            stream.write(notebook_text)
+        results = os.path.join(folder, "results")
+        output = os.path.join(folder, name)
+        papermill.execute_notebook(
+            source, output, progress_bar=False, cwd=folder,
+            parameters={**parameters, "results_dir": results, "cache_dir": WORKER_CACHE})
+        files = {}
+        for path in sorted(glob.glob(os.path.join(results, "*.json"))):
+            with open(path, encoding="utf-8") as stream:
+                files[os.path.basename(path)] = stream.read()
+        with open(output, encoding="utf-8") as stream:
+            notebook = stream.read()
+    return {"notebook": notebook, "results": files, "worker": socket.gethostname(),
+            "seconds": time.perf_counter() - start}
+
+
+def run_groups(client, groups, out: str, notebook: str, parameters_of, log) -> tuple[int, list]:
+    """Runs every group as a task on ``client``'s cluster and writes what comes back.
+
+    Args:
+        client: A :class:`distributed.Client`.
+        groups: The groups of :func:`svdnet.experiments.grid.plan`.
+        out: The output folder.
+        notebook: Path of the sweep notebook (its text is sent with every task).
+        parameters_of: Group to its notebook parameters.
+        log: Where progress lines go.
+
+    Returns:
+        ``(runs written, names of the groups that failed)``.
+    """
+    from distributed import as_completed
+
+    with open(notebook, encoding="utf-8") as stream:
+        text = stream.read()
+    futures = {}
+    for group in groups:
+        future = client.submit(execute_on_worker, text, group.name, parameters_of(group),
+                               key=f"svdnet-{group.name}-{time.time_ns()}", pure=False)
+        futures[future] = group
+    total, started = sum(group.size for group in groups), time.perf_counter()
+    ran, finished, failed = 0, 0, []
+    workers = max(1, len(client.scheduler_info().get("workers", {})))
+    for future in as_completed(futures):
+        group = futures[future]
+        finished += 1
+        try:
+            answer = future.result()
+        except Exception as error:  # the group's own error, or KilledWorker
+            failed.append(group.name)
+            log(f"[{finished}/{len(groups)}] {group.name} FAILED: {type(error).__name__}: "
+                f"{str(error).strip().splitlines()[-1][:300] if str(error).strip() else ''}")
+            continue
+        written = _write(answer, group, out)
+        ran += written
+        elapsed = time.perf_counter() - started
+        left_runs = total - ran
+        eta = elapsed / max(ran, 1) * left_runs
+        running = min(workers, len(groups) - finished)
+        log(f"[{finished}/{len(groups)}] {group.name}: {written} run(s) in "
+            f"{answer['seconds']:.0f} s on {answer['worker']}; {ran}/{total} runs done, "
+            f"{running} notebook(s) running, {len(groups) - finished - running} waiting, "
+            f"elapsed {elapsed / 60:.1f} min, about {eta / 60:.0f} min left")
+    return ran, failed
+
+
+def _write(answer: dict, group, out: str) -> int:
+    """Writes a task's results and notebook under ``out``, each atomically, once."""
+    written = 0
+    for name, text in answer["results"].items():
+        path = os.path.join(out, "results", name)
+        if is_finished(path):  # already there (an earlier runner wrote it): keep it
+            continue
+        write_text_atomic(path, text)
+        written += 1
+    write_text_atomic(os.path.join(out, "runs", group.name), answer["notebook"])
+    return written
