@@ -3,7 +3,10 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 RANK ?= 20
-OUT ?= reports/runs/sweep-rank$(RANK).ipynb
+# A user's runs go to reports/scratch (not committed), never over the committed reference
+# (reports/runs/sweep-rank20.ipynb and reports/results/).
+OUT ?= reports/scratch/sweep-rank$(RANK).ipynb
+RESULTS ?= reports/scratch/results
 # Prepared TFDS data beside the project is used when present (offline machines).
 ifneq ($(wildcard ../shared/tensorflow_datasets),)
 export TFDS_DATA_DIR ?= $(abspath ../shared/tensorflow_datasets)
@@ -22,7 +25,8 @@ install: $(BIN)/.installed  ## Create .venv and install svdnet with every extra.
 
 run: install  ## The reference experiment (MNIST, 5x1024 MLP, rank RANK) through the sweep notebook.
 	@mkdir -p $(dir $(OUT))
-	$(BIN)/papermill notebooks/sweep.ipynb $(OUT) -p rank $(RANK)
+	$(BIN)/papermill notebooks/sweep.ipynb $(OUT) -p rank $(RANK) -p results_dir $(RESULTS) --log-output
+	@echo "executed notebook: $(OUT); result: $(RESULTS)/"
 
 grid: install  ## The sweep: every dataset x method x rank x seed into reports/grid (resumes; GRID_ARGS=... for options).
 	$(BIN)/python -m svdnet.experiments.grid $(GRID_ARGS)

@@ -51,6 +51,7 @@ pipeline: str = "tf.data"  # input pipeline: "tf.data" (cached, prefetched) or "
 baseline: bool = True  # also train the dense model with the same seed and data, for comparison
 results_dir: str = "reports/results"  # folder of the JSON results, relative to the working directory
 cache_dir: str = ""  # folder where dense runs keep weights for posthoc and finetune runs to reuse; empty shares nothing
+verbose: int = 2  # Keras training output: 2 prints one line per epoch (papermill --log-output streams it to the terminal), 0 nothing
 quick: bool = None  # True: a quick check (2,000 training examples, result in a scratch folder); None: only when the environment variable SVDNET_QUICK is 1, as the notebook tests set it
 
 # %% [markdown]
@@ -65,6 +66,7 @@ import os
 from svdnet.experiments import RunConfig, load_dataset, plots
 from svdnet.experiments.config import expand_choices
 from svdnet.experiments.sweep import apply_quick_mode, comparison_table, quick_mode, run_experiment
+from svdnet.validation import check_int
 
 config = RunConfig(
     method=method, rank=rank, dataset=dataset, epochs=epochs, batch_size=batch_size,
@@ -74,6 +76,7 @@ config = RunConfig(
 ).replace()  # validates every field
 configs = expand_choices(config, ranks, energies, budgets)  # one run per rank, energy, budget
 quick = quick_mode(quick)  # True or False as given; None: SVDNET_QUICK (the notebook tests)
+check_int("verbose", verbose, minimum=0, maximum=2)
 
 # %% [markdown]
 # ## Training
@@ -93,11 +96,11 @@ experiments = []
 for run_config in configs:
     experiment = run_experiment(run_config, baseline=baseline and not experiments,
                                 results_dir=results_dir, cache_dir=cache_dir, data=data,
-                                quick=quick)
+                                quick=quick, verbose=verbose)
     experiments.append(experiment)
     print(f"{run_config.method} {run_config.rank_label}: test accuracy "
           f"{experiment.run.test_accuracy:.4f}; ranks {experiment.run.chosen_ranks}; "
-          f"result written to {experiment.path}")
+          f"result written to {os.path.relpath(experiment.path)}")
 print(f"quick mode: {quick}; trained on {experiment.payload['data']['train_examples']} examples")
 
 # %% [markdown]

@@ -29,6 +29,7 @@ import os
 import tempfile
 import time
 
+from svdnet.experiments.paths import without_folder
 from svdnet.experiments.results import is_finished, write_text_atomic
 
 ALLOWED_FAILURES = 2
@@ -147,8 +148,9 @@ def execute_on_worker(notebook_text: str, name: str, parameters: dict) -> dict:
         for path in sorted(glob.glob(os.path.join(results, "*.json"))):
             with open(path, encoding="utf-8") as stream:
                 files[os.path.basename(path)] = stream.read()
-        with open(output, encoding="utf-8") as stream:
-            notebook = stream.read()
+        with open(output, encoding="utf-8") as stream:  # paths relative to the task folder
+            notebook = without_folder(without_folder(stream.read(), folder), WORKER_CACHE,
+                                      "worker-cache")
     return {"notebook": notebook, "results": files, "worker": socket.gethostname(),
             "seconds": time.perf_counter() - start}
 

@@ -30,7 +30,7 @@ import time
 
 from svdnet.experiments.config import METHODS, RunConfig, expand_choices
 from svdnet.experiments.data import DATASETS
-from svdnet.experiments.paths import NOTEBOOKS
+from svdnet.experiments.paths import NOTEBOOKS, PROJECT_ROOT, without_folder
 from svdnet.experiments.results import is_finished, write_text_atomic
 from svdnet.experiments.sweep import result_name
 
@@ -177,7 +177,10 @@ def execute(group: Group, out: str, notebook: str = NOTEBOOK) -> str:
         if os.path.exists(partial):
             os.replace(partial, final[: -len(".ipynb")] + ".failed.ipynb")
         raise
-    os.replace(partial, final)
+    with open(partial, encoding="utf-8") as stream:
+        text = without_folder(stream.read(), PROJECT_ROOT)  # project-relative paths
+    write_text_atomic(final, text)
+    os.unlink(partial)
     return final
 
 

@@ -228,7 +228,9 @@ def run_experiment(
         "quick": quick,
         "run": run.summary(),
         "baseline": dense.summary() if dense else None,
-        "dense_source": dense_source,
+        # the cached weights' file name (in the cache folder): no path of the machine
+        "dense_source": (os.path.basename(dense_source)
+                         if dense_source not in (None, "trained") else dense_source),
         "spectra": {
             "before": compact_spectra(before, config),
             "after": compact_spectra(after, config),
