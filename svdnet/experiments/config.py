@@ -7,11 +7,12 @@ import dataclasses
 
 from svdnet.experiments.data import DATASETS, SPLITS, check_train_size
 from svdnet.experiments.model import mlp_shapes
+from svdnet.cost import kernel_cost
 from svdnet.rank_selection import REFERENCE_RANK, check_budget, choose_ranks, rank_request
 from svdnet.svd import BACKENDS
 from svdnet.validation import check_bool, check_choice, check_int, check_rank, check_seed
 
-METHODS = ("dense", "projection", "posthoc", "finetune", "lowrank")
+METHODS = ("dense", "projection", "posthoc", "finetune", "lowrank", "small")
 """Training methods, all given the same total budget of ``epochs`` training epochs:
 
 - ``dense``: the uncompressed baseline;
@@ -22,6 +23,11 @@ METHODS = ("dense", "projection", "posthoc", "finetune", "lowrank")
   train the factors for ``finetune_epochs``;
 - ``lowrank``: train the factorised network (``LowRankDense`` layers) from scratch for
   ``epochs``; its factors start as the rank-k truncated SVD of the dense initialisation.
+
+- ``small``: the simplest alternative to compression, a plain network trained small from
+  the start: the reference MLP narrowed (same depth) to the width whose parameter count
+  is closest to the factorised model of the same rank or budget (see
+  :func:`small_width`), trained like ``dense``.
 
 Every compressed method is tested as its exported factorised model (:func:`svdnet.factorize`).
 """
@@ -139,12 +145,58 @@ def validate_config(config: RunConfig) -> RunConfig:
     return config
 
 
+def reference_shapes(config: RunConfig) -> dict:
+    """The kernel shapes of ``config``'s dense MLP, known without building it."""
+    split = SPLITS[config.dataset]
+    return mlp_shapes(split["features"], split["classes"], config.depth, config.width)
+
+
+def target_parameters(config: RunConfig) -> int:
+    """The parameter count of the factorised model that ``config``'s rank or budget asks
+    for, before training: what the ``small`` baseline is sized to.
+
+    For a rank (or a per-layer map) it is the count of the exported model, each kernel
+    stored as factors where they are smaller (:func:`svdnet.cost.kernel_cost`), plus
+    biases; for a budget, the budget. An energy threshold's size is only known after
+    training, so it has none.
+
+    Raises:
+        ValueError: for an energy request.
+    """
+    request = rank_request(**config.rank_choice)
+    shapes = reference_shapes(config)
+    if request.kind == "budget":
+        return request.budget
+    if request.kind == "energy":
+        raise ValueError(
+            f"The small method needs a rank or a budget to size its network; received "
+            f"energy={config.energy}, whose model size is only known after training.")
+    ranks = choose_ranks(request, shapes)
+    return sum(cols + (kernel_cost(rows, cols, min(ranks[name], rows, cols))
+                       if name in ranks else rows * cols)
+               for name, (rows, cols) in shapes.items())
+
+
+def small_width(config: RunConfig) -> int:
+    """The width of the ``small`` baseline: the narrowed reference MLP (same depth) whose
+    parameter count is closest to :func:`target_parameters` (the narrower on a tie)."""
+    split = SPLITS[config.dataset]
+    target = target_parameters(config)
+
+    def size(width):
+        shapes = mlp_shapes(split["features"], split["classes"], config.depth, width)
+        return sum(rows * cols + cols for rows, cols in shapes.values())
+
+    return min(range(1, config.width + 1), key=lambda width: (abs(size(width) - target), width))
+
+
 def _check_ranks_fit_the_model(config: RunConfig) -> None:
     """A per-layer rank map must name the model's layers within their sizes, and a budget
     must allow the smallest factorised model: both are known before training."""
     request = rank_request(**config.rank_choice)
-    split = SPLITS[config.dataset]
-    shapes = mlp_shapes(split["features"], split["classes"], config.depth, config.width)
+    shapes = reference_shapes(config)
+    if config.method == "small":
+        target_parameters(config)  # refuses energy, before any work
     if request.kind == "per_layer":
         choose_ranks(request, shapes)
     elif request.kind == "budget":

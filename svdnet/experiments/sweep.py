@@ -73,7 +73,7 @@ def result_name(config: RunConfig) -> str:
     parts = [config.dataset, config.method]
     if config.method != "dense":
         parts.append(request_label(**config.rank_choice))
-        if config.svd_method != "exact":
+        if config.svd_method != "exact" and config.method != "small":  # small takes no SVD
             parts.append(config.svd_method)
         if config.every != 1:
             parts.append(f"every{config.every}")

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 
 from svdnet.callback import SVDProjection
-from svdnet.experiments.config import RunConfig, validate_config
+from svdnet.experiments.config import RunConfig, small_width, validate_config
 from svdnet.experiments.data import Dataset, load_dataset, training_dataset
 from svdnet.experiments.model import build_mlp, mlp_shapes
 from svdnet.experiments.provenance import provenance
@@ -190,6 +190,9 @@ def train(
         model = factorize(dense_model(data, config), method=config.svd_method,
                           seed=config.seed, verbose=0, **config.rank_choice)
         epochs = config.epochs
+    elif method == "small":
+        model = dense_model(data, dataclasses.replace(config, width=small_width(config)))
+        epochs = config.epochs
     else:
         model = dense_model(data, config)
         epochs = config.epochs
@@ -240,10 +243,11 @@ def train(
             "dense": dense_parameters,
             "factorised": int(model.count_params()),
             "ratio": dense_parameters / int(model.count_params()),
+            **({"width": small_width(config)} if method == "small" else {}),
         },
         ranks={name: rank_of_spectrum(values, shapes[name])
                for name, values in final_spectra.items()},
-        chosen_ranks={} if method == "dense" else factorized_ranks(model),
+        chosen_ranks={} if method in ("dense", "small") else factorized_ranks(model),
         spectra=spectra,
         final_spectra=final_spectra,
     )

@@ -16,7 +16,7 @@ NOTEBOOK = pathlib.Path(__file__).resolve().parents[2] / "notebooks" / "sweep.ip
         ({"rank": 5000}, "rank must be an integer between 1 and 1024, received 5000"),
         ({"rank": 2.5}, "rank must be an integer between 1 and 1024, received 2.5 of type float"),
         ({"dataset": "cifar10"}, "dataset must be one of 'mnist', 'fashion_mnist'; received 'cifar10'"),
-        ({"method": "prune"}, "method must be one of 'dense', 'projection', 'posthoc', 'finetune', 'lowrank'; received 'prune'"),
+        ({"method": "prune"}, "method must be one of 'dense', 'projection', 'posthoc', 'finetune', 'lowrank', 'small'; received 'prune'"),
         ({"rank": 20, "energy": 0.9}, "Give only one of rank, energy or budget; received rank=20 and energy=0.9"),
         ({"energy": 1.5}, "energy must be a fraction with 0 < energy <= 1; received 1.5"),
         ({"budget": -5}, "budget must be an integer >= 1, received -5"),

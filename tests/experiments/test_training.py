@@ -48,7 +48,7 @@ def test_posthoc_truncates_once_after_training(mnist_small):
         ("rank", 0, ValueError, "rank must be an integer between 1 and 1024, received 0"),
         ("rank", 2000, ValueError, "rank must be an integer between 1 and 1024, received 2000"),
         ("dataset", "cifar", ValueError, "dataset must be one of 'mnist', 'fashion_mnist'; received 'cifar'"),
-        ("method", "prune", ValueError, "method must be one of 'dense', 'projection', 'posthoc', 'finetune', 'lowrank'; received 'prune'"),
+        ("method", "prune", ValueError, "method must be one of 'dense', 'projection', 'posthoc', 'finetune', 'lowrank', 'small'; received 'prune'"),
         ("epochs", -1, ValueError, "epochs must be an integer >= 1, received -1"),
         ("epochs", 2.5, TypeError, "epochs must be an integer >= 1, received 2.5 of type float"),
         ("batch_size", 0, ValueError, "batch_size must be an integer >= 1, received 0"),
@@ -153,3 +153,39 @@ def test_same_seed_gives_identical_metrics_twice(mnist_small, pipeline, jit):
     assert first.test_accuracy == second.test_accuracy
     assert first.test_loss == second.test_loss
     assert first.history["loss"] == second.history["loss"]
+
+
+@pytest.mark.parametrize("changes", [{"rank": 20}, {"rank": 5}, {"rank": 50},
+                                     {"rank": None, "budget": 100_000}])
+def test_small_width_lands_within_two_percent_of_the_compared_model(changes):
+    from svdnet.experiments.config import small_width, target_parameters
+    from svdnet.experiments.training import mlp_parameters
+
+    config = RunConfig(method="small").replace(**changes)
+    width = small_width(config)
+    size = mlp_parameters(784, 10, 5, width)
+    assert abs(size - target_parameters(config)) <= 0.02 * target_parameters(config)
+    # and it is the closest width: one unit more or less is not closer
+    for other in (width - 1, width + 1):
+        assert abs(mlp_parameters(784, 10, 5, other) - target_parameters(config)) >= \
+            abs(size - target_parameters(config))
+
+
+def test_small_is_sized_like_the_exported_factorised_model():
+    from svdnet.experiments.config import target_parameters
+    from svdnet.experiments.model import build_mlp
+    from svdnet.params import parameter_counts
+
+    for rank in (1, 5, 20, 200):
+        expected = parameter_counts(build_mlp(), rank)["factorised"]
+        assert target_parameters(RunConfig(method="small", rank=rank)) == expected, rank
+    with pytest.raises(ValueError, match="The small method needs a rank or a budget"):
+        RunConfig(method="small", rank=None, energy=0.9).replace()
+
+
+@pytest.mark.slow
+def test_small_trains_the_narrow_network(mnist_small):
+    run = train(mnist_small, SMALL.replace(method="small", rank=8))
+    assert run.params["factorised"] == run.model.count_params() < run.params["dense"]
+    assert run.params["width"] == run.model.get_layer("hidden_1").units < SMALL.width
+    assert run.chosen_ranks == {} and run.test_accuracy > 0.5
