@@ -33,8 +33,8 @@ def render_html(notebook_path: str, html_path: str, hide_code: bool = False,
     Args:
         notebook_path: The executed ``.ipynb``.
         html_path: Where to write the page.
-        hide_code: Leave out code cells' input, for readers of results. Defaults to
-            ``False``.
+        hide_code: Leave out code cells' input, and what they wrote to stderr (library
+            start-up logs), for readers of results. Defaults to ``False``.
         stylesheet: Path of a stylesheet written by :func:`write_stylesheet`, linked
             (relative to the page) instead of embedding nbconvert's ~250 KB of CSS in
             the page, or ``None`` to embed it. Defaults to ``None``.
@@ -48,8 +48,14 @@ def render_html(notebook_path: str, html_path: str, hide_code: bool = False,
         resources["svdnet_stylesheet"] = link.replace(os.sep, "/")
     exporter = _exporter("svdnet_page", exclude_input=hide_code,
                          exclude_input_prompt=hide_code, exclude_output_prompt=hide_code)
-    body, _ = exporter.from_notebook_node(nbformat.read(notebook_path, as_version=4),
-                                          resources=resources)
+    notebook = nbformat.read(notebook_path, as_version=4)
+    if hide_code:  # a page for readers: the libraries' start-up chatter on stderr is noise
+        for cell in notebook.cells:
+            if cell.cell_type == "code":
+                cell.outputs = [output for output in cell.outputs
+                                if not (output.output_type == "stream"
+                                        and output.name == "stderr")]
+    body, _ = exporter.from_notebook_node(notebook, resources=resources)
     return write_text_atomic(html_path, body)
 
 

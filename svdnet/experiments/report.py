@@ -154,7 +154,8 @@ def best_within(table: pd.DataFrame, dataset: str, points: float = 0.5) -> pd.Da
     return close.sort_values("compression", ascending=False)
 
 
-def headline(table: pd.DataFrame, reference_rank: int = 20, points: float = 0.5) -> list[str]:
+def headline(table: pd.DataFrame, reference_rank: int = 20, points: float = 0.5,
+             frame: pd.DataFrame | None = None) -> list[str]:
     """The report's headline, one line each: per dataset the dense accuracy, each method
     at the reference rank against it (from :func:`reference_table`), and the most
     compressed model within ``points`` of dense (from :func:`best_within`).
@@ -164,6 +165,10 @@ def headline(table: pd.DataFrame, reference_rank: int = 20, points: float = 0.5)
         reference_rank: The rank compared method by method. Defaults to 20.
         points: Accuracy loss in percentage points still "close to dense". Defaults
             to 0.5.
+        frame: The frame of :func:`load_results`: the most compressed model within
+            ``points`` is then sought among every rank choice (rank, energy, budget) of
+            the SVD methods, as the conclusions do. Defaults to ``None``: uniform ranks
+            only.
     """
     lines = []
     reference = reference_table(table, rank=reference_rank)
@@ -178,12 +183,22 @@ def headline(table: pd.DataFrame, reference_rank: int = 20, points: float = 0.5)
             lines.append(f"  rank {reference_rank} {row['method']:<10} {row['accuracy']:.4f} "
                          f"({row['vs dense (pp)']:+.2f} points, {row['compression']:.1f}x fewer "
                          f"parameters, {row['seeds']} seed(s))")
-        close = best_within(table, dataset, points)
+        if frame is None:
+            close = best_within(table, dataset, points)
+            if len(close):
+                row = close.iloc[0]
+                lines.append(f"  smallest within {points} points: {row['method']} rank "
+                             f"{row['rank']}, {row['mean']:.4f}, {row['compression']:.1f}x fewer "
+                             "parameters")
+            continue
+        every = choice_table(frame, dataset)
+        every = every[every["method"].isin(SVD_METHODS)]
+        close = every[every["mean"] >= dense["mean"].iloc[0] - points / 100]
         if len(close):
-            row = close.iloc[0]
-            lines.append(f"  smallest within {points} points: {row['method']} rank "
-                         f"{row['rank']}, {row['mean']:.4f}, {row['compression']:.1f}x fewer "
-                         "parameters")
+            row = close.sort_values("compression", ascending=False).iloc[0]
+            lines.append(f"  smallest within {points} points (by any rank choice): "
+                         f"{row['method']} {row['choice']} {row['value']:g}, {row['mean']:.4f}, "
+                         f"{row['compression']:.1f}x fewer parameters")
     return lines
 
 
@@ -226,6 +241,137 @@ def compression_target(frame: pd.DataFrame, minimum: float = 50.0,
                          f"({100 * (row['mean'] - dense_mean):+.2f} points, "
                          f"{row['compression']:.1f}x, {row['seeds']} seed(s))")
     return lines
+
+
+SVD_METHODS = ("projection", "posthoc", "finetune", "lowrank")
+"""The methods that compress the trained (or initial) network with truncated SVD."""
+
+
+def small_comparison(frame: pd.DataFrame) -> pd.DataFrame:
+    """The best SVD method at each size against the plain network trained small.
+
+    For every rank and budget that has ``small`` runs, the SVD method with the highest
+    mean test accuracy at the same rank or budget is set against ``small`` (the same
+    depth, narrowed to about the same parameter count, same training budget). The
+    verdict counts a difference only when it is larger than the seeds' spread (the sum
+    of the two standard deviations): ``"svdnet"``, ``"small"`` or ``"tie"``.
+
+    Args:
+        frame: The frame of :func:`load_results`.
+
+    Returns:
+        One row per (dataset, choice, value): ``size`` (``"rank 20"``, ``"budget
+        100,000"``), ``parameters`` and ``compression`` of the best SVD model, ``best
+        method``, ``svdnet`` and ``svdnet std``, ``small`` and ``small std`` (mean test
+        accuracies), ``small parameters``, ``difference (pp)`` (svdnet minus small,
+        percentage points), ``seeds`` (the fewer of the two) and ``verdict``; sorted by
+        dataset and parameters.
+    """
+    columns = ["dataset", "choice", "value", "size", "parameters", "compression",
+               "best method", "svdnet", "svdnet std", "small", "small std",
+               "small parameters", "difference (pp)", "seeds", "verdict"]
+    runs = frame[frame["choice"].isin(["rank", "budget"])]
+    grouped = runs.groupby(["dataset", "choice", "value", "method"]).agg(
+        mean=("test accuracy", "mean"), std=("test accuracy", "std"),
+        seeds=("seed", "nunique"), parameters=("factorised parameters", "first"),
+        compression=("compression", "first")).reset_index()
+    rows = []
+    for (dataset, choice, value), part in grouped.groupby(["dataset", "choice", "value"]):
+        small = part[part["method"] == "small"]
+        svd = part[part["method"].isin(SVD_METHODS)]
+        if small.empty or svd.empty:
+            continue
+        small, best = small.iloc[0], svd.sort_values("mean", ascending=False).iloc[0]
+        spread = np.nan_to_num(best["std"]) + np.nan_to_num(small["std"])
+        difference = best["mean"] - small["mean"]
+        verdict = "svdnet" if difference > spread else "small" if -difference > spread else "tie"
+        rows.append({
+            "dataset": dataset, "choice": choice, "value": value,
+            "size": f"rank {value:g}" if choice == "rank" else f"budget {value:,.0f}",
+            "parameters": best["parameters"], "compression": best["compression"],
+            "best method": best["method"], "svdnet": best["mean"], "svdnet std": best["std"],
+            "small": small["mean"], "small std": small["std"],
+            "small parameters": small["parameters"], "difference (pp)": 100 * difference,
+            "seeds": int(min(best["seeds"], small["seeds"])), "verdict": verdict,
+        })
+    table = pd.DataFrame(rows, columns=columns)
+    return table.sort_values(["dataset", "parameters"]).reset_index(drop=True)
+
+
+def small_sentences(frame: pd.DataFrame) -> list[str]:
+    """What :func:`small_comparison` says, in one sentence per dataset: where the best SVD
+    method beats the plain small network by more than the seeds' spread, where they tie,
+    and where the small network wins."""
+    table = small_comparison(frame)
+    sentences = []
+    for dataset, part in table.groupby("dataset"):
+        def sizes(verdict):
+            chosen = part[part["verdict"] == verdict]
+            return ", ".join(f"{row['size']} ({row['compression']:.0f}x: {100 * row['svdnet']:.2f}% "
+                             f"vs {100 * row['small']:.2f}%)" for _, row in chosen.iterrows())
+        counts = part["verdict"].value_counts()
+        parts = [f"{dataset}: of {len(part)} sizes, svdnet's best method beats the plain small "
+                 f"network by more than the seeds' spread at {counts.get('svdnet', 0)}"]
+        if counts.get("svdnet", 0):
+            parts[-1] += f" [{sizes('svdnet')}]"
+        parts.append(f"ties at {counts.get('tie', 0)}" + (f" [{sizes('tie')}]"
+                                                          if counts.get("tie", 0) else ""))
+        parts.append(f"and loses at {counts.get('small', 0)}" + (
+            f" [{sizes('small')}]" if counts.get("small", 0) else ""))
+        sentences.append("; ".join(parts) + ".")
+    return sentences
+
+
+def output_layer_sentence(ranks, input_dim: int = 784, num_classes: int = 10,
+                          depth: int = 5, width: int = 1024) -> str:
+    """Where the output layer is factorised, drawn from :func:`svdnet.factorization_plan`
+    on the reference MLP at each of ``ranks``."""
+    from svdnet import factorization_plan
+    from svdnet.cost import break_even_rank
+    from svdnet.experiments.model import build_mlp
+
+    model = build_mlp(input_dim=input_dim, num_classes=num_classes, depth=depth, width=width)
+    factorised = [rank for rank in sorted(ranks)
+                  if {item.name: item.rank for item in
+                      factorization_plan(model, rank=int(rank))}["output"] is not None]
+    kept = [rank for rank in sorted(ranks) if rank not in factorised]
+    shape = f"{width} x {num_classes}"
+    if not factorised:
+        return (f"The output layer ({shape}) is never factorised at these ranks: its factors "
+                f"would not be smaller than the kernel (break-even rank "
+                f"{break_even_rank(width, num_classes)}).")
+    return (f"The output layer ({shape}) is factorised only below its break-even rank "
+            f"({break_even_rank(width, num_classes)} is the largest rank whose factors are "
+            f"smaller): here at rank{'s' if len(factorised) > 1 else ''} "
+            f"{', '.join(str(int(r)) for r in factorised)}, which also caps how many classes "
+            "the network can tell apart"
+            + (f"; at {', '.join(str(int(r)) for r in kept)} it stays dense." if kept else "."))
+
+
+def energy_rank_range(frame: pd.DataFrame, energy: float) -> str:
+    """The ranks that an energy threshold chose, over layers, seeds and datasets, with
+    the size and accuracy they gave, as a sentence (``""`` when no run used it)."""
+    runs = frame[(frame["choice"] == "energy") & (frame["value"] == energy)]
+    def chosen(output: bool) -> list:
+        return [rank for ranks in runs["chosen ranks"] if isinstance(ranks, dict)
+                for name, rank in ranks.items()
+                if rank is not None and (name == "output") == output]
+
+    hidden, output = chosen(False), chosen(True)
+    if not hidden and not output:
+        return ""
+    parts = []
+    for dataset, part in runs.groupby("dataset"):
+        parts.append(f"{dataset} {part['compression'].mean():.2f}x fewer parameters, "
+                     f"{100 * part['test accuracy'].mean():.2f} +- "
+                     f"{100 * np.nan_to_num(part['test accuracy'].std()):.2f}%")
+    spans = []
+    if hidden:
+        spans.append(f"ranks {min(hidden)}-{max(hidden)} for the hidden layers")
+    if output:
+        spans.append(f"{min(output)}-{max(output)} for the output layer")
+    return (f"keeping {energy:.0%} of each kernel's energy chose {' and '.join(spans)} "
+            f"({'; '.join(parts)})")
 
 
 def selection_table(frame: pd.DataFrame, method: str = "finetune") -> pd.DataFrame:

@@ -145,6 +145,9 @@ def test_record_spectrum_keeps_full_spectrum_before_last_projection():
         ({"rank": {}}, ValueError, "must name at least one layer"),
         ({"rank": 2, "every": 0}, ValueError, "every must be an integer >= 1, received 0"),
         ({"rank": 2, "method": "full"}, ValueError, "received 'full'"),
+        ({"rank": 2, "layers": 5}, TypeError,
+         "layers must be a layer name or a list of names; received 5 of type int"),
+        ({"rank": 2, "layers": []}, ValueError, "layers must name at least one Dense layer"),
     ],
 )
 def test_bad_arguments_are_rejected(kwargs, error, text):

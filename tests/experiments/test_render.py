@@ -73,3 +73,23 @@ def test_non_result_json_files_are_skipped(tmp_path):
 def test_deployment_results_beside_sweep_results_are_left_out(tmp_path):
     (tmp_path / "deployment-mnist-r20-seed0.json").write_text('{"config": {"rank": 20}, "formats": {}}')
     assert results_table(str(tmp_path)).empty
+
+
+def test_reader_pages_leave_out_code_and_stderr_but_keep_results(tmp_path):
+    import nbformat
+
+    from svdnet.experiments.render import render_html
+
+    notebook = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("print('result line')")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stderr", text="I0000 oneDNN chatter\n"),
+                    nbformat.v4.new_output("stream", name="stdout", text="result line\n")]
+    notebook.cells = [cell]
+    nbformat.write(notebook, str(tmp_path / "r.ipynb"))
+    reader = open(render_html(str(tmp_path / "r.ipynb"), str(tmp_path / "r.html"),
+                              hide_code=True), encoding="utf-8").read()
+    assert "result line" in reader and "oneDNN chatter" not in reader
+    assert "print(" not in reader
+    full = open(render_html(str(tmp_path / "r.ipynb"), str(tmp_path / "f.html")),
+                encoding="utf-8").read()
+    assert "oneDNN chatter" in full  # the notebook page keeps everything

@@ -137,3 +137,101 @@ def test_build_time_sums_every_run_once_per_method(results):
     assert table.loc["total", "wall h"] == pytest.approx(3.0 + 7 * 7.0 / 3600)
     assert table.loc["dense", "median wall min"] == pytest.approx(90.0)
     assert build_time_table(frame.iloc[:0]).empty
+
+
+def _choice_result(folder, method, seed, accuracy, factorised, rank=None, budget=None,
+                   energy=None, chosen=None, dataset="mnist"):
+    label = f"r{rank}" if rank else f"p{budget}" if budget else f"e{energy}"
+    write_json_atomic(folder / f"{dataset}-{method}-{label}-seed{seed}.json", {
+        "config": {"dataset": dataset, "method": method, "rank": rank, "budget": budget,
+                   "energy": energy, "seed": seed, "epochs": 10},
+        "quick": False,
+        "run": {"test_accuracy": accuracy, "test_loss": 0.1, "chosen_ranks": chosen or {},
+                "params": {"dense": 1000, "factorised": factorised,
+                           "ratio": 1000 / factorised},
+                "train_seconds": 5.0, "svd_seconds": 0.5},
+    })
+
+
+@pytest.fixture()
+def against_small(tmp_path):
+    for seed in (0, 1):
+        _choice_result(tmp_path, "dense", seed, 0.98, 1000, rank=20)
+        _choice_result(tmp_path, "finetune", seed, 0.95 + 0.001 * seed, 100, rank=5)
+        _choice_result(tmp_path, "lowrank", seed, 0.96 + 0.001 * seed, 100, rank=5)
+        _choice_result(tmp_path, "small", seed, 0.90 + 0.001 * seed, 101, rank=5)
+        _choice_result(tmp_path, "finetune", seed, 0.973 + 0.004 * seed, 300, rank=20)
+        _choice_result(tmp_path, "small", seed, 0.976, 301, rank=20)
+        _choice_result(tmp_path, "finetune", seed, 0.90 + 0.002 * seed, 50, budget=50)
+        _choice_result(tmp_path, "small", seed, 0.95 + 0.002 * seed, 52, budget=50)
+    return tmp_path
+
+
+def test_small_comparison_names_the_winner_beyond_the_seeds_spread(against_small):
+    from svdnet.experiments.report import small_comparison, small_sentences
+
+    frame, _ = load_results(str(against_small))
+    table = small_comparison(frame).set_index("size")
+    assert table.loc["rank 5", "best method"] == "lowrank"
+    assert table.loc["rank 5", "verdict"] == "svdnet"
+    assert table.loc["rank 20", "verdict"] == "tie"      # 0.1 points: noise
+    assert table.loc["budget 50", "verdict"] == "small"
+    assert table.loc["rank 5", "difference (pp)"] == pytest.approx(6.0)
+    sentence = small_sentences(frame)[0]
+    assert sentence.startswith("mnist: of 3 sizes, svdnet's best method beats the plain small "
+                               "network by more than the seeds' spread at 1 [rank 5 (10x: "
+                               "96.05% vs 90.05%)]; ties at 1")
+    assert "and loses at 1 [budget 50 (20x: 90.10% vs 95.10%)]" in sentence
+
+
+def test_a_changed_result_changes_the_sentence(against_small):
+    from svdnet.experiments.report import small_sentences
+
+    before = small_sentences(load_results(str(against_small))[0])
+    _choice_result(against_small, "small", 0, 0.99, 52, budget=50)
+    _choice_result(against_small, "small", 1, 0.99, 52, budget=50)
+    after = small_sentences(load_results(str(against_small))[0])
+    assert before != after and "99.00%" in after[0]
+
+
+def test_headline_seeks_the_smallest_close_model_among_every_rank_choice(against_small):
+    from svdnet.experiments.report import headline
+
+    frame, _ = load_results(str(against_small))
+    _choice_result(against_small, "finetune", 0, 0.979, 40, budget=40)
+    _choice_result(against_small, "finetune", 1, 0.979, 40, budget=40)
+    frame, _ = load_results(str(against_small))
+    lines = headline(accuracy_table(frame), reference_rank=20, points=0.5, frame=frame)
+    assert lines[-1] == ("  smallest within 0.5 points (by any rank choice): finetune budget "
+                         "40, 0.9790, 25.0x fewer parameters")
+    uniform_only = headline(accuracy_table(frame), reference_rank=20, points=0.5)
+    assert "finetune rank 20" in uniform_only[-1]
+
+
+@pytest.mark.parametrize("ranks, width, classes, factorised", [
+    ([1, 2, 5, 10, 20], 1024, 10, "1, 2, 5"),     # break-even rank 9
+    ([1, 2, 3, 4], 16, 4, "1, 2, 3"),             # 16 x 4: (64 - 1) // 20 = 3
+])
+def test_output_layer_sentence_follows_the_plan(ranks, width, classes, factorised):
+    from svdnet.cost import break_even_rank
+    from svdnet.experiments.report import output_layer_sentence
+
+    sentence = output_layer_sentence(ranks, input_dim=8, num_classes=classes, depth=1,
+                                     width=width)
+    expected = [r for r in ranks if r <= break_even_rank(width, classes)]
+    assert ", ".join(map(str, expected)) == factorised
+    assert f"here at ranks {factorised}, which also caps" in sentence
+
+
+def test_energy_rank_range_reports_the_chosen_ranks(tmp_path):
+    from svdnet.experiments.report import energy_rank_range
+
+    _choice_result(tmp_path, "finetune", 0, 0.97, 500, energy=0.5,
+                   chosen={"hidden_1": 39, "hidden_2": 137, "output": 2})
+    _choice_result(tmp_path, "finetune", 1, 0.98, 500, energy=0.5,
+                   chosen={"hidden_1": 50, "hidden_2": 100, "output": 4})
+    frame, _ = load_results(str(tmp_path))
+    assert energy_rank_range(frame, 0.5) == (
+        "keeping 50% of each kernel's energy chose ranks 39-137 for the hidden layers and 2-4 "
+        "for the output layer (mnist 2.00x fewer parameters, 97.50 +- 0.71%)")
+    assert energy_rank_range(frame, 0.9) == ""
