@@ -38,9 +38,13 @@ class Decomposition:
 
     @property
     def shapes(self) -> dict:
-        """Layer name to kernel shape ``(m, n)``."""
-        return {name: tuple(int(size) for size in kernel.shape)
-                for name, kernel in self.kernels.items()}
+        """Layer key to kernel shape ``(m, n)``."""
+        return kernel_shapes(self.kernels)
+
+
+def kernel_shapes(kernels: dict) -> dict:
+    """Layer key to the shape ``(m, n)`` of its kernel, as Python ints."""
+    return {key: tuple(int(size) for size in kernel.shape) for key, kernel in kernels.items()}
 
 
 def finite_kernels(layers: dict, when: str = "") -> dict:
@@ -107,7 +111,7 @@ def decompose(
     """
     kernels = finite_kernels(layers, when)
     ranks, full, fixed = choose_layer_ranks(model, kernels, request)
-    shapes = {name: tuple(int(size) for size in kernel.shape) for name, kernel in kernels.items()}
+    shapes = kernel_shapes(kernels)
     svds = {}
     for name, rank in ranks.items():
         if only_shrinking and not _shrinks(shapes[name], rank):
@@ -133,7 +137,7 @@ def choose_layer_ranks(model: keras.Model, kernels: dict,
         SVD, for energy, budget and ``None`` requests (empty otherwise); and the
         model's parameters outside these kernels.
     """
-    shapes = {name: tuple(int(size) for size in kernel.shape) for name, kernel in kernels.items()}
+    shapes = kernel_shapes(kernels)
     fixed = int(model.count_params()) - sum(rows * cols for rows, cols in shapes.values())
     full: dict[str, TruncatedSVD] = {}
     if request is None or request.needs_spectrum:

@@ -7,7 +7,7 @@ import dataclasses
 import keras
 
 from svdnet.cost import break_even_text, shrinks
-from svdnet.decompose import choose_layer_ranks, decompose, finite_kernels
+from svdnet.decompose import choose_layer_ranks, decompose, finite_kernels, kernel_shapes
 from svdnet.jit import resolve_jit_compile
 from svdnet.printing import print_msg
 from svdnet.layers import layer_map, select_layers
@@ -59,10 +59,10 @@ def factorization_plan(model: keras.Model, rank=None, layers=None, energy=None,
         One :class:`LayerPlan` per selected layer, in model order.
     """
     request = rank_request(rank, energy, budget)
-    selected, skipped = select_layers(model, layers)
+    selected, skipped = select_layers(model, layers, factorising=True)
     kernels = finite_kernels(selected)
     ranks, _, _ = choose_layer_ranks(model, kernels, request)
-    return plan_from_ranks(_shapes(kernels), ranks, skipped)
+    return plan_from_ranks(kernel_shapes(kernels), ranks, skipped)
 
 
 def plan_from_ranks(shapes: dict, ranks: dict, skipped: dict | None = None) -> list[LayerPlan]:
@@ -164,15 +164,7 @@ def factorize(
             f"{type(model).__name__}. Rebuild it as a functional model first."
         )
     request = rank_request(rank, energy, budget)
-    selected, skipped = select_layers(model, layers)
-    for key, layer in list(selected.items()):
-        if getattr(layer, "kernel_constraint", None) is not None:
-            reason = (f"its kernel has a constraint ({type(layer.kernel_constraint).__name__}) "
-                      "that rank-k factors cannot keep")
-            if layers is not None:
-                raise ValueError(f"Layer {key!r} cannot be factorised: {reason}.")
-            skipped[key] = reason
-            del selected[key]
+    selected, skipped = select_layers(model, layers, factorising=True)
     parts = decompose(model, selected, request, method=method, seed=seed, only_shrinking=True)
     plan = {item.name: item for item in plan_from_ranks(parts.shapes, parts.ranks, skipped)}
     factors = {key: svd.factors() for key, svd in parts.svds.items()
@@ -247,6 +239,3 @@ def _pairs(model, copy) -> list:
                            f"original's ({[key for key, _ in originals]}); please report this.")
     return list(zip(originals, clones))
 
-
-def _shapes(kernels: dict) -> dict:
-    return {name: tuple(int(size) for size in kernel.shape) for name, kernel in kernels.items()}

@@ -148,7 +148,18 @@ def unsupported_reason(layer) -> str:
     return ""
 
 
-def select_layers(model: keras.Model, names: Iterable[str] | None = None) -> tuple[dict, dict]:
+def unfactorisable_reason(layer) -> str:
+    """Says why a Dense layer cannot be stored as rank-k factors although it can be
+    projected (``""`` if it can): a kernel constraint, which two factors cannot keep."""
+    constraint = getattr(layer, "kernel_constraint", None)
+    if constraint is None:
+        return ""
+    return (f"its kernel has a constraint ({type(constraint).__name__}) that rank-k factors "
+            "cannot keep")
+
+
+def select_layers(model: keras.Model, names: Iterable[str] | None = None,
+                  factorising: bool = False) -> tuple[dict, dict]:
     """Returns the Dense layers to compress and those left alone, with the reason.
 
     Like :func:`dense_layer_map`, but layers whose kernel cannot be compressed (see
@@ -159,6 +170,8 @@ def select_layers(model: keras.Model, names: Iterable[str] | None = None) -> tup
         model: A built Keras model.
         names: Keys or names of the layers to select, or ``None`` for every Dense layer.
             Defaults to ``None``.
+        factorising: Also leave out layers that cannot become factors (see
+            :func:`unfactorisable_reason`). Defaults to ``False``.
 
     Returns:
         ``(selected, skipped)``: key to layer for the layers to compress, in model
@@ -179,11 +192,13 @@ def select_layers(model: keras.Model, names: Iterable[str] | None = None) -> tup
         )
     selected, skipped = {}, {}
     for key, layer in layers.items():
-        reason = unsupported_reason(layer)
+        reason, verb = unsupported_reason(layer), "compressed"
+        if not reason and factorising:
+            reason, verb = unfactorisable_reason(layer), "factorised"
         if not reason:
             selected[key] = layer
         elif names is not None:
-            raise ValueError(f"Layer {key!r} cannot be compressed: {reason}.")
+            raise ValueError(f"Layer {key!r} cannot be {verb}: {reason}.")
         else:
             skipped[key] = reason
     return selected, skipped

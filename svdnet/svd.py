@@ -195,10 +195,9 @@ def project(matrix, rank: int, method: str = "exact", seed: int | None = 0) -> n
         method: SVD backend, see :func:`truncated_svd`. Defaults to ``"exact"``.
         seed: Seed of the randomized backend. Defaults to 0.
     """
-    dtype = np.asarray(matrix).dtype
-    array = _as_matrix(matrix)
-    if not np.issubdtype(dtype, np.floating):
-        dtype = array.dtype
+    original = np.asarray(matrix)
+    array = _as_matrix(original)  # float16 is decomposed in float32, and returned as float16
+    dtype = original.dtype if np.issubdtype(original.dtype, np.floating) else array.dtype
     return truncated_svd(array, rank, method=method, seed=seed).reconstruct().astype(
         dtype, copy=False
     )

@@ -8,20 +8,16 @@ imports it. It loads data with TensorFlow Datasets and trains with a ``tf.data``
 pipeline and XLA; its results were measured on Keras' TensorFlow backend.
 """
 
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first imported
-
-from svdnet.experiments.config import METHODS, RunConfig  # noqa: E402
-from svdnet.experiments.data import (  # noqa: E402
+from svdnet.experiments.config import METHODS, RunConfig
+from svdnet.experiments.data import (
     DATASETS,
     Dataset,
     DatasetUnavailableError,
     load_dataset,
     training_dataset,
 )
-from svdnet.experiments.model import build_mlp  # noqa: E402
-from svdnet.experiments.training import Run, run_reference, train  # noqa: E402
+from svdnet.experiments.model import build_mlp
+from svdnet.experiments.training import Run, run_reference, train
 
 __all__ = [
     "DATASETS", "METHODS", "Dataset", "DatasetUnavailableError", "Run", "RunConfig",

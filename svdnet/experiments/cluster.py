@@ -74,7 +74,8 @@ def remote_client(address: str):
 
 
 def _can_load(datasets: list) -> dict:
-    """On a worker: tries to load each dataset; returns dataset to error ("" if it loads)."""
+    """On a worker: tries to load each dataset. Returns the worker's ``TFDS_DATA_DIR`` and
+    dataset to error (``""`` when it loads)."""
     from svdnet.experiments.data import load_dataset
 
     problems = {}
@@ -84,7 +85,7 @@ def _can_load(datasets: list) -> dict:
             problems[name] = ""
         except Exception as error:  # any failure is the worker's answer
             problems[name] = f"{type(error).__name__}: {error}"
-    return problems
+    return {"folder": os.environ.get("TFDS_DATA_DIR", "(unset)"), "problems": problems}
 
 
 class WorkerDataError(RuntimeError):
@@ -105,11 +106,10 @@ def check_workers(client, datasets) -> list:
     answers = client.run(_can_load, list(datasets))
     if not answers:
         raise RuntimeError("The Dask cluster has no worker; start workers first.")
-    folders = client.run(lambda: os.environ.get("TFDS_DATA_DIR", "(unset)"))
-    failures = [f"worker {worker} (TFDS_DATA_DIR={folders.get(worker)}) cannot load "
+    failures = [f"worker {worker} (TFDS_DATA_DIR={answer['folder']}) cannot load "
                 f"{name!r}: {error}"
-                for worker, problems in sorted(answers.items())
-                for name, error in problems.items() if error]
+                for worker, answer in sorted(answers.items())
+                for name, error in answer["problems"].items() if error]
     if failures:
         raise WorkerDataError("Before any run: " + "; ".join(failures)
                               + ". Prepare the data there or point TFDS_DATA_DIR at it.")

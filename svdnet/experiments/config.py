@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 from svdnet.experiments.data import DATASETS, SPLITS, check_train_size
-from svdnet.experiments.model import mlp_shapes
+from svdnet.experiments.model import mlp_parameters, mlp_shapes
 from svdnet.cost import kernel_cost
 from svdnet.rank_selection import REFERENCE_RANK, check_budget, choose_ranks, rank_request
 from svdnet.svd import BACKENDS
@@ -183,11 +183,11 @@ def small_width(config: RunConfig) -> int:
     split = SPLITS[config.dataset]
     target = target_parameters(config)
 
-    def size(width):
-        shapes = mlp_shapes(split["features"], split["classes"], config.depth, width)
-        return sum(rows * cols + cols for rows, cols in shapes.values())
+    def distance(width):
+        size = mlp_parameters(split["features"], split["classes"], config.depth, width)
+        return abs(size - target), width
 
-    return min(range(1, config.width + 1), key=lambda width: (abs(size(width) - target), width))
+    return min(range(1, config.width + 1), key=distance)
 
 
 def _check_ranks_fit_the_model(config: RunConfig) -> None:

@@ -25,6 +25,13 @@ def mlp_shapes(input_dim: int = 784, num_classes: int = 10, depth: int = REFEREN
     return {name: (rows, cols) for name, rows, cols in zip(names, sizes[:-1], sizes[1:])}
 
 
+def mlp_parameters(input_dim: int, num_classes: int, depth: int, width: int) -> int:
+    """Returns the parameter count of the dense MLP that :func:`build_mlp`
+    builds (kernels and biases, from :func:`mlp_shapes`)."""
+    shapes = mlp_shapes(input_dim, num_classes, depth, width).values()
+    return sum(rows * cols + cols for rows, cols in shapes)
+
+
 def build_mlp(
     input_dim: int = 784,
     num_classes: int = 10,

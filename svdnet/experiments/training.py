@@ -11,7 +11,7 @@ import numpy as np
 from svdnet.callback import SVDProjection
 from svdnet.experiments.config import RunConfig, small_width, validate_config
 from svdnet.experiments.data import Dataset, load_dataset, training_dataset
-from svdnet.experiments.model import build_mlp, mlp_shapes
+from svdnet.experiments.model import build_mlp, mlp_parameters
 from svdnet.experiments.provenance import provenance
 from svdnet.factorize import factorize, factorized_ranks
 from svdnet.layers import layer_map
@@ -191,7 +191,8 @@ def train(
                           seed=config.seed, verbose=0, **config.rank_choice)
         epochs = config.epochs
     elif method == "small":
-        model = dense_model(data, dataclasses.replace(config, width=small_width(config)))
+        width = small_width(config)
+        model = dense_model(data, dataclasses.replace(config, width=width))
         epochs = config.epochs
     else:
         model = dense_model(data, config)
@@ -243,7 +244,7 @@ def train(
             "dense": dense_parameters,
             "factorised": int(model.count_params()),
             "ratio": dense_parameters / int(model.count_params()),
-            **({"width": small_width(config)} if method == "small" else {}),
+            **({"width": width} if method == "small" else {}),
         },
         ranks={name: rank_of_spectrum(values, shapes[name])
                for name, values in final_spectra.items()},
@@ -251,13 +252,6 @@ def train(
         spectra=spectra,
         final_spectra=final_spectra,
     )
-
-
-def mlp_parameters(input_dim: int, num_classes: int, depth: int, width: int) -> int:
-    """Returns the parameter count of the dense MLP that :func:`svdnet.experiments.build_mlp`
-    builds (kernels and biases, from :func:`svdnet.experiments.model.mlp_shapes`)."""
-    shapes = mlp_shapes(input_dim, num_classes, depth, width).values()
-    return sum(rows * cols + cols for rows, cols in shapes)
 
 
 def effective_kernels(model: keras.Model) -> dict[str, np.ndarray]:
