@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 RANK ?= 20
 # A user's runs go to reports/scratch (not committed), never over the committed reference
-# (reports/runs/sweep-rank20.ipynb and reports/results/).
+# (reports/html/sweep-rank20.html and reports/results/).
 OUT ?= reports/scratch/sweep-rank$(RANK).ipynb
 RESULTS ?= reports/scratch/results
 # Prepared TFDS data beside the project is used when present (offline machines).

@@ -88,14 +88,16 @@ def results_table(results_dir: str) -> pd.DataFrame:
 
 
 def _render_folder(runs_dir: str, html_dir: str, reports_dir: str) -> list[str]:
-    pages = []
+    """Renders each executed notebook of ``runs_dir`` into ``html_dir`` and returns every
+    page of ``html_dir``, relative to ``reports_dir``: the executed notebooks are not
+    committed (their pages are), so pages whose notebook is not here stay listed."""
     for notebook in sorted(glob.glob(os.path.join(runs_dir, "*.ipynb"))):
         name = os.path.splitext(os.path.basename(notebook))[0]
-        page = os.path.join(html_dir, name + ".html")
-        render_html(notebook, page, hide_code=name.startswith("report"),
+        render_html(notebook, os.path.join(html_dir, name + ".html"),
+                    hide_code=name.startswith("report"),
                     stylesheet=os.path.join(reports_dir, STYLESHEET))
-        pages.append(os.path.relpath(page, reports_dir))
-    return pages
+    return [os.path.relpath(page, reports_dir)
+            for page in sorted(glob.glob(os.path.join(html_dir, "*.html")))]
 
 
 def _links(pages) -> str:
@@ -112,11 +114,12 @@ def _table(frame: pd.DataFrame) -> str:
 
 
 def write_index(reports_dir: str = "reports") -> str:
-    """Renders the executed notebooks and writes ``reports_dir/index.html``.
+    """Renders the executed notebooks present and writes ``reports_dir/index.html``.
 
     Notebooks under ``reports_dir/runs`` (the report, with its code hidden, and the
     reference experiment) render to ``reports_dir/html``; the sweep's notebooks under
     ``reports_dir/grid/runs`` to ``reports_dir/grid/html``. The index links every page
+    in those two folders (pages of notebooks that are not here, as in a fresh clone, stay)
     and tabulates the result files of ``reports_dir/grid/results`` and
     ``reports_dir/results``. The pages share one stylesheet,
     ``reports_dir/notebook.css``, written alongside.

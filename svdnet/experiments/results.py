@@ -114,7 +114,10 @@ def write_json_atomic(path: str | os.PathLike, payload: dict) -> str:
     Returns:
         The destination path as a string.
     """
-    return write_text_atomic(path, json.dumps(_plain(payload), indent=2, sort_keys=True))
+    # Compact: a sweep's spectra and histories are most of reports/' weight
+    # (python -m json.tool FILE shows one indented).
+    return write_text_atomic(path, json.dumps(_plain(payload), sort_keys=True,
+                                              separators=(",", ":")))
 
 
 def read_json(path: str | os.PathLike) -> dict:

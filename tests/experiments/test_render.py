@@ -93,3 +93,14 @@ def test_reader_pages_leave_out_code_and_stderr_but_keep_results(tmp_path):
     full = open(render_html(str(tmp_path / "r.ipynb"), str(tmp_path / "f.html")),
                 encoding="utf-8").read()
     assert "oneDNN chatter" in full  # the notebook page keeps everything
+
+
+def test_pages_without_their_notebook_stay_linked(tmp_path):
+    from svdnet.experiments.render import write_index
+
+    reports = tmp_path / "reports"
+    (reports / "grid" / "html").mkdir(parents=True)
+    (reports / "grid" / "html" / "mnist-dense-e10-seed0.html").write_text("<p>kept</p>")
+    page = open(write_index(str(reports)), encoding="utf-8").read()
+    assert 'href="grid/html/mnist-dense-e10-seed0.html"' in page
+    assert (reports / "grid" / "html" / "mnist-dense-e10-seed0.html").read_text() == "<p>kept</p>"
