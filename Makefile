@@ -32,10 +32,12 @@ grid: install  ## The sweep: every dataset x method x rank x seed into reports/g
 	$(BIN)/python -m svdnet.experiments.grid $(GRID_ARGS)
 
 report: install  ## The results report from reports/grid/results, then HTML pages and reports/index.html.
+	@mkdir -p reports/runs
 	$(BIN)/papermill notebooks/report.ipynb reports/runs/report.ipynb
 	$(BIN)/python -m svdnet.experiments.render reports
 
 explore: install  ## The exploration notebook (spectra, post-training truncation) into reports/runs.
+	@mkdir -p reports/runs
 	$(BIN)/papermill notebooks/explore.ipynb reports/runs/explore.ipynb
 
 test: install  ## The whole test suite: fast and slow tiers (the core again under JAX), then the notebooks under nbval.
