@@ -119,3 +119,71 @@ def energy_plot(spectra: dict[str, np.ndarray], rank: int | None = None):
     if rank is not None:
         axis.axvline(rank, color="grey", linestyle="--", linewidth=1)
     return axis
+
+
+METHOD_ORDER = ("projection", "posthoc", "finetune", "lowrank", "small")
+"""The order, and so the colours, of methods in the figures."""
+
+
+def frontier_plot(table: pd.DataFrame, published=(), below: float = 0.15):
+    """Test accuracy against parameter count (log axis), one panel per dataset: every
+    method and rank choice, the plain small network, the dense baseline, the Pareto front,
+    and published results marked as such.
+
+    Args:
+        table: The table of :func:`svdnet.experiments.report.frontier_table`.
+        published: :class:`svdnet.experiments.literature.Published` results, drawn on
+            the panel of their dataset in black, each with its own marker and named in
+            the legend as published. Defaults to none.
+        below: Accuracies more than this (a fraction) below dense are left off the
+            panel, and their number is given in its title. Defaults to 0.15.
+
+    Returns:
+        The matplotlib ``Figure``.
+    """
+    from svdnet.experiments.formatting import dataset_name
+
+    datasets = list(dict.fromkeys(table["dataset"]))
+    figure, axes = plt.subplots(1, max(1, len(datasets)), figsize=(6.6 * max(1, len(datasets)), 5.4),
+                                squeeze=False)
+    palette = dict(zip(METHOD_ORDER, sns.color_palette("colorblind", len(METHOD_ORDER))))
+    markers = {"rank": "o", "budget": "^", "energy": "s"}
+    for axis, dataset in zip(axes[0], datasets):
+        part = table[table["dataset"] == dataset]
+        dense = part[part["method"] == "dense"]
+        top = dense["mean"].iloc[0] if len(dense) else part["mean"].max()
+        shown = part[part["mean"] >= top - below]
+        for method in [m for m in METHOD_ORDER if m in set(shown["method"])]:
+            for choice, marker in markers.items():
+                rows = shown[(shown["method"] == method) & (shown["choice"] == choice)]
+                if len(rows):
+                    axis.errorbar(rows["parameters"], rows["mean"], yerr=rows["std"].fillna(0),
+                                  fmt=marker, color=palette[method], markersize=6, alpha=0.85,
+                                  elinewidth=0.8, capsize=0,
+                                  label=f"{method} ({choice})" if choice != "rank" else method)
+        front = shown[shown["pareto"]].sort_values("parameters")
+        axis.plot(front["parameters"], front["mean"], color="black", linewidth=1,
+                  label="Pareto front (our runs)", zorder=1)
+        if len(dense):
+            axis.axhline(top, color="grey", linestyle="--", linewidth=1, label="dense")
+        for point, marker in zip((p for p in published if p.dataset == dataset), "*PXD"):
+            axis.scatter(point.parameters, point.accuracy, marker=marker, s=110, color="black",
+                         zorder=4, label=f"published: {point.label}")
+        axis.set_xscale("log")
+        axis.set_ylim(top - below, min(1.0, top + 0.02))
+        axis.yaxis.set_major_formatter(lambda value, _: f"{100 * value:.0f}%")
+        hidden = int((part["mean"] < top - below).sum())
+        axis.set_title(dataset_name(dataset)
+                       + (f" ({hidden} configurations below {100 * (top - below):.0f}% not shown)"
+                          if hidden else ""), fontsize=10)
+        axis.set_xlabel("parameters of the exported model (log scale)")
+        axis.set_ylabel("test accuracy, mean over seeds")
+        axis.grid(True, which="major", alpha=0.3)
+    entries = {}
+    for axis in axes[0]:
+        for handle, label in zip(*axis.get_legend_handles_labels()):
+            entries.setdefault(label, handle)
+    figure.legend(list(entries.values()), list(entries.keys()), loc="lower center", ncol=4,
+                  fontsize=8, frameon=False)
+    figure.tight_layout(rect=(0, 0.17, 1, 1))
+    return figure

@@ -3,24 +3,21 @@
     python -m svdnet.experiments.render [REPORTS_DIR]
 
 renders every executed notebook under ``REPORTS_DIR/runs`` (default ``reports``) to
-``REPORTS_DIR/html`` and writes ``REPORTS_DIR/index.html``, which links each page and
-tabulates every result file under ``REPORTS_DIR/results``.
+``REPORTS_DIR/html``, and those of the sweep under ``REPORTS_DIR/grid/runs`` to
+``REPORTS_DIR/grid/html``, then writes the landing page ``REPORTS_DIR/index.html`` and the
+page of every result (:mod:`svdnet.experiments.site`).
 """
 
 from __future__ import annotations
 
 import glob
-import html
 import os
 import re
 import sys
 
 import nbformat
-import pandas as pd
 
-from svdnet.experiments.report import load_results
 from svdnet.experiments.results import CorruptResultError, write_text_atomic
-
 
 TEMPLATES = os.path.join(os.path.dirname(__file__), "templates")
 STYLESHEET = "notebook.css"
@@ -77,16 +74,6 @@ def _exporter(template: str, **options):
                         **options)
 
 
-def results_table(results_dir: str) -> pd.DataFrame:
-    """Returns one row per sweep result file in ``results_dir`` (see
-    :func:`svdnet.experiments.report.load_results`); a corrupt file raises
-    :class:`svdnet.experiments.results.CorruptResultError` naming it."""
-    if not os.path.isdir(results_dir):
-        return pd.DataFrame()
-    frame, _ = load_results(results_dir)
-    return frame.drop(columns=["test loss", "wall s", "rank", "chosen ranks"])
-
-
 def _render_folder(runs_dir: str, html_dir: str, reports_dir: str) -> list[str]:
     """Renders each executed notebook of ``runs_dir`` into ``html_dir`` and returns every
     page of ``html_dir``, relative to ``reports_dir``: the executed notebooks are not
@@ -96,33 +83,21 @@ def _render_folder(runs_dir: str, html_dir: str, reports_dir: str) -> list[str]:
         render_html(notebook, os.path.join(html_dir, name + ".html"),
                     hide_code=name.startswith("report"),
                     stylesheet=os.path.join(reports_dir, STYLESHEET))
-    return [os.path.relpath(page, reports_dir)
+    return [os.path.relpath(page, reports_dir).replace(os.sep, "/")
             for page in sorted(glob.glob(os.path.join(html_dir, "*.html")))]
 
 
-def _links(pages) -> str:
-    return "\n".join(
-        f'<li><a href="{html.escape(page)}">{html.escape(os.path.basename(page))}</a></li>'
-        for page in pages
-    ) or "<li>none yet</li>"
-
-
-def _table(frame: pd.DataFrame) -> str:
-    if not len(frame):
-        return "<p>none yet</p>"
-    return frame.to_html(index=False, float_format=lambda v: f"{v:.4f}", na_rep="")
-
-
 def write_index(reports_dir: str = "reports") -> str:
-    """Renders the executed notebooks present and writes ``reports_dir/index.html``.
+    """Renders the executed notebooks present, then writes the landing page
+    ``reports_dir/index.html`` and the page of every result (see
+    :func:`svdnet.experiments.site.write_site`).
 
-    Notebooks under ``reports_dir/runs`` (the report, with its code hidden, and the
-    reference experiment) render to ``reports_dir/html``; the sweep's notebooks under
-    ``reports_dir/grid/runs`` to ``reports_dir/grid/html``. The index links every page
-    in those two folders (pages of notebooks that are not here, as in a fresh clone, stay)
-    and tabulates the result files of ``reports_dir/grid/results`` and
-    ``reports_dir/results``. The pages share one stylesheet,
-    ``reports_dir/notebook.css``, written alongside.
+    Notebooks under ``reports_dir/runs`` (the report, with its code hidden, the
+    exploration and the reference experiment) render to ``reports_dir/html``; the sweep's
+    notebooks under ``reports_dir/grid/runs`` to ``reports_dir/grid/html``. Pages of
+    notebooks that are not here (as in a fresh clone, where only pages are committed)
+    stay listed. The pages share one stylesheet, ``reports_dir/notebook.css``, written
+    alongside.
 
     Args:
         reports_dir: The reports folder. Defaults to ``"reports"``.
@@ -130,44 +105,16 @@ def write_index(reports_dir: str = "reports") -> str:
     Returns:
         The path of the index page.
     """
+    from svdnet.experiments.site import write_site
+
     write_stylesheet(os.path.join(reports_dir, STYLESHEET))
     pages = _render_folder(os.path.join(reports_dir, "runs"), os.path.join(reports_dir, "html"),
                            reports_dir)
-    reports = [page for page in pages if os.path.basename(page).startswith("report")]
-    others = [page for page in pages if page not in reports]
     grid_pages = _render_folder(os.path.join(reports_dir, "grid", "runs"),
                                 os.path.join(reports_dir, "grid", "html"), reports_dir)
-    grid = results_table(os.path.join(reports_dir, "grid", "results"))
-    reference = results_table(os.path.join(reports_dir, "results"))
-    body = f"""<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>svdnet reports</title>
-<style>body{{font-family:sans-serif;max-width:80em;margin:2em auto}}
-table{{border-collapse:collapse;font-size:90%}}td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:right}}</style>
-</head><body>
-<h1>svdnet reports</h1>
-<h2>The results report</h2>
-<ul>
-{_links(reports)}
-</ul>
-<h2>The reference experiment and the exploration</h2>
-<ul>
-{_links(others)}
-</ul>
-<h2>Every run of the sweep</h2>
-<p>Each executed notebook of <code>python -m svdnet.experiments.grid</code> (one per dataset, method and
-seed), rendered with its code, learning curves and spectra:</p>
-<ul>
-{_links(grid_pages)}
-</ul>
-<h2>Sweep results</h2>
-<p>One row per result file in <code>grid/results/</code>; each file also records the full
-per-epoch history, spectra, chosen ranks, seed, library versions, machine and commit.</p>
-{_table(grid)}
-<h2>Reference experiment results</h2>
-{_table(reference)}
-</body></html>
-"""
-    return write_text_atomic(os.path.join(reports_dir, "index.html"), body)
+    linked = {"html/report.html", "html/explore.html"}
+    return write_site(reports_dir, pages=[page for page in pages if page not in linked],
+                      run_page_list=grid_pages)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,13 @@ import os
 import numpy as np
 import pandas as pd
 
+from svdnet.experiments.formatting import (
+    accuracy_text,
+    dataset_name,
+    dataset_order,
+    percent,
+    size_text,
+)
 from svdnet.experiments.paths import GRID_RESULTS
 from svdnet.experiments.results import CorruptResultError, read_json, result_row
 from svdnet.validation import check_choice
@@ -33,10 +40,11 @@ def load_results(results_dir: str, on_corrupt: str = "raise") -> tuple[pd.DataFr
         ``(frame, problems)``: one row per run with columns ``dataset``, ``method``,
         ``choice`` (``dense``, ``rank``, ``energy``, ``budget`` or ``per_layer``),
         ``value`` (the rank, energy or budget), ``rank`` (``NaN`` unless one rank),
-        ``chosen ranks``, ``seed``, ``epochs``, ``test accuracy``,
-        ``test loss``, ``parameters``, ``factorised parameters``, ``compression``,
-        ``train s``, ``svd s``, ``wall s``, ``commit``, ``file``; and the messages of
-        the files skipped.
+        ``chosen ranks``, ``seed``, ``epochs``, ``finetune epochs``, ``test accuracy``,
+        ``test loss``, ``train accuracy`` (the last epoch's, as Keras reported it during
+        training), ``parameters``, ``factorised parameters``, ``compression``,
+        ``width`` (of a ``small`` network), ``train s``, ``svd s``, ``wall s``,
+        ``commit``, ``file``; and the messages of the files skipped.
 
     Raises:
         FileNotFoundError: when ``results_dir`` is not a folder.
@@ -63,9 +71,9 @@ def load_results(results_dir: str, on_corrupt: str = "raise") -> tuple[pd.DataFr
         if not payload.get("quick"):
             rows.append(row)
     columns = ["dataset", "method", "choice", "value", "rank", "chosen ranks", "seed", "epochs",
-               "test accuracy", "test loss",
-               "parameters", "factorised parameters", "compression", "train s", "svd s",
-               "wall s", "commit", "file"]
+               "finetune epochs", "test accuracy", "test loss", "train accuracy",
+               "parameters", "factorised parameters", "compression", "width", "train s",
+               "svd s", "wall s", "commit", "file"]
     return pd.DataFrame(rows, columns=columns), problems
 
 
@@ -176,11 +184,13 @@ def headline(table: pd.DataFrame, reference_rank: int = 20, points: float = 0.5,
         dense = part[part["method"] == "dense"]
         if dense.empty:
             continue
-        lines.append(f"{dataset}: dense {dense['mean'].iloc[0]:.4f} "
+        lines.append(f"{dataset_name(dataset)}: dense "
+                     f"{accuracy_text(dense['mean'].iloc[0], dense['std'].iloc[0])} "
                      f"({int(dense['seeds'].iloc[0])} seed(s))")
         rows = reference[(reference["dataset"] == dataset) & (reference["method"] != "dense")]
         for _, row in rows.sort_values("accuracy", ascending=False).iterrows():
-            lines.append(f"  rank {reference_rank} {row['method']:<10} {row['accuracy']:.4f} "
+            lines.append(f"  rank {reference_rank} {row['method']:<10} "
+                         f"{accuracy_text(row['accuracy'], row['std'])} "
                          f"({row['vs dense (pp)']:+.2f} points, {row['compression']:.1f}x fewer "
                          f"parameters, {row['seeds']} seed(s))")
         if frame is None:
@@ -188,28 +198,78 @@ def headline(table: pd.DataFrame, reference_rank: int = 20, points: float = 0.5,
             if len(close):
                 row = close.iloc[0]
                 lines.append(f"  smallest within {points} points: {row['method']} rank "
-                             f"{row['rank']}, {row['mean']:.4f}, {row['compression']:.1f}x fewer "
+                             f"{row['rank']}, {percent(row['mean'])}, {row['compression']:.1f}x fewer "
                              "parameters")
             continue
-        every = choice_table(frame, dataset)
-        every = every[every["method"].isin(SVD_METHODS)]
-        close = every[every["mean"] >= dense["mean"].iloc[0] - points / 100]
-        if len(close):
-            row = close.sort_values("compression", ascending=False).iloc[0]
+        row = smallest_within(frame, dataset, points)
+        if row is not None:
             lines.append(f"  smallest within {points} points (by any rank choice): "
-                         f"{row['method']} {row['choice']} {row['value']:g}, {row['mean']:.4f}, "
+                         f"{row['method']} {size_text(row['choice'], row['value'])}, "
+                         f"{accuracy_text(row['mean'], row['std'])}, "
                          f"{row['compression']:.1f}x fewer parameters")
     return lines
 
 
 def choice_table(frame: pd.DataFrame, dataset: str) -> pd.DataFrame:
     """Every compressed configuration of ``dataset`` (method and rank, energy or budget)
-    over seeds: ``mean`` test accuracy, ``seeds`` and ``compression``."""
+    over seeds.
+
+    Returns:
+        One row per (method, choice, value): ``mean`` and ``std`` test accuracy,
+        ``train mean`` (the last training epoch's accuracy), ``seeds``, ``parameters``
+        (of the exported model) and ``compression``.
+    """
     runs = frame[(frame["dataset"] == dataset) & (frame["method"] != "dense")]
     return (runs.groupby(["method", "choice", "value"])
-            .agg(mean=("test accuracy", "mean"), seeds=("seed", "nunique"),
+            .agg(mean=("test accuracy", "mean"), std=("test accuracy", "std"),
+                 **{"train mean": ("train accuracy", "mean")},
+                 seeds=("seed", "nunique"), parameters=("factorised parameters", "first"),
                  compression=("compression", "first"))
             .reset_index())
+
+
+def frontier_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every configuration of every dataset (dense, each method at each rank, energy or
+    budget) with its place on the Pareto front, for the accuracy-against-size figure.
+
+    Returns:
+        :func:`choice_table`'s columns plus ``dataset`` and ``pareto`` (``True``: no
+        configuration of the dataset has as few parameters and a higher mean accuracy),
+        dense rows included (``choice`` ``"dense"``).
+    """
+    parts = []
+    for dataset in dataset_order(frame["dataset"]) if len(frame) else []:
+        dense = frame[(frame["dataset"] == dataset) & (frame["method"] == "dense")]
+        rows = choice_table(frame, dataset)
+        if len(dense):
+            rows = pd.concat([rows, pd.DataFrame([{
+                "method": "dense", "choice": "dense", "value": np.nan,
+                "mean": dense["test accuracy"].mean(), "std": dense["test accuracy"].std(),
+                "train mean": dense["train accuracy"].mean(), "seeds": dense["seed"].nunique(),
+                "parameters": dense["factorised parameters"].iloc[0], "compression": 1.0}])],
+                ignore_index=True)
+        rows.insert(0, "dataset", dataset)
+        rows["pareto"] = pareto_front(rows, x="parameters").to_numpy()
+        parts.append(rows)
+    columns = ["dataset", "method", "choice", "value", "mean", "std", "train mean", "seeds",
+               "parameters", "compression", "pareto"]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+
+
+def smallest_within(frame: pd.DataFrame, dataset: str, points: float = 0.5):
+    """The most compressed configuration of an SVD method (by any rank choice: rank,
+    energy or budget) whose mean test accuracy is at most ``points`` percentage points
+    below the dense mean of ``dataset``: a row of :func:`choice_table`, or ``None``."""
+    dense = frame.loc[(frame["dataset"] == dataset) & (frame["method"] == "dense"),
+                      "test accuracy"]
+    every = choice_table(frame, dataset)
+    every = every[every["method"].isin(SVD_METHODS)]
+    if dense.empty or every.empty:
+        return None
+    close = every[every["mean"] >= dense.mean() - points / 100]
+    if close.empty:
+        return None
+    return close.sort_values("compression", ascending=False).iloc[0]
 
 
 def compression_target(frame: pd.DataFrame, minimum: float = 50.0,
@@ -233,11 +293,13 @@ def compression_target(frame: pd.DataFrame, minimum: float = 50.0,
         reached = big[big["mean"] >= dense_mean - points / 100].sort_values(
             "compression", ascending=False)
         best = big.sort_values("mean", ascending=False).head(1)
-        lines.append(f"{dataset}: dense {dense_mean:.4f}; at >= {minimum:g}x: {len(reached)} "
+        lines.append(f"{dataset_name(dataset)}: dense {percent(dense_mean)}; at >= {minimum:g}x: "
+                     f"{len(reached)} "
                      f"configuration(s) within {points:g} points")
         shown = reached.head(3) if len(reached) else best
         for _, row in shown.iterrows():
-            lines.append(f"  {row['method']} {row['choice']} {row['value']:g}: {row['mean']:.4f} "
+            lines.append(f"  {row['method']} {size_text(row['choice'], row['value'])}: "
+                         f"{accuracy_text(row['mean'], row['std'])} "
                          f"({100 * (row['mean'] - dense_mean):+.2f} points, "
                          f"{row['compression']:.1f}x, {row['seeds']} seed(s))")
     return lines
@@ -361,10 +423,10 @@ def energy_rank_range(frame: pd.DataFrame, energy: float) -> str:
     if not hidden and not output:
         return ""
     parts = []
-    for dataset, part in runs.groupby("dataset"):
-        parts.append(f"{dataset} {part['compression'].mean():.2f}x fewer parameters, "
-                     f"{100 * part['test accuracy'].mean():.2f} +- "
-                     f"{100 * np.nan_to_num(part['test accuracy'].std()):.2f}%")
+    for dataset in dataset_order(runs["dataset"]):
+        part = runs[runs["dataset"] == dataset]
+        parts.append(f"{dataset_name(dataset)} {part['compression'].mean():.2f}x fewer parameters, "
+                     f"{accuracy_text(part['test accuracy'].mean(), part['test accuracy'].std())}")
     spans = []
     if hidden:
         spans.append(f"ranks {min(hidden)}-{max(hidden)} for the hidden layers")

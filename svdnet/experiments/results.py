@@ -199,11 +199,14 @@ def result_row(payload: dict, path: str) -> dict:
             "chosen ranks": run.get("chosen_ranks"),
             "seed": config["seed"],
             "epochs": config["epochs"],
+            "finetune epochs": config.get("finetune_epochs", np.nan),
             "test accuracy": run["test_accuracy"],
             "test loss": run["test_loss"],
+            "train accuracy": _last(run.get("history", {}).get("accuracy")),
             "parameters": run["params"]["dense"],
             "factorised parameters": run["params"]["factorised"],
             "compression": run["params"]["ratio"],
+            "width": run["params"].get("width", np.nan),
             "train s": run["train_seconds"],
             "svd s": run["svd_seconds"],
             "wall s": payload.get("wall_seconds", np.nan),
@@ -220,6 +223,11 @@ def result_row(payload: dict, path: str) -> dict:
             f"Result file {path!r} holds an invalid value: {error} It was not written by "
             "this version of svdnet's sweep. Delete it and rerun that run."
         ) from error
+
+
+def _last(values) -> float:
+    """The last of a per-epoch history, or ``NaN`` when there is none."""
+    return float(values[-1]) if values else np.nan
 
 
 def run_choice(config: dict) -> tuple[str, float]:

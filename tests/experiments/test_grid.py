@@ -215,3 +215,30 @@ def test_without_workers_the_runner_never_imports_dask(tmp_path):
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize("group", [
+    Group(BASE.replace(method="lowrank", rank=2, train_size=0, epochs=10), (1, 2, 5)),
+    Group(BASE.replace(method="dense", rank=20, seed=2), ()),
+    Group(BASE.replace(dataset="fashion_mnist", method="finetune", rank=None, energy=0.5),
+          (), energies=(0.5, 0.9), budgets=(65370, 100000)),
+    Group(BASE.replace(method="small", rank=1), (1, 200), budgets=(215370,)),
+])
+def test_describe_name_reads_back_what_the_group_name_wrote(group):
+    from svdnet.experiments.grid import describe_name
+
+    fields = describe_name(group.name.replace(".ipynb", ".html"))
+    config = group.config
+    assert (fields["dataset"], fields["method"], fields["epochs"], fields["train_size"],
+            fields["seed"]) == (config.dataset, config.method, config.epochs,
+                                config.train_size, config.seed)
+    assert fields["ranks"] == tuple(float(r) for r in group.ranks)
+    assert fields["energies"] == group.energies and fields["budgets"] == group.budgets
+
+
+@pytest.mark.parametrize("name", ["mnist-dense-e10-seed0-interrupted.ipynb", "report.html",
+                                  "mnist-lowrank-e10-seed0-r1-2.failed.ipynb"])
+def test_describe_name_refuses_names_the_runner_does_not_write(name):
+    from svdnet.experiments.grid import describe_name
+
+    assert describe_name(name) is None

@@ -6,7 +6,7 @@ import nbformat
 import pytest
 
 from svdnet.experiments import RunConfig
-from svdnet.experiments.render import results_table, write_index
+from svdnet.experiments.render import write_index
 from svdnet.experiments.results import CorruptResultError
 from svdnet.experiments.sweep import run_experiment
 
@@ -33,7 +33,10 @@ def test_index_links_pages_and_tabulates_real_results(tmp_path, monkeypatch):
     index = write_index(str(reports))
     page = open(index, encoding="utf-8").read()
     assert 'href="html/sweep-a.html"' in page and 'href="html/report.html"' in page
-    assert f"{experiment.run.test_accuracy:.4f}" in page
+    # The reference experiment's result is on the page of every result, in percent.
+    every = (reports / "results.html").read_text()
+    assert f"{100 * experiment.run.test_accuracy:.2f}" in every
+    assert 'href="results.html"' in page
     assert "hello" in (reports / "html" / "sweep-a.html").read_text()
     # The report page hides code; run pages show it.
     assert "print(&#39;hello&#39;)" not in (reports / "html" / "report.html").read_text()
@@ -60,19 +63,22 @@ def test_page_without_a_stylesheet_embeds_the_css(tmp_path):
 
 
 def test_corrupt_result_is_named(tmp_path):
-    (tmp_path / "broken.json").write_text('{"config": {"rank": 2')
+    results = tmp_path / "grid" / "results"
+    results.mkdir(parents=True)
+    (results / "broken.json").write_text('{"config": {"rank": 2')
     with pytest.raises(CorruptResultError, match="broken.json"):
-        results_table(str(tmp_path))
-
-
-def test_non_result_json_files_are_skipped(tmp_path):
-    (tmp_path / "deployment.json").write_text('{"formats": {}}')
-    assert results_table(str(tmp_path)).empty
+        write_index(str(tmp_path))
 
 
 def test_deployment_results_beside_sweep_results_are_left_out(tmp_path):
-    (tmp_path / "deployment-mnist-r20-seed0.json").write_text('{"config": {"rank": 20}, "formats": {}}')
-    assert results_table(str(tmp_path)).empty
+    results = tmp_path / "grid" / "results"
+    results.mkdir(parents=True)
+    (results / "deployment.json").write_text('{"formats": {}}')
+    (results / "deployment-mnist-r20-seed0.json").write_text(
+        '{"config": {"rank": 20}, "formats": {}}')
+    write_index(str(tmp_path))
+    assert (tmp_path / "results.csv").read_text().count("\n") == 1  # the header only
+    assert "No results yet" in (tmp_path / "index.html").read_text()
 
 
 def test_reader_pages_leave_out_code_and_stderr_but_keep_results(tmp_path):

@@ -203,7 +203,7 @@ def test_headline_seeks_the_smallest_close_model_among_every_rank_choice(against
     frame, _ = load_results(str(against_small))
     lines = headline(accuracy_table(frame), reference_rank=20, points=0.5, frame=frame)
     assert lines[-1] == ("  smallest within 0.5 points (by any rank choice): finetune budget "
-                         "40, 0.9790, 25.0x fewer parameters")
+                         "40, 97.90 ± 0.00%, 25.0x fewer parameters")
     uniform_only = headline(accuracy_table(frame), reference_rank=20, points=0.5)
     assert "finetune rank 20" in uniform_only[-1]
 
@@ -233,5 +233,5 @@ def test_energy_rank_range_reports_the_chosen_ranks(tmp_path):
     frame, _ = load_results(str(tmp_path))
     assert energy_rank_range(frame, 0.5) == (
         "keeping 50% of each kernel's energy chose ranks 39-137 for the hidden layers and 2-4 "
-        "for the output layer (mnist 2.00x fewer parameters, 97.50 +- 0.71%)")
+        "for the output layer (MNIST 2.00x fewer parameters, 97.50 ± 0.71%)")
     assert energy_rank_range(frame, 0.9) == ""

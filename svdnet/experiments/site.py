@@ -1,0 +1,220 @@
+"""The reader's entry to ``reports/``: the landing page (``index.html``) and the page and
+CSV of every result (``results.html``, ``results.csv``), rendered with Jinja templates
+from the result files; the headline figure is written beside them
+(``figures/frontier.png``).
+
+The pages of executed notebooks are rendered by :mod:`svdnet.experiments.render`, which
+calls :func:`write_site` once they are written.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+
+import pandas as pd
+
+from svdnet.experiments import findings
+from svdnet.experiments.config import METHODS
+from svdnet.experiments.formatting import (
+    accuracy_text,
+    compression_text,
+    dataset_name,
+    dataset_order,
+    readable_results,
+)
+from svdnet.experiments.grid import describe_name
+from svdnet.experiments.literature import PUBLISHED
+from svdnet.experiments.report import frontier_table, load_results, small_comparison
+from svdnet.experiments.results import write_text_atomic
+
+TEMPLATES = os.path.join(os.path.dirname(__file__), "templates", "site")
+FIGURE = "figures/frontier.png"
+CSV = "results.csv"
+VERDICTS = {"svdnet": ("svdnet wins", "win"), "small": ("small wins", "lose"),
+            "tie": ("tie", "")}
+"""Verdict of :func:`svdnet.experiments.report.small_comparison` -> (text, CSS class)."""
+
+
+def _environment():
+    import jinja2
+    import markupsafe
+    import mistune
+
+    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
+                                     autoescape=jinja2.select_autoescape(["j2"]))
+    # Generated sentences are Markdown (backticks, bold): inline HTML, no paragraph.
+    environment.filters["markdown"] = lambda text: markupsafe.Markup(
+        mistune.html(str(text)).strip().removeprefix("<p>").removesuffix("</p>"))
+    return environment
+
+
+def _links(prefix: str = "") -> list[tuple[str, str]]:
+    return [("svdnet reports", prefix + "index.html"), ("Full report", prefix + "html/report.html"),
+            ("Every result", prefix + "results.html"), ("Exploration", prefix + "html/explore.html"),
+            ("Runs", prefix + "index.html#runs")]
+
+
+def _provenance(frame: pd.DataFrame) -> str:
+    if frame.empty:
+        return "no results yet"
+    commits = sorted({commit[:10] for commit in frame["commit"].dropna()})
+    return f"{len(frame)} result files" + (f", commits {', '.join(commits)}" if commits else "")
+
+
+def compact_table(frame: pd.DataFrame) -> list[dict]:
+    """Per dataset, the rows of :func:`svdnet.experiments.report.small_comparison`
+    formatted for the landing page (percentages, compression, verdict)."""
+    table = small_comparison(frame)
+    datasets = []
+    for dataset in dataset_order(frame["dataset"]):
+        dense = frame.loc[(frame["dataset"] == dataset) & (frame["method"] == "dense"),
+                          "test accuracy"]
+        part = table[table["dataset"] == dataset].sort_values("compression")
+        rows = [{"size": row["size"], "compression": compression_text(row["compression"]),
+                 "method": row["best method"],
+                 "svdnet": accuracy_text(row["svdnet"], row["svdnet std"]),
+                 "small": accuracy_text(row["small"], row["small std"]),
+                 "difference": f"{row['difference (pp)']:+.2f} points",
+                 "verdict": VERDICTS[row["verdict"]][0], "css": VERDICTS[row["verdict"]][1]}
+                for _, row in part.iterrows()]
+        datasets.append({"name": dataset_name(dataset), "rows": rows,
+                         "dense": accuracy_text(dense.mean(), dense.std()) if len(dense) else "-"})
+    return [dataset for dataset in datasets if dataset["rows"]]
+
+
+def _size_label(fields: dict) -> str:
+    parts = []
+    for key, label, fmt in (("ranks", "ranks", "{:g}"), ("budgets", "budgets", "{:,.0f}"),
+                            ("energies", "energy", "{:.0%}")):
+        values = fields[key]
+        if values:
+            parts.append(f"{label} {', '.join(fmt.format(v) for v in sorted(values))}")
+    return "; ".join(parts) or "dense"
+
+
+def run_pages(pages: list[str]) -> tuple[list[int], list[dict], list[tuple[str, str]]]:
+    """Groups the grid's run pages by dataset and method, one column per seed.
+
+    Args:
+        pages: Page paths relative to the reports folder, named as
+            :attr:`svdnet.experiments.grid.Group.name` names notebooks.
+
+    Returns:
+        ``(seeds, rows, others)``: the seeds; one row per (dataset, method) with
+        ``dataset``, ``method`` and ``cells`` (per seed, a list of ``(label, href)``
+        whose label names the sizes the notebook ran); and ``(label, href)`` of pages
+        whose names are not the runner's.
+    """
+    cells, others, seeds = defaultdict(lambda: defaultdict(list)), [], set()
+    for page in pages:
+        fields = describe_name(page)
+        if fields is None:
+            others.append((os.path.basename(page), page))
+            continue
+        seeds.add(fields["seed"])
+        label = _size_label(fields)
+        if fields["epochs"] != 10 or fields["train_size"]:
+            label += f" ({fields['epochs']} epochs" + (
+                f", {fields['train_size']:,} examples)" if fields["train_size"] else ")")
+        cells[(fields["dataset"], fields["method"])][fields["seed"]].append((label, page))
+    datasets = dataset_order(dataset for dataset, _ in cells)
+
+    def key(item):
+        dataset, method = item
+        return (datasets.index(dataset),
+                METHODS.index(method) if method in METHODS else len(METHODS))
+
+    seeds = sorted(seeds)
+    rows = [{"dataset": dataset_name(dataset), "method": method,
+             "cells": [sorted(cells[(dataset, method)].get(seed, [])) for seed in seeds]}
+            for dataset, method in sorted(cells, key=key)]
+    return seeds, rows, others
+
+
+def write_site(reports_dir: str = "reports", pages=(), run_page_list=()) -> str:
+    """Writes ``index.html``, ``results.html``, ``results.csv`` and the headline figure
+    into ``reports_dir``, from the result files of ``reports_dir/grid/results`` (and the
+    reference experiment's, ``reports_dir/results``, on the results page).
+
+    Args:
+        reports_dir: The reports folder. Defaults to ``"reports"``.
+        pages: Pages of the notebooks under ``reports_dir/html`` other than the report
+            and the exploration, relative to ``reports_dir`` (listed under "Read
+            further"). Defaults to none.
+        run_page_list: The grid's run pages, relative to ``reports_dir``. Defaults to
+            none.
+
+    Returns:
+        The path of ``index.html``.
+    """
+    grid_dir = os.path.join(reports_dir, "grid", "results")
+    frame = load_results(grid_dir)[0] if os.path.isdir(grid_dir) else pd.DataFrame()
+    environment = _environment()
+    provenance = _provenance(frame)
+
+    figure = None
+    if len(frame):
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from svdnet.experiments.plots import frontier_plot
+
+        os.makedirs(os.path.join(reports_dir, os.path.dirname(FIGURE)), exist_ok=True)
+        drawn = frontier_plot(frontier_table(frame), PUBLISHED)
+        path = os.path.join(reports_dir, FIGURE)
+        partial = path + ".partial.png"
+        drawn.savefig(partial, dpi=100, metadata={"Software": None})
+        plt.close(drawn)
+        os.replace(partial, path)
+        figure = FIGURE
+
+    every = readable_results(frame)
+    write_text_atomic(os.path.join(reports_dir, CSV), every.to_csv(index=False))
+    sections = [{"title": "The sweep (grid/results)", "table": _html_table(every)}]
+    reference_dir = os.path.join(reports_dir, "results")
+    if os.path.isdir(reference_dir):
+        reference = load_results(reference_dir)[0]
+        if len(reference):
+            sections.append({"title": "The reference experiment (results)",
+                             "table": _html_table(readable_results(reference))})
+    write_text_atomic(os.path.join(reports_dir, "results.html"), environment.get_template(
+        "results.html.j2").render(links=_links(), provenance=provenance, count=len(every),
+                                  csv=CSV, sections=sections))
+
+    seeds, rows, others = run_pages(list(run_page_list))
+    further = [("The full report", "html/report.html",
+                "every table and figure, the conclusions, the provenance"),
+               ("Every result", "results.html",
+                f"one row per run, readable columns; also as {CSV}"),
+               ("The exploration", "html/explore.html",
+                "singular value spectra and post-training truncation of one trained network"),
+               ("Benchmarks", "../benchmarks/README.md",
+                "SVD step cost, training throughput, inference speed, deployment sizes")]
+    further += [(os.path.basename(page), page,
+                 "the reference experiment (MNIST, projection at rank 20, seed 0), executed"
+                 if os.path.basename(page).startswith("sweep-") else "an executed notebook")
+                for page in pages]
+    index = environment.get_template("index.html.j2").render(
+        links=_links(), provenance=provenance, runs=len(frame),
+        seeds=frame["seed"].nunique() if len(frame) else 0,
+        summary=findings.summary(frame) if len(frame) else ["No results yet: run "
+                                                            "`python -m svdnet.experiments.grid`."],
+        figure=figure, compact=compact_table(frame) if len(frame) else [], further=further,
+        run_seeds=seeds, run_pages=rows, other_pages=others)
+    return write_text_atomic(os.path.join(reports_dir, "index.html"), index)
+
+
+def _html_table(table: pd.DataFrame):
+    """The table as HTML (pandas' own writer), marked safe for the template."""
+    from markupsafe import Markup
+
+    if table.empty:
+        return Markup("<p>none yet</p>")
+    return Markup(table.style.hide(axis="index")
+            .format({"test accuracy %": "{:.2f}", "train accuracy %": "{:.2f}",
+                     "parameters": "{:,}", "compression": "{:.1f}x", "train s": "{:.1f}",
+                     "svd s": "{:.2f}"}, na_rep="")
+            .to_html(table_uuid="results"))
