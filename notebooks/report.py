@@ -207,7 +207,7 @@ if len(table):
         top = dense.iloc[0] if len(dense) else part["mean"].max()
         close = part[(part["method"] != "dense") & (part["mean"] > top - 0.05)]
         sns.lineplot(data=close, x="factorised parameters", y="mean", hue="method",
-                     hue_order=[m for m in plots.METHOD_ORDER if m in set(close["method"])],
+                     hue_order=plots.method_order(close["method"]),
                      style="method", markers=True, ax=axis)
         axis.axhline(top, color="grey", linestyle="--", label="dense")
         axis.set_xscale("log")
@@ -319,7 +319,7 @@ times = report.time_table(frame)
 if len(times):
     figure, axis = plt.subplots(figsize=(9, 4))
     sns.barplot(data=times[times["method"] != "dense"], x="rank", y="train s", hue="method",
-                hue_order=[m for m in plots.METHOD_ORDER if m in set(times["method"])], ax=axis)
+                hue_order=plots.method_order(times.loc[times["method"] != "dense", "method"]), ax=axis)
     dense_time = times.loc[times["method"] == "dense", "train s"]
     if len(dense_time):
         axis.axhline(dense_time.median(), color="grey", linestyle="--", label="dense")

@@ -48,6 +48,10 @@ every: int = 1  # project every `every` epochs (and always after the last one), 
 finetune_epochs: int = 2  # finetune method: of the epochs, how many train the factors (the rest train dense)
 jit_compile: bool = True  # compile the training step with XLA
 pipeline: str = "tf.data"  # input pipeline: "tf.data" (cached, prefetched) or "numpy"
+output_layer: str = "auto"  # compressed methods: "auto" factorises the output layer too where its factors are smaller, "dense" keeps it (small: the size it matches)
+distill: float = 0.0  # finetune, lowrank and small: weight in [0, 1) of the dense teacher's softened outputs in the loss (0 is off); the teacher is the dense run of the same seed
+temperature: float = 4.0  # softmax temperature of the distillation, above 0
+weight_decay: float = 0.0  # lowrank: Frobenius decay, this times the squared Frobenius norm of each product U V added to the loss
 baseline: bool = True  # also train the dense model with the same seed and data, for comparison
 results_dir: str = "reports/results"  # folder of the JSON results, relative to the working directory
 cache_dir: str = ""  # folder where dense runs keep weights for posthoc and finetune runs to reuse; empty shares nothing
@@ -72,7 +76,8 @@ config = RunConfig(
     method=method, rank=rank, dataset=dataset, epochs=epochs, batch_size=batch_size,
     depth=depth, width=width, seed=seed, train_size=train_size, svd_method=svd_method,
     every=every, finetune_epochs=finetune_epochs, jit_compile=jit_compile, pipeline=pipeline,
-    energy=energy, budget=budget,
+    energy=energy, budget=budget, output_layer=output_layer, distill=distill,
+    temperature=temperature, weight_decay=weight_decay,
 ).replace()  # validates every field
 configs = expand_choices(config, ranks, energies, budgets)  # one run per rank, energy, budget
 quick = quick_mode(quick)  # True or False as given; None: SVDNET_QUICK (the notebook tests)

@@ -110,3 +110,36 @@ def check_seed(seed, allow_none: bool = True, name: str = "seed") -> int | None:
     if seed is None and allow_none:
         return None
     return check_int(name, seed, minimum=0, maximum=2**32 - 1)
+
+
+def check_number(name: str, value, minimum: float | None = None, maximum: float | None = None,
+                 include_minimum: bool = True, include_maximum: bool = True) -> float:
+    """Checks that ``value`` is a finite real number within the given bounds.
+
+    Args:
+        name: Name of the argument, used in the error message.
+        value: Value received.
+        minimum: Lower bound, or ``None`` for none. Defaults to ``None``.
+        maximum: Upper bound, or ``None`` for none. Defaults to ``None``.
+        include_minimum: Whether ``minimum`` itself is allowed. Defaults to ``True``.
+        include_maximum: Whether ``maximum`` itself is allowed. Defaults to ``True``.
+
+    Returns:
+        ``value`` as a Python ``float``.
+
+    Raises:
+        TypeError: if ``value`` is not a real number (``bool`` included).
+        ValueError: if it is NaN, infinite or out of range.
+    """
+    low = "" if minimum is None else f"{minimum:g} {'<=' if include_minimum else '<'} "
+    high = "" if maximum is None else f" {'<=' if include_maximum else '<'} {maximum:g}"
+    allowed = f"a number with {low}{name}{high}" if low or high else "a finite number"
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise TypeError(f"{name} must be {allowed}; received {value!r} of type "
+                        f"{type(value).__name__}.")
+    value = float(value)
+    too_low = minimum is not None and (value < minimum or (value == minimum and not include_minimum))
+    too_high = maximum is not None and (value > maximum or (value == maximum and not include_maximum))
+    if value != value or value in (float("inf"), float("-inf")) or too_low or too_high:
+        raise ValueError(f"{name} must be {allowed}; received {value!r}.")
+    return value

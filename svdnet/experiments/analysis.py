@@ -41,7 +41,7 @@ def load_or_train_dense(data: Dataset, config: RunConfig, model_path: str = "") 
                 f"dataset {data.name!r} has {data.input_dim}."
             )
         return model
-    model = train(data, config.replace(method="dense")).model
+    model = train(data, config.dense_twin()).model
     if model_path:
         with atomic_path(model_path, suffix=".keras") as temporary:
             model.save(temporary)  # never a half-written model at model_path

@@ -10,7 +10,14 @@ from svdnet.experiments.model import mlp_parameters, mlp_shapes
 from svdnet.cost import kernel_cost
 from svdnet.rank_selection import REFERENCE_RANK, check_budget, choose_ranks, rank_request
 from svdnet.svd import BACKENDS
-from svdnet.validation import check_bool, check_choice, check_int, check_rank, check_seed
+from svdnet.validation import (
+    check_bool,
+    check_choice,
+    check_int,
+    check_number,
+    check_rank,
+    check_seed,
+)
 
 METHODS = ("dense", "projection", "posthoc", "finetune", "lowrank", "small")
 """Training methods, all given the same total budget of ``epochs`` training epochs:
@@ -31,6 +38,34 @@ METHODS = ("dense", "projection", "posthoc", "finetune", "lowrank", "small")
 
 Every compressed method is tested as its exported factorised model (:func:`svdnet.factorize`).
 """
+
+OUTPUT_LAYERS = ("auto", "dense")
+"""What the compressed methods do with the output layer: ``"auto"`` factorises it like
+every other layer where its factors are smaller (below its break-even rank), ``"dense"``
+keeps it as it is (it holds 0.2% of the reference model's parameters, and a rank below
+the number of classes caps how many classes the network can tell apart)."""
+
+DISTILLED = ("finetune", "lowrank", "small")
+"""The methods that can learn from the dense teacher (``distill > 0``)."""
+
+def method_label(method: str, output_layer: str = "auto", distill: float = 0.0,
+                 weight_decay: float = 0.0) -> str:
+    """A method's name with the options that change how it trains, as the report shows
+    it: ``"lowrank"``, ``"lowrank+denseout+kd"``, ``"small+kd"``, ``"lowrank+fd"``."""
+    label = method
+    if output_layer == "dense":
+        label += "+denseout"
+    if distill:
+        label += "+kd"
+    if weight_decay:
+        label += "+fd"
+    return label
+
+
+def base_method(label: str) -> str:
+    """The method of a :func:`method_label`: ``"lowrank+kd"`` -> ``"lowrank"``."""
+    return label.split("+")[0]
+
 
 PIPELINES = ("tf.data", "numpy")
 """Input pipelines: ``tf.data`` (cached, reshuffled every epoch, prefetched; see
@@ -63,6 +98,16 @@ class RunConfig:
             values. Defaults to ``None``.
         budget: Choose the ranks that keep the most spectral energy with the exported
             model within this many parameters. Defaults to ``None``.
+        output_layer: One of :data:`OUTPUT_LAYERS`, for the compressed methods; for
+            ``small``, which model size it matches. Defaults to ``"auto"`` (what every
+            result before this field had).
+        distill: Weight of the dense teacher's softened outputs in the loss, in [0, 1)
+            (Hinton et al. 2015); 0 trains on the labels alone. For :data:`DISTILLED`
+            methods; the teacher is the dense run of the same dataset and seed, trained
+            for ``epochs``. Defaults to 0.
+        temperature: Softmax temperature of the distillation, > 0. Defaults to 4.
+        weight_decay: Frobenius decay of ``lowrank``: ``weight_decay * ||U V||_F^2``
+            per layer added to the loss (Khodak et al. 2021), >= 0. Defaults to 0.
     """
 
     method: str = "projection"
@@ -81,6 +126,10 @@ class RunConfig:
     pipeline: str = "tf.data"
     energy: float | None = None
     budget: int | None = None
+    output_layer: str = "auto"
+    distill: float = 0.0
+    temperature: float = 4.0
+    weight_decay: float = 0.0
 
     def __post_init__(self):
         if self.rank is None and self.energy is None and self.budget is None:
@@ -99,6 +148,13 @@ class RunConfig:
     def replace(self, **changes) -> "RunConfig":
         """Returns a copy with ``changes`` applied and validated."""
         return validate_config(dataclasses.replace(self, **changes))
+
+    def dense_twin(self, epochs: int | None = None) -> "RunConfig":
+        """The dense run of the same dataset, seed and recipe (trained for ``epochs``,
+        default ``self.epochs``): the baseline, the start of ``posthoc`` and
+        ``finetune``, and the distillation teacher."""
+        return self.replace(method="dense", output_layer="auto", distill=0.0,
+                            weight_decay=0.0, epochs=self.epochs if epochs is None else epochs)
 
     @property
     def dense_epochs(self) -> int:
@@ -140,6 +196,20 @@ def validate_config(config: RunConfig) -> RunConfig:
         check_int("finetune_epochs", config.finetune_epochs, minimum=1)
     check_bool("jit_compile", config.jit_compile)
     check_choice("pipeline", config.pipeline, PIPELINES)
+    check_choice("output_layer", config.output_layer, OUTPUT_LAYERS)
+    if config.output_layer != "auto" and config.method == "dense":
+        raise ValueError(f"output_layer={config.output_layer!r} applies to the compressed "
+                         "methods and small; received method='dense'.")
+    check_number("distill", config.distill, minimum=0, maximum=1, include_maximum=False)
+    if config.distill and config.method not in DISTILLED:
+        raise ValueError(f"distill={config.distill} needs a method that trains after the "
+                         f"teacher, one of {', '.join(map(repr, DISTILLED))}; received "
+                         f"method={config.method!r}.")
+    check_number("temperature", config.temperature, minimum=0, include_minimum=False)
+    check_number("weight_decay", config.weight_decay, minimum=0)
+    if config.weight_decay and config.method != "lowrank":
+        raise ValueError(f"weight_decay={config.weight_decay} is the Frobenius decay of "
+                         f"'lowrank''s factors; received method={config.method!r}.")
     if config.method != "dense":
         _check_ranks_fit_the_model(config)
     return config
@@ -149,6 +219,15 @@ def reference_shapes(config: RunConfig) -> dict:
     """The kernel shapes of ``config``'s dense MLP, known without building it."""
     split = SPLITS[config.dataset]
     return mlp_shapes(split["features"], split["classes"], config.depth, config.width)
+
+
+def compressed_shapes(config: RunConfig) -> dict:
+    """The kernel shapes of the layers ``config``'s method compresses: every layer, or
+    every layer but ``output`` when ``config.output_layer == "dense"``."""
+    shapes = reference_shapes(config)
+    if config.output_layer == "dense":
+        shapes = {name: shape for name, shape in shapes.items() if name != "output"}
+    return shapes
 
 
 def target_parameters(config: RunConfig) -> int:
@@ -171,7 +250,7 @@ def target_parameters(config: RunConfig) -> int:
         raise ValueError(
             f"The small method needs a rank or a budget to size its network; received "
             f"energy={config.energy}, whose model size is only known after training.")
-    ranks = choose_ranks(request, shapes)
+    ranks = choose_ranks(request, compressed_shapes(config))
     return sum(cols + (kernel_cost(rows, cols, min(ranks[name], rows, cols))
                        if name in ranks else rows * cols)
                for name, (rows, cols) in shapes.items())

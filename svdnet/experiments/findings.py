@@ -27,6 +27,7 @@ from svdnet.experiments.report import (
     build_time_table,
     choice_table,
     energy_rank_range,
+    is_svd,
     reference_table,
     small_comparison,
     smallest_within,
@@ -120,12 +121,13 @@ def at_reference_rank(frame: pd.DataFrame, rank: int = 20) -> str:
         others = part[part["method"] != "dense"].sort_values("accuracy", ascending=False)
         if dense.empty or others.empty:
             continue
-        svd = others[others["method"].isin(SVD_METHODS)]
+        svd = others[is_svd(others["method"])]
         if len(svd):
             compression = svd["compression"].iloc[0]
         items = []
         for _, row in others.iterrows():
-            size = f", {compression_text(row['compression'])}" if row["method"] == "small" else ""
+            size = (f", {compression_text(row['compression'])}"
+                    if not is_svd(pd.Series([row["method"]])).iloc[0] else "")
             items.append(f"`{row['method']}` {accuracy_text(row['accuracy'], row['std'])} "
                          f"({row['vs dense (pp)']:+.2f}{size})")
         clauses.append(f"on {dataset_name(dataset)} (dense "
@@ -184,7 +186,7 @@ def best_method_by_rank(frame: pd.DataFrame) -> str:
     table = accuracy_table(frame)
     clauses = []
     for dataset in _datasets(frame):
-        part = table[(table["dataset"] == dataset) & table["method"].isin(SVD_METHODS)]
+        part = table[(table["dataset"] == dataset) & is_svd(table["method"])]
         winners, clear = {}, []
         for rank, at_rank in part.groupby("rank"):
             ordered = at_rank.sort_values("mean", ascending=False)
@@ -327,7 +329,7 @@ def compression_goal(frame: pd.DataFrame, minimum: float = 50.0,
     for dataset in _datasets(frame):
         dense, _ = _dense(frame, dataset)
         every = choice_table(frame, dataset)
-        big = every[every["method"].isin(SVD_METHODS) & (every["compression"] >= minimum)]
+        big = every[is_svd(every["method"]) & (every["compression"] >= minimum)]
         if np.isnan(dense) or big.empty:
             continue
         best = big.sort_values("mean", ascending=False).iloc[0]
@@ -414,7 +416,7 @@ def summary(frame: pd.DataFrame, tolerance: float = 0.5, minimum: float = 50.0) 
     goal = []
     for dataset in datasets:
         every = choice_table(frame, dataset)
-        big = every[every["method"].isin(SVD_METHODS) & (every["compression"] >= minimum)]
+        big = every[is_svd(every["method"]) & (every["compression"] >= minimum)]
         if len(big):
             best = big.sort_values("mean", ascending=False).iloc[0]
             goal.append(f"{accuracy_text(best['mean'], best['std'])} on {dataset_name(dataset)} "

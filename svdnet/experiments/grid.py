@@ -78,6 +78,7 @@ class Group:
         parts = [config.dataset, config.method, f"e{config.epochs}"]
         if config.train_size:
             parts.append(f"n{config.train_size}")
+        parts += variant_tokens(config)
         parts.append(f"seed{config.seed}")
         for prefix, values in (("r", self.ranks), ("e", self.energies), ("p", self.budgets)):
             if values:
@@ -85,9 +86,25 @@ class Group:
         return "-".join(parts) + ".ipynb"
 
 
+def variant_tokens(config: RunConfig) -> list[str]:
+    """The name tokens of the options that change a method's training: ``outdense``,
+    ``kd0.9t4`` (distillation weight and temperature), ``wd0.0001`` (Frobenius decay;
+    a minus sign in the exponent is written ``m``). None for the defaults."""
+    tokens = []
+    if config.output_layer != "auto":
+        tokens.append(f"out{config.output_layer}")
+    if config.distill:
+        tokens.append(f"kd{config.distill:g}t{config.temperature:g}")
+    if config.weight_decay:
+        tokens.append(f"wd{config.weight_decay:g}".replace("-", "m"))
+    return tokens
+
+
 _NAME = re.compile(
     r"^(?P<dataset>.+?)-(?P<method>" + "|".join(METHODS) + r")-e(?P<epochs>\d+)"
-    r"(?:-n(?P<train_size>\d+))?-seed(?P<seed>\d+)"
+    r"(?:-n(?P<train_size>\d+))?(?:-out(?P<output_layer>[a-z]+))?"
+    r"(?:-kd(?P<distill>[\d.]+)t(?P<temperature>[\d.]+))?(?:-wd(?P<weight_decay>[\d.em+]+))?"
+    r"-seed(?P<seed>\d+)"
     r"(?:-r(?P<ranks>[\d.]+(?:-[\d.]+)*))?(?:-e(?P<energies>[\d.]+(?:-[\d.]+)*))?"
     r"(?:-p(?P<budgets>[\d.]+(?:-[\d.]+)*))?$"
 )
@@ -95,8 +112,9 @@ _NAME = re.compile(
 
 def describe_name(name: str) -> dict | None:
     """Reads back what :attr:`Group.name` wrote: ``"mnist-lowrank-e10-seed0-r1-2-5.html"``
-    -> ``{"dataset": "mnist", "method": "lowrank", "epochs": 10, "train_size": 0,
-    "seed": 0, "ranks": (1.0, 2.0, 5.0), "energies": (), "budgets": ()}``.
+    -> ``{"dataset": "mnist", "method": "lowrank", "epochs": 10, "output_layer": "auto",
+    "distill": 0.0, "temperature": 4.0, "weight_decay": 0.0, "train_size": 0, "seed": 0,
+    "ranks": (1.0, 2.0, 5.0), "energies": (), "budgets": ()}``.
 
     Args:
         name: A file name (any extension, folder ignored) of an executed notebook of the
@@ -117,6 +135,10 @@ def describe_name(name: str) -> dict | None:
 
     return {"dataset": match.group("dataset"), "method": match.group("method"),
             "epochs": int(match.group("epochs")),
+            "output_layer": match.group("output_layer") or "auto",
+            "distill": float(match.group("distill") or 0),
+            "temperature": float(match.group("temperature") or 4),
+            "weight_decay": float((match.group("weight_decay") or "0").replace("m", "-")),
             "train_size": int(match.group("train_size") or 0), "seed": int(match.group("seed")),
             "ranks": values("ranks"), "energies": values("energies"),
             "budgets": values("budgets")}
@@ -339,6 +361,15 @@ def main(argv=None) -> int:
                         help="training examples per run; 0 (default) for the whole split")
     parser.add_argument("--svd-method", default="auto",
                         help="SVD backend: auto (default), exact or randomized")
+    parser.add_argument("--output-layer", default="auto",
+                        help="compressed methods: 'auto' or 'dense' (keep the output layer)")
+    parser.add_argument("--distill", type=float, default=0.0,
+                        help="finetune, lowrank, small: weight of the dense teacher's soft "
+                             "targets, in [0, 1)")
+    parser.add_argument("--temperature", type=float, default=4.0,
+                        help="distillation temperature, > 0")
+    parser.add_argument("--weight-decay", type=float, default=0.0,
+                        help="lowrank: Frobenius decay of each product U V")
     parser.add_argument("--out", default="reports/grid", help="output folder")
     parser.add_argument("--quick", action="store_true",
                         help="tiny grid (mnist; all methods; ranks 2, 20; seed 0; 2 epochs, "
@@ -372,7 +403,9 @@ def main(argv=None) -> int:
     try:
         base = RunConfig(epochs=grid.pop("epochs"), train_size=grid.pop("train_size"),
                          finetune_epochs=grid.pop("finetune_epochs"),
-                         svd_method=args.svd_method).replace()
+                         svd_method=args.svd_method, output_layer=args.output_layer,
+                         distill=args.distill, temperature=args.temperature,
+                         weight_decay=args.weight_decay)  # plan() validates each run
         groups, done = plan(base, results_dir=os.path.join(args.out, "results"), **grid)
         if not args.dry_run:
             check_writable(args.out)

@@ -125,6 +125,13 @@ METHOD_ORDER = ("projection", "posthoc", "finetune", "lowrank", "small")
 """The order, and so the colours, of methods in the figures."""
 
 
+def method_order(methods) -> list[str]:
+    """The method labels present, those of :data:`METHOD_ORDER` first, then their
+    variants (``"lowrank+kd"``) alphabetically."""
+    present = set(methods)
+    return [m for m in METHOD_ORDER if m in present] + sorted(present - set(METHOD_ORDER))
+
+
 def frontier_plot(table: pd.DataFrame, published=(), below: float = 0.15):
     """Test accuracy against parameter count (log axis), one panel per dataset: every
     method and rank choice, the plain small network, the dense baseline, the Pareto front,
@@ -146,14 +153,16 @@ def frontier_plot(table: pd.DataFrame, published=(), below: float = 0.15):
     datasets = list(dict.fromkeys(table["dataset"]))
     figure, axes = plt.subplots(1, max(1, len(datasets)), figsize=(6.6 * max(1, len(datasets)), 5.4),
                                 squeeze=False)
-    palette = dict(zip(METHOD_ORDER, sns.color_palette("colorblind", len(METHOD_ORDER))))
+    methods = method_order(table.loc[table["method"] != "dense", "method"])
+    palette = dict(zip(methods, sns.color_palette("colorblind" if len(methods) <= 10 else "tab20",
+                                                  len(methods))))
     markers = {"rank": "o", "budget": "^", "energy": "s"}
     for axis, dataset in zip(axes[0], datasets):
         part = table[table["dataset"] == dataset]
         dense = part[part["method"] == "dense"]
         top = dense["mean"].iloc[0] if len(dense) else part["mean"].max()
         shown = part[part["mean"] >= top - below]
-        for method in [m for m in METHOD_ORDER if m in set(shown["method"])]:
+        for method in [m for m in methods if m in set(shown["method"])]:
             for choice, marker in markers.items():
                 rows = shown[(shown["method"] == method) & (shown["choice"] == choice)]
                 if len(rows):

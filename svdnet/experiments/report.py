@@ -16,6 +16,7 @@ from svdnet.experiments.formatting import (
     percent,
     size_text,
 )
+from svdnet.experiments.config import base_method
 from svdnet.experiments.paths import GRID_RESULTS
 from svdnet.experiments.results import CorruptResultError, read_json, result_row
 from svdnet.validation import check_choice
@@ -263,7 +264,7 @@ def smallest_within(frame: pd.DataFrame, dataset: str, points: float = 0.5):
     dense = frame.loc[(frame["dataset"] == dataset) & (frame["method"] == "dense"),
                       "test accuracy"]
     every = choice_table(frame, dataset)
-    every = every[every["method"].isin(SVD_METHODS)]
+    every = every[is_svd(every["method"])]
     if dense.empty or every.empty:
         return None
     close = every[every["mean"] >= dense.mean() - points / 100]
@@ -309,12 +310,25 @@ SVD_METHODS = ("projection", "posthoc", "finetune", "lowrank")
 """The methods that compress the trained (or initial) network with truncated SVD."""
 
 
+def is_svd(methods: pd.Series) -> pd.Series:
+    """Which method labels (with their options, see
+    :func:`svdnet.experiments.config.method_label`) are SVD methods."""
+    return methods.map(base_method).isin(SVD_METHODS)
+
+
+def is_small(methods: pd.Series) -> pd.Series:
+    """Which method labels are the plain small network, with or without a teacher."""
+    return methods.map(base_method) == "small"
+
+
 def small_comparison(frame: pd.DataFrame) -> pd.DataFrame:
     """The best SVD method at each size against the plain network trained small.
 
-    For every rank and budget that has ``small`` runs, the SVD method with the highest
-    mean test accuracy at the same rank or budget is set against ``small`` (the same
-    depth, narrowed to about the same parameter count, same training budget). The
+    For every rank and budget that has ``small`` runs, the SVD method (any variant, see
+    :func:`svdnet.experiments.config.method_label`) with the highest mean test accuracy
+    at the same rank or budget is set against the best variant of ``small`` (the same
+    depth, narrowed to about the same parameter count, same training budget; with the
+    same teacher where it was distilled). The
     verdict counts a difference only when it is larger than the seeds' spread (the sum
     of the two standard deviations): ``"svdnet"``, ``"small"`` or ``"tie"``.
 
@@ -325,12 +339,12 @@ def small_comparison(frame: pd.DataFrame) -> pd.DataFrame:
         One row per (dataset, choice, value): ``size`` (``"rank 20"``, ``"budget
         100,000"``), ``parameters`` and ``compression`` of the best SVD model, ``best
         method``, ``svdnet`` and ``svdnet std``, ``small`` and ``small std`` (mean test
-        accuracies), ``small parameters``, ``difference (pp)`` (svdnet minus small,
+        accuracies), ``small method`` (its variant), ``small parameters``, ``difference (pp)`` (svdnet minus small,
         percentage points), ``seeds`` (the fewer of the two) and ``verdict``; sorted by
         dataset and parameters.
     """
     columns = ["dataset", "choice", "value", "size", "parameters", "compression",
-               "best method", "svdnet", "svdnet std", "small", "small std",
+               "best method", "svdnet", "svdnet std", "small", "small std", "small method",
                "small parameters", "difference (pp)", "seeds", "verdict"]
     runs = frame[frame["choice"].isin(["rank", "budget"])]
     grouped = runs.groupby(["dataset", "choice", "value", "method"]).agg(
@@ -339,11 +353,12 @@ def small_comparison(frame: pd.DataFrame) -> pd.DataFrame:
         compression=("compression", "first")).reset_index()
     rows = []
     for (dataset, choice, value), part in grouped.groupby(["dataset", "choice", "value"]):
-        small = part[part["method"] == "small"]
-        svd = part[part["method"].isin(SVD_METHODS)]
+        small = part[is_small(part["method"])]
+        svd = part[is_svd(part["method"])]
         if small.empty or svd.empty:
             continue
-        small, best = small.iloc[0], svd.sort_values("mean", ascending=False).iloc[0]
+        small = small.sort_values("mean", ascending=False).iloc[0]  # its best variant
+        best = svd.sort_values("mean", ascending=False).iloc[0]
         spread = np.nan_to_num(best["std"]) + np.nan_to_num(small["std"])
         difference = best["mean"] - small["mean"]
         verdict = "svdnet" if difference > spread else "small" if -difference > spread else "tie"
@@ -352,7 +367,7 @@ def small_comparison(frame: pd.DataFrame) -> pd.DataFrame:
             "size": f"rank {value:g}" if choice == "rank" else f"budget {value:,.0f}",
             "parameters": best["parameters"], "compression": best["compression"],
             "best method": best["method"], "svdnet": best["mean"], "svdnet std": best["std"],
-            "small": small["mean"], "small std": small["std"],
+            "small": small["mean"], "small std": small["std"], "small method": small["method"],
             "small parameters": small["parameters"], "difference (pp)": 100 * difference,
             "seeds": int(min(best["seeds"], small["seeds"])), "verdict": verdict,
         })

@@ -10,6 +10,7 @@ import tempfile
 
 import numpy as np
 
+from svdnet.experiments.config import method_label
 from svdnet.rank_selection import rank_request
 
 
@@ -192,7 +193,8 @@ def result_row(payload: dict, path: str) -> dict:
         choice, value = run_choice(config)
         return {
             "dataset": config["dataset"],
-            "method": config["method"],
+            "method": method_label(config["method"], config.get("output_layer", "auto"),
+                                   config.get("distill", 0.0), config.get("weight_decay", 0.0)),
             "choice": choice,
             "value": value,
             "rank": config["rank"] if choice == "rank" else np.nan,

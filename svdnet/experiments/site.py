@@ -74,7 +74,8 @@ def compact_table(frame: pd.DataFrame) -> list[dict]:
         rows = [{"size": row["size"], "compression": compression_text(row["compression"]),
                  "method": row["best method"],
                  "svdnet": accuracy_text(row["svdnet"], row["svdnet std"]),
-                 "small": accuracy_text(row["small"], row["small std"]),
+                 "small": accuracy_text(row["small"], row["small std"])
+                 + ("" if row["small method"] == "small" else f" ({row['small method']})"),
                  "difference": f"{row['difference (pp)']:+.2f} points",
                  "verdict": VERDICTS[row["verdict"]][0], "css": VERDICTS[row["verdict"]][1]}
                 for _, row in part.iterrows()]
@@ -91,6 +92,18 @@ def _size_label(fields: dict) -> str:
         if values:
             parts.append(f"{label} {', '.join(fmt.format(v) for v in sorted(values))}")
     return "; ".join(parts) or "dense"
+
+
+def variant_text(fields: dict) -> str:
+    """The training options of a run page in words, ``""`` for the defaults."""
+    words = []
+    if fields.get("output_layer", "auto") != "auto":
+        words.append(f"output layer {fields['output_layer']}")
+    if fields.get("distill"):
+        words.append(f"distilled, weight {fields['distill']:g}, T {fields['temperature']:g}")
+    if fields.get("weight_decay"):
+        words.append(f"Frobenius decay {fields['weight_decay']:g}")
+    return f" ({'; '.join(words)})" if words else ""
 
 
 def run_pages(pages: list[str]) -> tuple[list[int], list[dict], list[tuple[str, str]]]:
@@ -113,7 +126,7 @@ def run_pages(pages: list[str]) -> tuple[list[int], list[dict], list[tuple[str, 
             others.append((os.path.basename(page), page))
             continue
         seeds.add(fields["seed"])
-        label = _size_label(fields)
+        label = _size_label(fields) + variant_text(fields)
         if fields["epochs"] != 10 or fields["train_size"]:
             label += f" ({fields['epochs']} epochs" + (
                 f", {fields['train_size']:,} examples)" if fields["train_size"] else ")")

@@ -79,6 +79,12 @@ def result_name(config: RunConfig) -> str:
             parts.append(f"every{config.every}")
         if config.method == "finetune":
             parts.append(f"ft{config.finetune_epochs}")
+        if config.output_layer != "auto":
+            parts.append(f"out{config.output_layer}")
+        if config.distill:
+            parts.append(f"kd{config.distill:g}t{config.temperature:g}")
+        if config.weight_decay:
+            parts.append(f"wd{config.weight_decay:g}")
     parts += [f"{config.depth}x{config.width}", f"e{config.epochs}", f"b{config.batch_size}"]
     if config.train_size:
         parts.append(f"n{config.train_size}")
@@ -92,7 +98,7 @@ def result_name(config: RunConfig) -> str:
 
 def dense_weights_path(cache_dir: str, config: RunConfig, epochs: int) -> str:
     """Where the dense run of ``config`` keeps its weights after ``epochs`` epochs."""
-    name = result_name(config.replace(method="dense", epochs=epochs))
+    name = result_name(config.dense_twin(epochs))
     return os.path.join(cache_dir, name[: -len(".json")] + ".weights.h5")
 
 
@@ -105,25 +111,29 @@ def snapshot_callback(config: RunConfig, cache_dir: str) -> SaveWeightsAt:
     return SaveWeightsAt({epoch: dense_weights_path(cache_dir, config, epoch) for epoch in epochs})
 
 
-def trained_dense(data: Dataset, config: RunConfig, cache_dir: str, verbose: int = 0):
-    """Returns the dense model that ``config`` (``posthoc`` or ``finetune``) starts from.
+def trained_dense(data: Dataset, config: RunConfig, cache_dir: str, verbose: int = 0,
+                  epochs: int | None = None):
+    """Returns the dense model that ``config`` (``posthoc`` or ``finetune``) starts from,
+    or (with ``epochs=config.epochs``) the teacher it distils from.
 
     A dense run with the same configuration and seed is deterministic, so the weights
-    it saved in ``cache_dir`` after ``config.dense_epochs`` epochs are reused when
-    present; otherwise the dense model is trained here (saving its snapshots).
+    it saved in ``cache_dir`` after ``epochs`` epochs (default ``config.dense_epochs``)
+    are reused when present; otherwise the dense model is trained here (saving its
+    snapshots).
 
     Returns:
         ``(model, source)``: the model and the weights file it came from, or
         ``"trained"``.
     """
-    path = dense_weights_path(cache_dir, config, config.dense_epochs)
+    path = dense_weights_path(cache_dir, config,
+                              config.dense_epochs if epochs is None else epochs)
     if not os.path.exists(path):
-        dense = config.replace(method="dense")
+        dense = config.dense_twin()
         train(data, dense, verbose=verbose, callbacks=[snapshot_callback(dense, cache_dir)])
         source = "trained"
     else:
         source = path
-    model = dense_model(data, config)
+    model = dense_model(data, config.dense_twin())
     with warnings.catch_warnings():
         # The file holds the optimizer's state too; the model starts from its weights only.
         warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
@@ -209,17 +219,22 @@ def run_experiment(
     ):
         data = load_dataset(config.dataset, data_dir=data_dir, train_size=config.train_size)
     load_seconds = time.perf_counter() - start
-    callbacks, dense_source = [], None
-    starting_model = None
+    callbacks, dense_source, teacher_source = [], None, None
+    starting_model = teacher = None
     if cache_dir and config.method == "dense":
         callbacks.append(snapshot_callback(config, cache_dir))
     if cache_dir and config.method in ("posthoc", "finetune"):
         starting_model, dense_source = trained_dense(data, config, cache_dir, verbose)
+    if cache_dir and config.distill:
+        teacher, teacher_source = trained_dense(data, config, cache_dir, verbose,
+                                                epochs=config.epochs)
+    elif config.distill:
+        teacher_source = "trained"  # by train(), in this run
     run = train(data, config, record_spectrum=True, evaluate_each_epoch=True, verbose=verbose,
-                trained_dense=starting_model, callbacks=callbacks)
+                trained_dense=starting_model, callbacks=callbacks, teacher=teacher)
     dense = None
     if baseline and config.method != "dense":
-        dense = train(data, config.replace(method="dense"), evaluate_each_epoch=True,
+        dense = train(data, config.dense_twin(), evaluate_each_epoch=True,
                       verbose=verbose)
     after = run.final_spectra
     before = run.spectra or after
@@ -231,6 +246,9 @@ def run_experiment(
         # the cached weights' file name (in the cache folder): no path of the machine
         "dense_source": (os.path.basename(dense_source)
                          if dense_source not in (None, "trained") else dense_source),
+        # the distillation teacher's weights file (the dense run of the same seed), likewise
+        **({"teacher_source": os.path.basename(teacher_source)
+            if teacher_source != "trained" else teacher_source} if config.distill else {}),
         "spectra": {
             "before": compact_spectra(before, config),
             "after": compact_spectra(after, config),

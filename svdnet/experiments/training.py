@@ -11,6 +11,12 @@ import numpy as np
 from svdnet.callback import SVDProjection
 from svdnet.experiments.config import RunConfig, small_width, validate_config
 from svdnet.experiments.data import Dataset, load_dataset, training_dataset
+from svdnet.experiments.distillation import (
+    compile_for_distillation,
+    distillation_targets,
+    restore_compile,
+    teacher_log_probabilities,
+)
 from svdnet.experiments.model import build_mlp, mlp_parameters
 from svdnet.experiments.provenance import provenance
 from svdnet.factorize import factorize, factorized_ranks
@@ -110,13 +116,30 @@ class Run:
         }
 
 
-def fit_arguments(data: Dataset, config: RunConfig, epochs: int) -> dict:
-    """Returns the keyword arguments of ``Model.fit`` for ``config``'s input pipeline."""
+def fit_arguments(data: Dataset, config: RunConfig, epochs: int, y=None) -> dict:
+    """Returns the keyword arguments of ``Model.fit`` for ``config``'s input pipeline.
+
+    Args:
+        data: The dataset.
+        config: The run's configuration.
+        epochs: Epochs to train.
+        y: Targets to train on instead of ``data.y_train`` (one row per example, such as
+            distillation targets). Defaults to ``None``.
+    """
+    y = data.y_train if y is None else y
     if config.pipeline == "tf.data":
-        dataset = training_dataset(data.x_train, data.y_train, config.batch_size, config.seed)
+        dataset = training_dataset(data.x_train, y, config.batch_size, config.seed)
         return {"x": dataset, "epochs": epochs, "shuffle": False}  # the pipeline shuffles
-    return {"x": data.x_train, "y": data.y_train, "batch_size": config.batch_size,
-            "epochs": epochs}
+    return {"x": data.x_train, "y": y, "batch_size": config.batch_size, "epochs": epochs}
+
+
+def compressed_layers(model: keras.Model, config: RunConfig):
+    """The layers ``config``'s method compresses: ``None`` (every Dense layer) or, with
+    ``output_layer="dense"``, every Dense layer but the one named ``output``."""
+    if config.output_layer != "dense":
+        return None
+    return [key for key, layer in layer_map(model).items()
+            if isinstance(layer, keras.layers.Dense) and layer.name != "output"]
 
 
 def dense_model(data: Dataset, config: RunConfig) -> keras.Model:
@@ -139,6 +162,7 @@ def train(
     verbose: int = 0,
     trained_dense: keras.Model | None = None,
     callbacks=(),
+    teacher: keras.Model | None = None,
 ) -> Run:
     """Trains and tests one model as ``config`` says, on already loaded ``data``.
 
@@ -158,6 +182,9 @@ def train(
             for ``config.dense_epochs`` epochs with the same config and seed, to start
             from instead of training it again (it is not changed). Defaults to ``None``.
         callbacks: Extra Keras callbacks for the training ``fit``. Defaults to none.
+        teacher: For ``distill > 0``: the dense model of the same config and seed trained
+            for ``config.epochs`` epochs, to distil from (it is not changed); ``None``
+            trains it here. Defaults to ``None``.
 
     Returns:
         A :class:`Run`.
@@ -172,7 +199,7 @@ def train(
     if method in ("posthoc", "finetune"):
         if trained_dense is None:
             trained_dense = train(
-                data, config.replace(method="dense", epochs=config.dense_epochs)
+                data, config.dense_twin(config.dense_epochs)
             ).model
         elif trained_dense.input_shape[-1] != data.input_dim:
             raise ValueError(
@@ -183,12 +210,19 @@ def train(
             spectra = layer_spectra(trained_dense)
         start = time.perf_counter()
         model = factorize(trained_dense, method=config.svd_method, seed=config.seed,
-                          verbose=0, **config.rank_choice)
+                          layers=compressed_layers(trained_dense, config), verbose=0,
+                          **config.rank_choice)
         svd_seconds = time.perf_counter() - start
         epochs = config.finetune_epochs if method == "finetune" else 0
     elif method == "lowrank":
-        model = factorize(dense_model(data, config), method=config.svd_method,
-                          seed=config.seed, verbose=0, **config.rank_choice)
+        initial = dense_model(data, config)
+        layers = compressed_layers(initial, config)
+        if config.weight_decay:  # carried onto the product U @ V by factorize
+            for key, layer in layer_map(initial).items():
+                if layers is None or key in layers:
+                    layer.kernel_regularizer = keras.regularizers.L2(config.weight_decay)
+        model = factorize(initial, method=config.svd_method, seed=config.seed,
+                          layers=layers, verbose=0, **config.rank_choice)
         epochs = config.epochs
     elif method == "small":
         width = small_width(config)
@@ -203,18 +237,28 @@ def train(
                 method=config.svd_method,
                 seed=config.seed,
                 record_spectrum=record_spectrum,
+                layers=compressed_layers(model, config),
                 **config.rank_choice,
             )
             fit_callbacks.append(projection)
+    targets, test_targets, compiled = None, data.y_test, None
+    if config.distill and epochs:
+        if teacher is None:
+            teacher = train(data, config.dense_twin()).model
+        targets = distillation_targets(data.y_train, teacher_log_probabilities(teacher, data.x_train))
+        test_targets = distillation_targets(data.y_test, teacher_log_probabilities(teacher, data.x_test))
+        compiled = compile_for_distillation(model, config.distill, config.temperature)
     if evaluate_each_epoch:
-        fit_callbacks.append(TestEvaluation(data.x_test, data.y_test))
+        fit_callbacks.append(TestEvaluation(data.x_test, test_targets))
     history = {}
     if epochs:
         keras.utils.set_random_seed(config.seed)
         history = model.fit(
             callbacks=fit_callbacks + list(callbacks), verbose=verbose,
-            **fit_arguments(data, config, epochs),
+            **fit_arguments(data, config, epochs, y=targets),
         ).history
+    if compiled is not None:
+        restore_compile(model, compiled)
     if projection is not None:
         svd_seconds = projection.total_seconds
         spectra = dict(projection.spectra)
@@ -227,7 +271,7 @@ def train(
         # The kernels already have the last projection's ranks: factorise at those.
         last_ranks = projection.projections[-1]["rank"] if projection.projections else {}
         model = factorize(model, rank=last_ranks or config.rank, method=config.svd_method,
-                          seed=config.seed, verbose=0)
+                          seed=config.seed, layers=compressed_layers(model, config), verbose=0)
         svd_seconds += time.perf_counter() - start
     test_loss, test_accuracy = model.evaluate(
         data.x_test, data.y_test, batch_size=1024, verbose=0
@@ -307,7 +351,7 @@ def run_reference(
         batch_size=batch_size, seed=seed, train_size=train_size, svd_method=svd_method,
     ))
     data = load_dataset(dataset, data_dir=data_dir, train_size=train_size)
-    dense = train(data, config.replace(method="dense"), verbose=verbose)
+    dense = train(data, config.dense_twin(), verbose=verbose)
     compressed = train(data, config, verbose=verbose)
     return {
         "dense": dense.summary(),

@@ -223,6 +223,8 @@ def test_without_workers_the_runner_never_imports_dask(tmp_path):
     Group(BASE.replace(dataset="fashion_mnist", method="finetune", rank=None, energy=0.5),
           (), energies=(0.5, 0.9), budgets=(65370, 100000)),
     Group(BASE.replace(method="small", rank=1), (1, 200), budgets=(215370,)),
+    Group(BASE.replace(method="lowrank", rank=5, output_layer="dense", distill=0.9,
+                       temperature=2.5, weight_decay=1e-5), (5, 10)),
 ])
 def test_describe_name_reads_back_what_the_group_name_wrote(group):
     from svdnet.experiments.grid import describe_name
@@ -234,6 +236,9 @@ def test_describe_name_reads_back_what_the_group_name_wrote(group):
                                 config.train_size, config.seed)
     assert fields["ranks"] == tuple(float(r) for r in group.ranks)
     assert fields["energies"] == group.energies and fields["budgets"] == group.budgets
+    assert (fields["output_layer"], fields["distill"], fields["weight_decay"]) == (
+        config.output_layer, config.distill, config.weight_decay)
+    assert fields["temperature"] == (config.temperature if config.distill else 4.0)
 
 
 @pytest.mark.parametrize("name", ["mnist-dense-e10-seed0-interrupted.ipynb", "report.html",

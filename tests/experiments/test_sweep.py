@@ -85,6 +85,25 @@ def test_dense_runs_share_their_weights_with_posthoc_and_finetune(monkeypatch, t
         assert shared.run.test_accuracy == alone.run.test_accuracy
 
 
+@pytest.mark.slow
+def test_distillation_reuses_the_cached_teacher_and_equals_training_it(monkeypatch, tmp_path):
+    """The teacher of a distilled run is the dense run of the same seed: its cached
+    weights give the same student as training the teacher again."""
+    monkeypatch.delenv("SVDNET_QUICK", raising=False)
+    config = TINY.replace(epochs=2, finetune_epochs=1)
+    results, cache = str(tmp_path / "results"), str(tmp_path / "cache")
+    run_experiment(config.replace(method="dense"), results_dir=results, cache_dir=cache)
+    student = config.replace(method="lowrank", rank=4, distill=0.5, output_layer="dense")
+    shared = run_experiment(student, baseline=False, results_dir=results, cache_dir=cache)
+    alone = run_experiment(student, baseline=False, results_dir=str(tmp_path / "alone"))
+    assert shared.payload["teacher_source"] == "mnist-dense-2x64-e2-b32-n500-seed0.weights.h5"
+    assert alone.payload["teacher_source"] == "trained"  # no cache: trained in the run
+    assert shared.run.test_accuracy == alone.run.test_accuracy
+    assert shared.run.chosen_ranks["output"] is None
+    assert os.path.basename(shared.path) == (
+        "mnist-lowrank-r4-outdense-kd0.5t4-2x64-e2-b32-n500-seed0.json")
+
+
 def test_compact_spectra_round_and_cut():
     from svdnet.experiments.sweep import compact_spectra
 

@@ -60,6 +60,14 @@ def test_posthoc_truncates_once_after_training(mnist_small):
         ("finetune_epochs", 0, ValueError, "finetune_epochs must be an integer >= 1, received 0"),
         ("jit_compile", 1, TypeError, "jit_compile must be True or False; received 1"),
         ("pipeline", "pandas", ValueError, "pipeline must be one of 'tf.data', 'numpy'; received 'pandas'"),
+        ("output_layer", "sparse", ValueError, "output_layer must be one of 'auto', 'dense'; received 'sparse'"),
+        ("distill", 1.0, ValueError, "distill must be a number with 0 <= distill < 1; received 1.0"),
+        ("distill", "0.5", TypeError, "distill must be a number with 0 <= distill < 1; received '0.5' of type str"),
+        ("distill", 0.5, ValueError, "distill=0.5 needs a method that trains after the teacher, one of 'finetune', 'lowrank', 'small'; received method='projection'"),
+        ("temperature", 0, ValueError, "temperature must be a number with 0 < temperature; received 0.0"),
+        ("temperature", float("nan"), ValueError, "temperature must be a number with 0 < temperature; received nan"),
+        ("weight_decay", -1e-4, ValueError, "weight_decay must be a number with 0 <= weight_decay; received -0.0001"),
+        ("weight_decay", 1e-4, ValueError, "weight_decay=0.0001 is the Frobenius decay of 'lowrank''s factors; received method='projection'"),
     ],
 )
 def test_bad_config_names_field_value_and_allowed(field, value, error, text):
@@ -189,3 +197,47 @@ def test_small_trains_the_narrow_network(mnist_small):
     assert run.params["factorised"] == run.model.count_params() < run.params["dense"]
     assert run.params["width"] == run.model.get_layer("hidden_1").units < SMALL.width
     assert run.chosen_ranks == {} and run.test_accuracy > 0.5
+
+
+def test_output_layer_dense_sizes_small_like_the_model_that_keeps_it():
+    from svdnet import factorize
+    from svdnet.experiments.config import target_parameters
+    from svdnet.experiments.model import build_mlp
+
+    kept = RunConfig(method="small", rank=5, output_layer="dense")
+    hidden = [f"hidden_{i}" for i in range(1, 6)]
+    expected = factorize(build_mlp(), rank=5, layers=hidden, verbose=0).count_params()
+    assert target_parameters(kept) == expected == 65_370
+    assert target_parameters(RunConfig(method="small", rank=5)) == 60_300  # output at rank 5
+    with pytest.raises(ValueError, match="applies to the compressed methods and small; "
+                                         "received method='dense'"):
+        RunConfig(method="dense", output_layer="dense").replace()
+
+
+def test_options_name_their_runs_and_their_method_labels():
+    from svdnet.experiments.config import base_method, method_label
+    from svdnet.experiments.sweep import result_name
+
+    config = RunConfig(method="lowrank", rank=5, output_layer="dense", distill=0.9,
+                       weight_decay=1e-4)
+    assert result_name(config) == ("mnist-lowrank-r5-outdense-kd0.9t4-wd0.0001-5x1024-e10-b128"
+                                   "-seed0.json")
+    assert result_name(config.dense_twin()) == "mnist-dense-5x1024-e10-b128-seed0.json"
+    assert method_label("lowrank", "dense", 0.9, 1e-4) == "lowrank+denseout+kd+fd"
+    assert method_label("small") == "small" and base_method("small+kd") == "small"
+
+
+def test_lowrank_keeps_the_output_layer_dense_and_learns_from_a_teacher(mnist_small):
+    """A real (tiny) run: the output layer stays Dense, the distillation trains on the
+    teacher's outputs, and the model is tested on plain labels afterwards."""
+    base = RunConfig(method="lowrank", epochs=1, depth=1, width=32, rank=3, batch_size=64,
+                     train_size=300)
+    teacher = train(mnist_small, base.dense_twin()).model
+    run = train(mnist_small, base.replace(output_layer="dense", distill=0.5),
+                teacher=teacher, evaluate_each_epoch=True)
+    assert run.chosen_ranks == {"hidden_1": 3, "output": None}
+    assert 0 <= run.history["accuracy"][-1] <= 1 and "test_accuracy" in run.history
+    assert run.test_accuracy == pytest.approx(run.model.evaluate(
+        mnist_small.x_test, mnist_small.y_test, verbose=0)[1])
+    small = train(mnist_small, base.replace(method="small", distill=0.5), teacher=teacher)
+    assert small.params["width"] < 32 and small.chosen_ranks == {}
