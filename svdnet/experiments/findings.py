@@ -181,12 +181,13 @@ def truncating_once(frame: pd.DataFrame, tolerance: float = 1.0) -> str:
 
 
 def best_method_by_rank(frame: pd.DataFrame) -> str:
-    """Which SVD method has the highest mean accuracy at each uniform rank, and at which
-    ranks its lead over the next exceeds the seeds' spread."""
+    """Which of the four SVD methods (without options, which :func:`variants` compares)
+    has the highest mean accuracy at each uniform rank, and at which ranks its lead over
+    the next exceeds the seeds' spread."""
     table = accuracy_table(frame)
     clauses = []
     for dataset in _datasets(frame):
-        part = table[(table["dataset"] == dataset) & is_svd(table["method"])]
+        part = table[(table["dataset"] == dataset) & table["method"].isin(SVD_METHODS)]
         winners, clear = {}, []
         for rank, at_rank in part.groupby("rank"):
             ordered = at_rank.sort_values("mean", ascending=False)
@@ -376,7 +377,8 @@ def conclusions(frame: pd.DataFrame, reference_rank: int = 20, tolerance: float 
             to 0.5.
         minimum: The compression goal, in times fewer parameters. Defaults to 50.
     """
-    paragraphs = [against_small(frame), compression_goal(frame, minimum, tolerance),
+    paragraphs = [against_small(frame), variants(frame),
+                  compression_goal(frame, minimum, tolerance),
                   at_reference_rank(frame, reference_rank), truncating_once(frame),
                   best_method_by_rank(frame), training_accuracy_trap(frame),
                   high_ranks(frame), budget_against_uniform(frame), energy_thresholds(frame),
@@ -457,3 +459,30 @@ def setup(frame: pd.DataFrame) -> str:
             [f"dense for {dense} epochs, then the factors for {factors}"
              for dense, factors in pairs])
     return text + "."
+
+
+def variants(frame: pd.DataFrame) -> str:
+    """Each method's options (output layer kept dense, distillation, Frobenius decay)
+    against the method alone, at the ranks where an option ran: mean accuracy and size."""
+    clauses = []
+    table = accuracy_table(frame)
+    if table.empty:
+        return ""
+    table = table.assign(base=table["method"].str.split("+").str[0])
+    for dataset in _datasets(frame):
+        part = table[table["dataset"] == dataset]
+        varied = part[part["method"] != part["base"]]
+        items = []
+        for (rank, base), _ in varied.groupby(["rank", "base"]):
+            rows = part[(part["rank"] == rank) & (part["base"] == base)].sort_values(
+                ["factorised parameters", "method"])
+            items.append(f"rank {rank} " + ", ".join(
+                f"`{row['method']}` {accuracy_text(row['mean'], row['std'])} "
+                f"({row['factorised parameters']:,.0f} parameters)" for _, row in rows.iterrows()))
+        if items:
+            clauses.append(f"on {dataset_name(dataset)}: " + "; ".join(items))
+    if not clauses:
+        return ""
+    return ("**Options of the methods** (`+denseout`: the output layer kept dense; `+kd`: "
+            "distilled from the dense network of the same seed; `+fd`: Frobenius decay), "
+            "against the method alone: " + "; ".join(clauses) + ".")

@@ -116,6 +116,10 @@ def readable_results(frame: pd.DataFrame) -> pd.DataFrame:
         "commit": frame["commit"].fillna("").str[:10],
         "file": frame["file"],
     })
+    order = {dataset_name(name): index
+             for index, name in enumerate(dataset_order(frame["dataset"]))}
     table = table.sort_values(["dataset", "method", "parameters", "seed"],
-                              ascending=[True, True, False, True])
+                              ascending=[True, True, False, True],
+                              key=lambda column: column.map(order)
+                              if column.name == "dataset" else column)
     return table.reset_index(drop=True)[columns]

@@ -324,7 +324,8 @@ def is_small(methods: pd.Series) -> pd.Series:
 def small_comparison(frame: pd.DataFrame) -> pd.DataFrame:
     """The best SVD method at each size against the plain network trained small.
 
-    For every rank and budget that has ``small`` runs, the SVD method (any variant, see
+    For every rank and budget that has ``small`` runs (a rank with the output layer kept
+    dense is a size of its own: ``"rank 5, output dense"``), the SVD method (any variant, see
     :func:`svdnet.experiments.config.method_label`) with the highest mean test accuracy
     at the same rank or budget is set against the best variant of ``small`` (the same
     depth, narrowed to about the same parameter count, same training budget; with the
@@ -347,12 +348,14 @@ def small_comparison(frame: pd.DataFrame) -> pd.DataFrame:
                "best method", "svdnet", "svdnet std", "small", "small std", "small method",
                "small parameters", "difference (pp)", "seeds", "verdict"]
     runs = frame[frame["choice"].isin(["rank", "budget"])]
-    grouped = runs.groupby(["dataset", "choice", "value", "method"]).agg(
+    runs = runs.assign(**{"output dense": runs["method"].str.contains("+denseout", regex=False)})
+    grouped = runs.groupby(["dataset", "choice", "value", "output dense", "method"]).agg(
         mean=("test accuracy", "mean"), std=("test accuracy", "std"),
         seeds=("seed", "nunique"), parameters=("factorised parameters", "first"),
         compression=("compression", "first")).reset_index()
     rows = []
-    for (dataset, choice, value), part in grouped.groupby(["dataset", "choice", "value"]):
+    for (dataset, choice, value, kept), part in grouped.groupby(
+            ["dataset", "choice", "value", "output dense"]):
         small = part[is_small(part["method"])]
         svd = part[is_svd(part["method"])]
         if small.empty or svd.empty:
@@ -364,7 +367,8 @@ def small_comparison(frame: pd.DataFrame) -> pd.DataFrame:
         verdict = "svdnet" if difference > spread else "small" if -difference > spread else "tie"
         rows.append({
             "dataset": dataset, "choice": choice, "value": value,
-            "size": f"rank {value:g}" if choice == "rank" else f"budget {value:,.0f}",
+            "size": (f"rank {value:g}" if choice == "rank" else f"budget {value:,.0f}")
+                    + (", output dense" if kept and choice == "rank" else ""),
             "parameters": best["parameters"], "compression": best["compression"],
             "best method": best["method"], "svdnet": best["mean"], "svdnet std": best["std"],
             "small": small["mean"], "small std": small["std"], "small method": small["method"],

@@ -186,13 +186,13 @@ def write_site(reports_dir: str = "reports", pages=(), run_page_list=()) -> str:
 
     every = readable_results(frame)
     write_text_atomic(os.path.join(reports_dir, CSV), every.to_csv(index=False))
-    sections = [{"title": "The sweep (grid/results)", "table": _html_table(every)}]
+    sections = [{"title": "The sweep (grid/results)", "table": _html_table(every, "grid/results")}]
     reference_dir = os.path.join(reports_dir, "results")
     if os.path.isdir(reference_dir):
         reference = load_results(reference_dir)[0]
         if len(reference):
             sections.append({"title": "The reference experiment (results)",
-                             "table": _html_table(readable_results(reference))})
+                             "table": _html_table(readable_results(reference), "results")})
     write_text_atomic(os.path.join(reports_dir, "results.html"), environment.get_template(
         "results.html.j2").render(links=_links(), provenance=provenance, count=len(every),
                                   csv=CSV, sections=sections))
@@ -220,8 +220,10 @@ def write_site(reports_dir: str = "reports", pages=(), run_page_list=()) -> str:
     return write_text_atomic(os.path.join(reports_dir, "index.html"), index)
 
 
-def _html_table(table: pd.DataFrame):
-    """The table as HTML (pandas' own writer), marked safe for the template."""
+def _html_table(table: pd.DataFrame, folder: str):
+    """The table as HTML (pandas' own writer), each file name a link into ``folder``,
+    marked safe for the template."""
+    import html
     from markupsafe import Markup
 
     if table.empty:
@@ -229,5 +231,7 @@ def _html_table(table: pd.DataFrame):
     return Markup(table.style.hide(axis="index")
             .format({"test accuracy %": "{:.2f}", "train accuracy %": "{:.2f}",
                      "parameters": "{:,}", "compression": "{:.1f}x", "train s": "{:.1f}",
-                     "svd s": "{:.2f}"}, na_rep="")
+                     "svd s": "{:.2f}",
+                     "file": lambda name: f'<a href="{html.escape(folder)}/{html.escape(name)}" '
+                                          f'title="{html.escape(name)}">JSON</a>'}, na_rep="")
             .to_html(table_uuid="results"))

@@ -70,3 +70,29 @@ def test_empty_results_give_no_prose():
         "factorised parameters", "compression", "width", "train s", "svd s", "wall s",
         "commit", "file"])
     assert findings.conclusions(frame) == [] and findings.summary(frame) == []
+
+
+def test_variants_are_set_beside_the_method_alone_and_matched_to_their_own_size(
+        sweep_results, write_result):
+    from svdnet.experiments.report import small_comparison
+    from svdnet.experiments.results import write_json_atomic
+
+    for seed in (0, 1):
+        for method, accuracy, size in (("lowrank", 0.95, 120), ("small", 0.97, 121)):
+            name = f"mnist-{method}-r2-outdense-kd0.9t4-seed{seed}.json"
+            write_json_atomic(sweep_results / name, {
+                "config": {"dataset": "mnist", "method": method, "rank": 2, "seed": seed,
+                           "epochs": 10, "output_layer": "dense", "distill": 0.9},
+                "quick": False, "run": {
+                    "test_accuracy": accuracy + 0.001 * seed, "test_loss": 0.1,
+                    "params": {"dense": 1000, "factorised": size, "ratio": 1000 / size},
+                    "train_seconds": 5.0, "svd_seconds": 0.5}})
+    frame = _frame(sweep_results)
+    text = findings.variants(frame)
+    assert ("rank 2 `lowrank` 93.05 ± 0.07% (100 parameters), `lowrank+denseout+kd` "
+            "95.05 ± 0.07% (120 parameters)") in text
+    table = small_comparison(frame).set_index("size")
+    # The option's own size: set against the small network sized like it, not the plain one.
+    assert table.loc["rank 2, output dense", "best method"] == "lowrank+denseout+kd"
+    assert table.loc["rank 2, output dense", "small method"] == "small+denseout+kd"
+    assert table.loc["rank 2", "best method"] == "lowrank"

@@ -40,6 +40,7 @@ def test_every_result_page_and_csv_hold_one_readable_row_per_file(tmp_path, swee
     page = (reports / "results.html").read_text()
     assert "<th" in page and "94.00" in page and "0.9400" not in page
     assert 'href="results.csv"' in page and 'href="index.html"' in page
+    assert '<a href="grid/results/mnist-finetune-p110-seed0.json" ' in page
 
 
 def test_run_pages_are_grouped_by_dataset_method_and_seed():
