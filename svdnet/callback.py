@@ -11,6 +11,7 @@ from svdnet.decompose import NonFiniteWeightsError, decompose
 from svdnet.printing import print_msg
 from svdnet.layers import check_layer_names, select_layers
 from svdnet.rank_selection import RankRequest, choose_ranks, rank_request
+from svdnet.schedule import annealed_rank
 from svdnet.svd import BACKENDS
 from svdnet.validation import check_choice, check_int, check_seed
 
@@ -77,6 +78,14 @@ class SVDProjection(keras.callbacks.Callback):
             to keep. Defaults to ``None``.
         budget: Parameter count of the whole model with its projected kernels stored
             as factors. Defaults to ``None``.
+        anneal_epochs: Let each layer's kept rank fall from ``start_rank`` to its k over
+            this many epochs (:func:`svdnet.schedule.annealed_rank`) instead of dropping
+            to k at the first projection; 0 does not anneal. The last epoch of ``fit``
+            and the projection at the end of training always keep k, so the guarantee
+            above holds however short the training. Needs ``rank`` (one rank or a
+            mapping). Defaults to 0.
+        start_rank: The rank the annealing starts from, for every layer, or ``None``
+            for each kernel's full rank ``min(m, n)``. Defaults to ``None``.
 
     Attributes:
         projections: One dict per projection: ``epoch`` (0-based; ``None`` for the one
@@ -106,9 +115,18 @@ class SVDProjection(keras.callbacks.Callback):
         verbose: int = 0,
         energy: float | None = None,
         budget: int | None = None,
+        anneal_epochs: int = 0,
+        start_rank: int | None = None,
     ):
         super().__init__()
         self.request = rank_request(rank, energy, budget)
+        self.anneal_epochs = check_int("anneal_epochs", anneal_epochs, minimum=0)
+        self.start_rank = None if start_rank is None else check_int("start_rank", start_rank,
+                                                                     minimum=1)
+        if self.anneal_epochs and self.request.needs_spectrum:
+            raise ValueError(
+                f"anneal_epochs={anneal_epochs} needs a rank (one rank or a per-layer "
+                f"mapping) to anneal to; received {self.request.describe()}.")
         self.rank = self.request.rank
         self.layer_names = None if layers is None else check_layer_names(layers)
         self.every = check_int("every", every, minimum=1)
@@ -158,7 +176,7 @@ class SVDProjection(keras.callbacks.Callback):
             return
         last_epoch = (self.params or {}).get("epochs")
         is_last = last_epoch is not None and epoch + 1 == last_epoch
-        record = self.project(epoch=epoch, record_spectrum=self.record_spectrum and is_last)
+        record = self._project(epoch, self.record_spectrum and is_last, final=is_last)
         self._last_projected_epoch = epoch
         if logs is not None:
             logs.update(self._logs_of(record))
@@ -179,13 +197,17 @@ class SVDProjection(keras.callbacks.Callback):
         """Projects every selected kernel to rank k now and returns what it measured.
 
         Args:
-            epoch: Epoch index to record, or ``None``. Defaults to ``None``.
+            epoch: Epoch index to record (and, when annealing, whose annealed rank to
+                keep), or ``None`` for k. Defaults to ``None``.
             record_spectrum: Store each kernel's full spectrum before projection in
                 :attr:`spectra`. Defaults to ``False``.
 
         Raises:
             NonFiniteWeightsError: if a kernel holds NaN or infinite values.
         """
+        return self._project(epoch, record_spectrum, final=epoch is None)
+
+    def _project(self, epoch, record_spectrum: bool, final: bool) -> dict:
         if self._layers is None:
             raise RuntimeError("SVDProjection.project needs a model: call set_model first.")
         start = time.perf_counter()
@@ -194,7 +216,8 @@ class SVDProjection(keras.callbacks.Callback):
         when = "at the end of training" if epoch is None else f"at epoch {epoch + 1}"
         request = self.request
         if self._fixed_ranks is not None:  # the fixed ranks of the layers not skipped
-            request = RankRequest(rank={key: self._fixed_ranks[key] for key in active})
+            request = RankRequest(rank={key: self.rank_at(key, None if final else epoch)
+                                        for key in active})
         parts = decompose(self.model, active, request, method=self.method, seed=self.seed,
                           when=when) if active else None
         for name, weights in (parts.kernels if parts else {}).items():
@@ -221,6 +244,16 @@ class SVDProjection(keras.callbacks.Callback):
             print_msg(f"SVDProjection ({self.request.describe()}): {kept} "
                       f"({record['seconds']:.3f} s)")
         return record
+
+    def rank_at(self, key: str, epoch: int | None) -> int:
+        """The rank layer ``key`` keeps at the end of ``epoch`` (0-based; ``None``: the
+        end of training, always its k): its fixed k, or the annealed rank."""
+        rank = self._fixed_ranks[key]
+        if not self.anneal_epochs or epoch is None:
+            return rank
+        full = min(self._layers[key].kernel.shape)
+        start = full if self.start_rank is None else min(full, max(self.start_rank, rank))
+        return annealed_rank(epoch + 1, rank, self.anneal_epochs, start)
 
     @staticmethod
     def _logs_of(record: dict) -> dict:

@@ -49,9 +49,10 @@ DISTILLED = ("finetune", "lowrank", "small")
 """The methods that can learn from the dense teacher (``distill > 0``)."""
 
 def method_label(method: str, output_layer: str = "auto", distill: float = 0.0,
-                 weight_decay: float = 0.0) -> str:
+                 weight_decay: float = 0.0, anneal_epochs: int = 0) -> str:
     """A method's name with the options that change how it trains, as the report shows
-    it: ``"lowrank"``, ``"lowrank+denseout+kd"``, ``"small+kd"``, ``"lowrank+fd"``."""
+    it: ``"lowrank"``, ``"lowrank+denseout+kd"``, ``"small+kd"``, ``"lowrank+fd"``,
+    ``"projection+anneal"``."""
     label = method
     if output_layer == "dense":
         label += "+denseout"
@@ -59,6 +60,8 @@ def method_label(method: str, output_layer: str = "auto", distill: float = 0.0,
         label += "+kd"
     if weight_decay:
         label += "+fd"
+    if anneal_epochs:
+        label += "+anneal"
     return label
 
 
@@ -108,6 +111,10 @@ class RunConfig:
         temperature: Softmax temperature of the distillation, > 0. Defaults to 4.
         weight_decay: Frobenius decay of ``lowrank``: ``weight_decay * ||U V||_F^2``
             per layer added to the loss (Khodak et al. 2021), >= 0. Defaults to 0.
+        anneal_epochs: ``projection`` with a rank: the kept rank falls from each
+            kernel's full rank to k over this many epochs
+            (:func:`svdnet.schedule.annealed_rank`); 0 drops to k at the first epoch.
+            Defaults to 0.
     """
 
     method: str = "projection"
@@ -130,6 +137,7 @@ class RunConfig:
     distill: float = 0.0
     temperature: float = 4.0
     weight_decay: float = 0.0
+    anneal_epochs: int = 0
 
     def __post_init__(self):
         if self.rank is None and self.energy is None and self.budget is None:
@@ -154,7 +162,7 @@ class RunConfig:
         default ``self.epochs``): the baseline, the start of ``posthoc`` and
         ``finetune``, and the distillation teacher."""
         return self.replace(method="dense", output_layer="auto", distill=0.0,
-                            weight_decay=0.0, epochs=self.epochs if epochs is None else epochs)
+                            weight_decay=0.0, anneal_epochs=0, epochs=self.epochs if epochs is None else epochs)
 
     @property
     def dense_epochs(self) -> int:
@@ -210,6 +218,12 @@ def validate_config(config: RunConfig) -> RunConfig:
     if config.weight_decay and config.method != "lowrank":
         raise ValueError(f"weight_decay={config.weight_decay} is the Frobenius decay of "
                          f"'lowrank''s factors; received method={config.method!r}.")
+    check_int("anneal_epochs", config.anneal_epochs, minimum=0)
+    if config.anneal_epochs and (config.method != "projection"
+                                 or rank_request(**config.rank_choice).needs_spectrum):
+        raise ValueError(f"anneal_epochs={config.anneal_epochs} anneals the rank of "
+                         f"'projection' with a rank; received method={config.method!r} "
+                         f"with {config.rank_label}.")
     if config.method != "dense":
         _check_ranks_fit_the_model(config)
     return config

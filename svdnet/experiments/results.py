@@ -194,7 +194,8 @@ def result_row(payload: dict, path: str) -> dict:
         return {
             "dataset": config["dataset"],
             "method": method_label(config["method"], config.get("output_layer", "auto"),
-                                   config.get("distill", 0.0), config.get("weight_decay", 0.0)),
+                                   config.get("distill", 0.0), config.get("weight_decay", 0.0),
+                                   config.get("anneal_epochs", 0)),
             "choice": choice,
             "value": value,
             "rank": config["rank"] if choice == "rank" else np.nan,

@@ -238,6 +238,7 @@ def train(
                 seed=config.seed,
                 record_spectrum=record_spectrum,
                 layers=compressed_layers(model, config),
+                anneal_epochs=config.anneal_epochs,
                 **config.rank_choice,
             )
             fit_callbacks.append(projection)

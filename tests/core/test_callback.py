@@ -328,3 +328,21 @@ def test_unbuilt_model_is_named_before_training():
     model = keras.Sequential([keras.layers.Dense(4), keras.layers.Dense(2)], name="lazy")
     with pytest.raises(ValueError, match="Model 'lazy' is not built"):
         SVDProjection(rank=1).set_model(model)
+
+
+def test_annealing_lowers_the_rank_to_k_and_training_ends_at_k():
+    keras.utils.set_random_seed(0)
+    x, y = _data()
+    model = build_mlp(input_dim=32, num_classes=4, depth=2, width=64)
+    callback = SVDProjection(rank=3, anneal_epochs=3, layers=["hidden_2"])
+    history = model.fit(x, y, epochs=4, batch_size=64, verbose=0, callbacks=[callback])
+    kept = history.history["svd_rank/hidden_2"]
+    assert kept == [23, 8, 3, 3]  # 64 * (3/64)^(e/3) = 23.1, 8.3, 3: the full rank 64 falls to 3
+    assert _ranks(model)["hidden_2"] <= 3
+    # Shorter training than the annealing: the last epoch keeps k all the same.
+    short = SVDProjection(rank=3, anneal_epochs=5, layers=["hidden_2"])
+    history = model.fit(x, y, epochs=2, batch_size=64, verbose=0, callbacks=[short])
+    assert history.history["svd_rank/hidden_2"][-1] == 3 > 0
+    assert history.history["svd_rank/hidden_2"][0] > 3
+    with pytest.raises(ValueError, match="anneal_epochs=2 needs a rank .* received energy 0.9"):
+        SVDProjection(energy=0.9, anneal_epochs=2)

@@ -225,6 +225,7 @@ def test_without_workers_the_runner_never_imports_dask(tmp_path):
     Group(BASE.replace(method="small", rank=1), (1, 200), budgets=(215370,)),
     Group(BASE.replace(method="lowrank", rank=5, output_layer="dense", distill=0.9,
                        temperature=2.5, weight_decay=1e-5), (5, 10)),
+    Group(BASE.replace(method="projection", rank=5, anneal_epochs=3), (2, 5)),
 ])
 def test_describe_name_reads_back_what_the_group_name_wrote(group):
     from svdnet.experiments.grid import describe_name
@@ -236,8 +237,9 @@ def test_describe_name_reads_back_what_the_group_name_wrote(group):
                                 config.train_size, config.seed)
     assert fields["ranks"] == tuple(float(r) for r in group.ranks)
     assert fields["energies"] == group.energies and fields["budgets"] == group.budgets
-    assert (fields["output_layer"], fields["distill"], fields["weight_decay"]) == (
-        config.output_layer, config.distill, config.weight_decay)
+    assert (fields["output_layer"], fields["distill"], fields["weight_decay"],
+            fields["anneal_epochs"]) == (config.output_layer, config.distill,
+                                         config.weight_decay, config.anneal_epochs)
     assert fields["temperature"] == (config.temperature if config.distill else 4.0)
 
 

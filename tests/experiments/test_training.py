@@ -68,6 +68,7 @@ def test_posthoc_truncates_once_after_training(mnist_small):
         ("temperature", float("nan"), ValueError, "temperature must be a number with 0 < temperature; received nan"),
         ("weight_decay", -1e-4, ValueError, "weight_decay must be a number with 0 <= weight_decay; received -0.0001"),
         ("weight_decay", 1e-4, ValueError, "weight_decay=0.0001 is the Frobenius decay of 'lowrank''s factors; received method='projection'"),
+        ("anneal_epochs", -2, ValueError, "anneal_epochs must be an integer >= 0, received -2"),
     ],
 )
 def test_bad_config_names_field_value_and_allowed(field, value, error, text):
@@ -241,3 +242,20 @@ def test_lowrank_keeps_the_output_layer_dense_and_learns_from_a_teacher(mnist_sm
         mnist_small.x_test, mnist_small.y_test, verbose=0)[1])
     small = train(mnist_small, base.replace(method="small", distill=0.5), teacher=teacher)
     assert small.params["width"] < 32 and small.chosen_ranks == {}
+
+
+def test_annealing_is_for_projection_with_a_rank():
+    assert RunConfig(anneal_epochs=3).replace().anneal_epochs == 3
+    with pytest.raises(ValueError, match="anneal_epochs=3 anneals the rank of 'projection' "
+                                         "with a rank; received method='lowrank' with rank 20"):
+        RunConfig(method="lowrank", anneal_epochs=3).replace()
+    with pytest.raises(ValueError, match="received method='projection' with energy 0.9"):
+        RunConfig(rank=None, energy=0.9, anneal_epochs=3).replace()
+
+
+@pytest.mark.slow
+def test_annealed_projection_ends_at_rank_k(mnist_small):
+    run = train(mnist_small, SMALL.replace(epochs=3, anneal_epochs=2))
+    kept = run.history["svd_rank/hidden_1"]
+    assert kept[0] > 8 and kept[1:] == [8, 8]
+    assert run.chosen_ranks["hidden_1"] == 8
