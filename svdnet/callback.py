@@ -8,8 +8,8 @@ import keras
 import numpy as np
 
 from svdnet.decompose import NonFiniteWeightsError, decompose
-from svdnet.printing import print_msg
 from svdnet.layers import check_layer_names, select_layers
+from svdnet.printing import print_msg
 from svdnet.rank_selection import RankRequest, choose_ranks, rank_request
 from svdnet.schedule import annealed_rank
 from svdnet.svd import BACKENDS

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 
+from svdnet.cost import kernel_cost
 from svdnet.experiments.data import DATASETS, SPLITS, check_train_size
 from svdnet.experiments.model import mlp_parameters, mlp_shapes
-from svdnet.cost import kernel_cost
-from svdnet.rank_selection import REFERENCE_RANK, check_budget, choose_ranks, rank_request
+from svdnet.rank_selection import (
+    REFERENCE_RANK,
+    check_budget,
+    choose_ranks,
+    rank_request,
+)
 from svdnet.svd import BACKENDS
 from svdnet.validation import (
     check_bool,

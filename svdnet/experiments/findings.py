@@ -24,6 +24,7 @@ from svdnet.experiments.formatting import (
 from svdnet.experiments.report import (
     SVD_METHODS,
     accuracy_table,
+    best_at_least,
     build_time_table,
     choice_table,
     energy_rank_range,
@@ -329,11 +330,9 @@ def compression_goal(frame: pd.DataFrame, minimum: float = 50.0,
     clauses = []
     for dataset in _datasets(frame):
         dense, _ = _dense(frame, dataset)
-        every = choice_table(frame, dataset)
-        big = every[is_svd(every["method"]) & (every["compression"] >= minimum)]
-        if np.isnan(dense) or big.empty:
+        best = best_at_least(frame, dataset, minimum)
+        if np.isnan(dense) or best is None:
             continue
-        best = big.sort_values("mean", ascending=False).iloc[0]
         reached = best["mean"] >= dense - tolerance / 100
         clause = (f"on {dataset_name(dataset)} {'reached' if reached else 'missed'}: the best "
                   f"model with at least {minimum:g}x fewer parameters is `{best['method']}` "
@@ -417,10 +416,8 @@ def summary(frame: pd.DataFrame, tolerance: float = 0.5, minimum: float = 50.0) 
                          + _join(close) + ".")
     goal = []
     for dataset in datasets:
-        every = choice_table(frame, dataset)
-        big = every[is_svd(every["method"]) & (every["compression"] >= minimum)]
-        if len(big):
-            best = big.sort_values("mean", ascending=False).iloc[0]
+        best = best_at_least(frame, dataset, minimum)
+        if best is not None:
             goal.append(f"{accuracy_text(best['mean'], best['std'])} on {dataset_name(dataset)} "
                         f"({points(best['mean'] - _dense(frame, dataset)[0])})")
     if goal:

@@ -9,6 +9,7 @@ import os
 import numpy as np
 import pandas as pd
 
+from svdnet.experiments.config import base_method
 from svdnet.experiments.formatting import (
     accuracy_text,
     dataset_name,
@@ -16,7 +17,6 @@ from svdnet.experiments.formatting import (
     percent,
     size_text,
 )
-from svdnet.experiments.config import base_method
 from svdnet.experiments.paths import GRID_RESULTS
 from svdnet.experiments.results import CorruptResultError, read_json, result_row
 from svdnet.validation import check_choice
@@ -271,6 +271,15 @@ def smallest_within(frame: pd.DataFrame, dataset: str, points: float = 0.5):
     if close.empty:
         return None
     return close.sort_values("compression", ascending=False).iloc[0]
+
+
+def best_at_least(frame: pd.DataFrame, dataset: str, minimum: float):
+    """The most accurate configuration of an SVD method (any rank choice, any option)
+    with at least ``minimum`` times fewer parameters than dense on ``dataset``: a row of
+    :func:`choice_table`, or ``None``."""
+    every = choice_table(frame, dataset)
+    big = every[is_svd(every["method"]) & (every["compression"] >= minimum)]
+    return None if big.empty else big.sort_values("mean", ascending=False).iloc[0]
 
 
 def compression_target(frame: pd.DataFrame, minimum: float = 50.0,

@@ -226,6 +226,7 @@ def _html_table(table: pd.DataFrame, folder: str):
     """The table as HTML (pandas' own writer), each file name a link into ``folder``,
     marked safe for the template."""
     import html
+
     from markupsafe import Markup
 
     if table.empty:

@@ -24,6 +24,7 @@ from svdnet.layers import layer_map
 from svdnet.lowrank import LowRankDense
 from svdnet.svd import rank_of_spectrum, singular_values
 
+
 class EpochTimer(keras.callbacks.Callback):
     """Records the wall time of each training epoch in :attr:`seconds`.
 
