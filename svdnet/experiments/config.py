@@ -50,11 +50,19 @@ every other layer where its factors are smaller (below its break-even rank), ``"
 keeps it as it is (it holds 0.2% of the reference model's parameters, and a rank below
 the number of classes caps how many classes the network can tell apart)."""
 
+ALLOCATIONS = ("energy", "accuracy")
+"""How a parameter budget is shared between layers (see :class:`RunConfig`)."""
+
+SENSITIVITY_EXAMPLES = 5000
+"""Training examples (the last ones of the split) on which ``allocation="accuracy"``
+measures each layer's sensitivity; never the test set."""
+
 DISTILLED = ("finetune", "lowrank", "small")
 """The methods that can learn from the dense teacher (``distill > 0``)."""
 
 def method_label(method: str, output_layer: str = "auto", distill: float = 0.0,
-                 weight_decay: float = 0.0, anneal_epochs: int = 0) -> str:
+                 weight_decay: float = 0.0, anneal_epochs: int = 0,
+                 allocation: str = "energy") -> str:
     """A method's name with the options that change how it trains, as the report shows
     it: ``"lowrank"``, ``"lowrank+denseout+kd"``, ``"small+kd"``, ``"lowrank+fd"``,
     ``"projection+anneal"``."""
@@ -67,6 +75,8 @@ def method_label(method: str, output_layer: str = "auto", distill: float = 0.0,
         label += "+fd"
     if anneal_epochs:
         label += "+anneal"
+    if allocation != "energy":
+        label += f"+{allocation}"
     return label
 
 
@@ -116,6 +126,11 @@ class RunConfig:
         temperature: Softmax temperature of the distillation, > 0. Defaults to 4.
         weight_decay: Frobenius decay of ``lowrank``: ``weight_decay * ||U V||_F^2``
             per layer added to the loss (Khodak et al. 2021), >= 0. Defaults to 0.
+        allocation: How a ``budget`` is shared between layers: ``"energy"`` (the most
+            spectral energy, :func:`svdnet.rank_selection.budget_ranks`) or
+            ``"accuracy"`` (``finetune`` only: each layer's measured accuracy on
+            :data:`SENSITIVITY_EXAMPLES` held-out training examples,
+            :func:`svdnet.sensitivity.sensitivity_ranks`). Defaults to ``"energy"``.
         anneal_epochs: ``projection`` with a rank: the kept rank falls from each
             kernel's full rank to k over this many epochs
             (:func:`svdnet.schedule.annealed_rank`); 0 drops to k at the first epoch.
@@ -143,6 +158,7 @@ class RunConfig:
     temperature: float = 4.0
     weight_decay: float = 0.0
     anneal_epochs: int = 0
+    allocation: str = "energy"
 
     def __post_init__(self):
         if self.rank is None and self.energy is None and self.budget is None:
@@ -167,7 +183,7 @@ class RunConfig:
         default ``self.epochs``): the baseline, the start of ``posthoc`` and
         ``finetune``, and the distillation teacher."""
         return self.replace(method="dense", output_layer="auto", distill=0.0,
-                            weight_decay=0.0, anneal_epochs=0, epochs=self.epochs if epochs is None else epochs)
+                            weight_decay=0.0, anneal_epochs=0, allocation="energy", epochs=self.epochs if epochs is None else epochs)
 
     @property
     def dense_epochs(self) -> int:
@@ -223,6 +239,12 @@ def validate_config(config: RunConfig) -> RunConfig:
     if config.weight_decay and config.method != "lowrank":
         raise ValueError(f"weight_decay={config.weight_decay} is the Frobenius decay of "
                          f"'lowrank''s factors; received method={config.method!r}.")
+    check_choice("allocation", config.allocation, ALLOCATIONS)
+    if config.allocation != "energy" and (config.method != "finetune"
+                                           or config.budget is None):
+        raise ValueError(f"allocation={config.allocation!r} shares a budget between the "
+                         f"layers of 'finetune'; received method={config.method!r} with "
+                         f"{config.rank_label}.")
     check_int("anneal_epochs", config.anneal_epochs, minimum=0)
     if config.anneal_epochs and (config.method != "projection"
                                  or rank_request(**config.rank_choice).needs_spectrum):

@@ -87,6 +87,8 @@ def result_name(config: RunConfig) -> str:
             parts.append(f"wd{config.weight_decay:g}")
         if config.anneal_epochs:
             parts.append(f"an{config.anneal_epochs}")
+        if config.allocation != "energy":
+            parts.append(f"al{config.allocation}")
     parts += [f"{config.depth}x{config.width}", f"e{config.epochs}", f"b{config.batch_size}"]
     if config.train_size:
         parts.append(f"n{config.train_size}")

@@ -9,7 +9,12 @@ import keras
 import numpy as np
 
 from svdnet.callback import SVDProjection
-from svdnet.experiments.config import RunConfig, small_width, validate_config
+from svdnet.experiments.config import (
+    SENSITIVITY_EXAMPLES,
+    RunConfig,
+    small_width,
+    validate_config,
+)
 from svdnet.experiments.data import Dataset, load_dataset, training_dataset
 from svdnet.experiments.distillation import (
     compile_for_distillation,
@@ -22,6 +27,7 @@ from svdnet.experiments.provenance import provenance
 from svdnet.factorize import factorize, factorized_ranks
 from svdnet.layers import layer_map
 from svdnet.lowrank import LowRankDense
+from svdnet.sensitivity import accuracy_score, layer_sensitivity, sensitivity_ranks
 from svdnet.svd import rank_of_spectrum, singular_values
 
 
@@ -210,9 +216,12 @@ def train(
         if record_spectrum:
             spectra = layer_spectra(trained_dense)
         start = time.perf_counter()
+        choice = config.rank_choice
+        if config.allocation == "accuracy":
+            choice = {"rank": accuracy_allocation(data, trained_dense, config)}
         model = factorize(trained_dense, method=config.svd_method, seed=config.seed,
                           layers=compressed_layers(trained_dense, config), verbose=0,
-                          **config.rank_choice)
+                          **choice)
         svd_seconds = time.perf_counter() - start
         epochs = config.finetune_epochs if method == "finetune" else 0
     elif method == "lowrank":
@@ -298,6 +307,22 @@ def train(
         spectra=spectra,
         final_spectra=final_spectra,
     )
+
+
+def accuracy_allocation(data: Dataset, model: keras.Model, config: RunConfig) -> dict:
+    """The per-layer ranks of ``config.budget`` chosen by each layer's measured accuracy
+    on the last :data:`SENSITIVITY_EXAMPLES` training examples
+    (:func:`svdnet.sensitivity.sensitivity_ranks`); a layer it leaves dense gets its full
+    rank, which ``factorize`` leaves as a Dense layer (its factors would be larger)."""
+    held = slice(-min(SENSITIVITY_EXAMPLES, len(data.x_train)), None)
+    layers = compressed_layers(model, config)
+    measured = layer_sensitivity(model, accuracy_score(data.x_train[held], data.y_train[held]),
+                                 layers=layers)
+    selected = {key: layer for key, layer in layer_map(model).items() if key in measured}
+    shapes = {key: tuple(layer.kernel.shape) for key, layer in selected.items()}
+    fixed = int(model.count_params()) - sum(rows * cols for rows, cols in shapes.values())
+    ranks = sensitivity_ranks(measured, shapes, config.budget, fixed)
+    return {key: min(shapes[key]) if rank is None else rank for key, rank in ranks.items()}
 
 
 def effective_kernels(model: keras.Model) -> dict[str, np.ndarray]:

@@ -69,6 +69,8 @@ def test_posthoc_truncates_once_after_training(mnist_small):
         ("weight_decay", -1e-4, ValueError, "weight_decay must be a number with 0 <= weight_decay; received -0.0001"),
         ("weight_decay", 1e-4, ValueError, "weight_decay=0.0001 is the Frobenius decay of 'lowrank''s factors; received method='projection'"),
         ("anneal_epochs", -2, ValueError, "anneal_epochs must be an integer >= 0, received -2"),
+        ("allocation", "entropy", ValueError, "allocation must be one of 'energy', 'accuracy'; received 'entropy'"),
+        ("allocation", "accuracy", ValueError, "allocation='accuracy' shares a budget between the layers of 'finetune'; received method='projection' with rank 20"),
     ],
 )
 def test_bad_config_names_field_value_and_allowed(field, value, error, text):
@@ -259,3 +261,13 @@ def test_annealed_projection_ends_at_rank_k(mnist_small):
     kept = run.history["svd_rank/hidden_1"]
     assert kept[0] > 8 and kept[1:] == [8, 8]
     assert run.chosen_ranks["hidden_1"] == 8
+
+
+def test_a_budget_shared_by_accuracy_fits_and_is_recorded(mnist_small):
+    config = RunConfig(method="finetune", epochs=2, finetune_epochs=1, depth=2, width=32,
+                       rank=None, budget=15_000, allocation="accuracy", batch_size=64,
+                       train_size=600)
+    run = train(mnist_small, config)
+    assert run.params["factorised"] <= 15_000 < run.params["dense"]
+    assert set(run.chosen_ranks) == {"hidden_1", "hidden_2", "output"}
+    assert any(rank is not None for rank in run.chosen_ranks.values())
