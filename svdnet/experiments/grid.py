@@ -29,7 +29,7 @@ import re
 import sys
 import time
 
-from svdnet.experiments.config import METHODS, RunConfig, expand_choices
+from svdnet.experiments.config import CHOICES, METHODS, RunConfig, expand_choices
 from svdnet.experiments.data import DATASETS
 from svdnet.experiments.paths import NOTEBOOKS, PROJECT_ROOT, without_folder
 from svdnet.experiments.results import is_finished, write_text_atomic
@@ -189,9 +189,14 @@ def plan(
     for method in methods:
         for seed in seeds:
             for dataset in datasets:
-                config = base.replace(method=method, dataset=dataset, seed=seed)
                 if method != "dense" and not (ranks or energies or budgets):
                     raise ValueError("Give at least one rank, energy or budget; received none.")
+                # Start from the first choice asked for, so that options tied to a kind of
+                # choice (allocation with budgets) validate.
+                first = ({"rank": ranks[0]} if ranks else {"energy": energies[0]} if energies
+                         else {"budget": budgets[0]})
+                choice = {} if method == "dense" else {**dict.fromkeys(CHOICES), **first}
+                config = base.replace(method=method, dataset=dataset, seed=seed, **choice)
                 todo = []
                 for run in expand_choices(config, list(ranks), list(energies), list(budgets)):
                     if is_finished(os.path.join(results_dir, result_name(run))):
