@@ -380,7 +380,8 @@ def conclusions(frame: pd.DataFrame, reference_rank: int = 20, tolerance: float 
                   compression_goal(frame, minimum, tolerance),
                   at_reference_rank(frame, reference_rank), truncating_once(frame),
                   best_method_by_rank(frame), training_accuracy_trap(frame),
-                  high_ranks(frame), budget_against_uniform(frame), energy_thresholds(frame),
+                  high_ranks(frame), budget_against_uniform(frame), allocations(frame),
+                  energy_thresholds(frame),
                   build_cost(frame)]
     return [paragraph for paragraph in paragraphs if paragraph]
 
@@ -483,3 +484,37 @@ def variants(frame: pd.DataFrame) -> str:
     return ("**Options of the methods** (`+denseout`: the output layer kept dense; `+kd`: "
             "distilled from the dense network of the same seed; `+fd`: Frobenius decay), "
             "against the method alone: " + "; ".join(clauses) + ".")
+
+
+def allocations(frame: pd.DataFrame, method: str = "finetune") -> str:
+    """A parameter budget shared by measured accuracy against shared by spectral energy
+    (and one rank for every layer at the nearest size), at each budget where both ran."""
+    clauses = []
+    label = f"{method}+accuracy"
+    for dataset in _datasets(frame):
+        part = choice_table(frame, dataset)
+        part = part[part["choice"] == "budget"]
+        items = []
+        for value, at_budget in part.groupby("value"):
+            energy = at_budget[at_budget["method"] == method]
+            accuracy = at_budget[at_budget["method"] == label]
+            if energy.empty or accuracy.empty:
+                continue
+            energy, accuracy = energy.iloc[0], accuracy.iloc[0]
+            spread = np.nan_to_num(energy["std"]) + np.nan_to_num(accuracy["std"])
+            difference = accuracy["mean"] - energy["mean"]
+            verdict = ("better" if difference > spread else "worse" if -difference > spread
+                       else "no different beyond the seeds' spread")
+            items.append(f"budget {value:,.0f}: by accuracy "
+                         f"{accuracy_text(accuracy['mean'], accuracy['std'])} "
+                         f"({accuracy['parameters']:,.0f} parameters), by energy "
+                         f"{accuracy_text(energy['mean'], energy['std'])} "
+                         f"({energy['parameters']:,.0f}): {verdict} "
+                         f"({points(difference)})")
+        if items:
+            clauses.append(f"on {dataset_name(dataset)}, " + "; ".join(items))
+    if not clauses:
+        return ""
+    return (f"**A budget shared by measured accuracy against by spectral energy** "
+            f"(`{method}`; each layer's accuracy with it alone truncated, on held-out "
+            "training examples): " + "; ".join(clauses) + ".")

@@ -96,3 +96,19 @@ def test_variants_are_set_beside_the_method_alone_and_matched_to_their_own_size(
     assert table.loc["rank 2, output dense", "best method"] == "lowrank+denseout+kd"
     assert table.loc["rank 2, output dense", "small method"] == "small+denseout+kd"
     assert table.loc["rank 2", "best method"] == "lowrank"
+
+
+def test_allocation_by_accuracy_is_set_against_energy_at_each_budget(sweep_results):
+    from svdnet.experiments.results import write_json_atomic
+
+    for seed in (0, 1):
+        write_json_atomic(sweep_results / f"mnist-finetune-p110-alaccuracy-seed{seed}.json", {
+            "config": {"dataset": "mnist", "method": "finetune", "rank": None, "budget": 110,
+                       "seed": seed, "epochs": 10, "allocation": "accuracy"},
+            "quick": False, "run": {
+                "test_accuracy": 0.96 + 0.001 * seed, "test_loss": 0.1,
+                "params": {"dense": 1000, "factorised": 108, "ratio": 1000 / 108},
+                "train_seconds": 5.0, "svd_seconds": 0.5}})
+    text = findings.allocations(_frame(sweep_results))
+    assert ("budget 110: by accuracy 96.05 ± 0.07% (108 parameters), by energy "
+            "94.05 ± 0.07% (110): better (+2.00 points)") in text
