@@ -53,6 +53,7 @@ distill: float = 0.0  # finetune, lowrank and small: weight in [0, 1) of the den
 temperature: float = 4.0  # softmax temperature of the distillation, above 0
 weight_decay: float = 0.0  # lowrank: Frobenius decay, this times the squared Frobenius norm of each product U V added to the loss
 allocation: str = "energy"  # finetune with a budget: share it between layers by spectral "energy" or by each layer's measured "accuracy" on held-out training examples
+lr_schedule: str = "constant"  # finetune: learning rate of the factor epochs, "constant" or "cosine" (decays to 0 over them)
 anneal_epochs: int = 0  # projection with a rank: epochs over which the kept rank falls from the full rank to k; 0 drops to k at once
 baseline: bool = True  # also train the dense model with the same seed and data, for comparison
 results_dir: str = "reports/results"  # folder of the JSON results, relative to the working directory
@@ -80,7 +81,7 @@ config = RunConfig(
     every=every, finetune_epochs=finetune_epochs, jit_compile=jit_compile, pipeline=pipeline,
     energy=energy, budget=budget, output_layer=output_layer, distill=distill,
     temperature=temperature, weight_decay=weight_decay, anneal_epochs=anneal_epochs,
-    allocation=allocation,
+    allocation=allocation, lr_schedule=lr_schedule,
 ).replace()  # validates every field
 configs = expand_choices(config, ranks, energies, budgets)  # one run per rank, energy, budget
 quick = quick_mode(quick)  # True or False as given; None: SVDNET_QUICK (the notebook tests)

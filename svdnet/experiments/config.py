@@ -50,6 +50,9 @@ every other layer where its factors are smaller (below its break-even rank), ``"
 keeps it as it is (it holds 0.2% of the reference model's parameters, and a rank below
 the number of classes caps how many classes the network can tell apart)."""
 
+LR_SCHEDULES = ("constant", "cosine")
+"""Learning-rate schedules of ``finetune``'s factor epochs (see :class:`RunConfig`)."""
+
 ALLOCATIONS = ("energy", "accuracy")
 """How a parameter budget is shared between layers (see :class:`RunConfig`)."""
 
@@ -62,7 +65,7 @@ DISTILLED = ("finetune", "lowrank", "small")
 
 def method_label(method: str, output_layer: str = "auto", distill: float = 0.0,
                  weight_decay: float = 0.0, anneal_epochs: int = 0,
-                 allocation: str = "energy") -> str:
+                 allocation: str = "energy", lr_schedule: str = "constant") -> str:
     """A method's name with the options that change how it trains, as the report shows
     it: ``"lowrank"``, ``"lowrank+denseout+kd"``, ``"small+kd"``, ``"lowrank+fd"``,
     ``"projection+anneal"``."""
@@ -77,6 +80,8 @@ def method_label(method: str, output_layer: str = "auto", distill: float = 0.0,
         label += "+anneal"
     if allocation != "energy":
         label += f"+{allocation}"
+    if lr_schedule != "constant":
+        label += f"+{lr_schedule}"
     return label
 
 
@@ -131,6 +136,9 @@ class RunConfig:
             ``"accuracy"`` (``finetune`` only: each layer's measured accuracy on
             :data:`SENSITIVITY_EXAMPLES` held-out training examples,
             :func:`svdnet.sensitivity.sensitivity_ranks`). Defaults to ``"energy"``.
+        lr_schedule: ``finetune``'s learning rate while it trains the factors:
+            ``"constant"`` (Adam's 0.001 throughout) or ``"cosine"`` (cosine decay from
+            it to 0 over the factor epochs). Defaults to ``"constant"``.
         anneal_epochs: ``projection`` with a rank: the kept rank falls from each
             kernel's full rank to k over this many epochs
             (:func:`svdnet.schedule.annealed_rank`); 0 drops to k at the first epoch.
@@ -159,6 +167,7 @@ class RunConfig:
     weight_decay: float = 0.0
     anneal_epochs: int = 0
     allocation: str = "energy"
+    lr_schedule: str = "constant"
 
     def __post_init__(self):
         if self.rank is None and self.energy is None and self.budget is None:
@@ -183,7 +192,8 @@ class RunConfig:
         default ``self.epochs``): the baseline, the start of ``posthoc`` and
         ``finetune``, and the distillation teacher."""
         return self.replace(method="dense", output_layer="auto", distill=0.0,
-                            weight_decay=0.0, anneal_epochs=0, allocation="energy", epochs=self.epochs if epochs is None else epochs)
+                            weight_decay=0.0, anneal_epochs=0, allocation="energy",
+                            lr_schedule="constant", epochs=self.epochs if epochs is None else epochs)
 
     @property
     def dense_epochs(self) -> int:
@@ -245,6 +255,10 @@ def validate_config(config: RunConfig) -> RunConfig:
         raise ValueError(f"allocation={config.allocation!r} shares a budget between the "
                          f"layers of 'finetune'; received method={config.method!r} with "
                          f"{config.rank_label}.")
+    check_choice("lr_schedule", config.lr_schedule, LR_SCHEDULES)
+    if config.lr_schedule != "constant" and config.method != "finetune":
+        raise ValueError(f"lr_schedule={config.lr_schedule!r} schedules the factor epochs of "
+                         f"'finetune'; received method={config.method!r}.")
     check_int("anneal_epochs", config.anneal_epochs, minimum=0)
     if config.anneal_epochs and (config.method != "projection"
                                  or rank_request(**config.rank_choice).needs_spectrum):

@@ -90,7 +90,8 @@ def variant_tokens(config: RunConfig) -> list[str]:
     """The name tokens of the options that change a method's training: ``outdense``,
     ``kd0.9t4`` (distillation weight and temperature), ``wd0.0001`` (Frobenius decay;
     a minus sign in the exponent is written ``m``), ``an3`` (rank annealing),
-    ``alaccuracy`` (budget allocation). None for the defaults."""
+    ``alaccuracy`` (budget allocation), ``lrcosine`` (learning-rate schedule). None for
+    the defaults."""
     tokens = []
     if config.output_layer != "auto":
         tokens.append(f"out{config.output_layer}")
@@ -102,6 +103,8 @@ def variant_tokens(config: RunConfig) -> list[str]:
         tokens.append(f"an{config.anneal_epochs}")
     if config.allocation != "energy":
         tokens.append(f"al{config.allocation}")
+    if config.lr_schedule != "constant":
+        tokens.append(f"lr{config.lr_schedule}")
     return tokens
 
 
@@ -110,6 +113,7 @@ _NAME = re.compile(
     r"(?:-n(?P<train_size>\d+))?(?:-out(?P<output_layer>[a-z]+))?"
     r"(?:-kd(?P<distill>[\d.]+)t(?P<temperature>[\d.]+))?(?:-wd(?P<weight_decay>[\d.em+]+))?"
     r"(?:-an(?P<anneal_epochs>\d+))?(?:-al(?P<allocation>[a-z]+))?"
+    r"(?:-lr(?P<lr_schedule>[a-z]+))?"
     r"-seed(?P<seed>\d+)"
     r"(?:-r(?P<ranks>[\d.]+(?:-[\d.]+)*))?(?:-e(?P<energies>[\d.]+(?:-[\d.]+)*))?"
     r"(?:-p(?P<budgets>[\d.]+(?:-[\d.]+)*))?$"
@@ -147,6 +151,7 @@ def describe_name(name: str) -> dict | None:
             "weight_decay": float((match.group("weight_decay") or "0").replace("m", "-")),
             "anneal_epochs": int(match.group("anneal_epochs") or 0),
             "allocation": match.group("allocation") or "energy",
+            "lr_schedule": match.group("lr_schedule") or "constant",
             "train_size": int(match.group("train_size") or 0), "seed": int(match.group("seed")),
             "ranks": values("ranks"), "energies": values("energies"),
             "budgets": values("budgets")}
@@ -387,6 +392,8 @@ def main(argv=None) -> int:
                         help="projection: epochs over which the kept rank falls to k")
     parser.add_argument("--allocation", default="energy",
                         help="finetune with budgets: 'energy' or 'accuracy' (measured per layer)")
+    parser.add_argument("--lr-schedule", default="constant",
+                        help="finetune: 'constant' or 'cosine' learning rate for the factor epochs")
     parser.add_argument("--out", default="reports/grid", help="output folder")
     parser.add_argument("--quick", action="store_true",
                         help="tiny grid (mnist; all methods; ranks 2, 20; seed 0; 2 epochs, "
@@ -423,7 +430,7 @@ def main(argv=None) -> int:
                          svd_method=args.svd_method, output_layer=args.output_layer,
                          distill=args.distill, temperature=args.temperature,
                          weight_decay=args.weight_decay, anneal_epochs=args.anneal_epochs,
-                         allocation=args.allocation)  # plan() validates each run
+                         allocation=args.allocation, lr_schedule=args.lr_schedule)  # plan() validates each run
         groups, done = plan(base, results_dir=os.path.join(args.out, "results"), **grid)
         if not args.dry_run:
             check_writable(args.out)

@@ -105,6 +105,8 @@ def variant_text(fields: dict) -> str:
         words.append(f"Frobenius decay {fields['weight_decay']:g}")
     if fields.get("allocation", "energy") != "energy":
         words.append(f"budget shared by {fields['allocation']}")
+    if fields.get("lr_schedule", "constant") != "constant":
+        words.append(f"{fields['lr_schedule']} learning rate")
     if fields.get("anneal_epochs"):
         words.append(f"rank annealed over {fields['anneal_epochs']} epochs")
     return f" ({'; '.join(words)})" if words else ""

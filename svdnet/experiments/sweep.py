@@ -89,6 +89,8 @@ def result_name(config: RunConfig) -> str:
             parts.append(f"an{config.anneal_epochs}")
         if config.allocation != "energy":
             parts.append(f"al{config.allocation}")
+        if config.lr_schedule != "constant":
+            parts.append(f"lr{config.lr_schedule}")
     parts += [f"{config.depth}x{config.width}", f"e{config.epochs}", f"b{config.batch_size}"]
     if config.train_size:
         parts.append(f"n{config.train_size}")

@@ -252,6 +252,9 @@ def train(
                 **config.rank_choice,
             )
             fit_callbacks.append(projection)
+    if config.lr_schedule == "cosine" and epochs:
+        steps = epochs * -(-len(data.x_train) // config.batch_size)
+        cosine_learning_rate(model, steps)
     targets, test_targets, compiled = None, data.y_test, None
     if config.distill and epochs:
         if teacher is None:
@@ -307,6 +310,19 @@ def train(
         spectra=spectra,
         final_spectra=final_spectra,
     )
+
+
+def cosine_learning_rate(model: keras.Model, steps: int) -> None:
+    """Recompiles ``model`` with its optimizer's settings, the learning rate decaying from
+    its value to 0 along a cosine over ``steps`` training steps (Loshchilov and Hutter,
+    2017, without restarts)."""
+    config = model.optimizer.get_config()
+    start = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+    config["learning_rate"] = keras.optimizers.schedules.CosineDecay(start, decay_steps=steps)
+    compile_config = model.get_compile_config()
+    model.compile(optimizer=model.optimizer.__class__.from_config(config),
+                  loss=model.loss, metrics=["accuracy"],
+                  jit_compile=compile_config.get("jit_compile", "auto"))
 
 
 def accuracy_allocation(data: Dataset, model: keras.Model, config: RunConfig) -> dict:

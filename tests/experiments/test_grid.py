@@ -226,8 +226,8 @@ def test_without_workers_the_runner_never_imports_dask(tmp_path):
     Group(BASE.replace(method="lowrank", rank=5, output_layer="dense", distill=0.9,
                        temperature=2.5, weight_decay=1e-5), (5, 10)),
     Group(BASE.replace(method="projection", rank=5, anneal_epochs=3), (2, 5)),
-    Group(BASE.replace(method="finetune", rank=None, budget=100_000, allocation="accuracy"),
-          (), budgets=(65_370, 100_000)),
+    Group(BASE.replace(method="finetune", rank=None, budget=100_000, allocation="accuracy",
+                       lr_schedule="cosine"), (), budgets=(65_370, 100_000)),
 ])
 def test_describe_name_reads_back_what_the_group_name_wrote(group):
     from svdnet.experiments.grid import describe_name
@@ -243,7 +243,8 @@ def test_describe_name_reads_back_what_the_group_name_wrote(group):
             fields["anneal_epochs"]) == (config.output_layer, config.distill,
                                          config.weight_decay, config.anneal_epochs)
     assert fields["temperature"] == (config.temperature if config.distill else 4.0)
-    assert fields["allocation"] == config.allocation
+    assert (fields["allocation"], fields["lr_schedule"]) == (config.allocation,
+                                                             config.lr_schedule)
 
 
 @pytest.mark.parametrize("name", ["mnist-dense-e10-seed0-interrupted.ipynb", "report.html",

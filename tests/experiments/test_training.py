@@ -2,6 +2,7 @@
 
 import dataclasses
 
+import keras
 import numpy as np
 import pytest
 
@@ -69,6 +70,8 @@ def test_posthoc_truncates_once_after_training(mnist_small):
         ("weight_decay", -1e-4, ValueError, "weight_decay must be a number with 0 <= weight_decay; received -0.0001"),
         ("weight_decay", 1e-4, ValueError, "weight_decay=0.0001 is the Frobenius decay of 'lowrank''s factors; received method='projection'"),
         ("anneal_epochs", -2, ValueError, "anneal_epochs must be an integer >= 0, received -2"),
+        ("lr_schedule", "step", ValueError, "lr_schedule must be one of 'constant', 'cosine'; received 'step'"),
+        ("lr_schedule", "cosine", ValueError, "lr_schedule='cosine' schedules the factor epochs of 'finetune'; received method='projection'"),
         ("allocation", "entropy", ValueError, "allocation must be one of 'energy', 'accuracy'; received 'entropy'"),
         ("allocation", "accuracy", ValueError, "allocation='accuracy' shares a budget between the layers of 'finetune'; received method='projection' with rank 20"),
     ],
@@ -271,3 +274,14 @@ def test_a_budget_shared_by_accuracy_fits_and_is_recorded(mnist_small):
     assert run.params["factorised"] <= 15_000 < run.params["dense"]
     assert set(run.chosen_ranks) == {"hidden_1", "hidden_2", "output"}
     assert any(rank is not None for rank in run.chosen_ranks.values())
+
+
+def test_cosine_schedule_decays_the_factor_epochs_learning_rate_to_zero(mnist_small):
+    config = RunConfig(method="finetune", epochs=2, finetune_epochs=1, depth=1, width=32,
+                       rank=4, batch_size=100, train_size=500, lr_schedule="cosine")
+    run = train(mnist_small, config)
+    optimizer = run.model.optimizer
+    assert int(optimizer.iterations) == 20  # one epoch of the fixture's 2,000 examples, batches of 100
+    assert float(keras.ops.convert_to_numpy(optimizer.learning_rate)) == pytest.approx(0, abs=1e-9)
+    schedule = optimizer._learning_rate
+    assert float(schedule(0)) == pytest.approx(1e-3)
