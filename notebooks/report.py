@@ -38,6 +38,14 @@
 # | `lowrank` | train the factorised network from the start (factors initialised as the truncated SVD of the dense initialisation) |
 # | `small` | the simplest alternative to compression: the same MLP narrowed (five hidden layers) to the width whose parameter count is closest to the rank's (or budget's) factorised model, trained like `dense` |
 #
+# **Options**, shown as a suffix of the method (`lowrank+denseout+kd`), each run only where the
+# *What ran* table says: `+denseout` keeps the output layer dense (`small+denseout` is sized
+# like such a model); `+kd` distils from the dense network of the same seed (Hinton et al.
+# 2015; `small+kd` gets the same teacher); `+fd` adds Frobenius decay on each product of factors;
+# `+anneal` lowers `projection`'s rank to k over the first epochs; `+accuracy` shares a budget
+# by each layer's measured accuracy instead of its spectral energy; `+cosine` decays
+# `finetune`'s learning rate over its factor epochs.
+#
 # `posthoc` and `finetune` start from the dense run of the same seed (its weights saved as it
 # trains), which is what training them from scratch would give, since runs are deterministic;
 # the tests check that reuse and retraining agree. Where the output layer is factorised is
