@@ -68,6 +68,7 @@ import seaborn as sns
 from IPython.display import Markdown
 
 from svdnet.experiments import findings, plots, report
+from svdnet.experiments.config import METHODS
 from svdnet.experiments.formatting import (
     accuracy_text,
     dataset_name,
@@ -177,14 +178,21 @@ for dataset in dataset_order(table["dataset"]):
     part = table[table["dataset"] == dataset]
     part = part.assign(accuracy=[f"{accuracy_text(m, s)} ({n})" for m, s, n in
                                  zip(part["mean"], part["std"], part["seeds"])])
-    wide = part.pivot_table(index="rank", columns="method", values="accuracy", aggfunc="first")
-    sizes = (part[part["method"] != "small"]  # the factorised models' own sizes
+    plain = part[part["method"].isin(METHODS)]
+    wide = plain.pivot_table(index="rank", columns="method", values="accuracy", aggfunc="first")
+    sizes = (plain[plain["method"].isin(report.SVD_METHODS)]  # the factorised models' sizes
              .groupby("rank")[["factorised parameters", "compression"]].max())
     wide = wide.join(sizes.loc[sizes.index > 0]).reset_index()
     wide["rank"] = ["dense" if r == 0 else r for r in wide["rank"]]
     display(Markdown(f"**{dataset_name(dataset)}**"))
     display(wide.style.hide(axis="index").format(
         {"factorised parameters": "{:,.0f}", "compression": "{:.1f}x"}, na_rep=""))
+    options = part[~part["method"].isin(METHODS)]
+    if len(options):
+        display(Markdown(f"**{dataset_name(dataset)}, methods with options** (their own sizes)"))
+        show(options[["rank", "method", "accuracy", "factorised parameters", "compression"]]
+             .sort_values(["rank", "method"]), defaults=False,
+             **{"factorised parameters": "{:,.0f}", "compression": "{:.1f}x"})
 
 # %% [markdown]
 # ## The reference rank next to the dense baseline

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from svdnet.experiments.config import base_method
 from svdnet.experiments.formatting import (
     accuracy_text,
     compression_text,
@@ -380,7 +381,7 @@ def conclusions(frame: pd.DataFrame, reference_rank: int = 20, tolerance: float 
                   compression_goal(frame, minimum, tolerance),
                   at_reference_rank(frame, reference_rank), truncating_once(frame),
                   best_method_by_rank(frame), training_accuracy_trap(frame),
-                  high_ranks(frame), budget_against_uniform(frame), allocations(frame),
+                  high_ranks(frame), budget_against_uniform(frame), budget_options(frame),
                   energy_thresholds(frame),
                   build_cost(frame)]
     return [paragraph for paragraph in paragraphs if paragraph]
@@ -481,40 +482,41 @@ def variants(frame: pd.DataFrame) -> str:
             clauses.append(f"on {dataset_name(dataset)}: " + "; ".join(items))
     if not clauses:
         return ""
-    return ("**Options of the methods** (`+denseout`: the output layer kept dense; `+kd`: "
-            "distilled from the dense network of the same seed; `+fd`: Frobenius decay), "
-            "against the method alone: " + "; ".join(clauses) + ".")
+    return ("**Options of the methods at one rank** (`+denseout`: the output layer kept "
+            "dense; `+kd`: distilled from the dense network of the same seed; `+fd`: "
+            "Frobenius decay; `+anneal`: the rank lowered over the first epochs), against the "
+            "method alone: " + "; ".join(clauses) + ".")
 
 
-def allocations(frame: pd.DataFrame, method: str = "finetune") -> str:
-    """A parameter budget shared by measured accuracy against shared by spectral energy
-    (and one rank for every layer at the nearest size), at each budget where both ran."""
+def budget_options(frame: pd.DataFrame, method: str = "finetune") -> str:
+    """``method``'s options at each parameter budget (``+accuracy``: the budget shared by
+    measured accuracy; ``+cosine``: a cosine learning rate) against the method alone at
+    the same budget, with the seeds' spread as the bar for a difference."""
     clauses = []
-    label = f"{method}+accuracy"
     for dataset in _datasets(frame):
         part = choice_table(frame, dataset)
-        part = part[part["choice"] == "budget"]
+        part = part[(part["choice"] == "budget") & (part["method"].map(base_method) == method)]
         items = []
         for value, at_budget in part.groupby("value"):
-            energy = at_budget[at_budget["method"] == method]
-            accuracy = at_budget[at_budget["method"] == label]
-            if energy.empty or accuracy.empty:
+            alone = at_budget[at_budget["method"] == method]
+            if alone.empty:
                 continue
-            energy, accuracy = energy.iloc[0], accuracy.iloc[0]
-            spread = np.nan_to_num(energy["std"]) + np.nan_to_num(accuracy["std"])
-            difference = accuracy["mean"] - energy["mean"]
-            verdict = ("better" if difference > spread else "worse" if -difference > spread
-                       else "no different beyond the seeds' spread")
-            items.append(f"budget {value:,.0f}: by accuracy "
-                         f"{accuracy_text(accuracy['mean'], accuracy['std'])} "
-                         f"({accuracy['parameters']:,.0f} parameters), by energy "
-                         f"{accuracy_text(energy['mean'], energy['std'])} "
-                         f"({energy['parameters']:,.0f}): {verdict} "
-                         f"({points(difference)})")
+            alone = alone.iloc[0]
+            for _, option in at_budget[at_budget["method"] != method].iterrows():
+                spread = np.nan_to_num(alone["std"]) + np.nan_to_num(option["std"])
+                difference = option["mean"] - alone["mean"]
+                verdict = ("better" if difference > spread else "worse" if -difference > spread
+                           else "no different beyond the seeds' spread")
+                items.append(f"budget {value:,.0f}: `{option['method']}` "
+                             f"{accuracy_text(option['mean'], option['std'])} "
+                             f"({option['parameters']:,.0f} parameters) against "
+                             f"{accuracy_text(alone['mean'], alone['std'])} "
+                             f"({alone['parameters']:,.0f}): {verdict} ({points(difference)})")
         if items:
             clauses.append(f"on {dataset_name(dataset)}, " + "; ".join(items))
     if not clauses:
         return ""
-    return (f"**A budget shared by measured accuracy against by spectral energy** "
-            f"(`{method}`; each layer's accuracy with it alone truncated, on held-out "
-            "training examples): " + "; ".join(clauses) + ".")
+    return (f"**`{method}`'s options at a parameter budget** (`+accuracy`: the budget shared "
+            "by each layer's measured accuracy on held-out training examples instead of its "
+            "spectral energy; `+cosine`: the factor epochs' learning rate decays along a "
+            "cosine), against the method alone: " + "; ".join(clauses) + ".")

@@ -109,6 +109,6 @@ def test_allocation_by_accuracy_is_set_against_energy_at_each_budget(sweep_resul
                 "test_accuracy": 0.96 + 0.001 * seed, "test_loss": 0.1,
                 "params": {"dense": 1000, "factorised": 108, "ratio": 1000 / 108},
                 "train_seconds": 5.0, "svd_seconds": 0.5}})
-    text = findings.allocations(_frame(sweep_results))
-    assert ("budget 110: by accuracy 96.05 ± 0.07% (108 parameters), by energy "
+    text = findings.budget_options(_frame(sweep_results))
+    assert ("budget 110: `finetune+accuracy` 96.05 ± 0.07% (108 parameters) against "
             "94.05 ± 0.07% (110): better (+2.00 points)") in text
