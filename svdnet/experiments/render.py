@@ -17,6 +17,7 @@ import sys
 
 import nbformat
 
+from svdnet.experiments.images import compact_data_uris
 from svdnet.experiments.results import CorruptResultError, write_text_atomic
 
 TEMPLATES = os.path.join(os.path.dirname(__file__), "templates")
@@ -25,7 +26,8 @@ STYLESHEET = "notebook.css"
 
 def render_html(notebook_path: str, html_path: str, hide_code: bool = False,
                 stylesheet: str | None = None) -> str:
-    """Renders an executed notebook to an HTML page (plots embedded).
+    """Renders an executed notebook to an HTML page (plots embedded, each re-encoded with
+    a small palette by :func:`svdnet.experiments.images.compact_data_uris`).
 
     Args:
         notebook_path: The executed ``.ipynb``.
@@ -53,7 +55,7 @@ def render_html(notebook_path: str, html_path: str, hide_code: bool = False,
                                 if not (output.output_type == "stream"
                                         and output.name == "stderr")]
     body, _ = exporter.from_notebook_node(notebook, resources=resources)
-    return write_text_atomic(html_path, body)
+    return write_text_atomic(html_path, compact_data_uris(body))
 
 
 def write_stylesheet(path: str) -> str:

@@ -24,6 +24,7 @@ from svdnet.experiments.formatting import (
     readable_results,
 )
 from svdnet.experiments.grid import describe_name
+from svdnet.experiments.images import compact_png
 from svdnet.experiments.literature import PUBLISHED
 from svdnet.experiments.report import frontier_table, load_results, small_comparison
 from svdnet.experiments.results import write_text_atomic
@@ -187,6 +188,10 @@ def write_site(reports_dir: str = "reports", pages=(), run_page_list=()) -> str:
         partial = path + ".partial.png"
         drawn.savefig(partial, dpi=100, metadata={"Software": None})
         plt.close(drawn)
+        with open(partial, "rb") as stream:
+            png = compact_png(stream.read())
+        with open(partial, "wb") as stream:
+            stream.write(png)
         os.replace(partial, path)
         figure = FIGURE
 
