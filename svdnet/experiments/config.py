@@ -50,6 +50,10 @@ every other layer where its factors are smaller (below its break-even rank), ``"
 keeps it as it is (it holds 0.2% of the reference model's parameters, and a rank below
 the number of classes caps how many classes the network can tell apart)."""
 
+BUDGET_EPOCHS = 10
+"""The training budget of the main comparison, in epochs (every method, teacher epochs
+not included); runs with another budget carry it in their method label."""
+
 LR_SCHEDULES = ("constant", "cosine")
 """Learning-rate schedules of ``finetune``'s factor epochs (see :class:`RunConfig`)."""
 
@@ -65,10 +69,12 @@ DISTILLED = ("finetune", "lowrank", "small")
 
 def method_label(method: str, output_layer: str = "auto", distill: float = 0.0,
                  weight_decay: float = 0.0, anneal_epochs: int = 0,
-                 allocation: str = "energy", lr_schedule: str = "constant") -> str:
+                 allocation: str = "energy", lr_schedule: str = "constant",
+                 epochs: int = None) -> str:
     """A method's name with the options that change how it trains, as the report shows
     it: ``"lowrank"``, ``"lowrank+denseout+kd"``, ``"small+kd"``, ``"lowrank+fd"``,
-    ``"projection+anneal"``."""
+    ``"projection+anneal"``, and ``"small+30ep"`` for a training budget other than
+    :data:`BUDGET_EPOCHS` epochs (``epochs=None``: not said)."""
     label = method
     if output_layer == "dense":
         label += "+denseout"
@@ -82,6 +88,8 @@ def method_label(method: str, output_layer: str = "auto", distill: float = 0.0,
         label += f"+{allocation}"
     if lr_schedule != "constant":
         label += f"+{lr_schedule}"
+    if epochs is not None and epochs != BUDGET_EPOCHS:
+        label += f"+{epochs}ep"
     return label
 
 
@@ -148,7 +156,7 @@ class RunConfig:
     method: str = "projection"
     rank: int | dict | None = None
     dataset: str = "mnist"
-    epochs: int = 10
+    epochs: int = BUDGET_EPOCHS
     batch_size: int = 128
     depth: int = 5
     width: int = 1024
