@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from svdnet.experiments.config import base_method
+from svdnet.experiments.config import BUDGET_EPOCHS, base_method
 from svdnet.experiments.formatting import (
     accuracy_text,
     compression_text,
@@ -382,7 +382,7 @@ def conclusions(frame: pd.DataFrame, reference_rank: int = 20, tolerance: float 
                   at_reference_rank(frame, reference_rank), truncating_once(frame),
                   best_method_by_rank(frame), training_accuracy_trap(frame),
                   high_ranks(frame), budget_against_uniform(frame), budget_options(frame),
-                  energy_thresholds(frame),
+                  ceiling(frame), energy_thresholds(frame),
                   build_cost(frame)]
     return [paragraph for paragraph in paragraphs if paragraph]
 
@@ -520,3 +520,30 @@ def budget_options(frame: pd.DataFrame, method: str = "finetune") -> str:
             "by each layer's measured accuracy on held-out training examples instead of its "
             "spectral energy; `+cosine`: the factor epochs' learning rate decays along a "
             "cosine), against the method alone: " + "; ".join(clauses) + ".")
+
+
+def ceiling(frame: pd.DataFrame) -> str:
+    """Runs with a longer training budget than the main comparison's, against the same
+    method and size trained for the main budget: how much more training buys."""
+    longer = frame[frame["epochs"] != BUDGET_EPOCHS] if len(frame) else frame
+    clauses = []
+    for dataset in _datasets(longer):
+        every = choice_table(frame, dataset)
+        items = []
+        for _, row in every[every["method"].str.contains(r"\+\d+ep$")].iterrows():
+            main = row["method"].rsplit("+", 1)[0]
+            same = every[(every["method"] == main) & (every["choice"] == row["choice"])
+                         & (every["value"] == row["value"])]
+            text = (f"`{row['method']}` {size_text(row['choice'], row['value'])} "
+                    f"{accuracy_text(row['mean'], row['std'])} "
+                    f"({row['parameters']:,.0f} parameters)")
+            if len(same):
+                text += (f" against {accuracy_text(same['mean'].iloc[0], same['std'].iloc[0])} "
+                         f"with {BUDGET_EPOCHS} epochs ({points(row['mean'] - same['mean'].iloc[0])})")
+            items.append(text)
+        if items:
+            clauses.append(f"on {dataset_name(dataset)}, " + "; ".join(items))
+    if not clauses:
+        return ""
+    return ("**A longer training budget** (the ceiling; every other number here is for "
+            f"{BUDGET_EPOCHS} epochs): " + "; ".join(clauses) + ".")

@@ -9,7 +9,7 @@ import os
 import numpy as np
 import pandas as pd
 
-from svdnet.experiments.config import base_method
+from svdnet.experiments.config import BUDGET_EPOCHS, base_method
 from svdnet.experiments.formatting import (
     accuracy_text,
     dataset_name,
@@ -261,6 +261,7 @@ def smallest_within(frame: pd.DataFrame, dataset: str, points: float = 0.5):
     """The most compressed configuration of an SVD method (by any rank choice: rank,
     energy or budget) whose mean test accuracy is at most ``points`` percentage points
     below the dense mean of ``dataset``: a row of :func:`choice_table`, or ``None``."""
+    frame = main_budget(frame)
     dense = frame.loc[(frame["dataset"] == dataset) & (frame["method"] == "dense"),
                       "test accuracy"]
     every = choice_table(frame, dataset)
@@ -277,7 +278,7 @@ def best_at_least(frame: pd.DataFrame, dataset: str, minimum: float):
     """The most accurate configuration of an SVD method (any rank choice, any option)
     with at least ``minimum`` times fewer parameters than dense on ``dataset``: a row of
     :func:`choice_table`, or ``None``."""
-    every = choice_table(frame, dataset)
+    every = choice_table(main_budget(frame), dataset)
     big = every[is_svd(every["method"]) & (every["compression"] >= minimum)]
     return None if big.empty else big.sort_values("mean", ascending=False).iloc[0]
 
@@ -319,6 +320,12 @@ SVD_METHODS = ("projection", "posthoc", "finetune", "lowrank")
 """The methods that compress the trained (or initial) network with truncated SVD."""
 
 
+def main_budget(frame: pd.DataFrame) -> pd.DataFrame:
+    """The runs of the main comparison: those trained for
+    :data:`svdnet.experiments.config.BUDGET_EPOCHS` epochs."""
+    return frame[frame["epochs"] == BUDGET_EPOCHS]
+
+
 def is_svd(methods: pd.Series) -> pd.Series:
     """Which method labels (with their options, see
     :func:`svdnet.experiments.config.method_label`) are SVD methods."""
@@ -333,7 +340,8 @@ def is_small(methods: pd.Series) -> pd.Series:
 def small_comparison(frame: pd.DataFrame) -> pd.DataFrame:
     """The best SVD method at each size against the plain network trained small.
 
-    For every rank and budget that has ``small`` runs (a rank with the output layer kept
+    Only runs of the main training budget count (:func:`main_budget`). For every rank and
+    budget that has ``small`` runs (a rank with the output layer kept
     dense is a size of its own: ``"rank 5, output dense"``), the SVD method (any variant, see
     :func:`svdnet.experiments.config.method_label`) with the highest mean test accuracy
     at the same rank or budget is set against the best variant of ``small`` (the same
@@ -356,7 +364,8 @@ def small_comparison(frame: pd.DataFrame) -> pd.DataFrame:
     columns = ["dataset", "choice", "value", "size", "parameters", "compression",
                "best method", "svdnet", "svdnet std", "small", "small std", "small method",
                "small parameters", "difference (pp)", "seeds", "verdict"]
-    runs = frame[frame["choice"].isin(["rank", "budget"])]
+    runs = main_budget(frame)
+    runs = runs[runs["choice"].isin(["rank", "budget"])]
     runs = runs.assign(**{"output dense": runs["method"].str.contains("+denseout", regex=False)})
     grouped = runs.groupby(["dataset", "choice", "value", "output dense", "method"]).agg(
         mean=("test accuracy", "mean"), std=("test accuracy", "std"),

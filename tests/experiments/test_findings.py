@@ -112,3 +112,23 @@ def test_allocation_by_accuracy_is_set_against_energy_at_each_budget(sweep_resul
     text = findings.budget_options(_frame(sweep_results))
     assert ("budget 110: `finetune+accuracy` 96.05 ± 0.07% (108 parameters) against "
             "94.05 ± 0.07% (110): better (+2.00 points)") in text
+
+
+def test_a_longer_budget_is_set_apart_from_the_main_comparison(sweep_results, write_result):
+    from svdnet.experiments.report import small_comparison
+    from svdnet.experiments.results import write_json_atomic
+
+    for seed in (0, 1):
+        write_json_atomic(sweep_results / f"mnist-small-r2-e30-seed{seed}.json", {
+            "config": {"dataset": "mnist", "method": "small", "rank": 2, "seed": seed,
+                       "epochs": 30},
+            "quick": False, "run": {
+                "test_accuracy": 0.99, "test_loss": 0.1,
+                "params": {"dense": 1000, "factorised": 101, "ratio": 1000 / 101},
+                "train_seconds": 5.0, "svd_seconds": 0.5}})
+    frame = _frame(sweep_results)
+    text = findings.ceiling(frame)
+    assert ("`small+30ep` rank 2 99.00 ± 0.00% (101 parameters) against 96.05 ± 0.07% "
+            "with 10 epochs (+2.95 points)") in text
+    table = small_comparison(frame).set_index("size")
+    assert table.loc["rank 2", "small method"] == "small"  # the 30-epoch run is not the bar
