@@ -45,8 +45,9 @@ def render_html(notebook_path: str, html_path: str, hide_code: bool = False,
     if stylesheet is not None:
         link = os.path.relpath(stylesheet, os.path.dirname(os.path.abspath(html_path)))
         resources["svdnet_stylesheet"] = link.replace(os.sep, "/")
-    exporter = _exporter("svdnet_page", exclude_input=hide_code,
-                         exclude_input_prompt=hide_code, exclude_output_prompt=hide_code)
+    exporter = _exporter("svdnet_page", shared_css=stylesheet is not None,
+                         exclude_input=hide_code, exclude_input_prompt=hide_code,
+                         exclude_output_prompt=hide_code)
     notebook = nbformat.read(notebook_path, as_version=4)
     if hide_code:  # a page for readers: the libraries' start-up chatter on stderr is noise
         for cell in notebook.cells:
@@ -69,11 +70,17 @@ def write_stylesheet(path: str) -> str:
     return write_text_atomic(path, re.sub(r"</?style[^>]*>", "", styles).strip() + "\n")
 
 
-def _exporter(template: str, **options):
+def _exporter(template: str, shared_css: bool = False, **options):
+    """nbconvert's HTML exporter with one of our templates; ``shared_css`` leaves the code
+    highlighting's CSS out of the page (the shared stylesheet holds it)."""
     from nbconvert import HTMLExporter
+    from traitlets.config import Config
 
-    return HTMLExporter(extra_template_basedirs=[TEMPLATES], template_name=template,
-                        **options)
+    config = Config()
+    if shared_css:
+        config.CSSHTMLHeaderPreprocessor.enabled = False
+    return HTMLExporter(config=config, extra_template_basedirs=[TEMPLATES],
+                        template_name=template, **options)
 
 
 def _render_folder(runs_dir: str, html_dir: str, reports_dir: str) -> list[str]:

@@ -46,11 +46,13 @@ def test_index_links_pages_and_tabulates_real_results(tmp_path, monkeypatch):
     # Every page links the one shared stylesheet instead of embedding it.
     css = (reports / "notebook.css").read_text()
     assert ".jp-Notebook" in css and "<style" not in css
+    assert ".highlight" in css  # the code highlighting's rules, once, for every page
     for html_page, link in [(reports / "html" / "sweep-a.html", "../notebook.css"),
                             (reports / "grid" / "html" / "mnist-dense-e10-seed0.html",
                              "../../notebook.css")]:
         text = html_page.read_text()
         assert f'href="{link}"' in text and ".jp-Notebook {" not in text
+        assert "td.linenos" not in text and "mermaid" not in text.lower()
 
 
 def test_page_without_a_stylesheet_embeds_the_css(tmp_path):
