@@ -140,8 +140,10 @@ if len(against_small):
 # network trained small beats every compression of the big network at that size; where it runs
 # through an SVD method, compression wins there. Mean test accuracy over seeds against the
 # exported model's parameter count (log scale), bars one standard deviation; circles are one
-# rank for every layer, triangles parameter budgets, squares energy thresholds. The dashed line
-# is the dense network. Black markers are published results on other networks (LeNet-300-100,
+# rank for every layer, triangles parameter budgets, squares energy thresholds; hollow markers
+# are methods with options, in a shade of their method's colour (`+30ep` runs are a longer
+# budget and never on the front, which counts 10-epoch runs only). The dashed line is the
+# dense network. Black markers are published results on other networks (LeNet-300-100,
 # a tensor-train layer), not our runs. Configurations far below dense are left off (their
 # number is in each panel's title).
 

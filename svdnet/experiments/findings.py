@@ -432,12 +432,12 @@ def summary(frame: pd.DataFrame, tolerance: float = 0.5, minimum: float = 50.0) 
             f"method wins at {counts.get('svdnet', 0)} of {len(table)} dataset-size pairs, "
             f"ties at {counts.get('tie', 0)} and loses at {counts.get('small', 0)}"
             + ".")
-        losing = [f"{threshold:.0f}x fewer parameters on {dataset_name(dataset)}"
+        losing = [f"{threshold:.0f}x or more on {dataset_name(dataset)}"
                   for dataset in _datasets(table)
                   if (threshold := _losing_from(table[table["dataset"] == dataset])) is not None]
         if losing:
-            sentences[-1] += (" It loses at every size from " + _join(losing)
-                              + " on: there, train the small network instead.")
+            sentences[-1] += (" It loses at every size compressed " + _join(losing)
+                              + ": there, train the small network instead.")
     return sentences
 
 

@@ -135,7 +135,8 @@ def method_order(methods) -> list[str]:
 def frontier_plot(table: pd.DataFrame, published=(), below: float = 0.15):
     """Test accuracy against parameter count (log axis), one panel per dataset: every
     method and rank choice, the plain small network, the dense baseline, the Pareto front,
-    and published results marked as such.
+    and published results marked as such. Methods with options (``"lowrank+kd"``) are
+    drawn hollow, in a shade of their method's colour (:func:`method_colours`).
 
     Args:
         table: The table of :func:`svdnet.experiments.report.frontier_table`.
@@ -151,11 +152,10 @@ def frontier_plot(table: pd.DataFrame, published=(), below: float = 0.15):
     from svdnet.experiments.formatting import dataset_name
 
     datasets = list(dict.fromkeys(table["dataset"]))
-    figure, axes = plt.subplots(1, max(1, len(datasets)), figsize=(6.6 * max(1, len(datasets)), 5.4),
-                                squeeze=False)
     methods = method_order(table.loc[table["method"] != "dense", "method"])
-    palette = dict(zip(methods, sns.color_palette("colorblind" if len(methods) <= 10 else "tab20",
-                                                  len(methods))))
+    colours, hollow = method_colours(methods), {m for m in methods if "+" in m}
+    figure, axes = plt.subplots(1, max(1, len(datasets)),
+                                figsize=(6.6 * max(1, len(datasets)), 4.6), squeeze=False)
     markers = {"rank": "o", "budget": "^", "energy": "s"}
     for axis, dataset in zip(axes[0], datasets):
         part = table[table["dataset"] == dataset]
@@ -167,8 +167,9 @@ def frontier_plot(table: pd.DataFrame, published=(), below: float = 0.15):
                 rows = shown[(shown["method"] == method) & (shown["choice"] == choice)]
                 if len(rows):
                     axis.errorbar(rows["parameters"], rows["mean"], yerr=rows["std"].fillna(0),
-                                  fmt=marker, color=palette[method], markersize=6, alpha=0.85,
+                                  fmt=marker, color=colours[method], markersize=6, alpha=0.85,
                                   elinewidth=0.8, capsize=0,
+                                  markerfacecolor="none" if method in hollow else colours[method],
                                   label=f"{method} ({choice})" if choice != "rank" else method)
         front = shown[shown["pareto"]].sort_values("parameters")
         axis.plot(front["parameters"], front["mean"], color="black", linewidth=1,
@@ -192,7 +193,29 @@ def frontier_plot(table: pd.DataFrame, published=(), below: float = 0.15):
     for axis in axes[0]:
         for handle, label in zip(*axis.get_legend_handles_labels()):
             entries.setdefault(label, handle)
+    legend_inches = 0.16 * -(-len(entries) // 4) + 0.2  # four columns of 8-point text
+    figure.set_figheight(4.6 + legend_inches)
     figure.legend(list(entries.values()), list(entries.keys()), loc="lower center", ncol=4,
                   fontsize=8, frameon=False)
-    figure.tight_layout(rect=(0, 0.17, 1, 1))
+    figure.tight_layout(rect=(0, legend_inches / figure.get_figheight(), 1, 1))
     return figure
+
+
+def method_colours(methods) -> dict:
+    """A colour per method label: the methods of :data:`METHOD_ORDER` always get the
+    same colour-blind-safe colours (``small`` pink), and a method with options
+    (``"lowrank+kd"``) a darker or lighter shade of its method's colour."""
+    base = dict(zip(METHOD_ORDER, sns.color_palette("colorblind", len(METHOD_ORDER))))
+    shades = ("dark", "muted", "pastel", "deep")
+    colours, seen = {}, {}
+    for method in methods:
+        root = method.split("+")[0]
+        index = METHOD_ORDER.index(root) if root in METHOD_ORDER else len(METHOD_ORDER)
+        if method == root and root in base:
+            colours[method] = base[root]
+            continue
+        count = seen.get(root, 0)
+        seen[root] = count + 1
+        colours[method] = sns.color_palette(shades[count % len(shades)], 10)[
+            (index + 3 * (count // len(shades))) % 10]
+    return colours

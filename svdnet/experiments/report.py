@@ -235,8 +235,9 @@ def frontier_table(frame: pd.DataFrame) -> pd.DataFrame:
 
     Returns:
         :func:`choice_table`'s columns plus ``dataset`` and ``pareto`` (``True``: no
-        configuration of the dataset has as few parameters and a higher mean accuracy),
-        dense rows included (``choice`` ``"dense"``).
+        configuration of the dataset, of the main training budget, has as few parameters
+        and a higher mean accuracy; runs of a longer budget are never on it), dense rows
+        included (``choice`` ``"dense"``).
     """
     parts = []
     for dataset in dataset_order(frame["dataset"]) if len(frame) else []:
@@ -250,7 +251,9 @@ def frontier_table(frame: pd.DataFrame) -> pd.DataFrame:
                 "parameters": dense["factorised parameters"].iloc[0], "compression": 1.0}])],
                 ignore_index=True)
         rows.insert(0, "dataset", dataset)
-        rows["pareto"] = pareto_front(rows, x="parameters").to_numpy()
+        main = ~rows["method"].str.contains(r"\+\d+ep$")  # the main training budget only
+        rows["pareto"] = False
+        rows.loc[main, "pareto"] = pareto_front(rows[main], x="parameters")
         parts.append(rows)
     columns = ["dataset", "method", "choice", "value", "mean", "std", "train mean", "seeds",
                "parameters", "compression", "pareto"]
