@@ -448,9 +448,12 @@ def setup(frame: pd.DataFrame) -> str:
         return ""
     epochs = sorted(int(value) for value in frame["epochs"].dropna().unique())
     seeds = sorted(int(value) for value in frame["seed"].unique())
+    main = BUDGET_EPOCHS if BUDGET_EPOCHS in epochs else epochs[0]
+    longer = [str(e) for e in epochs if e != main]
     text = (f"{len(frame)} runs. The dense network has {frame['parameters'].iloc[0]:,.0f} "
-            f"parameters; every run trains for {_join([str(e) for e in epochs])} epochs in all "
-            f"(seeds {', '.join(str(s) for s in seeds)})")
+            f"parameters; every run trains for {main} epochs in all"
+            + (f" ({_join(longer)} for the runs marked +{longer[0]}ep)" if longer else "")
+            + f" (seeds {', '.join(str(s) for s in seeds)})")
     tuned = frame.loc[frame["method"] == "finetune", ["epochs", "finetune epochs"]].dropna()
     if len(tuned):
         pairs = sorted({(int(e) - int(f), int(f)) for e, f in tuned.itertuples(index=False)})

@@ -132,3 +132,18 @@ def test_a_longer_budget_is_set_apart_from_the_main_comparison(sweep_results, wr
             "with 10 epochs (+2.95 points)") in text
     table = small_comparison(frame).set_index("size")
     assert table.loc["rank 2", "small method"] == "small"  # the 30-epoch run is not the bar
+
+
+def test_setup_states_the_budget_and_the_longer_runs(sweep_results):
+    from svdnet.experiments.results import write_json_atomic
+
+    frame = _frame(sweep_results)
+    assert findings.setup(frame).startswith(
+        f"{len(frame)} runs. The dense network has 1,000 parameters; every run trains for 10 "
+        "epochs in all (seeds 0, 1)")
+    write_json_atomic(sweep_results / "mnist-small-r2-e30-seed0.json", {
+        "config": {"dataset": "mnist", "method": "small", "rank": 2, "seed": 0, "epochs": 30},
+        "quick": False, "run": {"test_accuracy": 0.99, "test_loss": 0.1,
+                                "params": {"dense": 1000, "factorised": 101, "ratio": 9.9},
+                                "train_seconds": 5.0, "svd_seconds": 0.5}})
+    assert "10 epochs in all (30 for the runs marked +30ep)" in findings.setup(_frame(sweep_results))
