@@ -93,6 +93,28 @@ def method_label(method: str, output_layer: str = "auto", distill: float = 0.0,
     return label
 
 
+def option_tokens(config: "RunConfig") -> list[str]:
+    """The file-name tokens of the options that change how a method trains, in result and
+    notebook names alike: ``outdense``, ``kd0.9t4`` (distillation weight and
+    temperature), ``wd0.0001`` (Frobenius decay; a minus sign in an exponent is written
+    ``m``), ``an3`` (rank annealing), ``alaccuracy`` (budget allocation), ``lrcosine``
+    (learning-rate schedule). None for the defaults."""
+    tokens = []
+    if config.output_layer != "auto":
+        tokens.append(f"out{config.output_layer}")
+    if config.distill:
+        tokens.append(f"kd{config.distill:g}t{config.temperature:g}")
+    if config.weight_decay:
+        tokens.append(f"wd{config.weight_decay:g}".replace("-", "m"))
+    if config.anneal_epochs:
+        tokens.append(f"an{config.anneal_epochs}")
+    if config.allocation != "energy":
+        tokens.append(f"al{config.allocation}")
+    if config.lr_schedule != "constant":
+        tokens.append(f"lr{config.lr_schedule}")
+    return tokens
+
+
 def base_method(label: str) -> str:
     """The method of a :func:`method_label`: ``"lowrank+kd"`` -> ``"lowrank"``."""
     return label.split("+")[0]

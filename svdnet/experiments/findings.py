@@ -28,6 +28,7 @@ from svdnet.experiments.report import (
     best_at_least,
     build_time_table,
     choice_table,
+    compare,
     energy_rank_range,
     is_svd,
     reference_table,
@@ -197,8 +198,7 @@ def best_method_by_rank(frame: pd.DataFrame) -> str:
             winners.setdefault(best["method"], []).append(str(rank))
             if len(ordered) > 1:
                 runner_up = ordered.iloc[1]
-                spread = np.nan_to_num(best["std"]) + np.nan_to_num(runner_up["std"])
-                if best["mean"] - runner_up["mean"] > spread:
+                if compare(best, runner_up) == 1:
                     clear.append(f"{rank} (`{best['method']}`, "
                                  f"{points(best['mean'] - runner_up['mean'])} over "
                                  f"`{runner_up['method']}`)")
@@ -289,10 +289,7 @@ def budget_against_uniform(frame: pd.DataFrame, method: str = "finetune") -> str
             if uniform.empty:
                 break
             match = uniform.iloc[(uniform["parameters"] - budget["parameters"]).abs().argmin()]
-            spread = np.nan_to_num(budget["std"]) + np.nan_to_num(match["std"])
-            difference = budget["mean"] - match["mean"]
-            verdict = "beats" if difference > spread else "loses to" if -difference > spread \
-                else "ties with"
+            verdict = {1: "beats", -1: "loses to", 0: "ties with"}[compare(budget, match)]
             total += 1
             wins += verdict == "beats"
             larger = budget["parameters"] / match["parameters"] - 1
@@ -506,10 +503,9 @@ def budget_options(frame: pd.DataFrame, method: str = "finetune") -> str:
                 continue
             alone = alone.iloc[0]
             for _, option in at_budget[at_budget["method"] != method].iterrows():
-                spread = np.nan_to_num(alone["std"]) + np.nan_to_num(option["std"])
                 difference = option["mean"] - alone["mean"]
-                verdict = ("better" if difference > spread else "worse" if -difference > spread
-                           else "no different beyond the seeds' spread")
+                verdict = {1: "better", -1: "worse",
+                           0: "no different beyond the seeds' spread"}[compare(option, alone)]
                 items.append(f"budget {value:,.0f}: `{option['method']}` "
                              f"{accuracy_text(option['mean'], option['std'])} "
                              f"({option['parameters']:,.0f} parameters) against "

@@ -29,7 +29,13 @@ import re
 import sys
 import time
 
-from svdnet.experiments.config import CHOICES, METHODS, RunConfig, expand_choices
+from svdnet.experiments.config import (
+    CHOICES,
+    METHODS,
+    RunConfig,
+    expand_choices,
+    option_tokens,
+)
 from svdnet.experiments.data import DATASETS
 from svdnet.experiments.paths import NOTEBOOKS, PROJECT_ROOT, without_folder
 from svdnet.experiments.results import is_finished, write_text_atomic
@@ -78,34 +84,12 @@ class Group:
         parts = [config.dataset, config.method, f"e{config.epochs}"]
         if config.train_size:
             parts.append(f"n{config.train_size}")
-        parts += variant_tokens(config)
+        parts += option_tokens(config)
         parts.append(f"seed{config.seed}")
         for prefix, values in (("r", self.ranks), ("e", self.energies), ("p", self.budgets)):
             if values:
                 parts.append(prefix + "-".join(f"{value:g}" for value in values))
         return "-".join(parts) + ".ipynb"
-
-
-def variant_tokens(config: RunConfig) -> list[str]:
-    """The name tokens of the options that change a method's training: ``outdense``,
-    ``kd0.9t4`` (distillation weight and temperature), ``wd0.0001`` (Frobenius decay;
-    a minus sign in the exponent is written ``m``), ``an3`` (rank annealing),
-    ``alaccuracy`` (budget allocation), ``lrcosine`` (learning-rate schedule). None for
-    the defaults."""
-    tokens = []
-    if config.output_layer != "auto":
-        tokens.append(f"out{config.output_layer}")
-    if config.distill:
-        tokens.append(f"kd{config.distill:g}t{config.temperature:g}")
-    if config.weight_decay:
-        tokens.append(f"wd{config.weight_decay:g}".replace("-", "m"))
-    if config.anneal_epochs:
-        tokens.append(f"an{config.anneal_epochs}")
-    if config.allocation != "energy":
-        tokens.append(f"al{config.allocation}")
-    if config.lr_schedule != "constant":
-        tokens.append(f"lr{config.lr_schedule}")
-    return tokens
 
 
 _NAME = re.compile(

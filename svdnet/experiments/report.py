@@ -323,6 +323,19 @@ SVD_METHODS = ("projection", "posthoc", "finetune", "lowrank")
 """The methods that compress the trained (or initial) network with truncated SVD."""
 
 
+def compare(first, second) -> int:
+    """The rule for "a difference": ``1`` when ``first``'s mean accuracy is above
+    ``second``'s by more than the seeds' spread (the sum of the two standard deviations,
+    a single seed counting 0), ``-1`` when below by more, ``0`` otherwise (a tie).
+
+    Args:
+        first, second: Rows (or mappings) with ``mean`` and ``std``.
+    """
+    spread = np.nan_to_num(first["std"]) + np.nan_to_num(second["std"])
+    difference = first["mean"] - second["mean"]
+    return 1 if difference > spread else -1 if -difference > spread else 0
+
+
 def main_budget(frame: pd.DataFrame) -> pd.DataFrame:
     """The runs of the main comparison: those trained for
     :data:`svdnet.experiments.config.BUDGET_EPOCHS` epochs."""
@@ -383,9 +396,8 @@ def small_comparison(frame: pd.DataFrame) -> pd.DataFrame:
             continue
         small = small.sort_values("mean", ascending=False).iloc[0]  # its best variant
         best = svd.sort_values("mean", ascending=False).iloc[0]
-        spread = np.nan_to_num(best["std"]) + np.nan_to_num(small["std"])
         difference = best["mean"] - small["mean"]
-        verdict = "svdnet" if difference > spread else "small" if -difference > spread else "tie"
+        verdict = {1: "svdnet", -1: "small", 0: "tie"}[compare(best, small)]
         rows.append({
             "dataset": dataset, "choice": choice, "value": value,
             "size": (f"rank {value:g}" if choice == "rank" else f"budget {value:,.0f}")

@@ -22,7 +22,12 @@ import warnings
 
 import pandas as pd
 
-from svdnet.experiments.config import RunConfig, expand_choices, validate_config  # noqa: F401
+from svdnet.experiments.config import (  # noqa: F401
+    RunConfig,
+    expand_choices,
+    option_tokens,
+    validate_config,
+)
 from svdnet.experiments.data import Dataset, load_dataset
 from svdnet.experiments.provenance import provenance
 from svdnet.experiments.results import write_json_atomic
@@ -79,18 +84,7 @@ def result_name(config: RunConfig) -> str:
             parts.append(f"every{config.every}")
         if config.method == "finetune":
             parts.append(f"ft{config.finetune_epochs}")
-        if config.output_layer != "auto":
-            parts.append(f"out{config.output_layer}")
-        if config.distill:
-            parts.append(f"kd{config.distill:g}t{config.temperature:g}")
-        if config.weight_decay:
-            parts.append(f"wd{config.weight_decay:g}")
-        if config.anneal_epochs:
-            parts.append(f"an{config.anneal_epochs}")
-        if config.allocation != "energy":
-            parts.append(f"al{config.allocation}")
-        if config.lr_schedule != "constant":
-            parts.append(f"lr{config.lr_schedule}")
+        parts += option_tokens(config)
     parts += [f"{config.depth}x{config.width}", f"e{config.epochs}", f"b{config.batch_size}"]
     if config.train_size:
         parts.append(f"n{config.train_size}")
