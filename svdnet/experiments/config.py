@@ -51,8 +51,7 @@ keeps it as it is (it holds 0.2% of the reference model's parameters, and a rank
 the number of classes caps how many classes the network can tell apart)."""
 
 BUDGET_EPOCHS = 10
-"""The training budget of the main comparison, in epochs (every method, teacher epochs
-not included); runs with another budget carry it in their method label."""
+"""The default training budget of a run, in epochs (teacher epochs not included)."""
 
 LR_SCHEDULES = ("constant", "cosine")
 """Learning-rate schedules of ``finetune``'s factor epochs (see :class:`RunConfig`)."""
@@ -69,12 +68,11 @@ DISTILLED = ("finetune", "lowrank", "small")
 
 def method_label(method: str, output_layer: str = "auto", distill: float = 0.0,
                  weight_decay: float = 0.0, anneal_epochs: int = 0,
-                 allocation: str = "energy", lr_schedule: str = "constant",
-                 epochs: int = None) -> str:
+                 allocation: str = "energy", lr_schedule: str = "constant") -> str:
     """A method's name with the options that change how it trains, as the report shows
     it: ``"lowrank"``, ``"lowrank+denseout+kd"``, ``"small+kd"``, ``"lowrank+fd"``,
-    ``"projection+anneal"``, and ``"small+30ep"`` for a training budget other than
-    :data:`BUDGET_EPOCHS` epochs (``epochs=None``: not said)."""
+    ``"projection+anneal"``. (The report adds ``"+30ep"`` to runs of another training
+    budget than its main one: :func:`svdnet.experiments.report.load_results`.)"""
     label = method
     if output_layer == "dense":
         label += "+denseout"
@@ -88,8 +86,6 @@ def method_label(method: str, output_layer: str = "auto", distill: float = 0.0,
         label += f"+{allocation}"
     if lr_schedule != "constant":
         label += f"+{lr_schedule}"
-    if epochs is not None and epochs != BUDGET_EPOCHS:
-        label += f"+{epochs}ep"
     return label
 
 

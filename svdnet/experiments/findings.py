@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from svdnet.experiments.config import BUDGET_EPOCHS, base_method
+from svdnet.experiments.config import base_method
 from svdnet.experiments.formatting import (
     accuracy_text,
     compression_text,
@@ -31,6 +31,7 @@ from svdnet.experiments.report import (
     compare,
     energy_rank_range,
     is_svd,
+    main_epochs,
     reference_table,
     small_comparison,
     smallest_within,
@@ -445,7 +446,7 @@ def setup(frame: pd.DataFrame) -> str:
         return ""
     epochs = sorted(int(value) for value in frame["epochs"].dropna().unique())
     seeds = sorted(int(value) for value in frame["seed"].unique())
-    main = BUDGET_EPOCHS if BUDGET_EPOCHS in epochs else epochs[0]
+    main = main_epochs(frame)
     longer = [str(e) for e in epochs if e != main]
     text = (f"{len(frame)} runs. The dense network has {frame['parameters'].iloc[0]:,.0f} "
             f"parameters; every run trains for {main} epochs in all"
@@ -524,25 +525,26 @@ def budget_options(frame: pd.DataFrame, method: str = "finetune") -> str:
 def ceiling(frame: pd.DataFrame) -> str:
     """Runs with a longer training budget than the main comparison's, against the same
     method and size trained for the main budget: how much more training buys."""
-    longer = frame[frame["epochs"] != BUDGET_EPOCHS] if len(frame) else frame
+    main = main_epochs(frame)
+    longer = frame[frame["epochs"] != main] if len(frame) else frame
     clauses = []
     for dataset in _datasets(longer):
         every = choice_table(frame, dataset)
         items = []
         for _, row in every[every["method"].str.contains(r"\+\d+ep$")].iterrows():
-            main = row["method"].rsplit("+", 1)[0]
-            same = every[(every["method"] == main) & (every["choice"] == row["choice"])
+            plain = row["method"].rsplit("+", 1)[0]
+            same = every[(every["method"] == plain) & (every["choice"] == row["choice"])
                          & (every["value"] == row["value"])]
             text = (f"`{row['method']}` {size_text(row['choice'], row['value'])} "
                     f"{accuracy_text(row['mean'], row['std'])} "
                     f"({row['parameters']:,.0f} parameters)")
             if len(same):
                 text += (f" against {accuracy_text(same['mean'].iloc[0], same['std'].iloc[0])} "
-                         f"with {BUDGET_EPOCHS} epochs ({points(row['mean'] - same['mean'].iloc[0])})")
+                         f"with {main} epochs ({points(row['mean'] - same['mean'].iloc[0])})")
             items.append(text)
         if items:
             clauses.append(f"on {dataset_name(dataset)}, " + "; ".join(items))
     if not clauses:
         return ""
     return ("**A longer training budget** (the ceiling; every other number here is for "
-            f"{BUDGET_EPOCHS} epochs): " + "; ".join(clauses) + ".")
+            f"{main} epochs): " + "; ".join(clauses) + ".")

@@ -9,7 +9,7 @@ import os
 import numpy as np
 import pandas as pd
 
-from svdnet.experiments.config import BUDGET_EPOCHS, base_method
+from svdnet.experiments.config import base_method
 from svdnet.experiments.formatting import (
     accuracy_text,
     dataset_name,
@@ -75,7 +75,29 @@ def load_results(results_dir: str, on_corrupt: str = "raise") -> tuple[pd.DataFr
                "finetune epochs", "test accuracy", "test loss", "train accuracy",
                "parameters", "factorised parameters", "compression", "width", "train s",
                "svd s", "wall s", "commit", "file"]
-    return pd.DataFrame(rows, columns=columns), problems
+    return label_budgets(pd.DataFrame(rows, columns=columns)), problems
+
+
+def main_epochs(frame: pd.DataFrame):
+    """The main training budget of a set of results: the epochs of most dense runs (of
+    most runs when there is no dense one), or ``None`` for no results."""
+    if frame.empty:
+        return None
+    dense = frame.loc[frame["method"] == "dense", "epochs"]
+    return int((dense if len(dense) else frame["epochs"]).mode().min())
+
+
+def label_budgets(frame: pd.DataFrame) -> pd.DataFrame:
+    """Marks the runs of another training budget than :func:`main_epochs` in their method
+    label (``"small+30ep"``), so that no table averages them with the main comparison's."""
+    main = main_epochs(frame)
+    if main is None:
+        return frame
+    other = frame["epochs"] != main
+    frame = frame.copy()
+    frame.loc[other, "method"] = (frame.loc[other, "method"] + "+"
+                                  + frame.loc[other, "epochs"].astype(int).astype(str) + "ep")
+    return frame
 
 
 def accuracy_table(frame: pd.DataFrame) -> pd.DataFrame:
@@ -337,9 +359,8 @@ def compare(first, second) -> int:
 
 
 def main_budget(frame: pd.DataFrame) -> pd.DataFrame:
-    """The runs of the main comparison: those trained for
-    :data:`svdnet.experiments.config.BUDGET_EPOCHS` epochs."""
-    return frame[frame["epochs"] == BUDGET_EPOCHS]
+    """The runs of the main comparison: those trained for :func:`main_epochs` epochs."""
+    return frame[frame["epochs"] == main_epochs(frame)]
 
 
 def is_svd(methods: pd.Series) -> pd.Series:

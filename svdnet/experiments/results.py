@@ -197,7 +197,7 @@ def result_row(payload: dict, path: str) -> dict:
                                    config.get("distill", 0.0), config.get("weight_decay", 0.0),
                                    config.get("anneal_epochs", 0),
                                    config.get("allocation", "energy"),
-                                   config.get("lr_schedule", "constant"), config["epochs"]),
+                                   config.get("lr_schedule", "constant")),
             "choice": choice,
             "value": value,
             "rank": config["rank"] if choice == "rank" else np.nan,

@@ -235,3 +235,28 @@ def test_energy_rank_range_reports_the_chosen_ranks(tmp_path):
         "keeping 50% of each kernel's energy chose ranks 39-137 for the hidden layers and 2-4 "
         "for the output layer (MNIST 2.00x fewer parameters, 97.50 ± 0.71%)")
     assert energy_rank_range(frame, 0.9) == ""
+
+
+def test_the_main_budget_is_the_dense_runs_and_only_other_budgets_are_labelled(tmp_path):
+    """A quick grid (every run 2 epochs) keeps plain labels; a 30-epoch run beside 10-epoch
+    ones is marked, and the main comparison leaves it out."""
+    from svdnet.experiments.report import main_budget, main_epochs
+
+    def write(name, method, epochs, accuracy):
+        write_json_atomic(tmp_path / name, {
+            "config": {"dataset": "mnist", "method": method, "rank": 2, "seed": 0,
+                       "epochs": epochs},
+            "quick": False, "run": {"test_accuracy": accuracy, "test_loss": 0.1,
+                                    "params": {"dense": 1000, "factorised": 100, "ratio": 10.0},
+                                    "train_seconds": 5.0, "svd_seconds": 0.5}})
+
+    write("d.json", "dense", 2, 0.9)
+    write("p.json", "projection", 2, 0.8)
+    frame, _ = load_results(str(tmp_path))
+    assert sorted(frame["method"]) == ["dense", "projection"] and main_epochs(frame) == 2
+    write("d.json", "dense", 10, 0.9)
+    write("p.json", "projection", 10, 0.8)
+    write("s.json", "small", 30, 0.95)
+    frame, _ = load_results(str(tmp_path))
+    assert sorted(frame["method"]) == ["dense", "projection", "small+30ep"]
+    assert sorted(main_budget(frame)["method"]) == ["dense", "projection"]
