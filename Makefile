@@ -30,15 +30,25 @@ run: install  ## The reference experiment (MNIST, 5x1024 MLP, rank RANK) through
 
 grid: install  ## The sweep: every dataset x method x rank x seed into reports/grid (resumes; GRID_ARGS=... for options).
 	$(BIN)/python -m svdnet.experiments.grid $(GRID_ARGS)
+	$(BIN)/python -m svdnet.experiments.render reports
+	@$(DROP_RENDERED)
+
+# Executed notebooks are working files: once rendered to their HTML page (the one copy of
+# their figures) they are deleted, so reports/ never holds an image twice. Interrupted and
+# failed executions are kept for inspection.
+DROP_RENDERED = find reports/runs reports/grid/runs -name '*.ipynb' ! -name '*-interrupted.ipynb' ! -name '*.failed.ipynb' -delete 2>/dev/null || true
 
 report: install  ## The results report from reports/grid/results, then HTML pages and reports/index.html.
 	@mkdir -p reports/runs
 	$(BIN)/papermill notebooks/report.ipynb reports/runs/report.ipynb
 	$(BIN)/python -m svdnet.experiments.render reports
+	@$(DROP_RENDERED)
 
 explore: install  ## The exploration notebook (spectra, post-training truncation) into reports/runs.
 	@mkdir -p reports/runs
 	$(BIN)/papermill notebooks/explore.ipynb reports/runs/explore.ipynb
+	$(BIN)/python -m svdnet.experiments.render reports
+	@$(DROP_RENDERED)
 
 test: install  ## The whole test suite: fast and slow tiers (the core again under JAX), then the notebooks under nbval.
 	$(BIN)/python -m pytest tests
