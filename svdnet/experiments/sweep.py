@@ -144,16 +144,44 @@ def trained_dense(data: Dataset, config: RunConfig, cache_dir: str, verbose: int
 SPECTRUM_DIGITS = 5
 
 
-def compact_spectra(spectra: dict, config: RunConfig) -> dict:
+def compact_spectra(spectra: dict, config: RunConfig, ranks: dict | None = None) -> dict:
     """Returns spectra as stored in result files: 5 significant digits, and for a
-    compressed run with one rank k only the leading ``max(2 * k, 32)`` values of each
-    layer (enough to plot around k; the rest of a truncated kernel's spectrum is zero)."""
-    largest = config.rank if isinstance(config.rank, int) else 0
+    compressed run only the leading ``max(2 * k, 32)`` values of each layer, k being the
+    run's rank (enough to plot around k; the rest of a truncated kernel's spectrum is zero).
+
+    Args:
+        spectra: Layer name to singular values.
+        config: The run's configuration; a dense run keeps every value.
+        ranks: The run's per-layer ranks (``Run.ranks``), defaults to ``None``. For a run
+            without one rank (``budget`` or ``energy``), k is the largest of them; without
+            them such a run keeps every value.
+    """
+    if isinstance(config.rank, int):
+        largest = config.rank
+    else:
+        largest = max(ranks.values()) if ranks else 0
     keep = None if config.method == "dense" or not largest else max(2 * largest, 32)
     return {
         name: [float(f"{value:.{SPECTRUM_DIGITS}g}") for value in list(values)[:keep]]
         for name, values in spectra.items()
     }
+
+
+def compact_result(payload: dict) -> dict:
+    """Returns a stored result with its spectra cut by :func:`compact_spectra`'s rule
+    (for result files written before budget and energy runs were cut too); everything
+    else is unchanged.
+
+    Args:
+        payload: A result file's document.
+    """
+    config = RunConfig(**payload["config"])
+    ranks = payload["run"].get("ranks")
+    spectra = payload["spectra"]
+    compact = {key: compact_spectra(values, config, ranks) if values else values
+               for key, values in spectra.items() if key != "dense"}
+    compact["dense"] = spectra.get("dense")
+    return {**payload, "spectra": compact}
 
 
 @dataclasses.dataclass
@@ -250,8 +278,8 @@ def run_experiment(
         **({"teacher_source": os.path.basename(teacher_source)
             if teacher_source != "trained" else teacher_source} if config.distill else {}),
         "spectra": {
-            "before": compact_spectra(before, config),
-            "after": compact_spectra(after, config),
+            "before": compact_spectra(before, config, run.ranks),
+            "after": compact_spectra(after, config, run.ranks),
             "dense": compact_spectra(dense.final_spectra, dense.config) if dense else None,
         },
         "data": {
