@@ -1,4 +1,5 @@
-"""svdnet: compress the Dense layers of any Keras 3 model with truncated SVD.
+"""svdnet: compress the Dense, Conv2D and EinsumDense (attention) layers of any Keras 3
+model with truncated SVD.
 
 The library works on every Keras backend (TensorFlow, JAX, PyTorch) and imports none
 of them itself; TensorFlow is imported only by the TFLite export, when called. The
@@ -8,16 +9,22 @@ experiment harness that measures it on MNIST lives in :mod:`svdnet.experiments`.
 from svdnet.callback import SVDProjection
 from svdnet.decompose import NonFiniteWeightsError
 from svdnet.factorize import LayerPlan, factorization_plan, factorize, factorized_ranks
-from svdnet.layers import dense_layers
+from svdnet.kernels import KernelView
+from svdnet.layers import dense_layers, kernel_layers
 from svdnet.lowrank import LowRankDense
+from svdnet.lowrank_attention import LowRankMultiHeadAttention
+from svdnet.lowrank_conv import LowRankConv2D
+from svdnet.lowrank_einsum import LowRankEinsumDense
 from svdnet.params import parameter_counts
 from svdnet.rank_selection import rank_request
 from svdnet.svd import TruncatedSVD, energy_curve, project, singular_values, truncated_svd
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = [
-    "LayerPlan", "LowRankDense", "NonFiniteWeightsError", "SVDProjection", "TruncatedSVD",
+    "KernelView", "LayerPlan", "LowRankConv2D", "LowRankDense", "LowRankEinsumDense",
+    "LowRankMultiHeadAttention", "NonFiniteWeightsError", "SVDProjection", "TruncatedSVD",
     "dense_layers", "energy_curve", "factorization_plan", "factorize", "factorized_ranks",
-    "parameter_counts", "project", "rank_request", "singular_values", "truncated_svd",
+    "kernel_layers", "parameter_counts", "project", "rank_request", "singular_values",
+    "truncated_svd",
 ]

@@ -8,6 +8,7 @@ import keras
 import numpy as np
 
 from svdnet.decompose import NonFiniteWeightsError, decompose
+from svdnet.kernels import KernelView, check_conv_scheme
 from svdnet.layers import check_layer_names, select_layers
 from svdnet.printing import print_msg
 from svdnet.rank_selection import RankRequest, choose_ranks, rank_request
@@ -19,11 +20,14 @@ __all__ = ["NonFiniteWeightsError", "SVDProjection"]
 
 
 class SVDProjection(keras.callbacks.Callback):
-    """Replace Dense kernels by their rank-k truncated SVD at the end of epochs.
+    """Replace Dense, Conv2D and EinsumDense kernels by their rank-k truncated SVD at the
+    end of epochs.
 
     At the end of every ``every``-th epoch, and once more at the end of training if the
-    last epoch was not such an epoch, each selected kernel ``W`` (shape ``m x n``) is
-    replaced by its best rank-k approximation ``U_k S_k V_k^T``. A kernel whose
+    last epoch was not such an epoch, each selected kernel ``W``, read as an ``m x n``
+    matrix (a Dense kernel as it is, a Conv2D or EinsumDense kernel through its
+    matricisation, :mod:`svdnet.kernels`), is replaced by its best rank-k approximation
+    ``U_k S_k V_k^T``. A kernel whose
     ``min(m, n)`` is at most its k cannot exceed rank k and is left untouched. After
     ``fit`` returns, every selected kernel therefore has rank at most its k.
 
@@ -55,8 +59,9 @@ class SVDProjection(keras.callbacks.Callback):
         rank: Target rank k, a positive integer, or a mapping of layer key to rank
             (layers left out of the mapping are not projected). Defaults to ``None``:
             rank 20 unless ``energy`` or ``budget`` is given.
-        layers: Names of the Dense layers to project, or ``None`` for every Dense layer
-            of the model, nested models included. A name that layers of several nested
+        layers: Names of the layers to project, or ``None`` for every Dense, Conv2D and
+            EinsumDense layer of the model, nested models and the projections inside
+            layers such as ``MultiHeadAttention`` included. A name that layers of several nested
             models share is given as a path, ``"outer/name"``; logs and records use the
             same keys (see :func:`svdnet.layers.layer_map`). Defaults to ``None``.
         every: Project at the end of every ``every``-th epoch. Defaults to 1.
@@ -86,6 +91,10 @@ class SVDProjection(keras.callbacks.Callback):
             mapping). Defaults to 0.
         start_rank: The rank the annealing starts from, for every layer, or ``None``
             for each kernel's full rank ``min(m, n)``. Defaults to ``None``.
+        conv_scheme: How a Conv2D kernel ``(kh, kw, c_in, c_out)`` is read as a matrix:
+            ``"weight"`` (``(kh * kw * c_in) x c_out``) or ``"spatial"``
+            (``(kh * c_in) x (kw * c_out)``); see :mod:`svdnet.kernels`. Use the scheme
+            you will :func:`svdnet.factorize` with. Defaults to ``"weight"``.
 
     Attributes:
         projections: One dict per projection: ``epoch`` (0-based; ``None`` for the one
@@ -117,8 +126,10 @@ class SVDProjection(keras.callbacks.Callback):
         budget: int | None = None,
         anneal_epochs: int = 0,
         start_rank: int | None = None,
+        conv_scheme: str = "weight",
     ):
         super().__init__()
+        self.conv_scheme = check_conv_scheme(conv_scheme)
         self.request = rank_request(rank, energy, budget)
         self.anneal_epochs = check_int("anneal_epochs", anneal_epochs, minimum=0)
         self.start_rank = None if start_rank is None else check_int("start_rank", start_rank,
@@ -146,7 +157,8 @@ class SVDProjection(keras.callbacks.Callback):
         super().set_model(model)
         # Resolve the layers now, so that an unknown name fails before training starts.
         self._layers, unsupported = select_layers(model, self.layer_names)
-        shapes = {key: tuple(layer.kernel.shape) for key, layer in self._layers.items()}
+        shapes = {key: KernelView(layer, self.conv_scheme).shape
+                  for key, layer in self._layers.items()}
         self._fixed_ranks = None
         if not self.request.needs_spectrum:
             self._fixed_ranks = choose_ranks(self.request, shapes)
@@ -157,7 +169,7 @@ class SVDProjection(keras.callbacks.Callback):
                     self.skipped_reasons[name] = "not in the per-layer ranks"
                 elif min(shape) <= self._fixed_ranks[name]:
                     self.skipped_reasons[name] = (
-                        f"its {shape[0]}x{shape[1]} kernel has rank at most "
+                        f"its {shape[0]}x{shape[1]} kernel matrix has rank at most "
                         f"{min(shape)} <= {self._fixed_ranks[name]} already")
         self.skipped = list(self.skipped_reasons)
         if self.verbose:
@@ -219,11 +231,12 @@ class SVDProjection(keras.callbacks.Callback):
             request = RankRequest(rank={key: self.rank_at(key, None if final else epoch)
                                         for key in active})
         parts = decompose(self.model, active, request, method=self.method, seed=self.seed,
-                          when=when) if active else None
+                          when=when, conv_scheme=self.conv_scheme) if active else None
         for name, weights in (parts.kernels if parts else {}).items():
             svd = parts.svds[name]
             if svd.rank < min(weights.shape):
-                active[name].kernel.assign(svd.reconstruct().astype(weights.dtype, copy=False))
+                KernelView(active[name], self.conv_scheme).write(
+                    svd.reconstruct().astype(weights.dtype, copy=False))
             if record_spectrum:
                 # Not part of the projection's cost: measured time stops before it.
                 paused = time.perf_counter()
@@ -251,7 +264,7 @@ class SVDProjection(keras.callbacks.Callback):
         rank = self._fixed_ranks[key]
         if not self.anneal_epochs or epoch is None:
             return rank
-        full = min(self._layers[key].kernel.shape)
+        full = min(KernelView(self._layers[key], self.conv_scheme).shape)
         start = full if self.start_rank is None else min(full, max(self.start_rank, rank))
         return annealed_rank(epoch + 1, rank, self.anneal_epochs, start)
 

@@ -9,6 +9,7 @@ import keras
 import numpy as np
 
 from svdnet.cost import shrinks
+from svdnet.kernels import KernelView
 from svdnet.rank_selection import RankRequest, choose_ranks
 from svdnet.svd import TruncatedSVD, truncated_svd
 
@@ -22,8 +23,8 @@ class Decomposition:
     """The kernels of some layers, the rank chosen for each, and their SVDs.
 
     Attributes:
-        kernels: Layer key to kernel, as a numpy array in the kernel's dtype (keys as
-            :func:`svdnet.layers.layer_map` gives them).
+        kernels: Layer key to kernel matrix (:mod:`svdnet.kernels`), as a numpy array
+            in the kernel's dtype (keys as :func:`svdnet.layers.layer_map` gives them).
         ranks: Layer key to the rank chosen for it (a per-layer mapping may leave
             layers out; a rank at or above ``min(m, n)`` leaves the kernel whole).
         svds: Layer key to its :class:`svdnet.svd.TruncatedSVD` at the chosen rank,
@@ -47,20 +48,23 @@ def kernel_shapes(kernels: dict) -> dict:
     return {key: tuple(int(size) for size in kernel.shape) for key, kernel in kernels.items()}
 
 
-def finite_kernels(layers: dict, when: str = "") -> dict:
-    """Returns each layer's kernel as a numpy array, refusing NaN and infinity.
+def finite_kernels(layers: dict, when: str = "", conv_scheme: str = "weight") -> dict:
+    """Returns each layer's kernel matrix as a numpy array, refusing NaN and infinity.
 
     Args:
-        layers: Key to built Dense layer (see :func:`svdnet.layers.layer_map`).
+        layers: Key to built Dense, Conv2D or EinsumDense layer (see
+            :func:`svdnet.layers.layer_map`).
         when: Words placed in the error message, for example ``"at epoch 3"``.
             Defaults to ``""``.
+        conv_scheme: How a Conv2D kernel is read as a matrix, ``"weight"`` or
+            ``"spatial"`` (see :mod:`svdnet.kernels`). Defaults to ``"weight"``.
 
     Raises:
         NonFiniteWeightsError: naming the first layer whose kernel is not finite.
     """
     kernels = {}
     for key, layer in layers.items():
-        kernel = np.asarray(keras.ops.convert_to_numpy(layer.kernel))
+        kernel = KernelView(layer, conv_scheme).read()
         if not np.all(np.isfinite(kernel)):
             when_text = f" {when}" if when else ""
             raise NonFiniteWeightsError(
@@ -80,6 +84,7 @@ def decompose(
     seed: int | None = 0,
     when: str = "",
     only_shrinking: bool = False,
+    conv_scheme: str = "weight",
 ) -> Decomposition:
     """Reads the layers' kernels, chooses their ranks and takes their truncated SVDs.
 
@@ -91,7 +96,7 @@ def decompose(
 
     Args:
         model: The model holding ``layers`` (its parameter count sizes a budget).
-        layers: Key to Dense layer, for the layers to decompose.
+        layers: Key to Dense, Conv2D or EinsumDense layer, for the layers to decompose.
         request: A :class:`svdnet.rank_selection.RankRequest`, or ``None`` for every
             singular triplet.
         method: SVD backend for fixed ranks: ``"auto"``, ``"exact"`` or
@@ -100,6 +105,8 @@ def decompose(
         when: Words for a NaN error, for example ``"at epoch 3"``. Defaults to ``""``.
         only_shrinking: Decompose only the kernels whose rank-k factors are smaller
             than the kernel (what ``factorize`` stores). Defaults to ``False``.
+        conv_scheme: How a Conv2D kernel is read as a matrix (see
+            :func:`finite_kernels`). Defaults to ``"weight"``.
 
     Returns:
         A :class:`Decomposition`.
@@ -109,7 +116,7 @@ def decompose(
         ValueError: from rank selection (an unknown layer in a mapping, a budget below
             the smallest model).
     """
-    kernels = finite_kernels(layers, when)
+    kernels = finite_kernels(layers, when, conv_scheme)
     ranks, full, fixed = choose_layer_ranks(model, kernels, request)
     shapes = kernel_shapes(kernels)
     svds = {}

@@ -1,4 +1,5 @@
-"""Exporting a trained model with its Dense kernels stored as rank-k factors."""
+"""Exporting a trained model with its Dense, Conv2D and EinsumDense kernels stored as
+rank-k factors."""
 
 from __future__ import annotations
 
@@ -7,11 +8,20 @@ import dataclasses
 import keras
 
 from svdnet.cost import break_even_text, shrinks
-from svdnet.decompose import choose_layer_ranks, decompose, finite_kernels, kernel_shapes
+from svdnet.decompose import (
+    choose_layer_ranks,
+    decompose,
+    finite_kernels,
+    kernel_shapes,
+)
 from svdnet.jit import resolve_jit_compile
-from svdnet.printing import print_msg
-from svdnet.layers import layer_map, select_layers
+from svdnet.kernels import KERNEL_LAYERS, check_conv_scheme
+from svdnet.layers import children, layer_map, parent_map, select_layers
 from svdnet.lowrank import LowRankDense
+from svdnet.lowrank_attention import LowRankMultiHeadAttention
+from svdnet.lowrank_conv import LowRankConv2D
+from svdnet.lowrank_einsum import LowRankEinsumDense
+from svdnet.printing import print_msg
 from svdnet.rank_selection import rank_request
 from svdnet.svd import BACKENDS
 from svdnet.validation import check_choice, check_int, check_seed
@@ -19,13 +29,13 @@ from svdnet.validation import check_choice, check_int, check_seed
 
 @dataclasses.dataclass(frozen=True)
 class LayerPlan:
-    """What :func:`factorize` does with one selected Dense layer.
+    """What :func:`factorize` does with one selected layer.
 
     Attributes:
-        name: Layer name.
-        shape: Kernel shape ``(m, n)``.
-        rank: Rank of the factors, or ``None`` when the layer stays Dense.
-        reason: Why it stays Dense (``""`` when factorised).
+        name: Layer key.
+        shape: The kernel's matrix shape ``(m, n)`` (see :mod:`svdnet.kernels`).
+        rank: Rank of the factors, or ``None`` when the layer stays as it is.
+        reason: Why it stays as it is (``""`` when factorised).
     """
 
     name: str
@@ -35,8 +45,8 @@ class LayerPlan:
 
 
 def factorization_plan(model: keras.Model, rank=None, layers=None, energy=None,
-                       budget=None) -> list[LayerPlan]:
-    """Decides, per selected Dense layer, the rank of its factors or that it stays Dense.
+                       budget=None, conv_scheme: str = "weight") -> list[LayerPlan]:
+    """Decides, per selected layer, the rank of its factors or that it stays as it is.
 
     The ranks come from exactly one of ``rank``, ``energy`` or ``budget`` (see
     :func:`svdnet.rank_selection.rank_request`; energy and budget take each kernel's
@@ -49,18 +59,21 @@ def factorization_plan(model: keras.Model, rank=None, layers=None, energy=None,
         rank: One rank for every selected layer, or a mapping of layer name to rank
             (layers left out stay Dense). Defaults to ``None``: rank 20 unless
             ``energy`` or ``budget`` is given.
-        layers: Names of the Dense layers to consider, or ``None`` for all. Defaults to
-            ``None``.
+        layers: Names of the Dense, Conv2D and EinsumDense layers to consider, or
+            ``None`` for all. Defaults to ``None``.
         energy: Per layer, keep the smallest rank with this fraction of the squared
             singular values. Defaults to ``None``.
         budget: Parameter count of the whole factorised model. Defaults to ``None``.
+        conv_scheme: How a Conv2D kernel is read as a matrix, ``"weight"`` or
+            ``"spatial"`` (see :mod:`svdnet.kernels`). Defaults to ``"weight"``.
 
     Returns:
         One :class:`LayerPlan` per selected layer, in model order.
     """
     request = rank_request(rank, energy, budget)
+    check_conv_scheme(conv_scheme)
     selected, skipped = select_layers(model, layers, factorising=True)
-    kernels = finite_kernels(selected)
+    kernels = finite_kernels(selected, conv_scheme=conv_scheme)
     ranks, _, _ = choose_layer_ranks(model, kernels, request)
     return plan_from_ranks(kernel_shapes(kernels), ranks, skipped)
 
@@ -101,11 +114,18 @@ def factorize(
     energy: float | None = None,
     budget: int | None = None,
     return_plan: bool = False,
+    conv_scheme: str = "weight",
 ):
-    """Returns a copy of ``model`` whose selected Dense layers are rank-k ``LowRankDense``.
+    """Returns a copy of ``model`` whose selected layers hold rank-k factors.
 
-    Each selected kernel ``W`` is decomposed by truncated SVD and stored as
-    ``U_k sqrt(S_k)`` and ``sqrt(S_k) V_k^T``; bias and activation are kept. The result
+    Dense layers become :class:`svdnet.LowRankDense`, Conv2D layers
+    :class:`svdnet.LowRankConv2D` (a ``kh x kw`` convolution with k filters then a
+    ``1 x 1`` one, or with ``conv_scheme="spatial"`` a ``kh x 1`` then a ``1 x kw``
+    one, with the strides, padding and dilation carried over), EinsumDense layers
+    :class:`svdnet.LowRankEinsumDense`, and a ``MultiHeadAttention`` whose projections
+    are selected a :class:`svdnet.LowRankMultiHeadAttention`. Each selected kernel,
+    read as a matrix ``W`` (:mod:`svdnet.kernels`), is decomposed by truncated SVD and
+    stored as ``U_k sqrt(S_k)`` and ``sqrt(S_k) V_k^T``; bias and activation are kept. The result
     computes exactly what ``model`` computes after projecting those kernels to rank k
     (:func:`svdnet.project`), up to float32 rounding. Layer settings carry over: a
     frozen layer stays frozen, a kernel regularizer applies to the product ``U @ V`` (the
@@ -128,8 +148,8 @@ def factorize(
         model: A built Sequential or functional Keras model.
         rank: Target rank k, a positive integer, or a mapping of layer name to rank.
             Defaults to ``None``: rank 20 unless ``energy`` or ``budget`` is given.
-        layers: Names of the Dense layers to factorise, or ``None`` for all. Defaults to
-            ``None``.
+        layers: Names of the Dense, Conv2D and EinsumDense layers to factorise, or
+            ``None`` for all. Defaults to ``None``.
         method: SVD backend, ``"auto"``, ``"exact"`` or ``"randomized"`` (see
             :func:`svdnet.svd.truncated_svd`). Defaults to ``"auto"``.
         seed: Seed of the randomized backend. Defaults to 0.
@@ -140,15 +160,17 @@ def factorize(
             spectral energy within it. Defaults to ``None``.
         return_plan: Also return the plan, a list of :class:`LayerPlan`. Defaults to
             ``False``.
+        conv_scheme: How a Conv2D kernel is read as a matrix and factorised,
+            ``"weight"`` or ``"spatial"``. Defaults to ``"weight"``.
 
     Returns:
         A new ``keras.Model`` (``model`` is not changed), or ``(model, plan)`` with
         ``return_plan=True``.
 
     Raises:
-        ValueError: for a bad rank, energy or budget, more than one of them, an unknown,
-            ambiguous or non-Dense layer name, a model with no Dense layer, an unbuilt
-            or subclassed model.
+        ValueError: for a bad rank, energy, budget or conv_scheme, more than one of the
+            first three, an unknown, ambiguous or unsupported layer name, a model with no
+            compressible layer, an unbuilt or subclassed model.
         TypeError: when ``model`` is not a Keras model, or ``layers`` not names.
         NonFiniteWeightsError: when a selected kernel holds NaN or infinite values.
     """
@@ -164,35 +186,38 @@ def factorize(
             f"{type(model).__name__}. Rebuild it as a functional model first."
         )
     request = rank_request(rank, energy, budget)
+    check_conv_scheme(conv_scheme)
     selected, skipped = select_layers(model, layers, factorising=True)
-    parts = decompose(model, selected, request, method=method, seed=seed, only_shrinking=True)
+    parts = decompose(model, selected, request, method=method, seed=seed, only_shrinking=True,
+                      conv_scheme=conv_scheme)
     plan = {item.name: item for item in plan_from_ranks(parts.shapes, parts.ranks, skipped)}
     factors = {key: svd.factors() for key, svd in parts.svds.items()
                if plan[key].rank is not None}
     key_of = {id(layer): key for key, layer in layer_map(model).items()}
+    parents = parent_map(model)
+    # A MultiHeadAttention is rebuilt with the ranks of its factorised projections.
+    attention_ranks = {}
+    for key in factors:
+        parent = parents.get(id(selected[key]))
+        if isinstance(parent, keras.layers.MultiHeadAttention):
+            attention_ranks.setdefault(id(parent), {})[selected[key].name] = plan[key].rank
 
     def clone(layer):
         key = key_of.get(id(layer))
         if key in factors:
+            return _low_rank_like(layer, plan[key].rank, conv_scheme)
+        if id(layer) in attention_ranks:
             config = layer.get_config()
-            return LowRankDense(
-                units=config["units"], rank=plan[key].rank,
-                activation=config["activation"], use_bias=config["use_bias"],
-                kernel_regularizer=config.get("kernel_regularizer"),
-                bias_regularizer=config.get("bias_regularizer"),
-                bias_constraint=config.get("bias_constraint"),
-                activity_regularizer=config.get("activity_regularizer"),
-                name=layer.name, dtype=config.get("dtype"), trainable=layer.trainable,
-            )
+            ranks = {**config.pop("projection_ranks", {}), **attention_ranks[id(layer)]}
+            return LowRankMultiHeadAttention.from_config({**config, "projection_ranks": ranks})
         return layer.__class__.from_config(layer.get_config())
 
     copy = keras.models.clone_model(model, clone_function=clone, recursive=True)
     for (key, original), new in _pairs(model, copy):
         if key in factors:
             u, v = factors[key]
-            weights = [u, v] + ([original.bias] if original.use_bias else [])
-            new.set_weights([keras.ops.convert_to_numpy(w).astype(new.u.dtype) for w in weights])
-        elif not getattr(new, "layers", None):
+            new.assign_factors(u, v, original.bias if original.bias is not None else None)
+        elif not children(new):
             new.set_weights(original.get_weights())
     compile_config = model.get_compile_config() if model.compiled else None
     if compile_config:
@@ -205,8 +230,36 @@ def factorize(
     return (copy, list(plan.values())) if return_plan else copy
 
 
+def _low_rank_like(layer, rank: int, conv_scheme: str):
+    """The rank-``rank`` layer that replaces ``layer`` (its settings, not its weights)."""
+    config = layer.get_config()
+    common = {
+        "rank": rank, "activation": config["activation"],
+        "kernel_regularizer": config.get("kernel_regularizer"),
+        "bias_regularizer": config.get("bias_regularizer"),
+        "bias_constraint": config.get("bias_constraint"),
+        "activity_regularizer": config.get("activity_regularizer"),
+        "name": layer.name, "dtype": config.get("dtype"), "trainable": layer.trainable}
+    if isinstance(layer, keras.layers.Conv2D):
+        return LowRankConv2D(
+            filters=config["filters"], kernel_size=config["kernel_size"], scheme=conv_scheme,
+            strides=config["strides"], padding=config["padding"],
+            data_format=config["data_format"], dilation_rate=config["dilation_rate"],
+            use_bias=config["use_bias"], **common)
+    if isinstance(layer, keras.layers.EinsumDense):
+        return LowRankEinsumDense(equation=config["equation"],
+                                  output_shape=config["output_shape"],
+                                  bias_axes=config["bias_axes"], **common)
+    return LowRankDense(units=config["units"], use_bias=config["use_bias"], **common)
+
+
+LOW_RANK_LAYERS = (LowRankDense, LowRankConv2D, LowRankEinsumDense)
+"""The layers :func:`factorize` builds, each with a ``rank``."""
+
+
 def factorized_ranks(model: keras.Model) -> dict:
-    """Returns the rank of each ``LowRankDense`` layer, and ``None`` for each Dense layer.
+    """Returns the rank of each low-rank layer (``LowRankDense``, ``LowRankConv2D``,
+    ``LowRankEinsumDense``), and ``None`` for each Dense, Conv2D and EinsumDense layer.
 
     Read from the layers themselves, so it holds for a model returned by
     :func:`factorize` as for the same model saved and loaded again or cloned.
@@ -218,9 +271,9 @@ def factorized_ranks(model: keras.Model) -> dict:
         Layer key (see :func:`svdnet.layers.layer_map`) to rank (``None`` for a layer
         that is Dense), in model order.
     """
-    return {key: int(layer.rank) if isinstance(layer, LowRankDense) else None
+    return {key: int(layer.rank) if isinstance(layer, LOW_RANK_LAYERS) else None
             for key, layer in layer_map(model).items()
-            if isinstance(layer, (LowRankDense, keras.layers.Dense))}
+            if isinstance(layer, LOW_RANK_LAYERS + KERNEL_LAYERS)}
 
 
 def _is_graph_model(model) -> bool:
@@ -229,12 +282,13 @@ def _is_graph_model(model) -> bool:
 
 def _pairs(model, copy) -> list:
     """Pairs each layer of ``model`` (with its key) with its clone in ``copy``, by position
-    in the same depth-first walk: names are not unique across nested models."""
+    in the same depth-first walk: names are not unique across nested models. Layers
+    without weights (inputs, or the softmax a MultiHeadAttention names anew when built
+    again) need not keep their names."""
     originals, clones = list(layer_map(model).items()), list(layer_map(copy).values())
-    names = [(key.rsplit("/", 1)[-1], type(layer).__name__) for key, layer in originals]
     if len(originals) != len(clones) or any(
-            not isinstance(layer, keras.layers.InputLayer) and layer.name != name
-            for (name, _), layer in zip(names, clones)):
+            original.weights and clone.name != original.name
+            for (_, original), clone in zip(originals, clones)):
         raise RuntimeError("factorize: the cloned model's layers do not line up with the "
                            f"original's ({[key for key, _ in originals]}); please report this.")
     return list(zip(originals, clones))

@@ -1,4 +1,6 @@
-"""Finding the Dense layers of a Keras model, nested models included, and their keys."""
+"""Finding the compressible layers of a Keras model (Dense, Conv2D, EinsumDense; nested
+models and the projections inside layers such as ``MultiHeadAttention`` included), and
+their keys."""
 
 from __future__ import annotations
 
@@ -7,11 +9,24 @@ from collections.abc import Iterable
 
 import keras
 
+from svdnet.kernels import KERNEL_LAYER_NAMES, KERNEL_LAYERS, layer_reason
+from svdnet.lowrank_attention import PROJECTIONS
+
+
+def children(layer) -> list:
+    """The layers directly inside ``layer``: a model's ``layers``, or the sub-layers a
+    layer such as ``MultiHeadAttention`` builds for itself."""
+    if isinstance(layer, keras.Model):
+        return list(layer.layers)
+    if isinstance(layer, keras.layers.Layer):
+        return list(layer._flatten_layers(include_self=False, recursive=False))
+    return []
+
 
 def walk_layers(layer) -> Iterable:
     """Yields ``layer`` and, depth first, every layer nested inside it."""
     yield layer
-    for child in getattr(layer, "layers", ()) or ():
+    for child in children(layer):
         yield from walk_layers(child)
 
 
@@ -29,7 +44,7 @@ def layer_map(model: keras.Model) -> dict:
     entries, seen = [], set()
 
     def visit(container, prefix):
-        for child in getattr(container, "layers", ()) or ():
+        for child in children(container):
             if id(child) in seen:
                 continue
             seen.add(id(child))
@@ -56,37 +71,39 @@ def check_layer_names(names) -> list[str]:
             raise TypeError(f"layers must name layers with strings; received {name!r} of "
                             f"type {type(name).__name__} in {names!r}.")
     if not names:
-        raise ValueError("layers must name at least one Dense layer; received an empty list.")
+        raise ValueError("layers must name at least one layer; received an empty list.")
     return names
 
 
-def dense_layer_map(model: keras.Model, names: Iterable[str] | None = None) -> dict:
-    """Returns the Dense layers of ``model`` by key (see :func:`layer_map`).
+def kernel_layer_map(model: keras.Model, names: Iterable[str] | None = None) -> dict:
+    """Returns the compressible layers of ``model`` (``Dense``, ``Conv2D`` and
+    ``EinsumDense``, see :data:`svdnet.kernels.KERNEL_LAYERS`) by key (see
+    :func:`layer_map`).
 
     Args:
         model: A Keras model (Sequential, functional or subclassed), nested models
             included.
         names: Keys or names of the layers to select (a name shared by layers of
             several sub-models must be given as a path, ``"outer/name"``), or ``None``
-            for every Dense layer. Defaults to ``None``.
+            for every such layer. Defaults to ``None``.
 
     Returns:
-        Key to ``keras.layers.Dense`` layer, in model order, each layer once.
+        Key to layer, in model order, each layer once.
 
     Raises:
-        ValueError: if the model has no Dense layer, or a name is unknown, ambiguous or
-            not Dense.
+        ValueError: if the model has no such layer, or a name is unknown, ambiguous or
+            not of such a layer.
         TypeError: if ``model`` is not a Keras model or ``names`` not strings.
     """
     if not isinstance(model, keras.Model):
         raise TypeError(f"Expected a Keras model; received {model!r} of type "
                         f"{type(model).__name__}.")
     layers = layer_map(model)
-    found = {key: layer for key, layer in layers.items() if isinstance(layer, keras.layers.Dense)}
+    found = {key: layer for key, layer in layers.items() if isinstance(layer, KERNEL_LAYERS)}
     if not found:
         raise ValueError(
-            f"Model {model.name!r} has no Dense layer to compress; its layers are "
-            f"{sorted(layers) or 'none'}."
+            f"Model {model.name!r} has no {KERNEL_LAYER_NAMES} layer to compress; its "
+            f"layers are {sorted(layers) or 'none'}."
         )
     if names is None:
         return found
@@ -100,42 +117,52 @@ def dense_layer_map(model: keras.Model, names: Iterable[str] | None = None) -> d
                                  "nested models share it; give one of those paths.")
             if not matches:
                 raise ValueError(
-                    f"Unknown layer name {name!r}; the model's Dense layers are {list(found)}."
+                    f"Unknown layer name {name!r}; the model's {KERNEL_LAYER_NAMES} "
+                    f"layers are {list(found)}."
                 )
             key = matches[0]
-        if not isinstance(layers[key], keras.layers.Dense):
+        if not isinstance(layers[key], KERNEL_LAYERS):
             raise ValueError(
-                f"Layer {name!r} is a {type(layers[key]).__name__}, not Dense; the "
-                f"model's Dense layers are {list(found)}."
+                f"Layer {name!r} is a {type(layers[key]).__name__}, which svdnet does not "
+                f"compress; the model's {KERNEL_LAYER_NAMES} layers are {list(found)}."
             )
         selected[key] = layers[key]
     return selected
 
 
-def dense_layers(model: keras.Model, names: Iterable[str] | None = None) -> list:
-    """Returns the Dense layers of ``model``, searching nested models too.
+def kernel_layers(model: keras.Model, names: Iterable[str] | None = None) -> list:
+    """Returns the compressible layers of ``model`` (Dense, Conv2D, EinsumDense),
+    searching nested models and layers too.
 
     Args:
         model: A Keras model (Sequential, functional or subclassed).
-        names: Keys or names of the layers to select, or ``None`` for every Dense layer
-            (see :func:`dense_layer_map`). Defaults to ``None``.
+        names: Keys or names of the layers to select, or ``None`` for every such layer
+            (see :func:`kernel_layer_map`). Defaults to ``None``.
 
     Returns:
-        The selected ``keras.layers.Dense`` layers, in model order, each once.
+        The selected layers, in model order, each once.
 
     Raises:
-        ValueError: if the model has no Dense layer, if a name is unknown or
-            ambiguous, or if a named layer is not Dense.
+        ValueError: if the model has no such layer, if a name is unknown or
+            ambiguous, or if a named layer is not of such a type.
     """
-    return list(dense_layer_map(model, names).values())
+    return list(kernel_layer_map(model, names).values())
+
+
+def dense_layers(model: keras.Model, names: Iterable[str] | None = None) -> list:
+    """Returns the ``keras.layers.Dense`` layers among :func:`kernel_layers`."""
+    return [layer for layer in kernel_layers(model, names)
+            if isinstance(layer, keras.layers.Dense)]
 
 
 def unsupported_reason(layer) -> str:
-    """Says why a Dense layer's kernel cannot be projected or factorised (``""`` if it can).
+    """Says why a layer's kernel cannot be projected or factorised (``""`` if it can).
 
-    Keras' ``Dense.quantize(...)`` stores integer codes and scales instead of a float
-    kernel, and ``Dense.enable_lora(rank)`` freezes the kernel and trains a low-rank
-    update beside it; neither holds one float matrix that an SVD could replace.
+    Keras' ``quantize(...)`` stores integer codes and scales instead of a float kernel,
+    and ``enable_lora(rank)`` freezes the kernel and trains a low-rank update beside it;
+    neither holds one float matrix that an SVD could replace. A grouped Conv2D and an
+    EinsumDense whose equation is not one matrix product have no single kernel matrix
+    (:func:`svdnet.kernels.layer_reason`).
     """
     mode = getattr(layer, "quantization_mode", None)
     if mode:
@@ -145,31 +172,56 @@ def unsupported_reason(layer) -> str:
         return (f"LoRA is enabled (rank {getattr(layer, 'lora_rank', '?')}): the kernel is "
                 "frozen and a low-rank update trains beside it; compress before "
                 "enable_lora, or after merging the update into the kernel")
-    return ""
+    return layer_reason(layer)
 
 
-def unfactorisable_reason(layer) -> str:
-    """Says why a Dense layer cannot be stored as rank-k factors although it can be
-    projected (``""`` if it can): a kernel constraint, which two factors cannot keep."""
+def unfactorisable_reason(layer, parent=None) -> str:
+    """Says why a layer cannot be stored as rank-k factors although it can be projected
+    (``""`` if it can): a kernel constraint, which two factors cannot keep, or a layer
+    built inside another layer that ``factorize`` cannot rebuild (only a model's own
+    layers and ``MultiHeadAttention``'s query, key, value and output projections).
+
+    Args:
+        layer: The layer.
+        parent: The model or layer it sits in, or ``None`` for the model itself.
+            Defaults to ``None``.
+    """
     constraint = getattr(layer, "kernel_constraint", None)
-    if constraint is None:
+    if constraint is not None:
+        return (f"its kernel has a constraint ({type(constraint).__name__}) that rank-k "
+                "factors cannot keep")
+    if parent is None or isinstance(parent, keras.Model):
         return ""
-    return (f"its kernel has a constraint ({type(constraint).__name__}) that rank-k factors "
-            "cannot keep")
+    if isinstance(parent, keras.layers.MultiHeadAttention):
+        if layer.name in PROJECTIONS:
+            return ""
+        return (f"it is {parent.name!r}'s {layer.name!r} projection; factorize rebuilds "
+                f"only a MultiHeadAttention's {', '.join(PROJECTIONS)} projections")
+    return (f"it is built inside the {type(parent).__name__} layer {parent.name!r}, which "
+            "factorize cannot rebuild; SVDProjection can still project it")
+
+
+def parent_map(model: keras.Model) -> dict:
+    """Returns ``id(layer)`` to the model or layer that holds it, for every nested layer."""
+    parents = {}
+    for container in walk_layers(model):
+        for child in children(container):
+            parents.setdefault(id(child), container)
+    return parents
 
 
 def select_layers(model: keras.Model, names: Iterable[str] | None = None,
                   factorising: bool = False) -> tuple[dict, dict]:
-    """Returns the Dense layers to compress and those left alone, with the reason.
+    """Returns the layers to compress and those left alone, with the reason.
 
-    Like :func:`dense_layer_map`, but layers whose kernel cannot be compressed (see
+    Like :func:`kernel_layer_map`, but layers whose kernel cannot be compressed (see
     :func:`unsupported_reason`) are left out when ``names`` is ``None`` and refused when
     named.
 
     Args:
         model: A built Keras model.
-        names: Keys or names of the layers to select, or ``None`` for every Dense layer.
-            Defaults to ``None``.
+        names: Keys or names of the layers to select, or ``None`` for every Dense,
+            Conv2D and EinsumDense layer. Defaults to ``None``.
         factorising: Also leave out layers that cannot become factors (see
             :func:`unfactorisable_reason`). Defaults to ``False``.
 
@@ -178,12 +230,13 @@ def select_layers(model: keras.Model, names: Iterable[str] | None = None,
         order, and key to the reason a layer is left alone.
 
     Raises:
-        ValueError: for an unbuilt model or layer, a model with no Dense layer, an
-            unknown, ambiguous or non-Dense name, or a named layer that cannot be
-            compressed.
+        ValueError: for an unbuilt model or layer, a model with no compressible layer,
+            an unknown or ambiguous name, a name of another kind of layer, or a named
+            layer that cannot be compressed.
         TypeError: when ``model`` is not a Keras model.
     """
-    layers = dense_layer_map(model, names)
+    layers = kernel_layer_map(model, names)
+    parents = parent_map(model) if factorising else {}
     unbuilt = [key for key, layer in layers.items() if not layer.built]
     if unbuilt:
         raise ValueError(
@@ -194,7 +247,9 @@ def select_layers(model: keras.Model, names: Iterable[str] | None = None,
     for key, layer in layers.items():
         reason, verb = unsupported_reason(layer), "compressed"
         if not reason and factorising:
-            reason, verb = unfactorisable_reason(layer), "factorised"
+            parent = parents.get(id(layer))
+            reason = unfactorisable_reason(layer, None if parent is model else parent)
+            verb = "factorised"
         if not reason:
             selected[key] = layer
         elif names is not None:

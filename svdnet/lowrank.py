@@ -97,6 +97,13 @@ class LowRankDense(keras.layers.Layer):
         """The full ``input_dim x units`` kernel ``U @ V`` (computed, not stored)."""
         return keras.ops.matmul(self.u, self.v)
 
+    def assign_factors(self, u, v, bias=None) -> None:
+        """Sets ``U`` (``m x k``), ``V`` (``k x n``) and the bias."""
+        self.u.assign(keras.ops.cast(u, self.u.dtype))
+        self.v.assign(keras.ops.cast(v, self.v.dtype))
+        if bias is not None:
+            self.bias.assign(bias)
+
     def get_config(self):
         config = super().get_config()
         config.update({

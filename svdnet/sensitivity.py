@@ -13,6 +13,7 @@ import numpy as np
 
 from svdnet.cost import break_even_rank, kernel_cost
 from svdnet.decompose import finite_kernels
+from svdnet.kernels import KernelView
 from svdnet.layers import select_layers
 from svdnet.rank_selection import check_budget
 from svdnet.svd import truncated_svd
@@ -35,7 +36,7 @@ def accuracy_score(x, y, batch_size: int = 1024):
 
 
 def layer_sensitivity(model: keras.Model, score, layers=None,
-                      ranks=CANDIDATE_RANKS) -> dict:
+                      ranks=CANDIDATE_RANKS, conv_scheme: str = "weight") -> dict:
     """The score of ``model`` with one layer at a time truncated to each candidate rank,
     the other layers untouched; the model's weights are restored afterwards.
 
@@ -43,18 +44,20 @@ def layer_sensitivity(model: keras.Model, score, layers=None,
         model: A built Keras model.
         score: Callable taking the model and returning a number to maximise, for example
             :func:`accuracy_score` on held-out training data (not the test set).
-        layers: Names of the Dense layers to measure, or ``None`` for every Dense layer.
-            Defaults to ``None``.
+        layers: Names of the layers to measure, or ``None`` for every Dense, Conv2D and
+            EinsumDense layer. Defaults to ``None``.
         ranks: Candidate ranks; each layer is measured at those below its break-even
             rank (where factors are smaller than the kernel). Defaults to
             :data:`CANDIDATE_RANKS`.
+        conv_scheme: How a Conv2D kernel is read as a matrix (see
+            :mod:`svdnet.kernels`). Defaults to ``"weight"``.
 
     Returns:
         Layer key to ``{rank: score}``, plus ``None: score`` for the layer left dense
         (the model's own score).
     """
     selected, _ = select_layers(model, layers, factorising=True)
-    kernels = finite_kernels(selected, "while measuring sensitivity")
+    kernels = finite_kernels(selected, "while measuring sensitivity", conv_scheme)
     baseline = float(score(model))
     result = {}
     for key, kernel in kernels.items():
@@ -64,14 +67,14 @@ def layer_sensitivity(model: keras.Model, score, layers=None,
         if not tried:
             continue
         full = truncated_svd(kernel, min(rows, cols), "exact")
-        variable = selected[key].kernel
+        view = KernelView(selected[key], conv_scheme)
         scores = {None: baseline}
         try:
             for rank in tried:
-                variable.assign(full.truncate(rank).reconstruct().astype(kernel.dtype))
+                view.write(full.truncate(rank).reconstruct())
                 scores[rank] = float(score(model))
         finally:
-            variable.assign(kernel)
+            view.write(kernel)
         result[key] = scores
     return result
 

@@ -13,7 +13,7 @@ from svdnet.experiments.config import RunConfig
 from svdnet.experiments.training import train
 from svdnet.decompose import decompose
 from svdnet.experiments.results import atomic_path
-from svdnet.layers import dense_layer_map
+from svdnet.layers import kernel_layer_map
 from svdnet.params import parameter_counts
 from svdnet.validation import check_rank
 
@@ -69,7 +69,7 @@ def truncation_sweep(model: keras.Model, x, y, ranks, layers=None, batch_size: i
         (dense), ``factorised parameters``, ``compression`` and ``mean energy kept``.
     """
     ranks = [check_rank(rank) for rank in ranks]
-    selected = dense_layer_map(model, layers)
+    selected = kernel_layer_map(model, layers)
     parts = decompose(model, selected, None)  # NaN check, every singular triplet, exact
     original, full = parts.kernels, parts.svds
     rows = []

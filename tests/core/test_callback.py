@@ -147,7 +147,7 @@ def test_record_spectrum_keeps_full_spectrum_before_last_projection():
         ({"rank": 2, "method": "full"}, ValueError, "received 'full'"),
         ({"rank": 2, "layers": 5}, TypeError,
          "layers must be a layer name or a list of names; received 5 of type int"),
-        ({"rank": 2, "layers": []}, ValueError, "layers must name at least one Dense layer"),
+        ({"rank": 2, "layers": []}, ValueError, "layers must name at least one layer"),
     ],
 )
 def test_bad_arguments_are_rejected(kwargs, error, text):
@@ -159,22 +159,27 @@ def test_bad_arguments_are_rejected(kwargs, error, text):
 def test_unknown_layer_name_fails_before_training():
     model = build_mlp(input_dim=32, num_classes=4, depth=1, width=8)
     x, y = _data()
-    with pytest.raises(ValueError, match=r"Unknown layer name 'hiden_1'; the model's Dense "
-                                         r"layers are \['hidden_1', 'output'\]"):
+    with pytest.raises(ValueError, match=r"Unknown layer name 'hiden_1'; the model's Dense, "
+                                         r"Conv2D or EinsumDense layers are "
+                                         r"\['hidden_1', 'output'\]"):
         model.fit(x, y, epochs=1, verbose=0,
                   callbacks=[SVDProjection(rank=2, layers=["hiden_1"])])
 
 
-def test_non_dense_layer_name_and_model_without_dense():
+def test_unsupported_layer_name_and_model_without_kernel_layers():
     inputs = keras.Input((4, 4, 1))
     x = keras.layers.Conv2D(2, 3, name="conv")(inputs)
     x = keras.layers.Flatten(name="flat")(x)
     model = keras.Model(inputs, keras.layers.Dense(3, name="head")(x))
-    with pytest.raises(ValueError, match="Layer 'conv' is a Conv2D, not Dense"):
-        SVDProjection(rank=1, layers=["conv"]).set_model(model)
-    no_dense = keras.Model(inputs, keras.layers.Flatten()(inputs), name="convnet")
-    with pytest.raises(ValueError, match="Model 'convnet' has no Dense layer"):
-        SVDProjection(rank=1).set_model(no_dense)
+    with pytest.raises(ValueError, match="Layer 'flat' is a Flatten, which svdnet does not "
+                                         r"compress; the model's Dense, Conv2D or EinsumDense "
+                                         r"layers are \['conv', 'head'\]"):
+        SVDProjection(rank=1, layers=["flat"]).set_model(model)
+    pooled = keras.layers.GlobalAveragePooling2D()(keras.layers.MaxPooling2D()(inputs))
+    plain = keras.Model(inputs, pooled, name="convnet")
+    with pytest.raises(ValueError, match="Model 'convnet' has no Dense, Conv2D or EinsumDense "
+                                         "layer to compress"):
+        SVDProjection(rank=1).set_model(plain)
 
 
 def test_nan_weights_stop_with_layer_and_epoch():

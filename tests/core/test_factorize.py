@@ -119,7 +119,7 @@ def test_non_dense_layer_name_is_rejected():
     x = keras.layers.Dense(8, name="d")(inputs)
     x = keras.layers.BatchNormalization(name="bn")(x)
     model = keras.Model(inputs, x)
-    with pytest.raises(ValueError, match="Layer 'bn' is a BatchNormalization, not Dense"):
+    with pytest.raises(ValueError, match="Layer 'bn' is a BatchNormalization, which svdnet does not compress"):
         factorize(model, 2, layers=["bn"])
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import svdnet
-from svdnet.layers import dense_layer_map, layer_map
+from svdnet.layers import kernel_layer_map, layer_map
 
 
 def _nested(seed=0):
@@ -29,12 +29,12 @@ def _kernel(model, path):
 
 def test_shared_names_get_paths_unique_names_stay():
     model = _nested()
-    assert list(dense_layer_map(model)) == ["b1/hidden", "b2/hidden", "out"]
+    assert list(kernel_layer_map(model)) == ["b1/hidden", "b2/hidden", "out"]
     assert "b1" in layer_map(model) and "out" in layer_map(model)
     with pytest.raises(ValueError, match=r"Layer name 'hidden' is ambiguous: layers "
                                          r"\['b1/hidden', 'b2/hidden'\]"):
-        dense_layer_map(model, ["hidden"])
-    assert list(dense_layer_map(model, ["b2/hidden"])) == ["b2/hidden"]
+        kernel_layer_map(model, ["hidden"])
+    assert list(kernel_layer_map(model, ["b2/hidden"])) == ["b2/hidden"]
 
 
 def test_factorize_puts_each_sub_models_factors_into_its_own_layer():
