@@ -1,0 +1,93 @@
+"""The two models beyond the MLP: a small CNN for Fashion-MNIST and a small vision
+transformer for MNIST, built from Keras' own Conv2D, Dense and MultiHeadAttention layers
+(what svdnet compresses in models people train today)."""
+
+from __future__ import annotations
+
+import keras
+
+from svdnet.jit import resolve_jit_compile
+from svdnet.validation import check_choice
+
+ARCHITECTURES = {"cnn": "fashion_mnist", "vit": "mnist"}
+"""Each model and the dataset it is trained on."""
+
+
+@keras.saving.register_keras_serializable(package="svdnet_experiments")
+class PositionEmbedding(keras.layers.Layer):
+    """Adds a learned embedding to each token position: ``(batch, tokens, dim)`` in and
+    out."""
+
+    def build(self, input_shape):
+        self.positions = self.add_weight(name="positions", shape=tuple(input_shape[1:]),
+                                         initializer=keras.initializers.RandomNormal(0.0, 0.02))
+
+    def call(self, inputs):
+        return keras.ops.add(inputs, self.positions)
+
+
+def build_cnn(num_classes: int = 10, image_shape=(28, 28, 1)) -> keras.Model:
+    """Three Conv2D(3x3, relu, same) blocks of 32, 64 and 64 filters (max pooling after
+    the first two), then Flatten, Dense(128, relu) and the softmax: 458,570 parameters
+    for 28x28 images, 86% of them in the Dense layer after Flatten.
+
+    Takes flat 784-pixel rows (as :func:`svdnet.experiments.data.load_dataset` gives
+    them) and reshapes them to ``image_shape``.
+    """
+    inputs = keras.Input((image_shape[0] * image_shape[1] * image_shape[2],), name="pixels")
+    x = keras.layers.Reshape(image_shape, name="image")(inputs)
+    x = keras.layers.Conv2D(32, 3, padding="same", activation="relu", name="conv_1")(x)
+    x = keras.layers.MaxPooling2D(name="pool_1")(x)
+    x = keras.layers.Conv2D(64, 3, padding="same", activation="relu", name="conv_2")(x)
+    x = keras.layers.MaxPooling2D(name="pool_2")(x)
+    x = keras.layers.Conv2D(64, 3, padding="same", activation="relu", name="conv_3")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    x = keras.layers.Dense(128, activation="relu", name="dense")(x)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name="output")(x)
+    return keras.Model(inputs, outputs, name="cnn")
+
+
+def build_vit(num_classes: int = 10, image_shape=(28, 28, 1), patch: int = 7,
+              dim: int = 128, heads: int = 4, blocks: int = 2) -> keras.Model:
+    """A vision transformer: 7x7 patches embedded by a strided Conv2D (16 tokens of
+    width 128), a learned position embedding, two pre-norm transformer blocks (Keras'
+    ``MultiHeadAttention`` with 4 heads, then Dense(256, gelu) and Dense(128)), layer
+    norm, mean pooling and the softmax: 274,570 parameters, 96% of them in the attention
+    projections and feed-forward layers.
+
+    Takes flat 784-pixel rows and reshapes them to ``image_shape``.
+    """
+    inputs = keras.Input((image_shape[0] * image_shape[1] * image_shape[2],), name="pixels")
+    x = keras.layers.Reshape(image_shape, name="image")(inputs)
+    x = keras.layers.Conv2D(dim, patch, strides=patch, name="patches")(x)
+    x = keras.layers.Reshape((-1, dim), name="tokens")(x)
+    x = PositionEmbedding(name="positions")(x)
+    for index in range(1, blocks + 1):
+        y = keras.layers.LayerNormalization(epsilon=1e-6, name=f"norm_{index}a")(x)
+        y = keras.layers.MultiHeadAttention(heads, dim // heads,
+                                            name=f"attention_{index}")(y, y)
+        x = keras.layers.Add(name=f"residual_{index}a")([x, y])
+        y = keras.layers.LayerNormalization(epsilon=1e-6, name=f"norm_{index}b")(x)
+        y = keras.layers.Dense(2 * dim, activation="gelu", name=f"mlp_{index}a")(y)
+        y = keras.layers.Dense(dim, name=f"mlp_{index}b")(y)
+        x = keras.layers.Add(name=f"residual_{index}b")([x, y])
+    x = keras.layers.LayerNormalization(epsilon=1e-6, name="norm")(x)
+    x = keras.layers.GlobalAveragePooling1D(name="pool")(x)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name="output")(x)
+    return keras.Model(inputs, outputs, name="vit")
+
+
+def build_architecture(name: str, num_classes: int = 10) -> keras.Model:
+    """Builds the model ``name`` (``"cnn"`` or ``"vit"``), untrained and uncompiled."""
+    check_choice("architecture", name, tuple(ARCHITECTURES))
+    return build_cnn(num_classes) if name == "cnn" else build_vit(num_classes)
+
+
+def compile_model(model: keras.Model, learning_rate: float = 1e-3,
+                  jit_compile="auto") -> keras.Model:
+    """Compiles ``model`` with the reference recipe (Adam, sparse categorical
+    cross-entropy, accuracy) and returns it."""
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                  jit_compile=resolve_jit_compile(jit_compile))
+    return model
