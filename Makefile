@@ -12,7 +12,7 @@ ifneq ($(wildcard ../shared/tensorflow_datasets),)
 export TFDS_DATA_DIR ?= $(abspath ../shared/tensorflow_datasets)
 endif
 
-.PHONY: install run grid report explore test test-fast test-torch benchmark clean
+.PHONY: install run grid architectures report explore test test-fast test-torch benchmark clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,9 +38,17 @@ grid: install  ## The sweep: every dataset x method x rank x seed into reports/g
 # failed executions are kept for inspection.
 DROP_RENDERED = find reports/runs reports/grid/runs -name '*.ipynb' ! -name '*-interrupted.ipynb' ! -name '*.failed.ipynb' -delete 2>/dev/null || true
 
-report: install  ## The results report from reports/grid/results, then HTML pages and reports/index.html.
+report: install  ## The results report from reports/grid/results (and the CNN/transformer page), then HTML pages and reports/index.html.
 	@mkdir -p reports/runs
 	$(BIN)/papermill notebooks/report.ipynb reports/runs/report.ipynb
+	$(BIN)/papermill notebooks/architectures.ipynb reports/runs/architectures.ipynb
+	$(BIN)/python -m svdnet.experiments.render reports
+	@$(DROP_RENDERED)
+
+architectures: install  ## The CNN (Fashion-MNIST) and vision transformer (MNIST) runs into reports/architectures (resumes; ARCH_ARGS=...), then their page.
+	$(BIN)/python -m svdnet.experiments.architecture_runs $(ARCH_ARGS)
+	@mkdir -p reports/runs
+	$(BIN)/papermill notebooks/architectures.ipynb reports/runs/architectures.ipynb
 	$(BIN)/python -m svdnet.experiments.render reports
 	@$(DROP_RENDERED)
 

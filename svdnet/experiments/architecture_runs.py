@@ -31,14 +31,15 @@ from svdnet.experiments.architectures import (
     compile_model,
 )
 from svdnet.experiments.data import load_dataset, training_dataset
+from svdnet.experiments.paths import REPORTS
 from svdnet.experiments.provenance import provenance
 from svdnet.experiments.results import CorruptResultError, read_json, write_json_atomic
 from svdnet.factorize import factorize
 from svdnet.validation import check_choice, check_int
 
 METHODS = ("dense", "posthoc", "finetune", "projection", "lowrank")
-RESULTS_DIR = os.path.join("reports", "architectures", "results")
-CACHE_DIR = os.path.join("reports", "architectures", "cache")
+RESULTS_DIR = os.path.join(REPORTS, "architectures", "results")
+CACHE_DIR = os.path.join(REPORTS, "architectures", "cache")
 INFERENCE_EXAMPLES = 2048
 """Test examples each inference timing predicts, in batches of 256."""
 

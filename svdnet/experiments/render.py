@@ -90,7 +90,7 @@ def _render_folder(runs_dir: str, html_dir: str, reports_dir: str) -> list[str]:
     for notebook in sorted(glob.glob(os.path.join(runs_dir, "*.ipynb"))):
         name = os.path.splitext(os.path.basename(notebook))[0]
         render_html(notebook, os.path.join(html_dir, name + ".html"),
-                    hide_code=name.startswith("report"),
+                    hide_code=name.startswith(("report", "architectures")),
                     stylesheet=os.path.join(reports_dir, STYLESHEET))
     return [os.path.relpath(page, reports_dir).replace(os.sep, "/")
             for page in sorted(glob.glob(os.path.join(html_dir, "*.html")))]
@@ -121,7 +121,7 @@ def write_index(reports_dir: str = "reports") -> str:
                            reports_dir)
     grid_pages = _render_folder(os.path.join(reports_dir, "grid", "runs"),
                                 os.path.join(reports_dir, "grid", "html"), reports_dir)
-    linked = {"html/report.html", "html/explore.html"}
+    linked = {"html/report.html", "html/explore.html", "html/architectures.html"}
     return write_site(reports_dir, pages=[page for page in pages if page not in linked],
                       run_page_list=grid_pages)
 

@@ -53,6 +53,7 @@ def _environment():
 def _links(prefix: str = "") -> list[tuple[str, str]]:
     return [("svdnet reports", prefix + "index.html"), ("Full report", prefix + "html/report.html"),
             ("Every result", prefix + "results.html"), ("Exploration", prefix + "html/explore.html"),
+            ("CNN and transformer", prefix + "html/architectures.html"),
             ("Runs", prefix + "index.html#runs")]
 
 
@@ -215,6 +216,9 @@ def write_site(reports_dir: str = "reports", pages=(), run_page_list=()) -> str:
                 f"one row per run, readable columns; also as {CSV}"),
                ("The exploration", "html/explore.html",
                 "singular value spectra and post-training truncation of one trained network"),
+               ("Beyond the MLP", "html/architectures.html",
+                "a CNN on Fashion-MNIST and a vision transformer on MNIST, compressed: "
+                "accuracy, parameters, MACs and inference time"),
                ("Benchmarks", "../benchmarks/README.md",
                 "SVD step cost, training throughput, inference speed, deployment sizes")]
     further += [(os.path.basename(page), page,

@@ -1,0 +1,128 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# [svdnet reports](../index.html) · [full report](report.html) · [every result](../results.html)
+#
+# # Beyond the MLP: a CNN and a vision transformer
+#
+# svdnet compresses `Conv2D` and `EinsumDense` kernels as well as `Dense` ones: a Conv2D
+# kernel `(kh, kw, c_in, c_out)` is factorised through its `(kh·kw·c_in) x c_out` matrix into a
+# convolution with k filters followed by a 1x1 one (the "weight SVD" of Zhang et al. 2016), and
+# the query, key, value and output projections of Keras' `MultiHeadAttention` through the
+# matrix their einsum equation defines. Two models, trained from scratch here:
+#
+# - a **CNN on Fashion-MNIST**: three 3x3 Conv2D blocks (32, 64, 64 filters), Dense(128), softmax;
+# - a **vision transformer on MNIST**: 7x7 patches embedded by a strided Conv2D (16 tokens of
+#   width 128), two pre-norm blocks of `MultiHeadAttention` (4 heads) and a Dense(256, gelu) /
+#   Dense(128) feed-forward, mean pooling, softmax.
+#
+# Every kernel layer is compressed at one rank k (a layer whose rank-k factors would not be
+# smaller stays as it is). The methods are those of the MLP report, on one budget of training
+# epochs: `projection` (the epoch-end SVD callback, then factorised), `lowrank` (factors from
+# the SVD of the random initialisation, trained), `finetune` (dense for all but the last epoch,
+# then the factors for the last), `posthoc` (the trained dense model factorised, no further
+# training). `posthoc` and `finetune` start from the dense run of the same seed. Inference time
+# is `model.predict` on 2,048 test images in batches of 256, the best of 5, timed in turns with
+# the dense model of the same seed in the same process; the dense row's "speed-up" is the
+# dense model timed against itself, which shows the timing noise.
+#
+# Produced by `python -m svdnet.experiments.architecture_runs` (resumable), read here from its
+# result files.
+
+# %% tags=["parameters"]
+results_dir: str = ""  # folder of the runs' JSON results; empty means the project's reports/architectures/results
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+import os
+
+from IPython.display import Markdown
+
+from svdnet.experiments import architecture_report as ar
+from svdnet.experiments.architecture_runs import RESULTS_DIR
+from svdnet.experiments.provenance import provenance
+
+results_dir = results_dir or RESULTS_DIR
+frame = ar.load_architecture_results(results_dir)
+table = ar.architecture_table(frame)
+print(f"{len(frame)} results from {os.path.relpath(results_dir)}")
+
+# %% [markdown]
+# ## Findings
+#
+# Generated from the results: the dense accuracy of each model, and the best method at each
+# rank.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+Markdown("\n\n".join(ar.architecture_findings(table)) or "No results yet.")
+
+# %% [markdown]
+# ## Accuracy against parameters
+#
+# **What to see:** how far below the dashed dense line each method falls as the rank (and so the
+# parameter count, on the log axis) shrinks; error bars are the standard deviation over seeds.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+if len(table):
+    figure = ar.accuracy_figure(table)
+
+# %% [markdown]
+# ## Every configuration
+#
+# Mean ± standard deviation of test accuracy over the seeds; "fewer parameters" and "fewer
+# MACs" are the dense model's counts over the compressed one's (MACs per example of the kernel
+# layers, counted by `svdnet.compression.layer_costs`); "inference speed-up" is the median over
+# seeds of dense time over compressed time.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+if len(table):
+    display(ar.readable_table(table).style.hide(axis="index"))
+
+# %% [markdown]
+# ## Where the parameters and the work go
+#
+# Per kernel layer of one run of each model (seed 0, `finetune` at the larger rank): the
+# parameters and multiply-accumulates per example, dense and compressed. Attention projections
+# are keyed by their `MultiHeadAttention` (`attention_1/query`).
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+for architecture in dict.fromkeys(frame["architecture"]) if len(frame) else []:
+    ranks = sorted(frame.loc[(frame["architecture"] == architecture)
+                             & (frame["method"] != "dense"), "rank"].dropna().unique())
+    if ranks:
+        display(Markdown(f"**{ar.TITLES[architecture]}, rank {int(ranks[-1])}**"))
+        display(ar.layer_costs_table(results_dir, architecture, "finetune", int(ranks[-1]))
+                .style.hide(axis="index"))
+
+# %% [markdown]
+# ## Provenance
+#
+# The commits, seeds and machine of the results; the versions of this page's build.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+if len(frame):
+    print("commits:", ", ".join(sorted(set(frame["commit"].dropna().str[:10]))))
+    print("seeds:", ", ".join(str(s) for s in sorted(frame["seed"].unique())),
+          "| epochs:", ", ".join(str(e) for e in sorted(frame["epochs"].unique())))
+    print("machines:", "; ".join(sorted(set(frame["machine"]))),
+          "| Keras:", ", ".join(sorted(set(frame["keras"].dropna()))))
+built = provenance()
+print("this page built with:", built["versions"])

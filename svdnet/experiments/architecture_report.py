@@ -1,0 +1,165 @@
+"""Tables, figures and generated sentences of the CNN and vision transformer results
+(:mod:`svdnet.experiments.architecture_runs`)."""
+
+from __future__ import annotations
+
+import glob
+import os
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from svdnet.experiments.formatting import accuracy_text, compression_text, points
+from svdnet.experiments.plots import method_colours, method_order
+from svdnet.experiments.results import read_json
+
+TITLES = {"cnn": "CNN on Fashion-MNIST", "vit": "Vision transformer on MNIST"}
+
+
+def machine_text(machine: dict) -> str:
+    """``"AMD EPYC, 2 cores, 23.5 GiB, no GPU"`` from a result's provenance."""
+    gpus = machine.get("gpus") or []
+    return (f"{machine.get('cpu', '?')}, {machine.get('cpu_count', '?')} cores, "
+            f"{machine.get('memory_gib', '?')} GiB, {', '.join(gpus) if gpus else 'no GPU'}")
+
+
+def load_architecture_results(results_dir: str) -> pd.DataFrame:
+    """One row per result file of ``results_dir`` (empty when there is none)."""
+    rows = []
+    for path in sorted(glob.glob(os.path.join(results_dir, "*.json"))):
+        payload = read_json(path)
+        config, inference = payload["config"], payload["inference"]
+        rows.append({
+            "architecture": config["architecture"], "dataset": payload["dataset"],
+            "method": config["method"], "rank": config["rank"], "seed": config["seed"],
+            "epochs": config["epochs"], "test accuracy": payload["test_accuracy"],
+            "parameters": payload["parameters"], "dense parameters": payload["dense_parameters"],
+            "macs": sum(layer["macs"] for layer in payload["layers"].values()),
+            "dense macs": sum(layer["macs"] for layer in payload["dense_layers"].values()),
+            "inference s": inference["seconds"], "dense inference s": inference["dense_seconds"],
+            "train s": payload.get("train_seconds"), "commit": payload["provenance"].get("commit"),
+            "machine": machine_text(payload["provenance"].get("machine", {})),
+            "keras": payload["provenance"].get("versions", {}).get("keras"),
+            "file": os.path.basename(path),
+        })
+    return pd.DataFrame(rows)
+
+
+def architecture_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per model, method and rank: accuracy (mean ± std over seeds), parameters, how many
+    times fewer parameters and MACs per example than dense, and how many times faster
+    inference ran (the median over seeds of the dense model's time over the compressed
+    one's, each the best of 5 timed in turns on the same machine)."""
+    rows = []
+    if frame.empty:
+        return pd.DataFrame()
+    for (architecture, method, rank), part in frame.groupby(
+            ["architecture", "method", frame["rank"].fillna(0)], sort=False):
+        rows.append({
+            "model": TITLES.get(architecture, architecture), "method": method,
+            "rank": "" if method == "dense" else f"{int(rank)}", "seeds": len(part),
+            "mean": part["test accuracy"].mean(), "std": part["test accuracy"].std(),
+            "parameters": int(part["parameters"].iloc[0]),
+            "fewer parameters": part["dense parameters"].iloc[0] / part["parameters"].iloc[0],
+            "fewer MACs": part["dense macs"].iloc[0] / part["macs"].iloc[0],
+            "inference speed-up": float(np.median(part["dense inference s"]
+                                                  / part["inference s"])),
+        })
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    order = {m: i for i, m in enumerate(method_order(table["method"]))}
+    table["order"] = table["method"].map(order)
+    return table.sort_values(["model", "parameters", "order"], ascending=[True, False, True]) \
+        .drop(columns="order").reset_index(drop=True)
+
+
+def readable_table(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`architecture_table` with its numbers as text, for the page."""
+    return pd.DataFrame({
+        "model": table["model"], "method": table["method"], "rank": table["rank"],
+        "test accuracy": [accuracy_text(m, s) for m, s in zip(table["mean"], table["std"])],
+        "seeds": table["seeds"], "parameters": table["parameters"].map("{:,}".format),
+        "fewer parameters": table["fewer parameters"].map(compression_text),
+        "fewer MACs": table["fewer MACs"].map(compression_text),
+        "inference speed-up": table["inference speed-up"].map(lambda v: f"{v:.2f}x"),
+    })
+
+
+def layer_costs_table(results_dir: str, architecture: str, method: str, rank: int,
+                      seed: int = 0) -> pd.DataFrame:
+    """Per kernel layer of one run: parameters and MACs per example, dense and
+    compressed, and the rank kept (from the run's result file)."""
+    matches = [path for path in glob.glob(os.path.join(results_dir, "*.json"))
+               if os.path.basename(path).startswith(f"{architecture}-{method}-r{rank}-")
+               and os.path.basename(path).endswith(f"-seed{seed}.json")]
+    if not matches:
+        return pd.DataFrame()
+    payload = read_json(sorted(matches)[0])
+    rows = []
+    for key, dense in payload["dense_layers"].items():
+        low = payload["layers"].get(key) or payload["layers"].get(key.split("/")[-1], {})
+        rows.append({"layer": key, "type": dense["type"],
+                     "compressed as": low.get("type", dense["type"]),
+                     "rank": low.get("rank") or "full",
+                     "parameters": f"{dense['parameters']:,}",
+                     "compressed parameters": f"{low.get('parameters', dense['parameters']):,}",
+                     "MACs": f"{dense['macs']:,}",
+                     "compressed MACs": f"{low.get('macs', dense['macs']):,}"})
+    return pd.DataFrame(rows)
+
+
+def accuracy_figure(table: pd.DataFrame):
+    """Test accuracy against parameters (log axis), one panel per model: each method at
+    each rank with its seeds' spread, the dense model as a dashed line."""
+    models = list(dict.fromkeys(table["model"]))
+    figure, axes = plt.subplots(1, max(1, len(models)), figsize=(6.4 * max(1, len(models)), 4.2),
+                                squeeze=False)
+    methods = method_order(table.loc[table["method"] != "dense", "method"])
+    colours = method_colours(methods)
+    for axis, model in zip(axes[0], models):
+        part = table[table["model"] == model]
+        dense = part[part["method"] == "dense"]
+        for method in methods:
+            rows = part[part["method"] == method].sort_values("parameters")
+            axis.errorbar(rows["parameters"], rows["mean"], yerr=rows["std"].fillna(0),
+                          fmt="o-", color=colours[method], label=method, capsize=0,
+                          linewidth=1, markersize=6)
+        if len(dense):
+            axis.axhline(dense["mean"].iloc[0], color="grey", linestyle="--", linewidth=1,
+                         label="dense")
+        axis.set_xscale("log")
+        axis.yaxis.set_major_formatter(lambda value, _: f"{100 * value:.0f}%")
+        axis.set_title(model, fontsize=10)
+        axis.set_xlabel("parameters of the exported model (log scale)")
+        axis.set_ylabel("test accuracy, mean over seeds")
+        axis.grid(True, alpha=0.3)
+        axis.legend(fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def architecture_findings(table: pd.DataFrame) -> list[str]:
+    """One sentence per model: the dense accuracy, and the best compressed method at
+    each rank with its accuracy, size and inference speed-up against dense."""
+    sentences = []
+    if table.empty:
+        return sentences
+    for model, part in table.groupby("model", sort=False):
+        dense = part[part["method"] == "dense"]
+        if dense.empty:
+            continue
+        top = dense.iloc[0]
+        text = (f"{model}: dense {accuracy_text(top['mean'], top['std'])} with "
+                f"{top['parameters']:,} parameters.")
+        for rank, group in part[part["method"] != "dense"].groupby("rank", sort=False):
+            best = group.sort_values("mean", ascending=False).iloc[0]
+            text += (f" At rank {rank} ({compression_text(best['fewer parameters'])} fewer "
+                     f"parameters) the best is `{best['method']}`, "
+                     f"{accuracy_text(best['mean'], best['std'])} "
+                     f"({points(best['mean'] - top['mean'])} against dense), with inference "
+                     f"{best['inference speed-up']:.2f}x as fast.")
+        sentences.append(text)
+    return sentences
+

@@ -1,0 +1,144 @@
+"""The CNN and the vision transformer, their runs (resumable) and their report."""
+
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from svdnet import factorization_plan
+from svdnet.experiments import architecture_report as ar
+from svdnet.experiments.architecture_runs import (ArchitectureRun, is_done, main, plan_runs,
+                                                  predict_seconds, run_grid)
+from svdnet.experiments.architectures import build_architecture, build_cnn, build_vit
+from svdnet.experiments.results import write_json_atomic
+
+
+def test_model_sizes_and_where_the_parameters_are():
+    cnn, vit = build_cnn(), build_vit()
+    assert cnn.count_params() == 458_570
+    assert cnn.get_layer("dense").count_params() / cnn.count_params() == pytest.approx(0.8756,
+                                                                                        abs=1e-4)
+    assert vit.count_params() == 274_954
+    blocks = sum(vit.get_layer(name).count_params() for name in
+                 ("attention_1", "attention_2", "mlp_1a", "mlp_1b", "mlp_2a", "mlp_2b"))
+    assert blocks / vit.count_params() == pytest.approx(0.96, abs=0.005)
+
+
+def test_every_kernel_layer_of_both_models_is_in_the_plan():
+    vit = build_vit()
+    plan = {item.name: item.rank for item in factorization_plan(vit, rank=6)}
+    assert plan["attention_1/query"] == 6 and plan["patches"] == 6 and plan["mlp_2b"] == 6
+    assert len(plan) == 2 * 6 + 2  # 4 projections + 2 feed-forward per block, patches, output
+    cnn = {item.name: item.rank for item in factorization_plan(build_cnn(), rank=10)}
+    assert cnn == {"conv_1": None, "conv_2": 10, "conv_3": 10, "dense": 10, "output": None}
+
+
+def test_vit_saves_and_loads_with_its_position_embedding(tmp_path):
+    keras.utils.set_random_seed(0)
+    model = build_vit()
+    path = os.path.join(tmp_path, "vit.keras")
+    model.save(path)
+    x = np.random.default_rng(0).random((2, 784)).astype("float32")
+    np.testing.assert_allclose(keras.models.load_model(path).predict(x, verbose=0),
+                               model.predict(x, verbose=0), atol=1e-6)
+
+
+@pytest.mark.parametrize("changes, text", [
+    ({"architecture": "resnet"}, "architecture"),
+    ({"method": "small"}, "method"),
+    ({"rank": None}, "method 'projection' takes a rank; received rank=None"),
+    ({"method": "dense"}, "method 'dense' takes no rank; received rank=4"),
+    ({"rank": 0}, "rank"),
+    ({"epochs": 1}, "epochs"),
+])
+def test_bad_runs_are_refused_with_the_value(changes, text):
+    fields = {"architecture": "cnn", "method": "projection", "rank": 4, "seed": 0, **changes}
+    with pytest.raises(ValueError, match=text):
+        ArchitectureRun(**fields)
+
+
+def test_names_and_the_plan_put_dense_runs_first():
+    run = ArchitectureRun("vit", "finetune", 6, 2, epochs=3, train_size=500)
+    assert run.name == "vit-finetune-r6-e3-n500-seed2.json" and run.dataset == "mnist"
+    assert run.dense_twin().name == "vit-dense-e3-n500-seed2.json"
+    runs = plan_runs(["cnn"], [4, 10], [0, 1])
+    assert [r.method for r in runs[:2]] == ["dense", "dense"]
+    assert len(runs) == 2 + 2 * 2 * 4
+
+
+def test_predict_seconds_times_every_model():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    times = predict_seconds({"a": model, "b": model}, np.zeros((8, 4), "float32"), repeats=2)
+    assert set(times) == {"a", "b"} and all(0 < value < 60 for value in times.values())
+
+
+def _result(folder, architecture, method, rank, seed, accuracy, parameters, seconds=1.0):
+    run = ArchitectureRun(architecture, method, rank, seed)
+    layers = {"conv": {"type": "Conv2D", "rank": rank, "parameters": parameters, "macs": 50}}
+    write_json_atomic(os.path.join(folder, run.name), {
+        "config": {"architecture": architecture, "method": method, "rank": rank, "seed": seed,
+                   "epochs": 3},
+        "dataset": run.dataset, "test_accuracy": accuracy, "test_loss": 0.3,
+        "parameters": parameters, "dense_parameters": 1000, "layers": layers,
+        "dense_layers": {"conv": {"type": "Conv2D", "rank": None, "parameters": 1000,
+                                  "macs": 500}},
+        "inference": {"seconds": seconds, "dense_seconds": 2.0}, "train_seconds": 5.0,
+        "provenance": {"commit": "abc", "machine": {"cpu": "X", "cpu_count": 2, "gpus": []},
+                       "versions": {"keras": "3.15.1"}},
+    })
+
+
+def test_table_and_findings_follow_the_results(tmp_path):
+    for seed, (dense, low) in enumerate([(0.90, 0.85), (0.92, 0.87)]):
+        _result(tmp_path, "cnn", "dense", None, seed, dense, 1000, seconds=2.0)
+        _result(tmp_path, "cnn", "lowrank", 4, seed, low, 100)
+        _result(tmp_path, "cnn", "projection", 4, seed, low - 0.1, 100)
+    frame = ar.load_architecture_results(str(tmp_path))
+    table = ar.architecture_table(frame)
+    row = table[table["method"] == "lowrank"].iloc[0]
+    assert row["mean"] == pytest.approx(0.86) and row["fewer parameters"] == 10
+    assert row["fewer MACs"] == 10 and row["inference speed-up"] == 2.0
+    text = ar.architecture_findings(table)[0]
+    assert "dense 91.00 ± 1.41%" in text and "the best is `lowrank`, 86.00 ± 1.41%" in text
+    assert "-5.00 points" in text and "2.00x as fast" in text
+    _result(tmp_path, "cnn", "projection", 4, 0, 0.99, 100)  # a better projection run
+    _result(tmp_path, "cnn", "projection", 4, 1, 0.99, 100)
+    table = ar.architecture_table(ar.load_architecture_results(str(tmp_path)))
+    assert "the best is `projection`, 99.00" in ar.architecture_findings(table)[0]
+    assert list(ar.readable_table(table)["test accuracy"])[0] == "91.00 ± 1.41%"
+
+
+def test_layer_costs_table_reads_one_run(tmp_path):
+    _result(tmp_path, "cnn", "finetune", 4, 0, 0.8, 100)
+    costs = ar.layer_costs_table(str(tmp_path), "cnn", "finetune", 4)
+    assert costs.to_dict("records") == [{
+        "layer": "conv", "type": "Conv2D", "compressed as": "Conv2D", "rank": 4,
+        "parameters": "1,000", "compressed parameters": "100", "MACs": "500",
+        "compressed MACs": "50"}]
+    assert ar.layer_costs_table(str(tmp_path), "vit", "finetune", 4).empty
+
+
+@pytest.mark.slow
+def test_runs_resume_and_a_corrupt_result_is_run_again(tmp_path, monkeypatch):
+    results, cache = tmp_path / "results", tmp_path / "cache"
+    runs = [ArchitectureRun("cnn", method, rank, 0, epochs=2, train_size=500)
+            for method, rank in (("dense", None), ("posthoc", 3), ("finetune", 3))]
+    done = run_grid(runs, str(results), str(cache))
+    assert len(done) == 3 and all(is_done(path) for path in done)
+    payload = json.loads(open(done[1]).read())
+    assert payload["parameters"] < payload["dense_parameters"]
+    assert payload["layers"]["conv_2"]["type"] == "LowRankConv2D"
+    assert payload["layers"]["conv_2"]["rank"] == 3
+    assert payload["inference"]["seconds"] > 0 and payload["provenance"]["commit"]
+    assert run_grid(runs, str(results), str(cache)) == []  # nothing redone
+    with open(done[2], "w") as stream:
+        stream.write('{"config": ')  # interrupted by hand
+    assert run_grid(runs, str(results), str(cache)) == [done[2]]
+    assert is_done(done[2])
+
+
+def test_command_line_refuses_unknown_methods(capsys):
+    with pytest.raises(ValueError, match="method"):
+        main(["--methods", "dense,tucker", "--out", "/nonexistent"])
