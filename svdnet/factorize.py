@@ -216,7 +216,9 @@ def factorize(
     for (key, original), new in _pairs(model, copy):
         if key in factors:
             u, v = factors[key]
-            new.assign_factors(u, v, original.bias if original.bias is not None else None)
+            # a copy of the bias, not the variable: on JAX the two would share one buffer
+            bias = original.bias
+            new.assign_factors(u, v, None if bias is None else keras.ops.convert_to_numpy(bias))
         elif not children(new):
             new.set_weights(original.get_weights())
     compile_config = model.get_compile_config() if model.compiled else None
