@@ -142,3 +142,23 @@ def test_runs_resume_and_a_corrupt_result_is_run_again(tmp_path, monkeypatch):
 def test_command_line_refuses_unknown_methods(capsys):
     with pytest.raises(ValueError, match="method"):
         main(["--methods", "dense,tucker", "--out", "/nonexistent"])
+
+
+@pytest.mark.parametrize("build, rank", [(build_cnn, 10), (build_vit, 6)])
+def test_callback_in_a_real_fit_leaves_every_kernel_of_the_model_at_rank_k(build, rank,
+                                                                          mnist_small):
+    from svdnet import KernelView, SVDProjection
+    from svdnet.experiments.architectures import compile_model
+
+    keras.utils.set_random_seed(0)
+    model = compile_model(build())
+    callback = SVDProjection(rank=rank)
+    model.fit(mnist_small.x_train[:512], mnist_small.y_train[:512], batch_size=128, epochs=1,
+              verbose=0, callbacks=[callback])
+    checked = 0
+    for key, layer in callback._layers.items():
+        matrix = KernelView(layer).read()
+        if min(matrix.shape) > rank:
+            assert np.linalg.matrix_rank(matrix, tol=1e-5 * np.abs(matrix).max()) <= rank, key
+            checked += 1
+    assert checked >= (3 if build is build_cnn else 12)
