@@ -216,7 +216,8 @@ def select_layers(model: keras.Model, names: Iterable[str] | None = None,
 
     Like :func:`kernel_layer_map`, but layers whose kernel cannot be compressed (see
     :func:`unsupported_reason`) are left out when ``names`` is ``None`` and refused when
-    named.
+    named; with ``names=None`` the other convolutions (depthwise, separable, transposed,
+    1D and 3D; :func:`other_layer_reason`) are listed as left alone too.
 
     Args:
         model: A built Keras model.
@@ -256,4 +257,22 @@ def select_layers(model: keras.Model, names: Iterable[str] | None = None,
             raise ValueError(f"Layer {key!r} cannot be {verb}: {reason}.")
         else:
             skipped[key] = reason
+    if names is None:
+        skipped.update({key: reason for key, layer in layer_map(model).items()
+                        if (reason := other_layer_reason(layer))})
     return selected, skipped
+
+
+def other_layer_reason(layer) -> str:
+    """Says why a convolution of another type than ``Conv2D`` is left alone (``""`` for
+    any other layer): the callback and ``factorize`` name these in their reasons."""
+    if isinstance(layer, (keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D)):
+        return ("it is a depthwise convolution: one small filter per input channel, no "
+                "matrix across channels to factorise")
+    if isinstance(layer, (keras.layers.SeparableConv1D, keras.layers.SeparableConv2D)):
+        return ("it is a separable convolution, already factorised into a depthwise and a "
+                "pointwise convolution")
+    if isinstance(layer, (keras.layers.Conv1D, keras.layers.Conv3D, keras.layers.Conv1DTranspose,
+                          keras.layers.Conv2DTranspose, keras.layers.Conv3DTranspose)):
+        return f"svdnet factorises Conv2D kernels, not {type(layer).__name__} ones"
+    return ""

@@ -158,3 +158,23 @@ def test_macs_per_layer_follow_the_output_size(scheme):
     assert low["rank"] == 2 and low["type"] == "LowRankConv2D"
     assert macs_per_example(factorised) == sum(item["macs"] for item in
                                                layer_costs(factorised).values())
+
+
+def test_other_convolutions_are_left_alone_with_the_reason():
+    inputs = keras.Input((8, 8, 4))
+    x = keras.layers.DepthwiseConv2D(3, name="depthwise")(inputs)
+    x = keras.layers.SeparableConv2D(4, 3, name="separable")(x)
+    x = keras.layers.Conv2DTranspose(4, 3, name="transposed")(x)
+    x = keras.layers.Conv2D(8, 3, name="plain")(x)
+    model = keras.Model(inputs, x)
+    plan = {item.name: item for item in factorization_plan(model, rank=2)}
+    assert plan["plain"].rank == 2
+    assert "depthwise convolution: one small filter per input channel" in plan["depthwise"].reason
+    assert "already factorised" in plan["separable"].reason
+    assert "not Conv2DTranspose ones" in plan["transposed"].reason
+    callback = SVDProjection(rank=2)
+    callback.set_model(model)
+    assert set(callback.skipped_reasons) == {"depthwise", "separable", "transposed"}
+    with pytest.raises(ValueError, match="Layer 'depthwise' is a DepthwiseConv2D, which svdnet "
+                                         "does not compress"):
+        SVDProjection(rank=2, layers=["depthwise"]).set_model(model)

@@ -175,3 +175,15 @@ def test_macs_per_layer_count_each_token():
     assert low["query"]["macs"] == 4 * 2 * (16 + 16)
     assert low["mlp_1"]["macs"] == 4 * 2 * (16 + 32)
     assert low["query"]["type"] == "LowRankEinsumDense"
+
+
+def test_break_even_guard_per_einsum_layer():
+    inputs = keras.Input((5, 6))
+    layer = keras.layers.EinsumDense("abc,cd->abd", (None, 4), bias_axes="d", name="small")
+    model = keras.Model(inputs, layer(inputs))
+    # a 6 x 4 matrix: factors are smaller only up to rank (24 - 1) // 10 = 2
+    plan = factorization_plan(model, rank=3)
+    assert plan[0].rank is None and "break-even rank 2.4" in plan[0].reason
+    assert factorization_plan(model, rank=2)[0].rank == 2
+    unchanged = factorize(model, rank=3, verbose=0)
+    assert type(unchanged.get_layer("small")) is keras.layers.EinsumDense
