@@ -96,7 +96,7 @@ def layer_costs_table(results_dir: str, architecture: str, method: str, rank: in
                and os.path.basename(path).endswith(f"-seed{seed}.json")]
     if not matches:
         return pd.DataFrame()
-    payload = read_json(sorted(matches)[0])
+    payload = read_json(min(matches))
     rows = []
     for key, dense in payload["dense_layers"].items():
         low = payload["layers"].get(key) or payload["layers"].get(key.split("/")[-1], {})

@@ -9,9 +9,15 @@ import pytest
 
 from svdnet import factorization_plan
 from svdnet.experiments import architecture_report as ar
-from svdnet.experiments.architecture_runs import (ArchitectureRun, is_done, main, plan_runs,
-                                                  predict_seconds, run_grid)
-from svdnet.experiments.architectures import build_architecture, build_cnn, build_vit
+from svdnet.experiments.architecture_runs import (
+    ArchitectureRun,
+    is_done,
+    main,
+    plan_runs,
+    predict_seconds,
+    run_grid,
+)
+from svdnet.experiments.architectures import build_cnn, build_vit
 from svdnet.experiments.results import write_json_atomic
 
 
@@ -107,7 +113,7 @@ def test_table_and_findings_follow_the_results(tmp_path):
     _result(tmp_path, "cnn", "projection", 4, 1, 0.99, 100)
     table = ar.architecture_table(ar.load_architecture_results(str(tmp_path)))
     assert "the best is `projection`, 99.00" in ar.architecture_findings(table)[0]
-    assert list(ar.readable_table(table)["test accuracy"])[0] == "91.00 ± 1.41%"
+    assert ar.readable_table(table)["test accuracy"].iloc[0] == "91.00 ± 1.41%"
 
 
 def test_layer_costs_table_reads_one_run(tmp_path):
@@ -127,7 +133,8 @@ def test_runs_resume_and_a_corrupt_result_is_run_again(tmp_path, monkeypatch):
             for method, rank in (("dense", None), ("posthoc", 3), ("finetune", 3))]
     done = run_grid(runs, str(results), str(cache))
     assert len(done) == 3 and all(is_done(path) for path in done)
-    payload = json.loads(open(done[1]).read())
+    with open(done[1]) as stream:
+        payload = json.load(stream)
     assert payload["parameters"] < payload["dense_parameters"]
     assert payload["layers"]["conv_2"]["type"] == "LowRankConv2D"
     assert payload["layers"]["conv_2"]["rank"] == 3
