@@ -10,9 +10,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from svdnet.experiments.architectures import build_architecture
 from svdnet.experiments.formatting import accuracy_text, compression_text, points
 from svdnet.experiments.plots import method_colours, method_order
 from svdnet.experiments.results import read_json
+from svdnet.layers import kernel_layer_map
 
 TITLES = {"cnn": "CNN on Fashion-MNIST", "vit": "Vision transformer on MNIST"}
 
@@ -97,8 +99,13 @@ def layer_costs_table(results_dir: str, architecture: str, method: str, rank: in
     if not matches:
         return pd.DataFrame()
     payload = read_json(min(matches))
+    # result files store keys sorted; the table follows the model's own layer order
+    order = list(kernel_layer_map(build_architecture(architecture)))
+    keys = sorted(payload["dense_layers"],
+                  key=lambda key: order.index(key) if key in order else len(order))
     rows = []
-    for key, dense in payload["dense_layers"].items():
+    for key in keys:
+        dense = payload["dense_layers"][key]
         low = payload["layers"].get(key) or payload["layers"].get(key.split("/")[-1], {})
         rows.append({"layer": key, "type": dense["type"],
                      "compressed as": low.get("type", dense["type"]),
