@@ -13,6 +13,7 @@ import pandas as pd
 from svdnet.experiments.architectures import build_architecture
 from svdnet.experiments.formatting import accuracy_text, compression_text, points
 from svdnet.experiments.plots import method_colours, method_order
+from svdnet.experiments.report import compare
 from svdnet.experiments.results import read_json
 from svdnet.layers import kernel_layer_map
 
@@ -148,8 +149,9 @@ def accuracy_figure(table: pd.DataFrame):
 
 
 def architecture_findings(table: pd.DataFrame) -> list[str]:
-    """One sentence per model: the dense accuracy, and the best compressed method at
-    each rank with its accuracy, size and inference speed-up against dense."""
+    """One paragraph per model: the dense accuracy, the best compressed method at each
+    rank with its accuracy, size and inference speed-up against dense, and the verdict
+    against ``small`` at that rank (:func:`svdnet.experiments.report.compare`)."""
     sentences = []
     if table.empty:
         return sentences
@@ -160,13 +162,22 @@ def architecture_findings(table: pd.DataFrame) -> list[str]:
         top = dense.iloc[0]
         text = (f"{model}: dense {accuracy_text(top['mean'], top['std'])} with "
                 f"{top['parameters']:,} parameters.")
-        for rank, group in part[part["method"] != "dense"].groupby("rank", sort=False):
+        compressed = part[~part["method"].isin(["dense", "small"])]
+        for rank, group in compressed.groupby("rank", sort=False):
             best = group.sort_values("mean", ascending=False).iloc[0]
             text += (f" At rank {rank} ({compression_text(best['fewer parameters'])} fewer "
                      f"parameters) the best is `{best['method']}`, "
                      f"{accuracy_text(best['mean'], best['std'])} "
                      f"({points(best['mean'] - top['mean'])} against dense), with inference "
                      f"{best['inference speed-up']:.2f}x as fast.")
+            small = part[(part["method"] == "small") & (part["rank"] == rank)]
+            if len(small):
+                small = small.iloc[0]
+                verdict = {1: "svdnet wins", -1: "the small network wins",
+                           0: "a tie within the seeds' spread"}[compare(best, small)]
+                text += (f" The same model narrowed to {small['parameters']:,} parameters "
+                         f"and trained from scratch (`small`) reaches "
+                         f"{accuracy_text(small['mean'], small['std'])}: {verdict}.")
         sentences.append(text)
     return sentences
 

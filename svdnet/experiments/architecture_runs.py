@@ -5,7 +5,9 @@ The methods are those of the MLP sweep, on the same epoch budget: ``dense``;
 ``projection`` (the epoch-end SVD callback, then factorised); ``lowrank`` (factors from
 the SVD of the random initialisation, trained); ``finetune`` (dense for all but the last
 epoch, factorised, the factors trained for the last one); ``posthoc`` (the trained dense
-model factorised, no further training: it reuses the dense run). A run whose result file
+model factorised, no further training: it reuses the dense run); ``small`` (the simplest
+alternative: the same model narrowed to the parameter count of its rank-k factorisation,
+:func:`svdnet.experiments.architectures.small_width`, trained like ``dense``). A run whose result file
 is complete is never run again; an interrupted one leaves no file (results are written
 atomically), so rerunning the same command resumes.
 
@@ -29,15 +31,17 @@ from svdnet.experiments.architectures import (
     ARCHITECTURES,
     build_architecture,
     compile_model,
+    small_width,
 )
 from svdnet.experiments.data import load_dataset, training_dataset
 from svdnet.experiments.paths import REPORTS
 from svdnet.experiments.provenance import provenance
 from svdnet.experiments.results import CorruptResultError, read_json, write_json_atomic
 from svdnet.factorize import factorize
+from svdnet.params import parameter_counts
 from svdnet.validation import check_choice, check_int
 
-METHODS = ("dense", "posthoc", "finetune", "projection", "lowrank")
+METHODS = ("dense", "posthoc", "finetune", "projection", "lowrank", "small")
 RESULTS_DIR = os.path.join(REPORTS, "architectures", "results")
 CACHE_DIR = os.path.join(REPORTS, "architectures", "cache")
 INFERENCE_EXAMPLES = 2048
@@ -179,8 +183,14 @@ def run_architecture(run: ArchitectureRun, data, results_dir: str = RESULTS_DIR,
     start = time.perf_counter()
     before_last, last, dense_record = dense_weights(run, data, cache_dir)
     dense = _dense_model(run, data, last)
-    record, callback, plan = dense_record, None, None
-    if run.method == "dense":
+    record, callback, plan, width = dense_record, None, None, None
+    if run.method == "small":
+        target = parameter_counts(dense, run.rank, conv_scheme=run.conv_scheme)["factorised"]
+        width = small_width(run.architecture, target, data.num_classes)
+        keras.utils.set_random_seed(run.seed)
+        model = compile_model(build_architecture(run.architecture, data.num_classes, width))
+        record = _fit(model, data, run, run.epochs)
+    elif run.method == "dense":
         model = dense
         if not record:  # cached by another method's run: the history is not known
             record = {"history": {}, "train_seconds": None}
@@ -215,6 +225,7 @@ def run_architecture(run: ArchitectureRun, data, results_dir: str = RESULTS_DIR,
         "layers": layer_costs(model),
         "dense_layers": layer_costs(dense),
         "plan": [dataclasses.asdict(item) for item in plan or []],
+        "width": width,
         "svd_seconds": callback.total_seconds if callback else None,
         **record,
         "inference": {"examples": INFERENCE_EXAMPLES, "batch_size": 256,

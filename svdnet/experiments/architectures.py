@@ -26,23 +26,30 @@ class PositionEmbedding(keras.layers.Layer):
         return keras.ops.add(inputs, self.positions)
 
 
-def build_cnn(num_classes: int = 10, image_shape=(28, 28, 1)) -> keras.Model:
+def build_cnn(num_classes: int = 10, image_shape=(28, 28, 1), width: float = 1.0) -> keras.Model:
     """Three Conv2D(3x3, relu, same) blocks of 32, 64 and 64 filters (max pooling after
     the first two), then Flatten, Dense(128, relu) and the softmax: 458,570 parameters
     for 28x28 images, 88% of them in the Dense layer after Flatten.
 
     Takes flat 784-pixel rows (as :func:`svdnet.experiments.data.load_dataset` gives
     them) and reshapes them to ``image_shape``.
+
+    Args:
+        num_classes: Defaults to 10.
+        image_shape: Defaults to ``(28, 28, 1)``.
+        width: Multiplier of every layer's filters and units (rounded, at least 1): the
+            same network narrowed, for the ``small`` baseline. Defaults to 1.0.
     """
+    filters = [max(1, round(size * width)) for size in (32, 64, 64, 128)]
     inputs = keras.Input((image_shape[0] * image_shape[1] * image_shape[2],), name="pixels")
     x = keras.layers.Reshape(image_shape, name="image")(inputs)
-    x = keras.layers.Conv2D(32, 3, padding="same", activation="relu", name="conv_1")(x)
+    x = keras.layers.Conv2D(filters[0], 3, padding="same", activation="relu", name="conv_1")(x)
     x = keras.layers.MaxPooling2D(name="pool_1")(x)
-    x = keras.layers.Conv2D(64, 3, padding="same", activation="relu", name="conv_2")(x)
+    x = keras.layers.Conv2D(filters[1], 3, padding="same", activation="relu", name="conv_2")(x)
     x = keras.layers.MaxPooling2D(name="pool_2")(x)
-    x = keras.layers.Conv2D(64, 3, padding="same", activation="relu", name="conv_3")(x)
+    x = keras.layers.Conv2D(filters[2], 3, padding="same", activation="relu", name="conv_3")(x)
     x = keras.layers.Flatten(name="flatten")(x)
-    x = keras.layers.Dense(128, activation="relu", name="dense")(x)
+    x = keras.layers.Dense(filters[3], activation="relu", name="dense")(x)
     outputs = keras.layers.Dense(num_classes, activation="softmax", name="output")(x)
     return keras.Model(inputs, outputs, name="cnn")
 
@@ -55,7 +62,8 @@ def build_vit(num_classes: int = 10, image_shape=(28, 28, 1), patch: int = 7,
     norm, mean pooling and the softmax: 274,954 parameters, 96% of them in the attention
     projections and feed-forward layers.
 
-    Takes flat 784-pixel rows and reshapes them to ``image_shape``.
+    Takes flat 784-pixel rows and reshapes them to ``image_shape``. ``dim`` must be a
+    multiple of ``heads``.
     """
     inputs = keras.Input((image_shape[0] * image_shape[1] * image_shape[2],), name="pixels")
     x = keras.layers.Reshape(image_shape, name="image")(inputs)
@@ -77,10 +85,29 @@ def build_vit(num_classes: int = 10, image_shape=(28, 28, 1), patch: int = 7,
     return keras.Model(inputs, outputs, name="vit")
 
 
-def build_architecture(name: str, num_classes: int = 10) -> keras.Model:
-    """Builds the model ``name`` (``"cnn"`` or ``"vit"``), untrained and uncompiled."""
+def build_architecture(name: str, num_classes: int = 10, width: float = 1.0) -> keras.Model:
+    """Builds the model ``name`` (``"cnn"`` or ``"vit"``), untrained and uncompiled,
+    narrowed by ``width`` (every layer's filters or units times ``width``; for the vision
+    transformer the model width 128, rounded to a multiple of the 4 heads). Defaults to
+    1.0, the model itself."""
     check_choice("architecture", name, tuple(ARCHITECTURES))
-    return build_cnn(num_classes) if name == "cnn" else build_vit(num_classes)
+    if name == "cnn":
+        return build_cnn(num_classes, width=width)
+    return build_vit(num_classes, dim=max(4, 4 * round(128 * width / 4)))
+
+
+WIDTHS = tuple(step / 100 for step in range(2, 101))
+"""The width multipliers :func:`small_width` tries."""
+
+
+def small_width(name: str, parameters: int, num_classes: int = 10) -> float:
+    """The width multiplier (one of :data:`WIDTHS`) whose narrowed model ``name`` has the
+    parameter count closest to ``parameters``: the ``small`` baseline of a compressed
+    model of that size."""
+    check_choice("architecture", name, tuple(ARCHITECTURES))
+    counts = {width: build_architecture(name, num_classes, width).count_params()
+              for width in WIDTHS}
+    return min(counts, key=lambda width: (abs(counts[width] - parameters), width))
 
 
 def compile_model(model: keras.Model, learning_rate: float = 1e-3,

@@ -17,7 +17,13 @@ from svdnet.experiments.architecture_runs import (
     predict_seconds,
     run_grid,
 )
-from svdnet.experiments.architectures import build_cnn, build_vit
+from svdnet.experiments.architectures import (
+    WIDTHS,
+    build_architecture,
+    build_cnn,
+    build_vit,
+    small_width,
+)
 from svdnet.experiments.results import write_json_atomic
 
 
@@ -30,6 +36,18 @@ def test_model_sizes_and_where_the_parameters_are():
     blocks = sum(vit.get_layer(name).count_params() for name in
                  ("attention_1", "attention_2", "mlp_1a", "mlp_1b", "mlp_2a", "mlp_2b"))
     assert blocks / vit.count_params() == pytest.approx(0.96, abs=0.005)
+
+
+@pytest.mark.parametrize("architecture, target", [("cnn", 44_426), ("vit", 28_652)])
+def test_small_width_is_the_closest_narrowed_model(architecture, target):
+    width = small_width(architecture, target)
+    found = build_architecture(architecture, width=width).count_params()
+    assert abs(found - target) / target < 0.05
+    others = [build_architecture(architecture, width=w).count_params()
+              for w in WIDTHS if abs(w - width) <= 0.02]
+    assert all(abs(found - target) <= abs(count - target) for count in others)
+    assert build_architecture(architecture, width=1.0).count_params() == \
+        build_architecture(architecture).count_params()
 
 
 def test_every_kernel_layer_of_both_models_is_in_the_plan():
@@ -71,7 +89,7 @@ def test_names_and_the_plan_put_dense_runs_first():
     assert run.dense_twin().name == "vit-dense-e3-n500-seed2.json"
     runs = plan_runs(["cnn"], [4, 10], [0, 1])
     assert [r.method for r in runs[:2]] == ["dense", "dense"]
-    assert len(runs) == 2 + 2 * 2 * 4
+    assert len(runs) == 2 + 2 * 2 * 5
 
 
 def test_predict_seconds_times_every_model():
@@ -109,10 +127,18 @@ def test_table_and_findings_follow_the_results(tmp_path):
     text = ar.architecture_findings(table)[0]
     assert "dense 91.00 ± 1.41%" in text and "the best is `lowrank`, 86.00 ± 1.41%" in text
     assert "-5.00 points" in text and "2.00x as fast" in text
+    _result(tmp_path, "cnn", "small", 4, 0, 0.80, 105)
+    _result(tmp_path, "cnn", "small", 4, 1, 0.81, 105)
+    text = ar.architecture_findings(ar.architecture_table(
+        ar.load_architecture_results(str(tmp_path))))[0]
+    assert "narrowed to 105 parameters and trained from scratch (`small`) reaches " \
+        "80.50 ± 0.71%: svdnet wins" in text
+    assert "the best is `lowrank`" in text  # small is the comparison, not a candidate
     _result(tmp_path, "cnn", "projection", 4, 0, 0.99, 100)  # a better projection run
     _result(tmp_path, "cnn", "projection", 4, 1, 0.99, 100)
     table = ar.architecture_table(ar.load_architecture_results(str(tmp_path)))
     assert "the best is `projection`, 99.00" in ar.architecture_findings(table)[0]
+    assert ": svdnet wins" in ar.architecture_findings(table)[0]
     assert ar.readable_table(table)["test accuracy"].iloc[0] == "91.00 ± 1.41%"
 
 
