@@ -71,7 +71,7 @@ def test_vit_saves_and_loads_with_its_position_embedding(tmp_path):
 
 @pytest.mark.parametrize("changes, text", [
     ({"architecture": "resnet"}, "architecture"),
-    ({"method": "small"}, "method"),
+    ({"method": "tucker"}, "method"),
     ({"rank": None}, "method 'projection' takes a rank; received rank=None"),
     ({"method": "dense"}, "method 'dense' takes no rank; received rank=4"),
     ({"rank": 0}, "rank"),
