@@ -45,12 +45,9 @@ def layer_macs(model: keras.Model, example=None) -> dict:
             input of unknown size.
     """
     shapes = _layer_shapes(model, _example(model) if example is None else example)
-    macs = {}
-    for key, (inputs, outputs) in shapes.items():
-        layer = layer_map(model)[key]
-        batch = inputs[0]
-        macs[key] = _macs(layer, inputs, outputs) // max(batch, 1)
-    return macs
+    layers = layer_map(model)
+    return {key: _macs(layers[key], inputs, outputs) // max(inputs[0], 1)
+            for key, (inputs, outputs) in shapes.items()}
 
 
 def layer_costs(model: keras.Model, example=None) -> dict:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import os
 import time
 
@@ -37,6 +38,7 @@ from svdnet.experiments.data import load_dataset, training_dataset
 from svdnet.experiments.paths import REPORTS
 from svdnet.experiments.provenance import provenance
 from svdnet.experiments.results import CorruptResultError, read_json, write_json_atomic
+from svdnet.experiments.speed import best_seconds
 from svdnet.factorize import factorize
 from svdnet.params import parameter_counts
 from svdnet.validation import check_choice, check_int
@@ -145,8 +147,7 @@ def _dense_model(run: ArchitectureRun, data, weights: str | None = None):
 
 def predict_seconds(models: dict, x, repeats: int = 5, batch_size: int = 256) -> dict:
     """Best-of-``repeats`` wall time of ``model.predict(x)`` for each model, timed in
-    turns (one call of each per round, after one warm-up call each), so that the
-    machine's load affects all alike.
+    turns (:func:`svdnet.experiments.speed.best_seconds`).
 
     Args:
         models: Label to Keras model.
@@ -157,16 +158,9 @@ def predict_seconds(models: dict, x, repeats: int = 5, batch_size: int = 256) ->
     Returns:
         Label to seconds.
     """
-    repeats = check_int("repeats", repeats, minimum=1)
-    best = {label: float("inf") for label in models}
-    for model in models.values():
-        model.predict(x, batch_size=batch_size, verbose=0)
-    for _ in range(repeats):
-        for label, model in models.items():
-            start = time.perf_counter()
-            model.predict(x, batch_size=batch_size, verbose=0)
-            best[label] = min(best[label], time.perf_counter() - start)
-    return best
+    return best_seconds({label: functools.partial(model.predict, x, batch_size=batch_size,
+                                                  verbose=0)
+                         for label, model in models.items()}, repeats)
 
 
 def run_architecture(run: ArchitectureRun, data, results_dir: str = RESULTS_DIR,

@@ -78,10 +78,27 @@ def matmul_peak(backend: str = "numpy", size: int = 2048, repeats: int = 10) -> 
     else:
         def product():
             return a @ b
-    product()
-    best = float("inf")
+    return 2.0 * size**3 / best_seconds({"product": product}, repeats)["product"]
+
+
+def best_seconds(calls: dict, repeats: int = 5) -> dict:
+    """Best-of-``repeats`` wall time of each call, timed in turns (one call of each per
+    round, after one warm-up call each), so that the machine's load affects all alike.
+
+    Args:
+        calls: Label to a callable taking no argument.
+        repeats: Timed rounds, >= 1. Defaults to 5.
+
+    Returns:
+        Label to seconds.
+    """
+    repeats = check_int("repeats", repeats, minimum=1)
+    for call in calls.values():
+        call()
+    best = {label: float("inf") for label in calls}
     for _ in range(repeats):
-        start = time.perf_counter()
-        product()
-        best = min(best, time.perf_counter() - start)
-    return 2.0 * size**3 / best
+        for label, call in calls.items():
+            start = time.perf_counter()
+            call()
+            best[label] = min(best[label], time.perf_counter() - start)
+    return best
