@@ -53,6 +53,21 @@ QUICK_GRID = {
     "train_size": 1000,
 }
 NOTEBOOK = os.path.join(NOTEBOOKS, "sweep.ipynb")
+UNFINISHED = {"interrupted": "-interrupted", "failed": ".failed"}
+"""How the runner marks the notebook of an execution that did not finish: state to the
+ending of the notebook's name before ``.ipynb`` (``<name>-interrupted.ipynb`` for one
+killed mid-run, ``<name>.failed.ipynb`` for one that raised)."""
+
+
+def unfinished_state(name: str) -> str | None:
+    """``"interrupted"`` or ``"failed"`` for the notebook (or page) of an execution that
+    did not finish (see :data:`UNFINISHED`), else ``None``.
+
+    Args:
+        name: A file name (any extension, folder ignored).
+    """
+    stem = os.path.splitext(os.path.basename(name))[0]
+    return next((state for state, ending in UNFINISHED.items() if stem.endswith(ending)), None)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -237,7 +252,7 @@ def execute(group: Group, out: str, notebook: str = NOTEBOOK) -> str:
                                    progress_bar=False, cwd=os.path.dirname(notebook))
     except Exception:
         if os.path.exists(partial):
-            os.replace(partial, final[: -len(".ipynb")] + ".failed.ipynb")
+            os.replace(partial, final[: -len(".ipynb")] + UNFINISHED["failed"] + ".ipynb")
         raise
     with open(partial, encoding="utf-8") as stream:
         text = without_folder(stream.read(), PROJECT_ROOT)  # project-relative paths
@@ -283,7 +298,8 @@ def run_grid(base: RunConfig, out: str = "reports/grid", log=_print, client=None
     # outputs of the runs they finished, whose results stay; the rest is redone below.
     for stale in glob.glob(os.path.join(out, "runs", ".partial-*")):
         name = os.path.basename(stale)[len(".partial-"):-len(".ipynb")]
-        os.replace(stale, os.path.join(out, "runs", name + "-interrupted.ipynb"))
+        os.replace(stale, os.path.join(out, "runs",
+                                       name + UNFINISHED["interrupted"] + ".ipynb"))
     total_runs = sum(group.size for group in groups)
     log(f"svdnet grid: {done} run(s) already finished, {total_runs} to do in "
         f"{len(groups)} notebook(s); output in {out}")

@@ -83,17 +83,36 @@ def _exporter(template: str, shared_css: bool = False, **options):
                         template_name=template, **options)
 
 
-def _render_folder(runs_dir: str, html_dir: str, reports_dir: str) -> list[str]:
-    """Renders each executed notebook of ``runs_dir`` into ``html_dir`` and returns every
-    page of ``html_dir``, relative to ``reports_dir``: the executed notebooks are not
-    committed (their pages are), so pages whose notebook is not here stay listed."""
+def _render_folder(runs_dir: str, html_dir: str,
+                   reports_dir: str) -> tuple[list[str], list[tuple[str, str]]]:
+    """Renders each executed notebook of ``runs_dir`` into ``html_dir``.
+
+    Notebooks of executions that did not finish (``*-interrupted``, ``*.failed``: see
+    :func:`svdnet.experiments.grid.unfinished_state`) are not rendered, and their pages
+    (from an earlier render) are not returned: they are not runs' results.
+
+    Returns:
+        ``(pages, unfinished)``: every other page of ``html_dir``, relative to
+        ``reports_dir`` (the executed notebooks are not committed, their pages are, so
+        pages whose notebook is not here stay listed); and ``(notebook name, state)`` of
+        each unfinished execution's notebook in ``runs_dir``.
+    """
+    from svdnet.experiments.grid import unfinished_state
+
+    unfinished = []
     for notebook in sorted(glob.glob(os.path.join(runs_dir, "*.ipynb"))):
         name = os.path.splitext(os.path.basename(notebook))[0]
+        state = unfinished_state(notebook)
+        if state:
+            unfinished.append((os.path.basename(notebook), state))
+            continue
         render_html(notebook, os.path.join(html_dir, name + ".html"),
                     hide_code=name.startswith(("report", "architectures")),
                     stylesheet=os.path.join(reports_dir, STYLESHEET))
-    return [os.path.relpath(page, reports_dir).replace(os.sep, "/")
-            for page in sorted(glob.glob(os.path.join(html_dir, "*.html")))]
+    pages = [os.path.relpath(page, reports_dir).replace(os.sep, "/")
+             for page in sorted(glob.glob(os.path.join(html_dir, "*.html")))
+             if not unfinished_state(page)]
+    return pages, unfinished
 
 
 def write_index(reports_dir: str = "reports") -> str:
@@ -105,8 +124,9 @@ def write_index(reports_dir: str = "reports") -> str:
     exploration and the reference experiment) render to ``reports_dir/html``; the sweep's
     notebooks under ``reports_dir/grid/runs`` to ``reports_dir/grid/html``. Pages of
     notebooks that are not here (as in a fresh clone, where only pages are committed)
-    stay listed. The pages share one stylesheet, ``reports_dir/notebook.css``, written
-    alongside.
+    stay listed. Notebooks of executions that did not finish (``*-interrupted``,
+    ``*.failed``) are not rendered nor linked; the landing page names them apart. The
+    pages share one stylesheet, ``reports_dir/notebook.css``, written alongside.
 
     Args:
         reports_dir: The reports folder. Defaults to ``"reports"``.
@@ -117,13 +137,14 @@ def write_index(reports_dir: str = "reports") -> str:
     from svdnet.experiments.site import write_site
 
     write_stylesheet(os.path.join(reports_dir, STYLESHEET))
-    pages = _render_folder(os.path.join(reports_dir, "runs"), os.path.join(reports_dir, "html"),
-                           reports_dir)
-    grid_pages = _render_folder(os.path.join(reports_dir, "grid", "runs"),
-                                os.path.join(reports_dir, "grid", "html"), reports_dir)
+    pages, unfinished = _render_folder(os.path.join(reports_dir, "runs"),
+                                       os.path.join(reports_dir, "html"), reports_dir)
+    grid_pages, grid_unfinished = _render_folder(os.path.join(reports_dir, "grid", "runs"),
+                                                 os.path.join(reports_dir, "grid", "html"),
+                                                 reports_dir)
     linked = {"html/report.html", "html/explore.html", "html/architectures.html"}
     return write_site(reports_dir, pages=[page for page in pages if page not in linked],
-                      run_page_list=grid_pages)
+                      run_page_list=grid_pages, unfinished=unfinished + grid_unfinished)
 
 
 if __name__ == "__main__":

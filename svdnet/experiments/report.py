@@ -18,7 +18,12 @@ from svdnet.experiments.formatting import (
     size_text,
 )
 from svdnet.experiments.paths import GRID_RESULTS
-from svdnet.experiments.results import CorruptResultError, read_json, result_row
+from svdnet.experiments.results import (
+    CorruptResultError,
+    check_not_duplicate,
+    read_json,
+    result_row,
+)
 from svdnet.validation import check_choice
 
 ON_CORRUPT = ("raise", "skip")
@@ -32,10 +37,16 @@ def load_results(results_dir: str, on_corrupt: str = "raise") -> tuple[pd.DataFr
             files of another kind (no ``run``, such as a deployment benchmark) are
             ignored; a sweep result that
             :func:`svdnet.experiments.results.result_row` cannot read is corrupt (the
-            runner, which uses the same function, runs it again).
-        on_corrupt: ``"raise"`` stops at the first corrupt or truncated file with a
-            :class:`svdnet.experiments.results.CorruptResultError` naming it; ``"skip"`` leaves such
-            files out and returns their errors. Defaults to ``"raise"``.
+            runner, which uses the same function, runs it again), and so is a file
+            holding a value :func:`svdnet.experiments.results.check_result` refuses
+            (an accuracy of 97.5, ``null``, a ratio of -1). A second file with the
+            configuration of one read before (a stray copy under another name) is a
+            :class:`svdnet.experiments.results.DuplicateResultError` naming both files.
+        on_corrupt: ``"raise"`` stops at the first corrupt, invalid or duplicate file
+            with a :class:`svdnet.experiments.results.CorruptResultError` naming it (the
+            field, value and what is allowed for an invalid value); ``"skip"`` leaves
+            such files out (a duplicate: the later one in name order) and returns their
+            errors. Defaults to ``"raise"``.
 
     Returns:
         ``(frame, problems)``: one row per run with columns ``dataset``, ``method``,
@@ -49,7 +60,8 @@ def load_results(results_dir: str, on_corrupt: str = "raise") -> tuple[pd.DataFr
 
     Raises:
         FileNotFoundError: when ``results_dir`` is not a folder.
-        CorruptResultError: for a corrupt file when ``on_corrupt="raise"``.
+        CorruptResultError: for a corrupt, invalid or duplicate file when
+            ``on_corrupt="raise"``.
     """
     check_choice("on_corrupt", on_corrupt, ON_CORRUPT)
     if not os.path.isdir(results_dir):
@@ -57,13 +69,15 @@ def load_results(results_dir: str, on_corrupt: str = "raise") -> tuple[pd.DataFr
             f"Results folder {results_dir!r} does not exist; run the sweep first "
             "(python -m svdnet.experiments.grid)."
         )
-    rows, problems = [], []
+    rows, problems, seen = [], [], {}
     for path in sorted(glob.glob(os.path.join(results_dir, "*.json"))):
         try:
             payload = read_json(path)
             if "run" not in payload:
                 continue  # another kind of result (for example a deployment benchmark)
             row = result_row(payload, path)
+            if not payload.get("quick"):
+                check_not_duplicate(payload, path, seen)
         except CorruptResultError as error:
             if on_corrupt == "raise":
                 raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -10,12 +11,37 @@ import tempfile
 
 import numpy as np
 
-from svdnet.experiments.config import method_label
+from svdnet.experiments.config import METHODS, method_label
 from svdnet.rank_selection import rank_request
 
 
 class CorruptResultError(ValueError):
-    """Raised when a result file cannot be parsed."""
+    """Raised when a result file cannot be parsed, or holds a value a result cannot hold."""
+
+
+class DuplicateResultError(CorruptResultError):
+    """Raised when two result files hold the same run configuration (a stray copy)."""
+
+
+class ResultValueError(ValueError):
+    """Raised by :func:`check_result` for a field a result record cannot hold.
+
+    Attributes:
+        field: The field's dotted path, for example ``"run.test_accuracy"``.
+        value: The value found (:data:`MISSING` when the field is absent).
+        allowed: What the field may hold, in words.
+    """
+
+    def __init__(self, field: str, value, allowed: str):
+        self.field, self.value, self.allowed = field, value, allowed
+        if value is MISSING:
+            super().__init__(f"the field {field!r} is missing ({allowed})")
+        else:
+            super().__init__(f"{field} = {value!r}; allowed: {allowed}")
+
+
+MISSING = object()
+"""The value of a field that a result record lacks (see :class:`ResultValueError`)."""
 
 
 def _plain(value):
@@ -162,7 +188,8 @@ def is_finished(path: str | os.PathLike) -> bool:
     """True when the result file at ``path`` exists and the report can read it.
 
     The runner skips a run exactly when this is true; anything else (missing, truncated,
-    another schema) is run again and the file replaced.
+    another schema, a value :func:`check_result` refuses) is run again and the file
+    replaced.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -186,8 +213,21 @@ def result_row(payload: dict, path: str) -> dict:
         path: Its path, for messages and the ``file`` column.
 
     Raises:
-        CorruptResultError: when a field is missing or invalid, naming the file.
+        CorruptResultError: when a field is missing or invalid (see :func:`check_result`),
+            naming the file, the field, the value and what is allowed.
     """
+    try:
+        check_result(payload)
+    except ResultValueError as error:
+        if error.value is MISSING:
+            raise CorruptResultError(
+                f"Result file {path!r} lacks the field {error.field!r} ({error.allowed}); "
+                "it was not written by this version of svdnet's sweep. Delete it and rerun "
+                "that run.") from error
+        raise CorruptResultError(
+            f"Result file {path!r} holds an invalid value: {error}. It was not written by "
+            "a finished run of this version of svdnet's sweep. Delete it and rerun that run."
+        ) from error
     try:
         config, run = payload["config"], payload["run"]
         choice, value = run_choice(config)
@@ -228,6 +268,144 @@ def result_row(payload: dict, path: str) -> dict:
             f"Result file {path!r} holds an invalid value: {error} It was not written by "
             "this version of svdnet's sweep. Delete it and rerun that run."
         ) from error
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _integer(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+_FRACTION = (lambda v: _number(v) and 0 <= v <= 1, "a finite number from 0 to 1")
+_NON_NEGATIVE = (lambda v: _number(v) and v >= 0, "a finite number >= 0")
+_POSITIVE = (lambda v: _number(v) and v > 0, "a finite number > 0")
+_COUNT = (lambda v: _integer(v) and v >= 1, "an integer >= 1")
+_RESULT_FIELDS = (
+    # (dotted path, required, (test, allowed in words))
+    ("config", True, (lambda v: isinstance(v, dict), "a JSON object")),
+    ("config.dataset", True, (lambda v: isinstance(v, str) and bool(v), "a dataset name")),
+    ("config.method", True, (lambda v: v in METHODS, f"one of {', '.join(METHODS)}")),
+    ("config.seed", True, (lambda v: _integer(v) and v >= 0, "an integer >= 0")),
+    ("config.epochs", True, _COUNT),
+    ("config.finetune_epochs", False, _COUNT),
+    ("quick", False, (lambda v: isinstance(v, bool), "true or false")),
+    ("run", True, (lambda v: isinstance(v, dict), "a JSON object")),
+    ("run.test_accuracy", True, _FRACTION),
+    ("run.test_loss", True, _NON_NEGATIVE),
+    ("run.history", False, (lambda v: isinstance(v, dict), "a JSON object")),
+    ("run.history.accuracy", False,
+     (lambda v: isinstance(v, list) and all(_FRACTION[0](item) for item in v),
+      "a list of finite numbers from 0 to 1")),
+    ("run.params", True, (lambda v: isinstance(v, dict), "a JSON object")),
+    ("run.params.dense", True, _COUNT),
+    ("run.params.factorised", True, _COUNT),
+    ("run.params.ratio", True, _POSITIVE),
+    ("run.params.width", False, _COUNT),
+    ("run.chosen_ranks", False, (lambda v: isinstance(v, dict), "a JSON object")),
+    ("run.ranks", False, (lambda v: isinstance(v, dict), "a JSON object")),
+    ("run.train_seconds", True, _NON_NEGATIVE),
+    ("run.svd_seconds", True, _NON_NEGATIVE),
+    ("baseline.test_accuracy", False, _FRACTION),
+    ("wall_seconds", False, _NON_NEGATIVE),
+)
+"""What each field of a result record may hold: the rule of :func:`check_result`."""
+
+
+def _lookup(payload: dict, field: str):
+    value = payload
+    for key in field.split("."):
+        if not isinstance(value, dict) or key not in value:
+            return MISSING
+        value = value[key]
+    return value
+
+
+def check_result(payload: dict) -> None:
+    """Checks a sweep result record: the one definition of a valid result.
+
+    The sweep checks each record with it before writing it (a run that fails it writes
+    no result), the runner counts a run as finished only when its file passes it (see
+    :func:`is_finished`), and the report and the site read only files that pass it (see
+    :func:`result_row`).
+
+    A record must hold finite numbers where numbers are measured: accuracies from 0 to 1,
+    losses and times >= 0, parameter counts >= 1, a compression ratio > 0, a seed >= 0,
+    ``epochs`` >= 1, a known method; optional fields (``null`` where allowed only when
+    absent) are checked when present. Every compressed layer's measured rank
+    (``run.ranks``) is at most the rank chosen for it (``run.chosen_ranks``).
+
+    Args:
+        payload: The record (a parsed result file, or what the sweep is about to write).
+
+    Raises:
+        ResultValueError: for the first field that is missing or holds what it cannot,
+            naming the field, the value and what is allowed.
+    """
+    if not isinstance(payload, dict):
+        raise ResultValueError("(the record)", payload, "a JSON object")
+    for field, required, (test, allowed) in _RESULT_FIELDS:
+        value = _lookup(payload, field)
+        if value is MISSING:
+            if required:
+                raise ResultValueError(field, MISSING, allowed)
+            continue
+        if field in ("run.history", "baseline.test_accuracy") and value is None:
+            continue  # posthoc trains nothing after truncating; no baseline trained
+        if field in ("run.chosen_ranks", "run.ranks") and value is None:
+            continue
+        if not test(value):
+            raise ResultValueError(field, value, allowed)
+    ranks, chosen = payload["run"].get("ranks") or {}, payload["run"].get("chosen_ranks") or {}
+    for name, limit in sorted(chosen.items()):
+        if limit is not None and name in ranks:
+            if not (_integer(limit) and limit >= 1):
+                raise ResultValueError(f"run.chosen_ranks.{name}", limit,
+                                       "an integer >= 1, or null for a layer left dense")
+            if not _integer(ranks[name]) or ranks[name] > limit:
+                raise ResultValueError(
+                    f"run.ranks.{name}", ranks[name],
+                    f"an integer at most the layer's chosen rank {limit} (the kernel's "
+                    "measured rank cannot exceed the rank it was compressed to)")
+
+
+def check_not_duplicate(payload: dict, path: str, seen: dict) -> None:
+    """Refuses a second result file of the same run: a stray copy under another name.
+
+    Runs are told apart by the configuration stored in the file, not by file names.
+
+    Args:
+        payload: The parsed result file (valid by :func:`check_result`).
+        path: Its path, for the message.
+        seen: Configuration key to the path of the file that holds it; ``path`` is added
+            when its configuration is new.
+
+    Raises:
+        DuplicateResultError: naming both files, and the name the runner gives the run
+            when it can be told.
+    """
+    config = payload["config"]
+    key = json.dumps(config, sort_keys=True)
+    if key not in seen:
+        seen[key] = path
+        return
+    first = seen[key]
+    hint = ""
+    try:
+        from svdnet.experiments.config import RunConfig
+        from svdnet.experiments.sweep import result_name
+
+        run = RunConfig(**config)
+        if dataclasses.asdict(run) == config:
+            hint = f" (the runner names this run {result_name(run)!r})"
+    except (TypeError, ValueError):
+        pass  # a configuration of another version: no name to suggest
+    raise DuplicateResultError(
+        f"Result files {first!r} and {path!r} hold the same run configuration (dataset "
+        f"{config.get('dataset')!r}, method {config.get('method')!r}, seed "
+        f"{config.get('seed')!r}): one is a copy, and a run counts once. Keep the file the "
+        f"runner wrote{hint} and delete the other.")
 
 
 def _last(values) -> float:

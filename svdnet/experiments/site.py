@@ -153,7 +153,7 @@ def run_pages(pages: list[str]) -> tuple[list[int], list[dict], list[tuple[str, 
     return seeds, rows, others
 
 
-def write_site(reports_dir: str = "reports", pages=(), run_page_list=()) -> str:
+def write_site(reports_dir: str = "reports", pages=(), run_page_list=(), unfinished=()) -> str:
     """Writes ``index.html``, ``results.html``, ``results.csv`` and the headline figure
     into ``reports_dir``, from the result files of ``reports_dir/grid/results`` (and the
     reference experiment's, ``reports_dir/results``, on the results page).
@@ -165,6 +165,9 @@ def write_site(reports_dir: str = "reports", pages=(), run_page_list=()) -> str:
             further"). Defaults to none.
         run_page_list: The grid's run pages, relative to ``reports_dir``. Defaults to
             none.
+        unfinished: ``(notebook name, state)`` of executions that did not finish
+            (``"interrupted"`` or ``"failed"``), named apart from the runs, not linked.
+            Defaults to none.
 
     Returns:
         The path of ``index.html``.
@@ -231,7 +234,7 @@ def write_site(reports_dir: str = "reports", pages=(), run_page_list=()) -> str:
         summary=findings.summary(frame) if len(frame) else ["No results yet: run "
                                                             "`python -m svdnet.experiments.grid`."],
         figure=figure, compact=compact_table(frame) if len(frame) else [], further=further,
-        run_seeds=seeds, run_pages=rows, other_pages=others)
+        run_seeds=seeds, run_pages=rows, other_pages=others, unfinished=list(unfinished))
     return write_text_atomic(os.path.join(reports_dir, "index.html"), index)
 
 

@@ -112,3 +112,42 @@ def test_pages_without_their_notebook_stay_linked(tmp_path):
     page = open(write_index(str(reports)), encoding="utf-8").read()
     assert 'href="grid/html/mnist-dense-e10-seed0.html"' in page
     assert (reports / "grid" / "html" / "mnist-dense-e10-seed0.html").read_text() == "<p>kept</p>"
+
+
+@pytest.mark.parametrize("value, shown", [('"abc"', "'abc'"), ("null", "None"), ("[1]", "[1]"),
+                                          ("97.5", "97.5")])
+def test_a_result_with_a_bad_value_stops_the_index_naming_file_field_and_value(tmp_path, value,
+                                                                               shown):
+    results = tmp_path / "grid" / "results"
+    results.mkdir(parents=True)
+    for name, accuracy in (("good.json", "0.9"), ("bad.json", value)):
+        (results / name).write_text(
+            '{"config": {"dataset": "mnist", "method": "dense", "rank": null, "seed": 0, '
+            '"epochs": 10}, "quick": false, "run": {"test_accuracy": ' + accuracy + ', '
+            '"test_loss": 0.1, "params": {"dense": 1000, "factorised": 1000, "ratio": 1.0}, '
+            '"train_seconds": 5.0, "svd_seconds": 0.0}}')
+    with pytest.raises(CorruptResultError) as info:
+        write_index(str(tmp_path))
+    message = str(info.value)
+    assert "bad.json" in message and "good.json" not in message
+    assert f"run.test_accuracy = {shown}; allowed: a finite number from 0 to 1" in message
+    assert not (tmp_path / "index.html").exists()
+
+
+def test_interrupted_and_failed_notebooks_are_not_linked_as_runs(tmp_path):
+    reports = tmp_path / "reports"
+    runs = reports / "grid" / "runs"
+    _executed_notebook(str(runs / "mnist-dense-e10-seed0.ipynb"))
+    _executed_notebook(str(runs / "mnist-lowrank-e10-seed0-r1-2-interrupted.ipynb"))
+    _executed_notebook(str(runs / "mnist-posthoc-e10-seed0-r5.failed.ipynb"))
+    # a page of an interrupted execution rendered by an earlier version is not linked either
+    (reports / "grid" / "html").mkdir(parents=True)
+    (reports / "grid" / "html" / "mnist-small-e10-seed1-r2-interrupted.html").write_text("old")
+    page = open(write_index(str(reports)), encoding="utf-8").read()
+    assert 'href="grid/html/mnist-dense-e10-seed0.html"' in page
+    assert "interrupted.html" not in page and "failed.html" not in page
+    assert not (reports / "grid" / "html" / "mnist-posthoc-e10-seed0-r5.failed.html").exists()
+    # listed apart, by name and state, so that the reader knows they are not results
+    unfinished = page[page.index("did not finish"):]
+    assert "<code>mnist-lowrank-e10-seed0-r1-2-interrupted.ipynb</code> (interrupted)" in unfinished
+    assert "<code>mnist-posthoc-e10-seed0-r5.failed.ipynb</code> (failed)" in unfinished

@@ -75,7 +75,7 @@ def test_result_missing_fields_and_missing_folder(results, tmp_path):
     write_json_atomic(results / "deployment.json", {"sizes": {}})  # not a sweep result
     assert len(load_results(str(results))[0]) == 8
     write_json_atomic(results / "other.json", {"config": {}, "run": {}})
-    with pytest.raises(CorruptResultError, match="other.json.*lacks the field 'method'"):
+    with pytest.raises(CorruptResultError, match="other.json' lacks the field 'config.dataset'"):
         load_results(str(results))
     with pytest.raises(FileNotFoundError, match="run the sweep first"):
         load_results(str(tmp_path / "nowhere"))

@@ -95,3 +95,101 @@ def test_the_report_skips_a_non_utf8_file_when_asked(tmp_path):
     assert frame.empty and len(problems) == 1 and "bad.json" in problems[0]
     with pytest.raises(CorruptResultError, match="bad.json"):
         load_results(str(tmp_path))
+
+
+def _valid_result(**run):
+    """A result record as the sweep writes it, with ``run`` fields replaced."""
+    import dataclasses
+
+    from svdnet.experiments import RunConfig
+
+    config = RunConfig(method="lowrank", rank=2, epochs=2, finetune_epochs=1, train_size=1000)
+    return {"config": dataclasses.asdict(config), "quick": False,
+            "run": {"test_accuracy": 0.9, "test_loss": 0.3, "chosen_ranks": {"hidden_1": 2},
+                    "ranks": {"hidden_1": 2}, "history": {"accuracy": [0.5, 0.8]},
+                    "params": {"dense": 1000, "factorised": 100, "ratio": 10.0},
+                    "train_seconds": 1.0, "svd_seconds": 0.1, **run},
+            "baseline": None, "wall_seconds": 3.0}
+
+
+def _replace(payload, field, value):
+    *parents, last = field.split(".")
+    target = payload
+    for key in parents:
+        target = target[key]
+    target[last] = value
+    return payload
+
+
+@pytest.mark.parametrize("field, value, allowed", [
+    ("run.test_accuracy", "abc", "a finite number from 0 to 1"),
+    ("run.test_accuracy", None, "a finite number from 0 to 1"),
+    ("run.test_accuracy", [1], "a finite number from 0 to 1"),
+    ("run.test_accuracy", 97.5, "a finite number from 0 to 1"),
+    ("run.test_accuracy", True, "a finite number from 0 to 1"),
+    ("run.test_loss", -0.5, "a finite number >= 0"),
+    ("run.params.ratio", -1, "a finite number > 0"),
+    ("run.params.ratio", 0, "a finite number > 0"),
+    ("run.params.factorised", 2.5, "an integer >= 1"),
+    ("run.train_seconds", "1 s", "a finite number >= 0"),
+    ("run.history.accuracy", [0.5, 2.0], "a list of finite numbers from 0 to 1"),
+    ("config.seed", -1, "an integer >= 0"),
+    ("config.epochs", 0, "an integer >= 1"),
+    ("config.method", "prune", "one of dense, projection"),
+    ("run.ranks.hidden_1", 5, "an integer at most the layer's chosen rank 2"),
+])
+def test_a_bad_value_is_not_finished_and_names_file_field_value_and_allowed(
+        tmp_path, field, value, allowed):
+    from svdnet.experiments.results import is_finished, read_result
+
+    path = tmp_path / "mnist-lowrank-r2.json"
+    write_json_atomic(path, _valid_result())
+    assert is_finished(path)
+    payload = _replace(_valid_result(), field, value)
+    path.write_text(json.dumps(payload))
+    assert not is_finished(path)
+    with pytest.raises(CorruptResultError) as info:
+        read_result(path)
+    message = str(info.value)
+    for text in (str(path), f"{field} = {value!r}", f"allowed: {allowed}"):
+        assert text in message, (text, message)
+
+
+def test_a_missing_field_is_named(tmp_path):
+    from svdnet.experiments.results import is_finished, read_result
+
+    payload = _valid_result()
+    del payload["run"]["test_loss"]
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(payload))
+    assert not is_finished(path)
+    with pytest.raises(CorruptResultError, match="run.json' lacks the field 'run.test_loss'"):
+        read_result(path)
+
+
+def test_a_non_finite_number_in_the_file_is_refused(tmp_path):
+    from svdnet.experiments.results import is_finished
+
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(_valid_result()).replace('"test_loss": 0.3', '"test_loss": NaN'))
+    assert json.loads(path.read_text())["run"]["test_loss"] != 0.3
+    assert not is_finished(path)
+
+
+def test_a_stray_copy_of_a_result_is_refused_naming_both_files(tmp_path):
+    from svdnet.experiments.report import load_results
+    from svdnet.experiments.results import DuplicateResultError
+
+    write_json_atomic(tmp_path / "a-run.json", _valid_result())
+    write_json_atomic(tmp_path / "a-run copy.json", _valid_result())
+    with pytest.raises(DuplicateResultError) as info:
+        load_results(str(tmp_path))
+    message = str(info.value)
+    assert "a-run copy.json" in message and "a-run.json" in message
+    assert "mnist-lowrank-r2-5x1024-e2-b128-n1000-seed0.json" in message  # the runner's name
+    frame, problems = load_results(str(tmp_path), on_corrupt="skip")
+    assert len(frame) == 1 and len(problems) == 1 and "same run configuration" in problems[0]
+    other = _valid_result()
+    other["config"]["seed"] = 1  # another run: both count
+    write_json_atomic(tmp_path / "a-run copy.json", other)
+    assert len(load_results(str(tmp_path))[0]) == 2
