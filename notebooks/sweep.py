@@ -65,16 +65,21 @@ quick: bool = None  # True: a quick check (2,000 training examples, result in a 
 # ## Checking the parameters
 #
 # A bad parameter stops the run here, with a message that names the parameter, the value received
-# and what is allowed.
+# and what is allowed; so does a parameter this notebook does not have (`-p rnak 5`), which
+# Papermill itself only warns about.
 
 # %%
 import os
 
 from svdnet.experiments import RunConfig, load_dataset, plots
 from svdnet.experiments.config import expand_choices
-from svdnet.experiments.sweep import apply_quick_mode, comparison_table, quick_mode, run_experiment
+from svdnet.experiments.parameters import check_notebook_parameters
+from svdnet.experiments.sweep import (
+    accuracy_warnings, apply_quick_mode, comparison_table, quick_mode, run_experiment,
+)
 from svdnet.validation import check_int
 
+check_notebook_parameters(globals(), "sweep")  # before this cell assigns anything
 config = RunConfig(
     method=method, rank=rank, dataset=dataset, epochs=epochs, batch_size=batch_size,
     depth=depth, width=width, seed=seed, train_size=train_size, svd_method=svd_method,
@@ -129,20 +134,16 @@ comparison_table(experiments).style.format(
 )
 
 # %% [markdown]
-# What must hold, whatever the numbers: every compressed kernel has rank at most its k, every
-# accuracy is a fraction, and a dense model is far above chance (10 classes: 10%).
+# What must hold, whatever the numbers (every compressed kernel has rank at most its k, every
+# accuracy is a fraction, losses, times and sizes are finite), `run_experiment` checked before
+# writing each result: a run that fails writes none, so the runner runs it again. A dense model is
+# expected far above chance (10 classes: 10%), but a tiny run (a few hundred examples, one epoch)
+# may not be, and that is its result: it gets a warning here, not a failure.
 
 # %%
 for experiment in experiments:
-    run = experiment.run
-    if run.config.method != "dense":
-        for name, chosen in run.chosen_ranks.items():
-            assert chosen is None or run.ranks[name] <= chosen, (name, run.ranks, run.chosen_ranks)
-    else:
-        assert run.test_accuracy > 0.6, run.test_accuracy
-    assert 0.0 <= run.test_accuracy <= 1.0, run.test_accuracy
-    if experiment.baseline is not None:
-        assert experiment.baseline.test_accuracy > 0.6, experiment.baseline.test_accuracy
+    for warning in accuracy_warnings(experiment):
+        print(f"WARNING: {warning}")
 print(f"checks passed: method {config.method}, {len(experiments)} run(s), every kernel rank <= its k")
 
 # %% [markdown]

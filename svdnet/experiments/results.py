@@ -147,6 +147,27 @@ def write_json_atomic(path: str | os.PathLike, payload: dict) -> str:
                                               separators=(",", ":")))
 
 
+def write_result(path: str | os.PathLike, payload: dict) -> str:
+    """Writes a sweep result record, atomically, only when :func:`check_result` accepts it
+    as it will be stored (numpy values converted, NaN and infinity as ``null``): a result
+    that the runner would not count as finished is never written.
+
+    Args:
+        path: Destination file. Its folder is created when missing.
+        payload: The record.
+
+    Returns:
+        The destination path as a string.
+
+    Raises:
+        ResultValueError: naming the first field that :func:`check_result` refuses; nothing
+            is written.
+    """
+    stored = _plain(payload)
+    check_result(stored)
+    return write_json_atomic(path, stored)
+
+
 def read_json(path: str | os.PathLike) -> dict:
     """Reads a result file.
 

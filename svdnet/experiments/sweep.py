@@ -1,7 +1,9 @@
 """One sweep experiment: what ``notebooks/sweep.ipynb`` runs and records.
 
 An experiment trains the model of one :class:`svdnet.experiments.RunConfig` (and, optionally, the
-dense baseline with the same seed) and writes one JSON result file, atomically.
+dense baseline with the same seed), checks what it measured, and only then writes one JSON
+result file, atomically: a run that fails its checks leaves no result, so it is never
+counted as finished.
 
 Quick mode (``quick=True``, the notebooks' ``quick`` parameter) trains on the first
 :data:`QUICK_TRAIN_SIZE` examples instead of the whole split and writes its result under
@@ -30,7 +32,7 @@ from svdnet.experiments.config import (  # noqa: F401
 )
 from svdnet.experiments.data import Dataset, load_dataset
 from svdnet.experiments.provenance import provenance
-from svdnet.experiments.results import write_json_atomic
+from svdnet.experiments.results import ResultValueError, write_result
 from svdnet.experiments.snapshots import SaveWeightsAt
 from svdnet.experiments.training import Run, dense_model, layer_spectra, train  # noqa: F401
 from svdnet.rank_selection import request_label
@@ -38,6 +40,17 @@ from svdnet.validation import check_bool
 
 QUICK_ENV = "SVDNET_QUICK"
 QUICK_TRAIN_SIZE = 2000
+EXPECTED_DENSE_ACCURACY = 0.6
+"""Test accuracy a dense network trained on enough data is expected to pass (10 classes:
+chance is 10%); below it :func:`accuracy_warnings` warns. An expectation, not a check: a
+tiny run (100 examples, one epoch) can score near chance, and that is its result."""
+
+
+class RunCheckError(RuntimeError):
+    """Raised by :func:`run_experiment` when a trained run fails a check that must hold
+    whatever the numbers (:func:`svdnet.experiments.results.check_result`: accuracies are
+    fractions, every kernel's rank is at most its k, ...); its result is not written, so
+    the runner runs it again."""
 
 
 def quick_mode(quick: bool | None = None) -> bool:
@@ -235,6 +248,10 @@ def run_experiment(
 
     Returns:
         An :class:`Experiment`.
+
+    Raises:
+        RunCheckError: when the trained run fails its checks (see
+            :func:`svdnet.experiments.results.check_result`); no result is written.
     """
     quick = quick_mode(quick)
     config = apply_quick_mode(validate_config(config), quick)
@@ -290,8 +307,36 @@ def run_experiment(
         "wall_seconds": time.perf_counter() - start,
         "provenance": provenance(),
     }
-    path = write_json_atomic(os.path.join(results_dir, result_name(config)), payload)
+    name = result_name(config)
+    try:
+        path = write_result(os.path.join(results_dir, name), payload)
+    except ResultValueError as error:
+        raise RunCheckError(
+            f"Run {name} failed its checks: {error}. Its result is not written (the runner "
+            "runs it again).") from error
     return Experiment(config, run, dense, {"before": before, "after": after}, payload, path)
+
+
+def accuracy_warnings(experiment: Experiment) -> list[str]:
+    """Warnings for dense models of an experiment (the run when its method is ``dense``,
+    and the baseline) whose test accuracy is not above :data:`EXPECTED_DENSE_ACCURACY`.
+
+    Args:
+        experiment: An :class:`Experiment`.
+
+    Returns:
+        One sentence per such model, naming the accuracy and the training budget; empty
+        when there is none.
+    """
+    examples = experiment.payload["data"]["train_examples"]
+    models = [("dense baseline", experiment.baseline),
+              ("dense", experiment.run if experiment.config.method == "dense" else None)]
+    return [f"{label} test accuracy {run.test_accuracy:.4f} is not above "
+            f"{EXPECTED_DENSE_ACCURACY} (chance is 0.1): {examples} training examples, "
+            f"{run.config.epochs} epoch(s). The result is kept; a dense network trained on "
+            "enough data scores far higher, so check the data and the training budget."
+            for label, run in models
+            if run is not None and not run.test_accuracy > EXPECTED_DENSE_ACCURACY]
 
 
 def comparison_table(experiments) -> pd.DataFrame:

@@ -71,3 +71,19 @@ def test_the_sweep_notebook_takes_every_field_of_run_config():
     parameters = papermill.inspect_notebook(str(NOTEBOOK))
     missing = [field.name for field in dataclasses.fields(RunConfig) if field.name not in parameters]
     assert not missing, f"RunConfig fields the sweep notebook does not take: {missing}"
+
+
+@pytest.mark.slow
+def test_an_unknown_parameter_stops_the_notebook_naming_it_and_the_allowed_ones(tmp_path):
+    """Papermill itself only warns "Passed unknown parameter" and runs on at the default."""
+    output = tmp_path / "out.ipynb"
+    tiny = {"method": "dense", "epochs": 1, "train_size": 100, "depth": 1, "width": 16,
+            "quick": False, "results_dir": str(tmp_path)}  # were it to run, it runs fast
+    with pytest.raises(papermill.PapermillExecutionError) as info:
+        papermill.execute_notebook(str(NOTEBOOK), str(output), parameters={"rnak": 5, **tiny},
+                                   progress_bar=False, cwd=str(tmp_path))
+    message = str(info.value)
+    assert "Unknown notebook parameter(s) ['rnak'] (did you mean 'rnak' -> 'rank'?)" in message
+    assert "the sweep notebook's parameters are: allocation, anneal_epochs, baseline," in message
+    assert info.value.exec_count <= 3
+    assert not [name for name in os.listdir(tmp_path) if name.endswith(".json")]

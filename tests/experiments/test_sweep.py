@@ -1,5 +1,6 @@
 """One sweep experiment: quick mode, result naming, the JSON it writes."""
 
+import dataclasses
 import json
 import os
 
@@ -131,3 +132,64 @@ def test_compact_result_cuts_only_the_run_spectra():
     assert compact["spectra"]["dense"]["a"] == full
     assert compact["run"] == payload["run"] and compact["config"] == payload["config"]
     assert compact_result(compact) == compact  # idempotent
+
+
+def _fake_training(monkeypatch, **measured):
+    """Replaces training in run_experiment by a Run with ``measured`` fields (no Keras)."""
+    from svdnet.experiments import sweep
+    from svdnet.experiments.data import Dataset
+    from svdnet.experiments.training import Run
+
+    def train(data, config, **kwargs):
+        fields = {"history": {"accuracy": [0.5]}, "test_loss": 0.3, "test_accuracy": 0.9,
+                  "epoch_seconds": [1.0], "svd_seconds": 0.1,
+                  "params": {"dense": 1000, "factorised": 100, "ratio": 10.0},
+                  "ranks": {"hidden_1": 2}, "chosen_ranks": {"hidden_1": 2},
+                  "spectra": {}, "final_spectra": {"hidden_1": [3.0, 2.0]}}
+        return Run(config=config, model=None, **{**fields, **measured})
+
+    monkeypatch.setattr(sweep, "train", train)
+    x, y = np.zeros((10, 784), "float32"), np.zeros(10, "int64")
+    return Dataset("mnist", x, y, x, y, 10)
+
+
+@pytest.mark.parametrize("measured, text", [
+    ({"test_accuracy": 1.5}, "run.test_accuracy = 1.5; allowed: a finite number from 0 to 1"),
+    ({"test_accuracy": float("nan")}, "run.test_accuracy = None"),
+    ({"ranks": {"hidden_1": 7}}, "run.ranks.hidden_1 = 7; allowed: an integer at most"),
+    ({"params": {"dense": 1000, "factorised": 100, "ratio": -1.0}}, "run.params.ratio = -1.0"),
+])
+def test_a_run_that_fails_its_checks_writes_no_result(monkeypatch, tmp_path, measured, text):
+    from svdnet.experiments.sweep import RunCheckError
+
+    config = TINY.replace(train_size=10)
+    data = _fake_training(monkeypatch, **measured)
+    with pytest.raises(RunCheckError) as info:
+        run_experiment(config, baseline=False, results_dir=str(tmp_path), data=data)
+    assert text in str(info.value) and result_name(config) in str(info.value)
+    assert "not written" in str(info.value)
+    assert os.listdir(tmp_path) == []  # nothing the runner could count as finished
+
+
+def test_a_run_that_passes_its_checks_is_written_and_finished(monkeypatch, tmp_path):
+    from svdnet.experiments.results import is_finished
+
+    config = TINY.replace(train_size=10)
+    experiment = run_experiment(config, baseline=False, results_dir=str(tmp_path),
+                                data=_fake_training(monkeypatch))
+    assert os.listdir(tmp_path) == [result_name(config)] and is_finished(experiment.path)
+
+
+def test_a_dense_run_near_chance_is_a_warning_not_a_failure(monkeypatch, tmp_path):
+    """A tiny run (100 examples, 1 epoch) can score near chance: that is its result."""
+    from svdnet.experiments.sweep import accuracy_warnings
+
+    config = TINY.replace(method="dense", train_size=10)
+    experiment = run_experiment(config, baseline=False, results_dir=str(tmp_path),
+                                data=_fake_training(monkeypatch, test_accuracy=0.1138,
+                                                    chosen_ranks={}))
+    assert os.listdir(tmp_path) == [result_name(config)]
+    (warning,) = accuracy_warnings(experiment)
+    assert "dense test accuracy 0.1138" in warning and "10 training examples" in warning
+    assert accuracy_warnings(dataclasses.replace(
+        experiment, run=dataclasses.replace(experiment.run, test_accuracy=0.97))) == []
