@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import tempfile
 import time
 
@@ -65,12 +66,70 @@ def local_client(workers: int):
     return Client(cluster)
 
 
-def remote_client(address: str):
+SCHEDULER_PROTOCOLS = ("tcp", "tls", "ws", "wss", "ucx")
+"""Protocols a scheduler address may name (Dask's; an address without one is ``tcp``)."""
+
+_ADDRESS = re.compile(r"^(?:(?P<protocol>[A-Za-z0-9+.-]+)://)?"
+                      r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(?P<port>\d+)/?$")
+
+
+class SchedulerUnreachableError(ConnectionError):
+    """Raised when no Dask scheduler answers at the address given; names it."""
+
+
+def check_scheduler_address(address: str) -> str:
+    """Checks the form of a Dask scheduler address, before any connection is tried.
+
+    Args:
+        address: ``PROTOCOL://HOST:PORT`` (for example ``tcp://10.0.0.5:8786``) or
+            ``HOST:PORT`` (``tcp``), PROTOCOL one of :data:`SCHEDULER_PROTOCOLS`.
+
+    Returns:
+        ``address``.
+
+    Raises:
+        ValueError: naming the value received and the form allowed.
+    """
+    match = _ADDRESS.match(address) if isinstance(address, str) else None
+    if (match is None or (match.group("protocol") or "tcp") not in SCHEDULER_PROTOCOLS
+            or not 1 <= int(match.group("port")) <= 65535):
+        raise ValueError(
+            f"--scheduler (or DASK_SCHEDULER_ADDRESS) must be a Dask scheduler address "
+            f"PROTOCOL://HOST:PORT, PROTOCOL one of {', '.join(SCHEDULER_PROTOCOLS)} (HOST:PORT "
+            f"alone means tcp) and PORT from 1 to 65535, for example tcp://10.0.0.5:8786; "
+            f"received {address!r}.")
+    return address
+
+
+def remote_client(address: str, timeout=None):
     """Connects to a running Dask scheduler at ``address`` (``tcp://host:8786``). Its
-    ``allowed-failures`` setting is the scheduler's own (set it there)."""
+    ``allowed-failures`` setting is the scheduler's own (set it there).
+
+    Args:
+        address: The scheduler's address (see :func:`check_scheduler_address`).
+        timeout: Seconds (or a Dask duration such as ``"10s"``) to keep trying. Defaults
+            to ``None``: Dask's ``distributed.comm.timeouts.connect`` (30 s unless set, for
+            example with ``DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT=10s``).
+
+    Raises:
+        SchedulerUnreachableError: when no scheduler answers within the timeout, naming the
+            address, the timeout and how to change it.
+    """
+    import dask
     from distributed import Client
 
-    return Client(address)
+    if timeout is None:
+        timeout = dask.config.get("distributed.comm.timeouts.connect")
+    try:
+        return Client(address, timeout=timeout)
+    except OSError as error:  # refused, unreachable, timed out, unknown host
+        reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(
+            error).__name__
+        raise SchedulerUnreachableError(
+            f"No Dask scheduler answered at {address!r} within {timeout} ({reason}). Start "
+            "the scheduler or correct --scheduler (or DASK_SCHEDULER_ADDRESS); the wait is "
+            "Dask's distributed.comm.timeouts.connect "
+            "(DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT).") from error
 
 
 def _can_load(datasets: list) -> dict:

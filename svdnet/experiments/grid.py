@@ -405,13 +405,22 @@ def main(argv=None) -> int:
                              "at a time in this process, no Dask)")
     parser.add_argument("--scheduler", default=os.environ.get("DASK_SCHEDULER_ADDRESS", ""),
                         help="address of a running Dask scheduler to run the notebooks on, "
-                             "e.g. tcp://10.0.0.5:8786 (default: $DASK_SCHEDULER_ADDRESS)")
+                             "e.g. tcp://10.0.0.5:8786 (default: $DASK_SCHEDULER_ADDRESS); "
+                             "contacted only when runs are left, for as long as Dask's "
+                             "distributed.comm.timeouts.connect")
     args = parser.parse_args(argv)
     if args.workers < 0:
         parser.error(f"--workers must be an integer >= 0; received {args.workers}.")
     if args.workers and args.scheduler:
         parser.error(f"give --workers ({args.workers}) or --scheduler ({args.scheduler!r}), "
                      "not both.")
+    if args.scheduler:
+        from svdnet.experiments.cluster import check_scheduler_address  # imports no Dask
+
+        try:
+            check_scheduler_address(args.scheduler)
+        except ValueError as error:
+            parser.error(str(error))
     given = set(arg.split("=")[0].lstrip("-").replace("-", "_") for arg in (argv or sys.argv[1:])
                 if arg.startswith("--"))
     grid = {}
@@ -441,13 +450,18 @@ def main(argv=None) -> int:
         for group in groups:
             print(f"  {group.name}")
         return 0
-    if not (args.workers or args.scheduler):
-        outcome = run_grid(base, out=args.out, **grid)  # here, one at a time; no Dask
+    if not (args.workers or args.scheduler) or not groups:
+        # here, one at a time, no Dask; with nothing left to run, no cluster is contacted
+        outcome = run_grid(base, out=args.out, **grid)
         return 1 if outcome["failed"] else 0
     from svdnet.experiments import cluster
 
-    client = (cluster.local_client(args.workers) if args.workers
-              else cluster.remote_client(args.scheduler))
+    try:
+        client = (cluster.local_client(args.workers) if args.workers
+                  else cluster.remote_client(args.scheduler))
+    except cluster.SchedulerUnreachableError as error:
+        print(f"svdnet grid: {error}", file=sys.stderr)
+        return 1
     try:
         outcome = run_grid(base, out=args.out, client=client, **grid)
     except cluster.WorkerDataError as error:

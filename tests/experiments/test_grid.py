@@ -67,6 +67,14 @@ def test_plan_skips_finished_runs_and_redoes_corrupt_ones(tmp_path):
         (["--workers", "-1"], "--workers must be an integer >= 0; received -1"),
         (["--workers", "2", "--scheduler", "tcp://127.0.0.1:8786"],
          "give --workers (2) or --scheduler ('tcp://127.0.0.1:8786'), not both"),
+        (["--scheduler", "notanaddress"],
+         "--scheduler (or DASK_SCHEDULER_ADDRESS) must be a Dask scheduler address "
+         "PROTOCOL://HOST:PORT, PROTOCOL one of tcp, tls, ws, wss, ucx (HOST:PORT alone means "
+         "tcp) and PORT from 1 to 65535, for example tcp://10.0.0.5:8786; received "
+         "'notanaddress'."),
+        (["--scheduler", "tcp://10.0.0.5:99999"], "received 'tcp://10.0.0.5:99999'"),
+        (["--scheduler", "http://10.0.0.5:8786"], "received 'http://10.0.0.5:8786'"),
+        (["--scheduler", "tcp://:8786"], "received 'tcp://:8786'"),
     ],
 )
 def test_bad_command_lines_name_the_value(argv, text, capsys, tmp_path):
@@ -253,3 +261,58 @@ def test_describe_name_refuses_names_the_runner_does_not_write(name):
     from svdnet.experiments.grid import describe_name
 
     assert describe_name(name) is None
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_a_tiny_dense_run_near_chance_is_a_result_and_a_rerun_has_nothing_to_do(tmp_path):
+    """100 examples and one epoch score near chance: that is the run's result, not a
+    failure; its result is finished, and only a finished run is skipped on resume."""
+    from svdnet.experiments.results import is_finished
+
+    command = [sys.executable, "-m", "svdnet.experiments.grid", "--quick", "--methods", "dense",
+               "--train-size", "100", "--epochs", "1", "--out", str(tmp_path)]
+    first = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    assert "FAILED" not in first.stdout
+    (result,) = glob.glob(str(tmp_path / "results" / "*.json"))
+    assert is_finished(result)
+    (notebook,) = glob.glob(str(tmp_path / "runs" / "*.ipynb"))
+    assert notebook.endswith("mnist-dense-e1-n100-seed0.ipynb")
+    second = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0 and "1 run(s) already finished, 0 to do" in second.stdout
+
+
+@pytest.mark.parametrize("address", ["tcp://10.0.0.5:8786", "10.0.0.5:8786",
+                                     "tls://scheduler.example.org:8786", "tcp://[::1]:8786"])
+def test_scheduler_addresses_dask_takes_are_accepted(address):
+    from svdnet.experiments.cluster import check_scheduler_address
+
+    assert check_scheduler_address(address) == address
+
+
+def test_nothing_left_to_run_contacts_no_scheduler(tmp_path, monkeypatch, capsys):
+    from svdnet.experiments import cluster
+
+    def connect(*args, **kwargs):
+        raise AssertionError("connected to a scheduler with nothing to run")
+
+    monkeypatch.setattr(cluster, "remote_client", connect)
+    readable(tmp_path / "results", BASE.replace(method="dense"))
+    assert main(["--quick", "--methods", "dense", "--scheduler", "tcp://127.0.0.1:1",
+                 "--out", str(tmp_path)]) == 0
+    assert "1 run(s) already finished, 0 to do" in capsys.readouterr().out
+
+
+def test_an_unreachable_scheduler_is_one_line_naming_the_address(tmp_path, capsys):
+    import dask
+
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):  # not Dask's 30 s
+        code = main(["--quick", "--methods", "dense", "--scheduler", "tcp://127.0.0.1:1",
+                     "--out", str(tmp_path)])
+    assert code == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("svdnet grid: No Dask scheduler answered at 'tcp://127.0.0.1:1' "
+                          "within 1s") and "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT" in err
+    assert len(err.splitlines()) == 1, err
+    assert not (tmp_path / "results").exists() or not os.listdir(tmp_path / "results")
