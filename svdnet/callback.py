@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 
 import keras
@@ -9,12 +10,12 @@ import numpy as np
 
 from svdnet.decompose import NonFiniteWeightsError, decompose
 from svdnet.kernels import KernelView, check_conv_scheme
-from svdnet.layers import check_layer_names, select_layers
+from svdnet.layers import check_factorised_ranks, check_layer_names, select_layers
 from svdnet.printing import print_msg
-from svdnet.rank_selection import RankRequest, choose_ranks, rank_request
+from svdnet.rank_selection import RankRequest, check_budget, choose_ranks, rank_request
 from svdnet.schedule import annealed_rank
 from svdnet.svd import BACKENDS
-from svdnet.validation import check_choice, check_int, check_seed
+from svdnet.validation import check_bool, check_choice, check_int, check_seed
 
 __all__ = ["NonFiniteWeightsError", "SVDProjection"]
 
@@ -24,7 +25,9 @@ class SVDProjection(keras.callbacks.Callback):
     end of epochs.
 
     At the end of every ``every``-th epoch, and once more at the end of training if the
-    last epoch was not such an epoch, each selected kernel ``W``, read as an ``m x n``
+    last epoch was not such an epoch or another callback changed the kernels after the
+    last projection (``EarlyStopping(restore_best_weights=True)`` restores weights saved
+    before it, whatever the callbacks' order), each selected kernel ``W``, read as an ``m x n``
     matrix (a Dense kernel as it is, a Conv2D or EinsumDense kernel through its
     matricisation, :mod:`svdnet.kernels`), is replaced by its best rank-k approximation
     ``U_k S_k V_k^T``. A kernel whose
@@ -143,7 +146,7 @@ class SVDProjection(keras.callbacks.Callback):
         self.every = check_int("every", every, minimum=1)
         self.method = check_choice("method", method, BACKENDS)
         self.seed = check_seed(seed)
-        self.record_spectrum = bool(record_spectrum)
+        self.record_spectrum = check_bool("record_spectrum", record_spectrum)
         self.verbose = check_int("verbose", verbose, minimum=0, maximum=2)
         self.projections: list[dict] = []
         self.spectra: dict[str, np.ndarray] = {}
@@ -152,14 +155,21 @@ class SVDProjection(keras.callbacks.Callback):
         self._layers = None
         self._last_projected_epoch = None
         self._last_epoch = None
+        self._digests = {}
 
     def set_model(self, model):
         super().set_model(model)
-        # Resolve the layers now, so that an unknown name fails before training starts.
+        # Resolve the layers and check the request now, so that an unknown name, a rank
+        # below a factorised layer's or a budget that cannot be met fails before training.
+        if self.request.kind == "rank" and self.layer_names is None:
+            check_factorised_ranks(model, self.request.rank)
         self._layers, unsupported = select_layers(model, self.layer_names)
         shapes = {key: KernelView(layer, self.conv_scheme).shape
                   for key, layer in self._layers.items()}
         self._fixed_ranks = None
+        if self.request.kind == "budget":
+            fixed = int(model.count_params()) - sum(rows * cols for rows, cols in shapes.values())
+            check_budget(self.request.budget, shapes, fixed)
         if not self.request.needs_spectrum:
             self._fixed_ranks = choose_ranks(self.request, shapes)
         self.skipped_reasons = dict(unsupported)
@@ -181,6 +191,7 @@ class SVDProjection(keras.callbacks.Callback):
         self.spectra = {}
         self._last_projected_epoch = None
         self._last_epoch = None
+        self._digests = {}
 
     def on_epoch_end(self, epoch, logs=None):
         self._last_epoch = epoch
@@ -195,15 +206,24 @@ class SVDProjection(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         # Guarantee rank <= k after fit even when the last epoch was not a multiple of
-        # `every` or training stopped early (EarlyStopping) between projections; an
-        # epoch that was just projected is not projected twice.
+        # `every`, training stopped early (EarlyStopping) between projections, or another
+        # callback changed the kernels after the last projection (EarlyStopping's
+        # restore_best_weights restores weights saved before it); an epoch that was just
+        # projected, with its kernels as the projection left them, is not projected twice.
         if self._epoch_needs_final_projection():
             self.project(epoch=None, record_spectrum=self.record_spectrum)
 
     def _epoch_needs_final_projection(self) -> bool:
-        if self._last_projected_epoch is None:
+        if self._last_projected_epoch is None or self._last_epoch != self._last_projected_epoch:
             return True
-        return self._last_epoch is None or self._last_epoch != self._last_projected_epoch
+        return self._digests != self._kernel_digests()
+
+    def _kernel_digests(self) -> dict:
+        """A digest of each projected kernel's bytes: tells whether it changed since."""
+        return {key: hashlib.blake2b(
+                    np.ascontiguousarray(keras.ops.convert_to_numpy(layer.kernel)).tobytes(),
+                    digest_size=16).hexdigest()
+                for key, layer in self._layers.items() if key not in self.skipped}
 
     def project(self, epoch=None, record_spectrum: bool = False) -> dict:
         """Projects every selected kernel to rank k now and returns what it measured.
@@ -250,6 +270,7 @@ class SVDProjection(keras.callbacks.Callback):
             record["energy"][name] = svd.energy_kept()
             record["error"][name] = svd.relative_error()
         record["seconds"] = time.perf_counter() - start
+        self._digests = self._kernel_digests()
         self.projections.append(record)
         if self.verbose:
             kept = ", ".join(f"{name} rank {record['rank'][name]} energy {value:.4f}"

@@ -10,9 +10,8 @@ import keras
 import numpy as np
 
 from svdnet.cost import factor_size
-from svdnet.factorize import LOW_RANK_LAYERS
 from svdnet.kernels import KERNEL_LAYERS, KernelView
-from svdnet.layers import layer_map
+from svdnet.layers import LOW_RANK_LAYERS, layer_map
 from svdnet.lowrank_conv import LowRankConv2D
 from svdnet.lowrank_einsum import LowRankEinsumDense
 

@@ -10,7 +10,13 @@ from collections.abc import Iterable
 import keras
 
 from svdnet.kernels import KERNEL_LAYER_NAMES, KERNEL_LAYERS, layer_reason
+from svdnet.lowrank import LowRankDense
 from svdnet.lowrank_attention import PROJECTIONS
+from svdnet.lowrank_conv import LowRankConv2D
+from svdnet.lowrank_einsum import LowRankEinsumDense
+
+LOW_RANK_LAYERS = (LowRankDense, LowRankConv2D, LowRankEinsumDense)
+"""The layers :func:`svdnet.factorize` builds, each with a ``rank``."""
 
 
 def children(layer) -> list:
@@ -175,30 +181,55 @@ def unsupported_reason(layer) -> str:
     return layer_reason(layer)
 
 
-def unfactorisable_reason(layer, parent=None) -> str:
+def is_graph_model(model) -> bool:
+    """True for a Sequential or functional model (one built from a graph of layers, a
+    functional model made through a ``keras.Model`` subclass included): what
+    ``keras.models.clone_model`` can rebuild layer by layer."""
+    return isinstance(model, keras.Sequential) or any(
+        cls.__name__ == "Functional" for cls in type(model).__mro__)
+
+
+def unfactorisable_reason(layer, ancestors=()) -> str:
     """Says why a layer cannot be stored as rank-k factors although it can be projected
     (``""`` if it can): a kernel constraint, which two factors cannot keep, or a layer
-    built inside another layer that ``factorize`` cannot rebuild (only a model's own
-    layers and ``MultiHeadAttention``'s query, key, value and output projections).
+    built inside something ``factorize`` cannot rebuild: a layer other than a model
+    (except ``MultiHeadAttention``'s query, key, value and output projections), or a
+    subclassed model.
 
     Args:
         layer: The layer.
-        parent: The model or layer it sits in, or ``None`` for the model itself.
-            Defaults to ``None``.
+        ancestors: The models and layers that hold it, innermost first, without the
+            model being factorised. Defaults to ``()`` (a layer of the model itself).
     """
     constraint = getattr(layer, "kernel_constraint", None)
     if constraint is not None:
         return (f"its kernel has a constraint ({type(constraint).__name__}) that rank-k "
                 "factors cannot keep")
-    if parent is None or isinstance(parent, keras.Model):
-        return ""
-    if isinstance(parent, keras.layers.MultiHeadAttention):
-        if layer.name in PROJECTIONS:
-            return ""
-        return (f"it is {parent.name!r}'s {layer.name!r} projection; factorize rebuilds "
-                f"only a MultiHeadAttention's {', '.join(PROJECTIONS)} projections")
-    return (f"it is built inside the {type(parent).__name__} layer {parent.name!r}, which "
-            "factorize cannot rebuild; SVDProjection can still project it")
+    for depth, parent in enumerate(ancestors):
+        if isinstance(parent, keras.Model):
+            if not is_graph_model(parent):
+                return (f"it is inside the subclassed model {parent.name!r} "
+                        f"({type(parent).__name__}), which factorize cannot rebuild; "
+                        "SVDProjection can still project it")
+            continue
+        if isinstance(parent, keras.layers.MultiHeadAttention) and depth == 0:
+            if layer.name in PROJECTIONS:
+                continue
+            return (f"it is {parent.name!r}'s {layer.name!r} projection; factorize rebuilds "
+                    f"only a MultiHeadAttention's {', '.join(PROJECTIONS)} projections")
+        return (f"it is built inside the {type(parent).__name__} layer {parent.name!r}, "
+                "which factorize cannot rebuild; SVDProjection can still project it")
+    return ""
+
+
+def ancestors(layer, parents: dict, model) -> list:
+    """The models and layers holding ``layer``, innermost first, up to (without)
+    ``model``; ``parents`` is :func:`parent_map`'s."""
+    chain, parent = [], parents.get(id(layer))
+    while parent is not None and parent is not model:
+        chain.append(parent)
+        parent = parents.get(id(parent))
+    return chain
 
 
 def parent_map(model: keras.Model) -> dict:
@@ -217,7 +248,8 @@ def select_layers(model: keras.Model, names: Iterable[str] | None = None,
     Like :func:`kernel_layer_map`, but layers whose kernel cannot be compressed (see
     :func:`unsupported_reason`) are left out when ``names`` is ``None`` and refused when
     named; with ``names=None`` the other convolutions (depthwise, separable, transposed,
-    1D and 3D; :func:`other_layer_reason`) are listed as left alone too.
+    1D and 3D), recurrent layers and layers already stored as factors
+    (:func:`other_layer_reason`) are listed as left alone too.
 
     Args:
         model: A built Keras model.
@@ -248,8 +280,7 @@ def select_layers(model: keras.Model, names: Iterable[str] | None = None,
     for key, layer in layers.items():
         reason, verb = unsupported_reason(layer), "compressed"
         if not reason and factorising:
-            parent = parents.get(id(layer))
-            reason = unfactorisable_reason(layer, None if parent is model else parent)
+            reason = unfactorisable_reason(layer, ancestors(layer, parents, model))
             verb = "factorised"
         if not reason:
             selected[key] = layer
@@ -264,8 +295,10 @@ def select_layers(model: keras.Model, names: Iterable[str] | None = None,
 
 
 def other_layer_reason(layer) -> str:
-    """Says why a convolution of another type than ``Conv2D`` is left alone (``""`` for
-    any other layer): the callback and ``factorize`` name these in their reasons."""
+    """Says why a layer with weights that svdnet could be expected to compress is left
+    alone (``""`` for any other layer): a convolution of another type than ``Conv2D``, a
+    recurrent layer (LSTM, GRU, SimpleRNN), or a layer already stored as factors. The
+    callback and ``factorize`` name these in their reasons."""
     if isinstance(layer, (keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D)):
         return ("it is a depthwise convolution: one small filter per input channel, no "
                 "matrix across channels to factorise")
@@ -275,4 +308,34 @@ def other_layer_reason(layer) -> str:
     if isinstance(layer, (keras.layers.Conv1D, keras.layers.Conv3D, keras.layers.Conv1DTranspose,
                           keras.layers.Conv2DTranspose, keras.layers.Conv3DTranspose)):
         return f"svdnet factorises Conv2D kernels, not {type(layer).__name__} ones"
+    if isinstance(layer, keras.layers.RNN):
+        return (f"it is a recurrent layer ({type(layer).__name__}): its kernels are stacks of "
+                "gate matrices used inside the recurrent cell, which svdnet does not factorise")
+    if isinstance(layer, LOW_RANK_LAYERS):
+        return (f"it is already stored as rank-{layer.rank} factors "
+                f"({type(layer).__name__}); svdnet does not factorise factors again")
     return ""
+
+
+def check_factorised_ranks(model: keras.Model, rank: int) -> None:
+    """Refuses one rank for a model whose factorised layers keep a higher one.
+
+    Layers already stored as factors (:data:`LOW_RANK_LAYERS`) are left as they are by
+    the callback and ``factorize``; asking for a lower rank than theirs would leave them
+    above it without a word.
+
+    Args:
+        model: A Keras model.
+        rank: The one rank asked for.
+
+    Raises:
+        ValueError: naming those layers, their ranks and the rank asked for.
+    """
+    above = {key: int(layer.rank) for key, layer in layer_map(model).items()
+             if isinstance(layer, LOW_RANK_LAYERS) and layer.rank > rank}
+    if above:
+        raise ValueError(
+            f"Layer(s) {above} of model {model.name!r} are already stored as factors of "
+            f"a higher rank than the rank {rank} asked for, and svdnet does not factorise "
+            f"factors again. Factorise the original (uncompressed) model at rank {rank}, "
+            "or name the layers to compress with layers=[...].")

@@ -6,9 +6,9 @@ import keras
 import numpy as np
 
 from svdnet.cost import factor_size, shrinks
-from svdnet.kernels import KernelView, check_conv_scheme
-from svdnet.layers import kernel_layer_map
-from svdnet.validation import check_rank
+from svdnet.factorize import factorization_plan
+from svdnet.kernels import KernelView
+from svdnet.layers import layer_map
 
 
 def layer_parameters(layer, rank: int | None, conv_scheme: str = "weight") -> dict:
@@ -37,35 +37,49 @@ def layer_parameters(layer, rank: int | None, conv_scheme: str = "weight") -> di
     return {"shape": [rows, cols], "dense": dense, "factorised": factorised, "rank": kept}
 
 
-def parameter_counts(model: keras.Model, rank: int, layers=None,
-                     conv_scheme: str = "weight") -> dict:
-    """Counts a model's parameters before and after rank-k factorisation.
+def parameter_counts(model: keras.Model, rank=None, layers=None,
+                     conv_scheme: str = "weight", energy: float | None = None,
+                     budget: int | None = None) -> dict:
+    """Counts a model's parameters before and after :func:`svdnet.factorize`.
 
-    Layers that are not selected, not Dense, Conv2D or EinsumDense, or that would not
-    shrink keep their size.
+    The count follows :func:`svdnet.factorization_plan`, the plan ``factorize`` carries
+    out: the same layer selection, the same ranks and the same break-even rule, so
+    ``parameter_counts(model, ...)["factorised"]`` equals
+    ``factorize(model, ...).count_params()``. Layers that stay as they are (not
+    selected, left alone with a reason, or not shrinking) keep their size.
 
     Args:
         model: A built Keras model.
-        rank: Target rank k.
+        rank: One rank for every selected layer, or a mapping of layer key to rank.
+            Defaults to ``None``: rank 20 unless ``energy`` or ``budget`` is given.
         layers: Names of the layers to factorise, or ``None`` for all. Defaults to
             ``None``.
         conv_scheme: How a Conv2D kernel is read as a matrix (see
             :mod:`svdnet.kernels`). Defaults to ``"weight"``.
+        energy: Per layer, the smallest rank keeping this fraction of the squared
+            singular values. Defaults to ``None``.
+        budget: Parameter count of the whole factorised model. Defaults to ``None``.
 
     Returns:
         A dict with ``dense`` and ``factorised`` totals, their ``ratio``
-        (dense / factorised), and ``layers``: per-layer counts from
-        :func:`layer_parameters`.
+        (dense / factorised), and ``layers``: per planned layer, the counts of
+        :func:`layer_parameters` and the ``reason`` it stays as it is (``""`` when
+        factorised; ``shape`` is ``None`` for a layer left alone before any kernel was
+        read).
     """
-    rank = check_rank(rank)
-    check_conv_scheme(conv_scheme)
+    plan = factorization_plan(model, rank, layers, energy, budget, conv_scheme)
+    found = layer_map(model)
+    per_layer = {}
+    for item in plan:
+        layer = found[item.name]
+        if item.shape:
+            counts = layer_parameters(layer, item.rank, conv_scheme)
+        else:
+            size = int(layer.count_params())
+            counts = {"shape": None, "dense": size, "factorised": size, "rank": None}
+        per_layer[item.name] = {**counts, "reason": item.reason}
     total = int(model.count_params())
-    per_layer = {
-        key: layer_parameters(layer, rank, conv_scheme)
-        for key, layer in kernel_layer_map(model, layers).items()
-    }
-    saved = sum(item["dense"] - item["factorised"] for item in per_layer.values())
-    factorised = total - saved
+    factorised = total - sum(item["dense"] - item["factorised"] for item in per_layer.values())
     return {
         "dense": total,
         "factorised": factorised,

@@ -19,7 +19,7 @@ import functools
 
 import numpy as np
 
-from svdnet.validation import check_choice, check_rank, check_seed
+from svdnet.validation import check_choice, check_int, check_rank, check_seed
 
 BACKENDS = ("auto", "exact", "randomized")
 
@@ -93,7 +93,20 @@ class TruncatedSVD:
 
 
 def _as_matrix(matrix) -> np.ndarray:
-    array = np.asarray(matrix)
+    try:
+        array = np.asarray(matrix)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"Expected a 2-D numeric matrix, received {matrix!r:.80} "
+                        f"({error}).") from None
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
+        raise TypeError(
+            f"Expected a 2-D numeric matrix, received an array of dtype {array.dtype} "
+            f"(for example {array.flat[0]!r:.40}); convert it to floats first."
+            if array.size else
+            f"Expected a 2-D numeric matrix, received an empty array of dtype {array.dtype}.")
+    if np.iscomplexobj(array):
+        raise TypeError(f"Expected a real matrix, received one of dtype {array.dtype}; "
+                        "svdnet decomposes real kernels only.")
     if array.ndim != 2:
         raise ValueError(
             f"Expected a 2-D matrix, received an array of shape {array.shape}."
@@ -150,8 +163,12 @@ def truncated_svd(
         rank: Number of singular triplets to keep, ``1 <= rank``. A rank above
             ``min(m, n)`` is clipped to ``min(m, n)`` (the decomposition is then exact).
         method: ``"exact"``, ``"randomized"`` or ``"auto"``. Defaults to ``"exact"``.
-        n_oversamples: Extra random directions for the randomized backend. Defaults to 10.
-        n_iter: Power iterations of the randomized backend. Defaults to 4.
+        n_oversamples: Extra random directions for the randomized backend, an integer
+            >= 0. Defaults to 10.
+        n_iter: Power iterations of the randomized backend, an integer >= 0. Defaults
+            to 4. With the defaults, ``"auto"`` stays within 1% of the optimal error
+            even on flat spectra (``tests/core/test_svd.py``), and within 0.2% on
+            trained kernels (``benchmarks/README.md``).
         seed: Seed of the randomized backend's test matrix. Defaults to 0.
 
     Returns:
@@ -159,7 +176,11 @@ def truncated_svd(
     """
     rank = check_rank(rank)
     seed = check_seed(seed)
+    n_oversamples = check_int("n_oversamples", n_oversamples, minimum=0)
+    n_iter = check_int("n_iter", n_iter, minimum=0)
     array = _as_matrix(matrix)
+    if 0 in array.shape:
+        raise ValueError(f"Cannot take the SVD of an empty matrix (shape {array.shape}).")
     k = min(rank, min(array.shape))
     backend = resolve_backend(method, k, array.shape)
     total_energy = float(np.sum(np.square(array, dtype=np.float64)))

@@ -44,6 +44,9 @@ def to_tflite(
     """
     import tensorflow as tf
 
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"to_tflite needs a built Keras model; received {model!r:.80} of type "
+                        f"{type(model).__name__}.")
     check_choice("quantization", quantization, QUANTIZATIONS)
     calibration_examples = check_int("calibration_examples", calibration_examples, minimum=1)
     options = {}
@@ -58,7 +61,7 @@ def to_tflite(
                 "quantization='int8' needs representative_data (input examples to calibrate "
                 "activation ranges); received None."
             )
-        sample = np.asarray(representative_data, dtype=np.float32)[:calibration_examples]
+        sample = _representative_sample(model, representative_data, calibration_examples)
 
         def representative_dataset():
             for row in sample:
@@ -71,6 +74,34 @@ def to_tflite(
         model.export(path, format="litert", verbose=False, **options)
         with open(path, "rb") as stream:
             return stream.read()
+
+
+def _representative_sample(model, data, count: int) -> np.ndarray:
+    """The first ``count`` calibration examples as float32, checked against the model's
+    input shape (the converter's own errors name neither)."""
+    if len(model.inputs) != 1:
+        raise ValueError(f"int8 calibration supports models with one input; model "
+                         f"{model.name!r} has {len(model.inputs)}.")
+    expected = tuple(model.inputs[0].shape[1:])
+    try:
+        sample = np.asarray(data, dtype=np.float32)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"representative_data must be a numeric array of shape "
+                        f"(examples, {', '.join(map(str, expected))}); received "
+                        f"{type(data).__name__} that numpy cannot read as floats ({error}).") from None
+    if sample.ndim != len(expected) + 1 or any(
+            size is not None and size != got for size, got in zip(expected, sample.shape[1:])):
+        raise ValueError(f"representative_data must have shape (examples, "
+                         f"{', '.join(map(str, expected))}) for model {model.name!r}; "
+                         f"received shape {sample.shape}.")
+    if not len(sample):
+        raise ValueError("representative_data holds no example; give at least one.")
+    sample = sample[:count]
+    if not np.all(np.isfinite(sample)):
+        raise ValueError(f"representative_data holds "
+                         f"{int(sample.size - np.count_nonzero(np.isfinite(sample)))} NaN or "
+                         "infinite value(s) among the examples used for calibration.")
+    return sample
 
 
 class TFLiteModel:

@@ -351,3 +351,71 @@ def test_annealing_lowers_the_rank_to_k_and_training_ends_at_k():
     assert history.history["svd_rank/hidden_2"][0] > 3
     with pytest.raises(ValueError, match="anneal_epochs=2 needs a rank .* received energy 0.9"):
         SVDProjection(energy=0.9, anneal_epochs=2)
+
+
+@pytest.mark.parametrize("order", ["stopping first", "projection first"])
+def test_restore_best_weights_still_ends_at_rank_k_in_either_order(order):
+    # EarlyStopping restores, at the end of training, weights it saved before that
+    # epoch's projection when it comes first: the callback must project them again.
+    keras.utils.set_random_seed(0)
+    x, y = _data()
+    model = build_mlp(input_dim=32, num_classes=4, depth=2, width=32)
+    projection = SVDProjection(rank=2)
+    stop = keras.callbacks.EarlyStopping(monitor="loss", patience=5, restore_best_weights=True)
+    callbacks = [stop, projection] if order == "stopping first" else [projection, stop]
+    model.fit(x, y, epochs=3, batch_size=64, verbose=0, callbacks=callbacks)
+    assert stop.best_weights is not None
+    assert all(rank <= 2 for rank in _ranks(model).values()), _ranks(model)
+    # a final projection only where the restore undid the last one
+    final = [record["epoch"] for record in projection.projections][-1]
+    assert (final is None) == (order == "stopping first")
+
+
+@pytest.mark.parametrize("flag", ["no", 1, None, "False"])
+def test_record_spectrum_takes_only_true_or_false(flag):
+    with pytest.raises(TypeError, match=f"record_spectrum must be True or False; received {flag!r}"):
+        SVDProjection(rank=2, record_spectrum=flag)
+
+
+def test_a_budget_below_the_smallest_model_fails_before_training():
+    x, y = _data()
+    model = build_mlp(input_dim=32, num_classes=4, depth=2, width=32)
+    before = model.get_weights()
+    with pytest.raises(ValueError, match=r"budget=5 parameters is below the smallest possible "
+                                         r"model.*Give a budget of at least"):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[SVDProjection(budget=5)])
+    # refused before the first step: nothing trained
+    for old, new in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(old, new)
+
+
+def test_recurrent_and_factorised_layers_are_listed_as_left_alone():
+    from svdnet import factorize
+
+    inputs = keras.Input((5, 3))
+    x = keras.layers.LSTM(8, name="lstm")(inputs)
+    x = keras.layers.Reshape((8, 1))(x)
+    x = keras.layers.Bidirectional(keras.layers.GRU(4, name="gru"), name="bi")(x)
+    x = keras.layers.Dense(16, name="hidden")(x)
+    model = keras.Model(inputs, keras.layers.Dense(3, name="head")(x))
+    callback = SVDProjection(rank=2)
+    callback.set_model(model)
+    for key in ("lstm", "forward_gru", "backward_gru"):
+        assert "recurrent layer" in callback.skipped_reasons[key], key
+    assert "lstm_cell" not in callback.skipped_reasons  # the cell is named through its layer
+    factorised = factorize(model, 2, layers=["hidden"], verbose=0)
+    later = SVDProjection(rank=2)
+    later.set_model(factorised)
+    assert "already stored as rank-2 factors (LowRankDense)" in later.skipped_reasons["hidden"]
+
+
+def test_a_rank_below_a_factorised_layers_rank_is_refused_before_training():
+    from svdnet import factorize
+
+    model = build_mlp(input_dim=32, num_classes=4, depth=2, width=32)
+    factorised = factorize(model, 6, layers=["hidden_1"], verbose=0)
+    with pytest.raises(ValueError, match=r"\{'hidden_1': 6\}.*already stored as factors of a "
+                                         r"higher rank than the rank 3 asked for"):
+        SVDProjection(rank=3).set_model(factorised)
+    SVDProjection(rank=3, layers=["hidden_2"]).set_model(factorised)  # named: fine
+    SVDProjection(rank=8).set_model(factorised)  # not below: fine

@@ -9,7 +9,7 @@ import pytest
 from svdnet import SVDProjection
 from tests.conftest import mlp as build_mlp
 from svdnet.compression import compression_summary, macs_per_example
-from svdnet.factorize import factorization_plan, factorize
+from svdnet.factorize import factorization_plan, factorize, factorized_ranks
 from svdnet.lowrank import LowRankDense
 
 X = np.random.default_rng(0).standard_normal((64, 30)).astype("float32")
@@ -26,7 +26,7 @@ def _trained(depth=2, width=40):
 def _projected_copy(model, rank, layers=None):
     copy = keras.models.clone_model(model)
     copy.set_weights(model.get_weights())
-    projection = SVDProjection(rank=rank, layers=layers)
+    projection = SVDProjection(rank=rank, layers=layers, method="exact")
     projection.set_model(copy)
     projection.project()
     return copy
@@ -286,3 +286,137 @@ def test_bad_models_and_layer_arguments_get_a_sentence(model, kwargs, error, tex
         model = "keras"
     with pytest.raises(error, match=text):
         factorize(model, 2, verbose=0, **kwargs)
+
+
+@keras.saving.register_keras_serializable(package="svdnet_tests")
+class _Gated(keras.layers.Layer):
+    """A custom layer with a weight of its own beside a child Dense layer."""
+
+    def __init__(self, units=8, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.inner = keras.layers.Dense(units, name="inner")
+
+    def build(self, input_shape):
+        self.inner.build(input_shape)
+        self.gate = self.add_weight(name="gate", shape=(), initializer="zeros")
+
+    def call(self, inputs):
+        return self.inner(inputs) * self.gate
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+def test_a_custom_layers_own_weight_beside_a_child_layer_is_copied():
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((30,))
+    x = keras.layers.Dense(32, name="a")(inputs)
+    x = _Gated(32, name="gated")(x)
+    model = keras.Model(inputs, keras.layers.Dense(4, name="out")(x))
+    model.get_layer("gated").gate.assign(0.7)
+    factorised = factorize(model, 2, verbose=0)
+    assert float(keras.ops.convert_to_numpy(factorised.get_layer("gated").gate)) == pytest.approx(0.7)
+    np.testing.assert_allclose(factorised.predict(X, verbose=0),
+                               _projected_copy(model, 2, ["a", "out"]).predict(X, verbose=0),
+                               atol=1e-5)
+
+
+@keras.saving.register_keras_serializable(package="svdnet_tests")
+class _Block(keras.Model):
+    """A subclassed model, used as a layer of a functional one."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.first = keras.layers.Dense(32, name="first")
+        self.second = keras.layers.Dense(32, name="second")
+
+    def call(self, inputs):
+        return self.second(self.first(inputs))
+
+
+class _NoKwargsBlock(keras.Model):
+    def __init__(self):
+        super().__init__(name="strict")
+        self.inner = keras.layers.Dense(8, name="inner_dense")
+
+    def call(self, inputs):
+        return self.inner(inputs)
+
+
+def test_layers_of_a_subclassed_sub_model_are_left_alone_with_the_reason():
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((30,))
+    model = keras.Model(inputs, keras.layers.Dense(4, name="out")(_Block(name="block")(inputs)))
+    plan = {item.name: item for item in factorization_plan(model, 3)}
+    for key in ("first", "second"):
+        assert plan[key].rank is None
+        assert "inside the subclassed model 'block' (_Block)" in plan[key].reason
+    factorised = factorize(model, 3, verbose=0)  # no RuntimeError
+    assert factorized_ranks(factorised) == {"first": None, "second": None, "out": 3}
+    np.testing.assert_allclose(factorised.predict(X, verbose=0),
+                               _projected_copy(model, 3, ["out"]).predict(X, verbose=0),
+                               atol=1e-5)
+    with pytest.raises(ValueError, match="Layer 'first' cannot be factorised: it is inside"):
+        factorize(model, 3, layers=["first"], verbose=0)
+
+
+def test_a_sub_model_that_cannot_be_rebuilt_gets_a_sentence():
+    inputs = keras.Input((30,))
+    model = keras.Model(inputs, keras.layers.Dense(4, name="out")(_NoKwargsBlock()(inputs)))
+    with pytest.raises(ValueError, match=r"(?s)layer 'strict' \(_NoKwargsBlock\) cannot be "
+                                         r"rebuilt.*\*\*kwargs"):
+        factorize(model, 3, verbose=0)
+
+
+def test_a_functional_model_built_through_a_subclass_is_accepted():
+    class Functional(keras.Model):
+        def __init__(self):
+            inputs = keras.Input((30,))
+            hidden = keras.layers.Dense(32, name="hidden")(inputs)
+            super().__init__(inputs, keras.layers.Dense(4, name="out")(hidden))
+
+    model = Functional()
+    factorised = factorize(model, 3, verbose=0)
+    assert factorized_ranks(factorised) == {"hidden": 3, "out": 3}
+    np.testing.assert_allclose(factorised.predict(X, verbose=0),
+                               _projected_copy(model, 3).predict(X, verbose=0), atol=1e-5)
+
+
+def test_a_factorised_model_is_not_factorised_again_at_a_lower_rank_silently():
+    model = _trained(width=64)
+    once = factorize(model, 20, layers=["hidden_1", "hidden_2"], verbose=0)
+    with pytest.raises(ValueError, match=r"\{'hidden_1': 20, 'hidden_2': 20\}.*higher rank "
+                                         r"than the rank 5 asked for.*original"):
+        factorize(once, 5, verbose=0)
+    with pytest.raises(ValueError, match="higher rank than the rank 5"):
+        factorization_plan(once, 5)
+    twice = factorize(once, 3, layers=["output"], verbose=0)  # named: fine
+    assert factorized_ranks(twice) == {"hidden_1": 20, "hidden_2": 20, "output": 3}
+    # with an energy the factorised layers stay as they are, and the plan says why
+    _, plan = factorize(once, energy=0.9, verbose=0, return_plan=True)
+    reasons = {item.name: item.reason for item in plan}
+    assert "already stored as rank-20 factors (LowRankDense)" in reasons["hidden_1"]
+
+
+def test_the_default_export_is_the_optimal_rank_k_kernel_on_a_flat_spectrum():
+    # "auto" would take the randomized SVD here (8 <= 100 / 10): a one-off export must
+    # give the exact (Eckart-Young) projection.
+    from tests.conftest import matrix_with_spectrum
+
+    inputs = keras.Input((100,))
+    model = keras.Model(inputs, keras.layers.Dense(120, name="flat")(inputs))
+    kernel = matrix_with_spectrum(np.ones(100), 100, 120, seed=2).astype("float32")
+    model.get_layer("flat").kernel.assign(kernel)
+    factorised = factorize(model, 8, verbose=0)
+    product = keras.ops.convert_to_numpy(factorised.get_layer("flat").kernel)
+    from svdnet import project
+
+    np.testing.assert_allclose(product, project(kernel, 8, method="exact"), atol=1e-5)
+
+
+@pytest.mark.parametrize("flag", ["no", 0, None])
+def test_return_plan_takes_only_true_or_false(flag):
+    model = build_mlp(input_dim=8, num_classes=3, depth=1, width=4)
+    with pytest.raises(TypeError, match=f"return_plan must be True or False; received {flag!r}"):
+        factorize(model, 2, verbose=0, return_plan=flag)

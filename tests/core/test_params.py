@@ -55,3 +55,56 @@ def test_break_even_rank_is_the_largest_rank_whose_factors_are_smaller(rows, col
 def test_cost_rejects_bad_sizes(args, error, text):
     with pytest.raises(error, match=text):
         factor_size(*args)
+
+
+def _count_matches_factorize(model, **request):
+    from svdnet import factorize
+
+    counts = parameter_counts(model, **request)
+    assert counts["factorised"] == factorize(model, verbose=0, **request).count_params()
+    return counts
+
+
+def test_grouped_convolutions_are_counted_as_factorize_leaves_them():
+    inputs = keras.Input((8, 8, 8))
+    x = keras.layers.Conv2D(64, 3, groups=4, name="grouped")(inputs)
+    x = keras.layers.Conv2D(16, 3, name="plain")(x)
+    model = keras.Model(inputs, keras.layers.Dense(3, name="head")(keras.layers.Flatten()(x)))
+    counts = _count_matches_factorize(model, rank=2)
+    assert counts["layers"]["grouped"]["rank"] is None
+    assert "grouped convolution" in counts["layers"]["grouped"]["reason"]
+    assert counts["layers"]["plain"]["rank"] == 2
+
+
+def test_constrained_quantized_and_lora_layers_keep_their_size():
+    inputs = keras.Input((32,))
+    x = keras.layers.Dense(32, name="constrained", kernel_constraint="non_neg")(inputs)
+    x = keras.layers.Dense(32, name="int8")(x)
+    x = keras.layers.Dense(32, name="lora")(x)
+    x = keras.layers.Dense(32, name="plain")(x)
+    model = keras.Model(inputs, keras.layers.Dense(4, name="head")(x))
+    model.get_layer("int8").quantize("int8")
+    model.get_layer("lora").enable_lora(2)
+    counts = _count_matches_factorize(model, rank=2)
+    assert [key for key, item in counts["layers"].items() if item["rank"]] == ["plain", "head"]
+    assert "constraint (NonNeg)" in counts["layers"]["constrained"]["reason"]
+
+
+def test_an_einsum_that_is_not_a_matrix_counts_as_dense():
+    inputs = keras.Input((4, 6))
+    x = keras.layers.EinsumDense("abc,bcd->abd", output_shape=(4, 8), name="batched")(inputs)
+    x = keras.layers.Dense(32, name="wide")(keras.layers.Flatten()(x))
+    model = keras.Model(inputs, keras.layers.Dense(3, name="head")(x))
+    counts = _count_matches_factorize(model, rank=2)
+    assert "kernel axis 'b'" in counts["layers"]["batched"]["reason"]
+    assert counts["layers"]["batched"]["factorised"] == counts["layers"]["batched"]["dense"]
+
+
+@pytest.mark.parametrize("request_", [{"rank": {"hidden_1": 4, "output": 2}},
+                                      {"energy": 0.8}, {"budget": 4_000}])
+def test_per_layer_energy_and_budget_requests_count_what_factorize_builds(request_):
+    keras.utils.set_random_seed(0)
+    model = build_mlp(input_dim=32, num_classes=4, depth=2, width=48)
+    counts = _count_matches_factorize(model, **request_)
+    if "budget" in request_:
+        assert counts["factorised"] <= request_["budget"]

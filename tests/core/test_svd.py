@@ -174,3 +174,56 @@ def test_half_precision_is_decomposed_and_kept_in_its_dtype():
 def test_bad_randomized_seed_is_named(seed, error, text):
     with pytest.raises(error, match=text):
         svd.truncated_svd(np.eye(20), 2, method="randomized", seed=seed)
+
+
+@pytest.mark.parametrize(
+    "matrix, text",
+    [
+        ([["a", "b"], ["c", "d"]], "dtype <U1"),
+        (np.array([[1, None]], dtype=object), "dtype object"),
+        (np.ones((2, 2), dtype=complex), "real matrix"),
+        ([[1.0, 2.0], [3.0]], "2-D numeric matrix"),
+    ],
+)
+def test_non_numeric_matrices_are_named_not_a_numpy_error(matrix, text):
+    with pytest.raises(TypeError, match="matrix") as info:
+        svd.truncated_svd(matrix, 1)
+    assert text in str(info.value)
+
+
+def test_empty_matrix_is_named():
+    with pytest.raises(ValueError, match=r"empty matrix \(shape \(0, 3\)\)"):
+        svd.truncated_svd(np.ones((0, 3)), 1)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, text",
+    [
+        ({"n_iter": -1}, ValueError, "n_iter must be an integer >= 0, received -1"),
+        ({"n_iter": 2.5}, TypeError, "n_iter must be an integer >= 0, received 2.5"),
+        ({"n_oversamples": -2}, ValueError, "n_oversamples must be an integer >= 0, received -2"),
+        ({"n_oversamples": "10"}, TypeError, "received '10'"),
+    ],
+)
+def test_bad_randomized_settings_are_named_not_a_scikit_learn_error(kwargs, error, text):
+    with pytest.raises(error, match=text):
+        svd.truncated_svd(np.eye(30), 2, method="randomized", **kwargs)
+
+
+@pytest.mark.parametrize("shape", [(100, 120), (400, 300)])
+@pytest.mark.parametrize("decay", ["flat", "linear", "slow-geometric", "gaussian"])
+def test_auto_stays_within_one_percent_of_the_optimal_error_on_flat_spectra(shape, decay):
+    # Where "auto" takes the randomized backend (k <= a tenth of the smaller side), its
+    # error must stay within 1% of Eckart-Young's optimum, flat spectra included.
+    n = min(shape)
+    index = np.arange(n)
+    spectrum = {"flat": np.ones(n), "linear": 1 - index / n,
+                "slow-geometric": 0.999 ** index}.get(decay)
+    matrix = (np.random.default_rng(3).standard_normal(shape) if spectrum is None
+              else matrix_with_spectrum(spectrum, *shape, seed=3))
+    for rank in sorted({1, 2, n // 40, n // 20, n // 10} - {0}):
+        result = svd.truncated_svd(matrix, rank, method="auto")
+        assert result.backend == "randomized"
+        optimal = svd.truncated_svd(matrix, rank, method="exact").relative_error()
+        achieved = np.linalg.norm(matrix - result.reconstruct()) / np.linalg.norm(matrix)
+        assert achieved <= 1.01 * optimal, (rank, achieved / optimal)

@@ -66,3 +66,24 @@ def test_per_tensor_int8_is_smaller_than_per_channel_and_as_accurate(factorised)
     assert per_tensor.size_bytes < per_channel.size_bytes
     labels = model.predict(X, verbose=0).argmax(axis=1)
     assert np.mean(per_tensor.predict(X).argmax(axis=1) == labels) > 0.9
+
+
+@pytest.mark.parametrize("data, error, text", [
+    (np.zeros((5, 7), "float32"), ValueError, r"shape \(examples, 8\) for model 'mlp'; received "
+                                              r"shape \(5, 7\)"),
+    (np.zeros(8, "float32"), ValueError, r"received shape \(8,\)"),
+    (np.zeros((0, 8), "float32"), ValueError, "holds no example"),
+    (np.full((3, 8), np.nan, "float32"), ValueError, "24 NaN or infinite"),
+    ([["a"] * 8], TypeError, "numpy cannot read as floats"),
+])
+def test_bad_representative_data_is_named_before_conversion(data, error, text):
+    model = build_mlp(input_dim=8, num_classes=3, depth=1, width=4)
+    with pytest.raises(error, match=text):
+        to_tflite(model, "int8", representative_data=data)
+
+
+@pytest.mark.parametrize("model", [None, "model.keras"])
+def test_a_model_that_is_not_a_keras_model_is_named(model):
+    with pytest.raises(TypeError, match=f"to_tflite needs a built Keras model; received "
+                                        f"{model!r} of type {type(model).__name__}"):
+        to_tflite(model)
