@@ -11,7 +11,10 @@ run writes its own result file, atomically, under ``<out>/results``; the execute
 notebooks go to ``<out>/runs``; dense weights shared by ``posthoc`` and ``finetune``
 runs go to ``<out>/cache``.
 
-Resuming: a run whose result file exists and reads back is finished and never redone.
+Resuming: a run whose result file exists and passes
+:func:`svdnet.experiments.results.check_result` is finished and never redone; the sweep
+writes a run's result only after the run passed those checks, so a run that failed
+leaves none and is redone.
 Rerunning the same command after an interruption (Ctrl-C, SIGKILL, a crash) runs only
 what is missing: result files are written whole or not at all, and a notebook is moved
 into ``runs`` only once its execution has finished (the notebook of an interrupted

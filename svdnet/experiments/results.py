@@ -303,6 +303,7 @@ _FRACTION = (lambda v: _number(v) and 0 <= v <= 1, "a finite number from 0 to 1"
 _NON_NEGATIVE = (lambda v: _number(v) and v >= 0, "a finite number >= 0")
 _POSITIVE = (lambda v: _number(v) and v > 0, "a finite number > 0")
 _COUNT = (lambda v: _integer(v) and v >= 1, "an integer >= 1")
+_OBJECT_OR_NULL = (lambda v: v is None or isinstance(v, dict), "a JSON object or null")
 _RESULT_FIELDS = (
     # (dotted path, required, (test, allowed in words))
     ("config", True, (lambda v: isinstance(v, dict), "a JSON object")),
@@ -315,7 +316,7 @@ _RESULT_FIELDS = (
     ("run", True, (lambda v: isinstance(v, dict), "a JSON object")),
     ("run.test_accuracy", True, _FRACTION),
     ("run.test_loss", True, _NON_NEGATIVE),
-    ("run.history", False, (lambda v: isinstance(v, dict), "a JSON object")),
+    ("run.history", False, _OBJECT_OR_NULL),  # null: posthoc trains nothing after truncating
     ("run.history.accuracy", False,
      (lambda v: isinstance(v, list) and all(_FRACTION[0](item) for item in v),
       "a list of finite numbers from 0 to 1")),
@@ -324,10 +325,11 @@ _RESULT_FIELDS = (
     ("run.params.factorised", True, _COUNT),
     ("run.params.ratio", True, _POSITIVE),
     ("run.params.width", False, _COUNT),
-    ("run.chosen_ranks", False, (lambda v: isinstance(v, dict), "a JSON object")),
-    ("run.ranks", False, (lambda v: isinstance(v, dict), "a JSON object")),
+    ("run.chosen_ranks", False, _OBJECT_OR_NULL),
+    ("run.ranks", False, _OBJECT_OR_NULL),
     ("run.train_seconds", True, _NON_NEGATIVE),
     ("run.svd_seconds", True, _NON_NEGATIVE),
+    ("baseline", False, _OBJECT_OR_NULL),  # null: no baseline trained
     ("baseline.test_accuracy", False, _FRACTION),
     ("wall_seconds", False, _NON_NEGATIVE),
 )
@@ -353,9 +355,9 @@ def check_result(payload: dict) -> None:
 
     A record must hold finite numbers where numbers are measured: accuracies from 0 to 1,
     losses and times >= 0, parameter counts >= 1, a compression ratio > 0, a seed >= 0,
-    ``epochs`` >= 1, a known method; optional fields (``null`` where allowed only when
-    absent) are checked when present. Every compressed layer's measured rank
-    (``run.ranks``) is at most the rank chosen for it (``run.chosen_ranks``).
+    ``epochs`` >= 1, a known method; optional fields are checked when present. Every
+    compressed layer's measured rank (``run.ranks``) is at most the rank chosen for it
+    (``run.chosen_ranks``).
 
     Args:
         payload: The record (a parsed result file, or what the sweep is about to write).
@@ -371,10 +373,6 @@ def check_result(payload: dict) -> None:
         if value is MISSING:
             if required:
                 raise ResultValueError(field, MISSING, allowed)
-            continue
-        if field in ("run.history", "baseline.test_accuracy") and value is None:
-            continue  # posthoc trains nothing after truncating; no baseline trained
-        if field in ("run.chosen_ranks", "run.ranks") and value is None:
             continue
         if not test(value):
             raise ResultValueError(field, value, allowed)
