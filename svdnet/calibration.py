@@ -188,6 +188,60 @@ def input_covariances(
     return result
 
 
+def paired_moments(model: keras.Model, key: str, layer, batches, original,
+                   conv_scheme: str = "weight") -> tuple[Covariance, np.ndarray]:
+    """The second moments of a layer's inputs as the model is now, and their cross
+    moments with its inputs under other weights, on the same batches.
+
+    For each batch the model runs twice: once inside ``original()`` (a context manager
+    that puts the other weights in place, for example the uncompressed kernels, and
+    takes them out again), catching the layer's inputs ``X``, and once as it is,
+    catching ``X'``. Only one batch of inputs is held at a time.
+
+    Args:
+        model: A built Keras model with one input.
+        key: The layer's key, for messages.
+        layer: A ``Dense``, ``Conv2D`` or ``EinsumDense`` layer of ``model``.
+        batches: Calibration input batches (numpy arrays, as
+            :func:`calibration_batches` yields).
+        original: A callable returning a context manager, as described above.
+        conv_scheme: Matricisation of a Conv2D kernel. Defaults to ``"weight"``.
+
+    Returns:
+        ``(covariance, cross)``: ``X'^T X'`` as a :class:`Covariance` and ``X'^T X``,
+        both float64 sums over every input vector.
+
+    Raises:
+        ValueError: when the layer is not called in the forward pass.
+    """
+    views = _views({key: layer}, conv_scheme)
+    width = views[key].shape[0]
+    moments, cross = np.zeros((width, width)), np.zeros((width, width))
+    rows = examples = 0
+    caught: list = []
+    with _catching_inputs(views, lambda _, inputs: caught.append(inputs)):
+        for batch in batches:
+            caught.clear()
+            with original():
+                model(batch, training=False)
+            before = list(caught)
+            caught.clear()
+            model(batch, training=False)
+            for old, new in zip(before, caught, strict=True):
+                pairs = zip(_row_blocks(layer, old, conv_scheme),
+                            _row_blocks(layer, new, conv_scheme), strict=True)
+                for reference, changed in pairs:
+                    changed = changed.astype(np.float64)
+                    moments += changed.T @ changed
+                    cross += changed.T @ reference.astype(np.float64)
+                    rows += changed.shape[0]
+            examples += batch.shape[0]
+    if rows == 0:
+        raise ValueError(f"Layer {key!r} was never called when model {model.name!r} ran on "
+                         "the calibration data, so its inputs cannot be measured.")
+    return Covariance(0.5 * (moments + moments.T), examples, rows), cross
+
+
 def _views(layers, conv_scheme) -> dict:
     if not isinstance(layers, dict):
         raise TypeError(f"layers must be a dict of key to layer (as "

@@ -8,7 +8,8 @@ import time
 import keras
 import numpy as np
 
-from svdnet.decompose import NonFiniteWeightsError, decompose
+from svdnet.calibration import DEFAULT_MAX_EXAMPLES
+from svdnet.decompose import NonFiniteWeightsError, calibration, check_sequential, decompose
 from svdnet.kernels import KernelView, check_conv_scheme
 from svdnet.layers import check_factorised_ranks, check_layer_names, select_layers
 from svdnet.printing import print_msg
@@ -74,7 +75,8 @@ class SVDProjection(keras.callbacks.Callback):
             error, for a tenth of the cost; ``benchmarks/README.md``) and the exact one
             otherwise. Defaults to ``"auto"``.
         seed: Seed of the randomized backend. Defaults to 0.
-        record_spectrum: Keep every singular value of each kernel as it was just before
+        record_spectrum: Keep every singular value of each kernel (with ``data``, of
+            its output on the data) as it was just before
             the last projection of training, in :attr:`spectra` (costs one extra
             singular value computation per layer at that epoch when the backend is
             randomized). Defaults to ``False``.
@@ -98,6 +100,17 @@ class SVDProjection(keras.callbacks.Callback):
             ``"weight"`` (``(kh * kw * c_in) x c_out``) or ``"spatial"``
             (``(kh * c_in) x (kw * c_out)``); see :mod:`svdnet.kernels`. Use the scheme
             you will :func:`svdnet.factorize` with. Defaults to ``"weight"``.
+        data: Calibration inputs for a data-aware projection, as for
+            :func:`svdnet.factorize` (read once, when the callback is given its model):
+            each kernel is then replaced by the rank-k kernel that keeps the layer's
+            output on those inputs closest, ``energy`` is output energy and the logged
+            ``svd_energy``/``svd_error`` are the output's; ``method`` does not apply.
+            Each projection costs one forward pass over them (one per layer with
+            ``sequential``). Defaults to ``None`` (the SVD of the weights alone).
+        sequential: With ``data``, calibrate each layer on the inputs of the layers
+            before it once projected (see :func:`svdnet.factorize`). Defaults to
+            ``False``.
+        max_examples: Most calibration examples read from ``data``. Defaults to 2048.
 
     Attributes:
         projections: One dict per projection: ``epoch`` (0-based; ``None`` for the one
@@ -130,9 +143,15 @@ class SVDProjection(keras.callbacks.Callback):
         anneal_epochs: int = 0,
         start_rank: int | None = None,
         conv_scheme: str = "weight",
+        data=None,
+        sequential: bool = False,
+        max_examples: int = DEFAULT_MAX_EXAMPLES,
     ):
         super().__init__()
         self.conv_scheme = check_conv_scheme(conv_scheme)
+        self.data = data
+        self.sequential = check_sequential(data, sequential)
+        self.max_examples = check_int("max_examples", max_examples, minimum=1)
         self.request = rank_request(rank, energy, budget)
         self.anneal_epochs = check_int("anneal_epochs", anneal_epochs, minimum=0)
         self.start_rank = None if start_rank is None else check_int("start_rank", start_rank,
@@ -156,6 +175,7 @@ class SVDProjection(keras.callbacks.Callback):
         self._last_projected_epoch = None
         self._last_epoch = None
         self._digests = {}
+        self._calibrated = None
 
     def set_model(self, model):
         super().set_model(model)
@@ -182,6 +202,7 @@ class SVDProjection(keras.callbacks.Callback):
                         f"its {shape[0]}x{shape[1]} kernel matrix has rank at most "
                         f"{min(shape)} <= {self._fixed_ranks[name]} already")
         self.skipped = list(self.skipped_reasons)
+        self._calibrated = calibration(model, self.data, self.sequential, self.max_examples)
         if self.verbose:
             for name, reason in self.skipped_reasons.items():
                 print_msg(f"SVDProjection: layer {name!r} is left alone: {reason}.")
@@ -251,7 +272,8 @@ class SVDProjection(keras.callbacks.Callback):
             request = RankRequest(rank={key: self.rank_at(key, None if final else epoch)
                                         for key in active})
         parts = decompose(self.model, active, request, method=self.method, seed=self.seed,
-                          when=when, conv_scheme=self.conv_scheme) if active else None
+                          when=when, conv_scheme=self.conv_scheme,
+                          calibrated=self._calibrated) if active else None
         for name, weights in (parts.kernels if parts else {}).items():
             svd = parts.svds[name]
             if svd.rank < min(weights.shape):

@@ -1,21 +1,84 @@
 """The decomposition step shared by the projection callback, ``factorize`` and the
-truncation analysis: read the kernels, refuse NaN, choose the ranks, take the SVDs."""
+truncation analysis: read the kernels, refuse NaN, choose the ranks, take the SVDs
+(of the weights alone, or, given calibration data, of each layer's output on it)."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 
 import keras
 import numpy as np
 
+from svdnet.calibration import (
+    DEFAULT_MAX_EXAMPLES,
+    calibration_batches,
+    input_covariances,
+    paired_moments,
+)
 from svdnet.cost import shrinks
 from svdnet.kernels import KernelView
 from svdnet.rank_selection import RankRequest, choose_ranks
 from svdnet.svd import TruncatedSVD, truncated_svd
+from svdnet.validation import check_bool
+from svdnet.whitening import corrected_kernel, whitened_svd
 
 
 class NonFiniteWeightsError(FloatingPointError):
     """Raised when a kernel to be decomposed holds NaN or infinite values."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Calibration:
+    """Calibration data for a data-aware decomposition, read once.
+
+    Build it with :func:`calibration`, which reads and checks the data.
+
+    Attributes:
+        batches: The calibration input batches, numpy arrays (at most ``max_examples``
+            examples in all).
+        sequential: Calibrate each layer on the inputs that the already compressed
+            layers before it produce (one pass over the batches per layer), rather
+            than every layer on the uncompressed model's inputs (one pass in all).
+    """
+
+    batches: tuple
+    sequential: bool = False
+
+    @property
+    def examples(self) -> int:
+        """Number of calibration examples."""
+        return sum(len(batch) for batch in self.batches)
+
+
+def check_sequential(data, sequential) -> bool:
+    """Checks ``sequential``: True or False, and True only with calibration data."""
+    check_bool("sequential", sequential)
+    if sequential and data is None:
+        raise ValueError("sequential=True calibrates layers on data; give data too "
+                         "(received data=None).")
+    return sequential
+
+
+def calibration(model, data, sequential: bool = False,
+                max_examples: int = DEFAULT_MAX_EXAMPLES) -> Calibration | None:
+    """Reads calibration data for ``model`` once (``None`` when ``data`` is ``None``).
+
+    Args:
+        model: The model the data are inputs of.
+        data: Any form :func:`svdnet.calibration.calibration_batches` reads, or ``None``.
+        sequential: See :class:`Calibration`. Defaults to ``False``.
+        max_examples: Most examples read. Defaults to 2048.
+
+    Raises:
+        TypeError, ValueError: from :func:`svdnet.calibration.calibration_batches`,
+            naming the bad data; for a ``sequential`` that is not a bool.
+    """
+    if data is None:
+        check_sequential(data, sequential)
+        return None
+    check_sequential(data, sequential)
+    return Calibration(tuple(calibration_batches(data, model, max_examples)), sequential)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,6 +148,7 @@ def decompose(
     when: str = "",
     only_shrinking: bool = False,
     conv_scheme: str = "weight",
+    calibrated: Calibration | None = None,
 ) -> Decomposition:
     """Reads the layers' kernels, chooses their ranks and takes their truncated SVDs.
 
@@ -93,6 +157,13 @@ def decompose(
     full spectrum is needed first: each gets one exact SVD, truncated afterwards to the
     rank chosen from the spectra (the budget counts the model's other parameters as
     fixed). With ``request=None`` every kernel gets its complete exact SVD.
+
+    With calibration data every kernel instead gets the complete data-aware SVD of its
+    output on that data (:func:`svdnet.whitening.whitened_svd`, ``method`` unused):
+    energies, budgets and errors are then those of the layers' outputs. A sequential
+    calibration chooses the ranks on the uncompressed model's inputs, then takes each
+    kernel's SVD again on the inputs that the layers before it, already truncated,
+    produce (the kernels are written back as they were before this returns).
 
     Args:
         model: The model holding ``layers`` (its parameter count sizes a budget).
@@ -107,6 +178,8 @@ def decompose(
             than the kernel (what ``factorize`` stores). Defaults to ``False``.
         conv_scheme: How a Conv2D kernel is read as a matrix (see
             :func:`finite_kernels`). Defaults to ``"weight"``.
+        calibrated: Calibration data from :func:`calibration`, or ``None`` for the
+            SVD of the weights alone. Defaults to ``None``.
 
     Returns:
         A :class:`Decomposition`.
@@ -117,7 +190,11 @@ def decompose(
             the smallest model).
     """
     kernels = finite_kernels(layers, when, conv_scheme)
-    ranks, full, fixed = choose_layer_ranks(model, kernels, request)
+    covariances = None
+    if calibrated is not None:
+        covariances = input_covariances(model, layers, list(calibrated.batches),
+                                        conv_scheme=conv_scheme)
+    ranks, full, fixed = choose_layer_ranks(model, kernels, request, covariances)
     shapes = kernel_shapes(kernels)
     svds = {}
     for name, rank in ranks.items():
@@ -127,27 +204,75 @@ def decompose(
             svds[name] = full[name].truncate(rank)
         elif rank < min(shapes[name]):
             svds[name] = truncated_svd(kernels[name], rank, method=method, seed=seed)
+    if calibrated is not None and calibrated.sequential:
+        svds = _sequential_svds(model, layers, kernels, svds, calibrated, conv_scheme)
     return Decomposition(kernels, ranks, svds, fixed)
 
 
-def choose_layer_ranks(model: keras.Model, kernels: dict,
-                       request: RankRequest | None) -> tuple[dict, dict, int]:
-    """Chooses each kernel's rank; takes the exact SVDs that the choice needs.
+def _sequential_svds(model, layers: dict, kernels: dict, svds: dict, calibrated: Calibration,
+                     conv_scheme: str) -> dict:
+    """Each kernel's rank-k factors again, in model order, for the inputs that the
+    already truncated layers before it produce, aimed at the layer's *original* output:
+    the data-aware SVD of :func:`svdnet.whitening.corrected_kernel`. Until a first
+    kernel is truncated the inputs are the uncompressed model's, and the one-pass SVDs
+    stand. The kernels are written back as they were before this returns."""
+    views = {name: KernelView(layers[name], conv_scheme) for name in svds}
+    truncated: dict = {}
+
+    @contextlib.contextmanager
+    def original():
+        for name in truncated:
+            views[name].write(kernels[name])
+        try:
+            yield
+        finally:
+            for name, matrix in truncated.items():
+                views[name].write(matrix)
+
+    result = {}
+    try:
+        for name, svd in svds.items():
+            if truncated:
+                covariance, cross = paired_moments(model, name, layers[name],
+                                                   calibrated.batches, original, conv_scheme)
+                target = corrected_kernel(kernels[name], covariance, cross)
+                svd = whitened_svd(target, covariance).truncate(svd.rank)
+            result[name] = svd
+            if svd.rank < min(kernels[name].shape):
+                truncated[name] = svd.reconstruct().astype(kernels[name].dtype, copy=False)
+                views[name].write(truncated[name])
+    finally:
+        for name, view in views.items():
+            view.write(kernels[name])
+    return result
+
+
+def choose_layer_ranks(model: keras.Model, kernels: dict, request: RankRequest | None,
+                       covariances: dict | None = None) -> tuple[dict, dict, int]:
+    """Chooses each kernel's rank; takes the SVDs that the choice needs.
 
     Args:
         model: The model holding the kernels (its parameter count sizes a budget).
         kernels: Layer name to kernel (from :func:`finite_kernels`).
         request: A :class:`svdnet.rank_selection.RankRequest`, or ``None`` for full rank.
+        covariances: Layer name to the second moments of its inputs
+            (:func:`svdnet.calibration.input_covariances`), or ``None``. Given, every
+            kernel gets its complete data-aware SVD, and ranks are chosen from those
+            (output) spectra. Defaults to ``None``.
 
     Returns:
         ``(ranks, full, fixed)``: layer name to rank; layer name to the complete exact
-        SVD, for energy, budget and ``None`` requests (empty otherwise); and the
-        model's parameters outside these kernels.
+        (or data-aware) SVD, for energy, budget and ``None`` requests and for every
+        request with ``covariances`` (empty otherwise); and the model's parameters
+        outside these kernels.
     """
     shapes = kernel_shapes(kernels)
     fixed = int(model.count_params()) - sum(rows * cols for rows, cols in shapes.values())
     full: dict[str, TruncatedSVD] = {}
-    if request is None or request.needs_spectrum:
+    if covariances is not None:
+        full = {name: whitened_svd(kernel, covariances[name])
+                for name, kernel in kernels.items()}
+    elif request is None or request.needs_spectrum:
         full = {name: truncated_svd(kernel, min(kernel.shape), "exact")
                 for name, kernel in kernels.items()}
     if request is None:

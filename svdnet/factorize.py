@@ -7,8 +7,10 @@ import dataclasses
 
 import keras
 
+from svdnet.calibration import DEFAULT_MAX_EXAMPLES, input_covariances
 from svdnet.cost import break_even_text, shrinks
 from svdnet.decompose import (
+    calibration,
     choose_layer_ranks,
     decompose,
     finite_kernels,
@@ -53,7 +55,8 @@ class LayerPlan:
 
 
 def factorization_plan(model: keras.Model, rank=None, layers=None, energy=None,
-                       budget=None, conv_scheme: str = "weight") -> list[LayerPlan]:
+                       budget=None, conv_scheme: str = "weight", data=None,
+                       max_examples: int = DEFAULT_MAX_EXAMPLES) -> list[LayerPlan]:
     """Decides, per selected layer, the rank of its factors or that it stays as it is.
 
     The ranks come from exactly one of ``rank``, ``energy`` or ``budget`` (see
@@ -74,15 +77,23 @@ def factorization_plan(model: keras.Model, rank=None, layers=None, energy=None,
         budget: Parameter count of the whole factorised model. Defaults to ``None``.
         conv_scheme: How a Conv2D kernel is read as a matrix, ``"weight"`` or
             ``"spatial"`` (see :mod:`svdnet.kernels`). Defaults to ``"weight"``.
+        data: Calibration inputs, as for :func:`factorize`: energy and budget then
+            choose ranks from the layers' output spectra on them. Defaults to ``None``.
+        max_examples: Most calibration examples read. Defaults to 2048.
 
     Returns:
         One :class:`LayerPlan` per selected layer, in model order.
     """
     request = _checked_request(model, layers, rank, energy, budget)
     check_conv_scheme(conv_scheme)
+    calibrated = calibration(model, data, max_examples=max_examples)
     selected, skipped = select_layers(model, layers, factorising=True)
     kernels = finite_kernels(selected, conv_scheme=conv_scheme)
-    ranks, _, _ = choose_layer_ranks(model, kernels, request)
+    covariances = None
+    if calibrated is not None and request.needs_spectrum:
+        covariances = input_covariances(model, selected, list(calibrated.batches),
+                                        conv_scheme=conv_scheme)
+    ranks, _, _ = choose_layer_ranks(model, kernels, request, covariances)
     return plan_from_ranks(kernel_shapes(kernels), ranks, skipped)
 
 
@@ -132,6 +143,9 @@ def factorize(
     budget: int | None = None,
     return_plan: bool = False,
     conv_scheme: str = "weight",
+    data=None,
+    sequential: bool = False,
+    max_examples: int = DEFAULT_MAX_EXAMPLES,
 ):
     """Returns a copy of ``model`` whose selected layers hold rank-k factors.
 
@@ -153,6 +167,15 @@ def factorize(
     layer and weight is copied. Works for Sequential and functional models, nested ones
     included; the copy is compiled like ``model`` when ``model`` was compiled, and can be
     trained further (fine-tuning the factors) and saved with ``model.save``.
+
+    Given calibration ``data`` (a sample of the inputs the model will see, a few
+    thousand examples; labels are not needed), the truncation is data-aware: each
+    kernel's rank-k factors minimise the error of the layer's *output* on those inputs,
+    ``||X (W - W_k)||``, instead of the weight error ``||W - W_k||``
+    (:func:`svdnet.whitening.whitened_svd`; the inputs' second moments are accumulated
+    batch by batch, :func:`svdnet.calibration.input_covariances`). ``energy`` is then
+    the fraction of each layer's output energy kept, and ``budget`` allocates ranks by
+    output energy. The model then no longer computes the weight-projected model.
 
     The ranks come from exactly one of ``rank``, ``energy`` and ``budget``, as for
     :func:`factorization_plan`. The plan (each layer's rank, or why it stays Dense) is
@@ -181,6 +204,19 @@ def factorize(
             ``False``.
         conv_scheme: How a Conv2D kernel is read as a matrix and factorised,
             ``"weight"`` or ``"spatial"``. Defaults to ``"weight"``.
+        data: Calibration inputs for a data-aware truncation, or ``None`` for the SVD
+            of the weights alone: an array of inputs, a tuple ``(x, y)`` or ``(x, y,
+            sample_weight)`` (labels unused), a ``tf.data.Dataset``, a
+            ``keras.utils.PyDataset`` or any iterable of batches (see
+            :func:`svdnet.calibration.calibration_batches`). Only models with one input.
+            Defaults to ``None``.
+        sequential: With ``data``, calibrate each layer on the inputs that the layers
+            before it produce once truncated (one pass over the data per layer), so
+            that a layer makes up for the errors of those before it; ``False`` takes
+            every layer's inputs from the uncompressed model in one pass. Ranks are
+            chosen on the uncompressed model's inputs either way. Defaults to ``False``.
+        max_examples: Most calibration examples read from ``data`` (an endless source
+            is cut there). Defaults to 2048.
 
     Returns:
         A new ``keras.Model`` (``model`` is not changed), or ``(model, plan)`` with
@@ -207,9 +243,10 @@ def factorize(
         )
     request = _checked_request(model, layers, rank, energy, budget)
     check_conv_scheme(conv_scheme)
+    calibrated = calibration(model, data, sequential, max_examples)
     selected, skipped = select_layers(model, layers, factorising=True)
     parts = decompose(model, selected, request, method=method, seed=seed, only_shrinking=True,
-                      conv_scheme=conv_scheme)
+                      conv_scheme=conv_scheme, calibrated=calibrated)
     plan = {item.name: item for item in plan_from_ranks(parts.shapes, parts.ranks, skipped)}
     factors = {key: svd.factors() for key, svd in parts.svds.items()
                if plan[key].rank is not None}

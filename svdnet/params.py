@@ -39,7 +39,7 @@ def layer_parameters(layer, rank: int | None, conv_scheme: str = "weight") -> di
 
 def parameter_counts(model: keras.Model, rank=None, layers=None,
                      conv_scheme: str = "weight", energy: float | None = None,
-                     budget: int | None = None) -> dict:
+                     budget: int | None = None, data=None) -> dict:
     """Counts a model's parameters before and after :func:`svdnet.factorize`.
 
     The count follows :func:`svdnet.factorization_plan`, the plan ``factorize`` carries
@@ -59,6 +59,8 @@ def parameter_counts(model: keras.Model, rank=None, layers=None,
         energy: Per layer, the smallest rank keeping this fraction of the squared
             singular values. Defaults to ``None``.
         budget: Parameter count of the whole factorised model. Defaults to ``None``.
+        data: Calibration inputs, as for :func:`svdnet.factorize` (energy and budget
+            ranks then follow the layers' output spectra). Defaults to ``None``.
 
     Returns:
         A dict with ``dense`` and ``factorised`` totals, their ``ratio``
@@ -67,7 +69,7 @@ def parameter_counts(model: keras.Model, rank=None, layers=None,
         factorised; ``shape`` is ``None`` for a layer left alone before any kernel was
         read).
     """
-    plan = factorization_plan(model, rank, layers, energy, budget, conv_scheme)
+    plan = factorization_plan(model, rank, layers, energy, budget, conv_scheme, data)
     found = layer_map(model)
     per_layer = {}
     for item in plan:

@@ -153,3 +153,44 @@ def output_energy(difference, covariance) -> float:
     difference = np.asarray(difference, dtype=np.float64)
     moments = np.asarray(getattr(covariance, "matrix", covariance), dtype=np.float64)
     return float(np.sum((moments @ difference) * difference))
+
+
+def corrected_kernel(matrix, covariance, cross, damping: float = DEFAULT_DAMPING) -> np.ndarray:
+    """The kernel that best reproduces a layer's original output from changed inputs.
+
+    When the layers before a layer are truncated, its inputs change from ``X`` to
+    ``X'``. The kernel ``W*`` minimising ``||X W - X' W*||_F`` is the least-squares
+    solution ``W* = C'^{-1} M W`` with ``C' = X'^T X'`` (damped, :func:`damped`) and
+    ``M = X'^T X``; since ``||X W - X' V||^2 = ||X' (W* - V)||^2 + const`` for every
+    ``V``, the best rank-k kernel for the original output is
+    ``whitened_svd(W*, C').truncate(k)``: the layer makes up for the errors of those
+    before it. With ``X' = X`` (and no damping) ``W* = W``.
+
+    Args:
+        matrix: The ``m x n`` kernel matrix ``W``.
+        covariance: The ``m x m`` second moments ``C'`` of the changed inputs.
+        cross: The ``m x m`` cross moments ``M = X'^T X`` (changed inputs by original
+            ones), on the same scale as ``covariance`` (both sums, or both means).
+        damping: As for :func:`damped`. Defaults to :data:`DEFAULT_DAMPING`.
+
+    Returns:
+        ``W*``, an ``m x n`` float64 matrix.
+
+    Raises:
+        ValueError: for shapes that do not match ``W``'s rows, or a damped ``C'`` that
+            is not positive definite.
+    """
+    kernel = _as_matrix(matrix).astype(np.float64)
+    moments = damped(covariance, damping)
+    cross = _as_matrix(getattr(cross, "matrix", cross)).astype(np.float64)
+    rows = kernel.shape[0]
+    if moments.shape != (rows, rows) or cross.shape != (rows, rows):
+        raise ValueError(f"covariance and cross must be {rows} x {rows} for a kernel matrix "
+                         f"of shape {kernel.shape}; received {moments.shape} and "
+                         f"{cross.shape}.")
+    try:
+        factor = scipy.linalg.cho_factor(moments, lower=True)
+    except np.linalg.LinAlgError:
+        raise ValueError(f"The damped covariance (damping={damping!r}) is not positive "
+                         "definite; pass damping > 0.") from None
+    return scipy.linalg.cho_solve(factor, cross @ kernel)
