@@ -6,6 +6,7 @@ of them itself; TensorFlow is imported only by the TFLite export, when called. T
 experiment harness that measures it on MNIST lives in :mod:`svdnet.experiments`.
 """
 
+from svdnet.calibration import input_covariances
 from svdnet.callback import SVDProjection
 from svdnet.decompose import NonFiniteWeightsError
 from svdnet.factorize import LayerPlan, factorization_plan, factorize, factorized_ranks
@@ -18,13 +19,14 @@ from svdnet.lowrank_einsum import LowRankEinsumDense
 from svdnet.params import parameter_counts
 from svdnet.rank_selection import rank_request
 from svdnet.svd import TruncatedSVD, energy_curve, project, singular_values, truncated_svd
+from svdnet.whitening import whitened_svd
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 __all__ = [
     "KernelView", "LayerPlan", "LowRankConv2D", "LowRankDense", "LowRankEinsumDense",
     "LowRankMultiHeadAttention", "NonFiniteWeightsError", "SVDProjection", "TruncatedSVD",
     "dense_layers", "energy_curve", "factorization_plan", "factorize", "factorized_ranks",
-    "kernel_layers", "parameter_counts", "project", "rank_request", "singular_values",
-    "truncated_svd",
+    "input_covariances", "kernel_layers", "parameter_counts", "project", "rank_request",
+    "singular_values", "truncated_svd", "whitened_svd",
 ]
