@@ -54,7 +54,7 @@ def test_import_svdnet_under_jax_loads_no_tensorflow_and_sets_no_environment():
 def test_core_suite_passes_under_jax():
     _need_jax()
     result = _run(["-m", "pytest", "tests/core", "-q", "-p", "no:cacheprovider",
-                   "-W", "ignore::DeprecationWarning"], "jax", timeout=900)
+                   "-W", "ignore::DeprecationWarning"], "jax", timeout=1800)
     tail = (result.stdout + result.stderr)[-4000:]
     assert result.returncode == 0, tail
     assert " passed" in tail and " failed" not in tail
