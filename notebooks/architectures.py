@@ -39,16 +39,22 @@
 # the dense model of the same seed in the same process; the dense row's "speed-up" is the
 # dense model timed against itself, which shows the timing noise.
 #
-# The budget is 3 epochs for every method (Adam 1e-3, batch 128, full training split, seeds
-# 0-2): short, so that the 2-core CPU these ran on could train both models with every method;
-# the accuracies are those of briefly trained models, not of converged ones.
+# The budget is short for every method (Adam 1e-3, batch 128, full training split, seeds
+# 0-2; the epochs are printed in the findings and under *Provenance*), so that the 2-core CPU
+# these ran on could train both models with every method; the accuracies are those of briefly
+# trained models, not of converged ones, and no verdict here says what happens with longer
+# training.
 #
 # **The simplest alternative, `small`:** the same model narrowed (every layer's filters or
 # units times one width multiplier; for the transformer its width, in steps of the 4 heads) to
 # the parameter count closest to the rank-k factorised model, trained from scratch like
 # `dense`. Its rows carry the rank whose size it matches; its own parameter count is in the
-# table. The findings give the verdict with the report's rule: a difference counts only beyond
-# the sum of the two standard deviations.
+# table. The findings test every compressed method against it at each rank with the report's
+# tools: Welch's t-test over the seeds, Benjamini-Hochberg's correction over all the
+# comparisons of this page, a difference counted at an adjusted p below 0.05
+# (`svdnet.experiments.architecture_report.architecture_comparisons`). They also give the
+# speed and MACs of `small` beside those of the compressed models: a narrowed network can be
+# faster than a factorised one of the same size.
 #
 # Produced by `python -m svdnet.experiments.architecture_runs` (resumable), read here from its
 # result files.
@@ -74,12 +80,13 @@ print(f"{len(frame)} results from {os.path.relpath(results_dir)}")
 # %% [markdown]
 # ## Findings
 #
-# Generated from the results: the dense accuracy of each model, the best compressed method
-# at each rank, and how it compares with `small` of the same size.
+# Generated from the results: the dense accuracy and training budget of each model, every
+# compressed method at each rank with its speed, and how each compares with `small` of the
+# same size.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-Markdown("\n\n".join(ar.architecture_findings(table)) or "No results yet.")
+Markdown("\n\n".join(ar.architecture_findings(frame)) or "No results yet.")
 
 # %% [markdown]
 # ## Accuracy against parameters

@@ -120,37 +120,50 @@ display(Markdown("\n".join("- " + sentence for sentence in
 #
 # The simplest alternative to compressing the big network is to train a small one. `small` is
 # the reference MLP narrowed to about the parameter count of the factorised model of each rank
-# or budget, trained with the same recipe and epochs. At each size the best SVD method is set
-# against it; a difference counts only when it exceeds the seeds' spread (the sum of the two
-# standard deviations). Where `small` wins, compressing the big network is not worth it at
-# that size.
+# or budget, trained with the same recipe and epochs. Every SVD configuration (a method with
+# its options, at a rank or budget) is set on its own against `small` at the same rank or
+# budget, with the same output layer and teacher: no best variant is picked first, since the
+# runs have no validation split to pick it on. Each comparison is Welch's t-test over the
+# seeds; the p-values of all the comparisons this report makes (listed under *Every tested
+# comparison*) are corrected together with Benjamini-Hochberg, and a verdict of *better* or
+# *worse* needs an adjusted p below 0.05. With 3 seeds a side the test only sees large gaps:
+# *no significant difference* is not evidence of equality. *size* is the small network's
+# parameter count: configurations that share a small network share a size. *parameters*
+# and *compression* are means over seeds, with their range (a budget shared by measured
+# accuracy gives each seed its own ranks).
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 against_small = report.small_comparison(frame)
 display(Markdown(findings.against_small(frame)))
 if len(against_small):
-    show(against_small.drop(columns=["choice", "value"]).assign(
-        dataset=against_small["dataset"].map(dataset_name)))
+    show(report.readable_comparison(against_small), defaults=False)
 
 # %% [markdown]
 # ## Accuracy against size
 #
 # **What to see:** where the black Pareto front runs through `small`'s points (pink), a plain
-# network trained small beats every compression of the big network at that size; where it runs
-# through an SVD method, compression wins there. Mean test accuracy over seeds against the
-# exported model's parameter count (log scale), bars one standard deviation; circles are one
-# rank for every layer, triangles parameter budgets, squares energy thresholds; hollow markers
-# are methods with options, in a shade of their method's colour (`+30ep` runs are a longer
-# budget and never on the front, which counts 10-epoch runs only). The dashed line is the
-# dense network. Black markers are published results on other networks (LeNet-300-100,
-# a tensor-train layer), not our runs. Configurations far below dense are left off (their
+# network trained small has the highest mean at that size; where it runs through an SVD
+# method, that method does (whether the gap is significant is in the table above). Mean test
+# accuracy over seeds against the exported model's parameter count (log scale), bars one
+# standard deviation; circles are one rank for every layer, triangles parameter budgets,
+# squares energy thresholds. The first figure shows the core methods, the second the methods
+# with options, with `small` in both; each method has one colour in every figure of the
+# reports (`svdnet.experiments.plots.PALETTE`). The front runs through all runs of the main
+# budget (`+30ep` runs are a longer budget and never on it). The dashed line is the dense
+# network. Black markers are published results on other networks (LeNet-300-100, a
+# tensor-train layer), not our runs: the pruned ones count non-zero weights, not parameters,
+# and they were measured on the original MNIST, while our MNIST training images are a
+# reconstruction (see *Provenance*). Configurations far below dense are left off (their
 # number is in each panel's title).
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 if len(frame):
-    plots.frontier_plot(report.frontier_table(frame), PUBLISHED);
+    frontier = report.frontier_table(frame)
+    plots.frontier_plot(frontier, PUBLISHED, title="The core methods");
+    plots.frontier_plot(frontier, PUBLISHED, methods=plots.options_or_small,
+                        title="The methods with options, and small");
 
 # %% [markdown]
 # ## What ran
@@ -226,6 +239,7 @@ if len(table):
         close = part[(part["method"] != "dense") & (part["mean"] > top - 0.05)]
         sns.lineplot(data=close, x="factorised parameters", y="mean", hue="method",
                      hue_order=plots.method_order(close["method"]),
+                     palette=plots.method_colours(close["method"]),
                      style="method", markers=True, ax=axis)
         axis.axhline(top, color="grey", linestyle="--", label="dense")
         axis.set_xscale("log")
@@ -233,22 +247,22 @@ if len(table):
         axis.set_title(dataset_name(dataset))
         axis.set_xlabel("parameters of the exported model (log scale)")
         axis.set_ylabel("test accuracy, mean over seeds")
-    plt.tight_layout()
+    plots.legend_outside(figure, axes[0])
 
 # %% [markdown]
 # ## How much compression stays close to dense
 #
 # Per dataset, the compressed models (one rank for every layer) whose mean accuracy is within
-# `tolerance_points` percentage points of the dense mean, most compressed first; the
-# conclusions below also count budget and energy choices.
+# `tolerance_points` percentage points of the dense mean, most compressed first, every one of
+# them; the conclusions below also count budget and energy choices.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 for dataset in dataset_order(table["dataset"]):
     close = report.best_within(table, dataset, tolerance_points)
     display(Markdown(f"**{dataset_name(dataset)}**: {len(close)} method and rank pairs within "
-                     f"{tolerance_points:g} points of dense"))
-    show(close.head(8).drop(columns=["dataset"]))
+                     f"{tolerance_points:g} points of dense, all shown"))
+    show(close.drop(columns=["dataset"]))
 
 # %% [markdown]
 # ## Choosing ranks: one rank, by energy, or by parameter budget
@@ -290,8 +304,7 @@ if len(selection):
         axis.set_title(f"{dataset_name(dataset)}, finetune")
         axis.set_xlabel("parameters of the exported model (log scale)")
         axis.set_ylabel("test accuracy, mean over seeds")
-        axis.legend(fontsize=8)
-    plt.tight_layout()
+    plots.legend_outside(figure, axes[0])
 
 # %% [markdown]
 # ## The compression target
@@ -336,13 +349,15 @@ if spectra:
 times = report.time_table(frame)
 if len(times):
     figure, axis = plt.subplots(figsize=(9, 4))
-    sns.barplot(data=times[times["method"] != "dense"], x="rank", y="train s", hue="method",
-                hue_order=plots.method_order(times.loc[times["method"] != "dense", "method"]), ax=axis)
+    trained = times[times["method"] != "dense"]
+    sns.barplot(data=trained, x="rank", y="train s", hue="method",
+                hue_order=plots.method_order(trained["method"]),
+                palette=plots.method_colours(trained["method"]), ax=axis)
     dense_time = times.loc[times["method"] == "dense", "train s"]
     if len(dense_time):
         axis.axhline(dense_time.median(), color="grey", linestyle="--", label="dense")
     axis.set_ylabel("training seconds per run (median)")
-    axis.legend(fontsize=8)
+    plots.legend_outside(figure, [axis])
     for column in ("train s", "svd s", "wall s"):
         wide = times.pivot_table(index=["dataset", "method"], columns="rank", values=column)
         wide.columns = ["dense" if rank == 0 else f"rank {rank}" for rank in wide.columns]
@@ -353,19 +368,27 @@ if len(times):
 # %% [markdown]
 # What the whole build cost: every result's wall time summed per method, as recorded (the
 # grid ran in several sittings, so this is the sum of its runs, not one stopwatch). Runs that
-# reuse a cached dense training count only their own time; each dense training counts once,
-# in the `dense` row. Papermill's start-up of each notebook (a few seconds) is not included.
+# reuse a cached dense training count only their own time in *wall h*; each dense training
+# counts once, in the `dense` row. *reused dense h* is the dense training they reused, from the
+# dense runs' stored epoch times: the dense epochs before `finetune` factorises, all ten for
+# `posthoc`, and the teacher's training for a `+kd` run; *h if run alone* adds it, what the
+# method costs without the cache. Papermill's start-up of each notebook (a few seconds) is not
+# included.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-show(report.build_time_table(frame), **{"wall h": "{:.2f}", "median wall min": "{:.1f}"})
+reused = report.reused_seconds(results_dir, frame)
+show(report.build_time_table(frame, reused), **{
+    "wall h": "{:.2f}", "median wall min": "{:.1f}", "reused dense h": "{:.2f}",
+    "h if run alone": "{:.2f}"})
 
 # %% [markdown]
 # ## Conclusions
 #
 # What the committed results support, each paragraph computed from the result files when the
-# report is built (`svdnet.experiments.findings`), so none of its numbers is typed by hand. A
-# gap under about the seeds' spread is not evidence of a difference. Training small from
+# report is built (`svdnet.experiments.findings`), so none of its numbers is typed by hand.
+# Every *better*, *worse* or *not significantly different* comes from the tests listed under
+# *Every tested comparison* below. Training small from
 # scratch matching or beating compressed networks is a known result for pruning (Liu et al.,
 # "Rethinking the Value of Network Pruning", 2019); the frontier issue is about closing that
 # gap.
@@ -373,16 +396,32 @@ show(report.build_time_table(frame), **{"wall h": "{:.2f}", "median wall min": "
 # %%
 # NBVAL_IGNORE_OUTPUT
 display(Markdown("\n\n".join(findings.conclusions(frame, reference_rank, tolerance_points,
-                                                   target_compression))))
+                                                   target_compression, reused))))
 
 # %% [markdown]
 # **Reading the conclusions.** `posthoc` shows what truncating a trained network costs with no
-# retraining; every method that trains with the factorisation does better at the same size.
-# `projection`'s own training accuracy is not its test accuracy at small ranks: test the
+# retraining; where the methods that train with the factorisation are better than it, and where
+# they are not, is in the tests above. `projection`'s own training accuracy is not its test accuracy at small ranks: test the
 # exported model. The budget allocation maximises kept energy, which can starve a late layer at
 # the smallest budgets (a bottleneck the energy objective does not see); its ranks are in the
 # table under *Choosing ranks*. The grid ran in several sittings over the same committed code
 # paths; rerunning `python -m svdnet.experiments.grid` skips every finished run.
+
+# %% [markdown]
+# ## Every tested comparison
+#
+# The comparisons behind every verdict of this page and of the landing page, in one family:
+# Welch's t-test (two-sided, `scipy.stats.ttest_ind` with `equal_var=False`) over the seeds of
+# each side, then Benjamini-Hochberg's correction over all of them
+# (`scipy.stats.false_discovery_control`), at 0.05 (`svdnet.experiments.report.comparisons`).
+# *difference* is the first configuration's mean minus the second's, in percentage points.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+tested = report.comparisons(frame)
+display(Markdown(report.statistics_note(tested) + "."))
+if len(tested):
+    show(report.readable_tests(tested), defaults=False)
 
 # %% [markdown]
 # What must hold in any set of results: accuracies are fractions, and no compressed model is

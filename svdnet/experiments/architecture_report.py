@@ -12,8 +12,8 @@ import pandas as pd
 
 from svdnet.experiments.architectures import build_architecture
 from svdnet.experiments.formatting import accuracy_text, compression_text, points
-from svdnet.experiments.plots import method_colours, method_order
-from svdnet.experiments.report import compare
+from svdnet.experiments.plots import legend_outside, method_colours, method_order
+from svdnet.experiments.report import significance, statistics_note
 from svdnet.experiments.results import read_json
 from svdnet.layers import kernel_layer_map
 
@@ -143,15 +143,60 @@ def accuracy_figure(table: pd.DataFrame):
         axis.set_xlabel("parameters of the exported model (log scale)")
         axis.set_ylabel("test accuracy, mean over seeds")
         axis.grid(True, alpha=0.3)
-        axis.legend(fontsize=8)
-    figure.tight_layout()
+    legend_outside(figure, axes[0])
     return figure
 
 
-def architecture_findings(table: pd.DataFrame) -> list[str]:
-    """One paragraph per model: the dense accuracy, the best compressed method at each
-    rank with its accuracy, size and inference speed-up against dense, and the verdict
-    against ``small`` at that rank (:func:`svdnet.experiments.report.compare`)."""
+def architecture_comparisons(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every compressed method at each rank against ``small`` sized like it, per model,
+    tested together by :func:`svdnet.experiments.report.significance` (Welch's t-test over
+    seeds, Benjamini-Hochberg over all the comparisons of the page).
+
+    Args:
+        frame: The frame of :func:`load_architecture_results`.
+
+    Returns:
+        One row per comparison: ``architecture``, ``model``, ``method``, ``rank``,
+        ``epochs``, ``first`` and ``second`` (the accuracies over seeds of the method and
+        of ``small``), and the columns ``significance`` adds.
+    """
+    rows = []
+    if frame.empty:
+        return significance(pd.DataFrame(columns=["architecture", "model", "method", "rank",
+                                                  "epochs", "first", "second"]))
+    for (architecture, rank), part in frame[frame["rank"].notna()].groupby(
+            ["architecture", "rank"], sort=False):
+        small = part[part["method"] == "small"]
+        if small.empty:
+            continue
+        for method, runs in part[part["method"] != "small"].groupby("method", sort=False):
+            rows.append({"architecture": architecture,
+                         "model": TITLES.get(architecture, architecture), "method": method,
+                         "rank": f"{int(rank)}",
+                         "epochs": ", ".join(str(e) for e in sorted(runs["epochs"].unique())),
+                         "first": runs.sort_values("seed")["test accuracy"].to_numpy(),
+                         "second": small.sort_values("seed")["test accuracy"].to_numpy()})
+    columns = ["architecture", "model", "method", "rank", "epochs", "first", "second"]
+    return significance(pd.DataFrame(rows, columns=columns))
+
+
+VERDICT_PHRASES = {"better": "better", "worse": "worse",
+                   "no significant difference": "not significantly different",
+                   "not tested": "not tested"}
+"""A verdict of :func:`svdnet.experiments.report.significance` as a predicate."""
+
+
+def architecture_findings(frame: pd.DataFrame) -> list[str]:
+    """One paragraph per model: the dense accuracy and training budget; at each rank every
+    compressed method against ``small`` of the same size (the verdicts of
+    :func:`architecture_comparisons`), with the inference speed-up and the fewer MACs of
+    the compressed models and of ``small``.
+
+    Args:
+        frame: The frame of :func:`load_architecture_results`.
+    """
+    table = architecture_table(frame)
+    tests = architecture_comparisons(frame)
     sentences = []
     if table.empty:
         return sentences
@@ -160,24 +205,49 @@ def architecture_findings(table: pd.DataFrame) -> list[str]:
         if dense.empty:
             continue
         top = dense.iloc[0]
+        runs = frame[frame["architecture"].map(lambda a: TITLES.get(a, a)) == model]
+        epochs = sorted(runs["epochs"].unique())
         text = (f"{model}: dense {accuracy_text(top['mean'], top['std'])} with "
-                f"{top['parameters']:,} parameters.")
-        compressed = part[~part["method"].isin(["dense", "small"])]
-        for rank, group in compressed.groupby("rank", sort=False):
-            best = group.sort_values("mean", ascending=False).iloc[0]
-            text += (f" At rank {rank} ({compression_text(best['fewer parameters'])} fewer "
-                     f"parameters) the best is `{best['method']}`, "
-                     f"{accuracy_text(best['mean'], best['std'])} "
-                     f"({points(best['mean'] - top['mean'])} against dense), with inference "
-                     f"{best['inference speed-up']:.2f}x as fast.")
-            small = part[(part["method"] == "small") & (part["rank"] == rank)]
-            if len(small):
+                f"{top['parameters']:,} parameters, every model trained for "
+                f"{_join_numbers(epochs)} epoch{'s' if epochs != [1] else ''}, so these "
+                "verdicts hold for that short budget only.")
+        for rank, group in part[part["method"] != "dense"].groupby("rank", sort=False):
+            small = group[group["method"] == "small"]
+            compressed = group[group["method"] != "small"].sort_values("mean", ascending=False)
+            if compressed.empty:
+                continue
+            at_rank = tests[(tests["model"] == model) & (tests["rank"] == rank)]
+            text += (f" At rank {rank} ({compression_text(compressed['fewer parameters'].iloc[0])}"
+                     f" fewer parameters, {compression_text(compressed['fewer MACs'].iloc[0])} "
+                     "fewer MACs): " + ", ".join(
+                         f"`{row['method']}` {accuracy_text(row['mean'], row['std'])} "
+                         f"({points(row['mean'] - top['mean'])} against dense, inference "
+                         f"{row['inference speed-up']:.2f}x as fast)"
+                         for _, row in compressed.iterrows()) + ".")
+            if len(small) and len(at_rank):
                 small = small.iloc[0]
-                verdict = {1: "svdnet wins", -1: "the small network wins",
-                           0: "a tie within the seeds' spread"}[compare(best, small)]
-                text += (f" The same model narrowed to {small['parameters']:,} parameters "
-                         f"and trained from scratch (`small`) reaches "
-                         f"{accuracy_text(small['mean'], small['std'])}: {verdict}.")
+                verdicts = at_rank.groupby("verdict")["method"].agg(list)
+                cheaper = []
+                if small["inference speed-up"] > compressed["inference speed-up"].max():
+                    cheaper.append("faster")
+                if small["fewer MACs"] > compressed["fewer MACs"].max():
+                    cheaper.append("needs fewer MACs")
+                text += (f" `small` ({small['parameters']:,} parameters, "
+                         f"{compression_text(small['fewer MACs'])} fewer MACs, inference "
+                         f"{small['inference speed-up']:.2f}x as fast"
+                         + (f": {' and '.join(cheaper)} than every compressed model here"
+                            if cheaper else "")
+                         + f") reaches {accuracy_text(small['mean'], small['std'])}; against "
+                         "it, " + "; ".join(f"{', '.join(f'`{m}`' for m in methods)} "
+                                            f"{'is' if len(methods) == 1 else 'are'} "
+                                            f"{VERDICT_PHRASES[verdict]}"
+                                            for verdict, methods in verdicts.items()) + ".")
         sentences.append(text)
+    if len(tests):
+        sentences.append(f"The verdicts: {statistics_note(tests, scope='this page makes')}.")
     return sentences
 
+
+def _join_numbers(values) -> str:
+    values = [str(value) for value in values]
+    return values[0] if len(values) == 1 else ", ".join(values[:-1]) + " or " + values[-1]

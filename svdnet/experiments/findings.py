@@ -27,14 +27,16 @@ from svdnet.experiments.report import (
     accuracy_table,
     best_at_least,
     build_time_table,
-    choice_table,
-    compare,
+    comparisons,
     energy_rank_range,
     is_svd,
+    losing_from,
     main_epochs,
     reference_table,
     small_comparison,
     smallest_within,
+    statistics_note,
+    verdict_counts,
 )
 
 
@@ -69,50 +71,65 @@ def _span(values, fmt="{:.1f}") -> str:
         f"{fmt.format(low)} to {fmt.format(high)}"
 
 
-def _losing_from(part: pd.DataFrame):
-    """The lowest compression from which ``small`` wins at every larger size of one
-    dataset's rows of :func:`small_comparison`, or ``None`` when it does not win at the
-    largest."""
-    part = part.sort_values("compression", ascending=False)
-    tail = part["verdict"].eq("small").cummin()
-    return part.loc[tail, "compression"].min() if tail.any() else None
+PHRASES = {"better": "better than", "worse": "worse than",
+           "no significant difference": "not significantly different from",
+           "not tested": "not tested against"}
+"""A verdict of :func:`svdnet.experiments.report.significance` as the words between
+the two configurations it compares."""
+
+
+def _adjusted(row) -> str:
+    return f"adjusted p {row['adjusted p']:.2g}" if pd.notna(row["adjusted p"]) else "not tested"
+
+
+def _compressions(rows: pd.DataFrame) -> str:
+    return _span(rows["size compression"], "{:.0f}") + "x"
 
 
 def against_small(frame: pd.DataFrame) -> str:
-    """Where svdnet's best method beats, ties with or loses to the plain network trained
-    small at the same size (see :func:`svdnet.experiments.report.small_comparison`), and
-    from which compression on it loses at every size."""
+    """Every SVD configuration against the plain network trained small at the same size
+    (:func:`svdnet.experiments.report.small_comparison`): per dataset, how many are
+    better, not significantly different or worse, which are better, and from which
+    compression on every configuration is worse."""
+    every = comparisons(frame)
     table = small_comparison(frame)
     clauses = []
     for dataset in _datasets(table):
-        part = table[table["dataset"] == dataset].sort_values("compression")
-        lost = part[part["verdict"] == "small"]
-        won = part[part["verdict"] == "svdnet"]
-        tied = part[part["verdict"] == "tie"]
-        clause = f"on {dataset_name(dataset)} ({len(part)} sizes) svdnet's best method"
+        part = table[table["dataset"] == dataset]
+        counts = verdict_counts(part)
         pieces = []
-        if len(lost):
-            losing_from = _losing_from(part)
-            text = (f"loses at {len(lost)} ({_span(lost['compression'], '{:.0f}')}x fewer "
-                    f"parameters, by {_span(-lost['difference (pp)'])} points)")
-            if losing_from is not None:
-                text += f", at every size from {losing_from:.0f}x on"
-            pieces.append(text)
-        if len(tied):
-            pieces.append(f"ties at {len(tied)} ({_span(tied['compression'], '{:.0f}')}x)")
-        if len(won):
-            pieces.append("wins at " + ", ".join(
-                f"{row['size']} ({row['compression']:.0f}x: `{row['best method']}` "
-                f"{percent(row['svdnet'])} against {percent(row['small'])})"
-                for _, row in won.iterrows()))
+        better = part[part["verdict"] == "better"]
+        if len(better):
+            pieces.append(f"better at {len(better)} (" + "; ".join(
+                f"`{row['method']}` {row['configuration']}, "
+                f"{accuracy_text(row['svdnet'], row['svdnet std'])} against "
+                f"{accuracy_text(row['small'], row['small std'])}, {_adjusted(row)}"
+                for _, row in better.iterrows()) + ")")
         else:
-            pieces.append("wins at none")
-        clauses.append(clause + " " + _join(pieces))
+            pieces.append("better at none")
+        same = part[part["verdict"] == "no significant difference"]
+        if len(same):
+            pieces.append(f"not significantly different at {len(same)} "
+                          f"({_compressions(same)} fewer parameters)")
+        worse = part[part["verdict"] == "worse"]
+        if len(worse):
+            pieces.append(f"worse at {len(worse)} ({_compressions(worse)} fewer parameters, "
+                          f"by {_span(-worse['difference (pp)'])} points)")
+        if counts["not tested"]:
+            pieces.append(f"not tested at {counts['not tested']} (fewer than 2 seeds)")
+        clause = (f"on {dataset_name(dataset)}, of {len(part)} configurations at "
+                  f"{part['size'].nunique()} sizes, svdnet is " + _join(pieces))
+        threshold = losing_from(part)
+        if threshold is not None:
+            clause += (f"; every configuration is worse at every size from "
+                       f"{threshold:.0f}x fewer parameters on")
+        clauses.append(clause)
     if not clauses:
         return ""
-    return ("**Against a plain network trained small** (the same depth, narrowed to the "
-            "same parameter count, same recipe; a difference counts only beyond the sum of "
-            "the two standard deviations over seeds): " + "; ".join(clauses) + ".")
+    return ("**Against a plain network trained small** (each SVD configuration, with its "
+            "options, against the same depth narrowed to the same parameter count and "
+            "trained with the same recipe, output layer and teacher; "
+            + statistics_note(every) + "): " + "; ".join(clauses) + ".")
 
 
 def at_reference_rank(frame: pd.DataFrame, rank: int = 20) -> str:
@@ -147,10 +164,13 @@ def at_reference_rank(frame: pd.DataFrame, rank: int = 20) -> str:
 
 def truncating_once(frame: pd.DataFrame, tolerance: float = 1.0) -> str:
     """How far truncating the trained dense network once (``posthoc``) holds: the lowest
-    rank from which it stays within ``tolerance`` points of dense, what it gives below,
-    and whether the methods that train with the factorisation beat it there."""
-    clauses, beaten, below_total = [], 0, 0
-    table = accuracy_table(frame)
+    rank from which it stays within ``tolerance`` points of dense and what it gives below;
+    then, from the tests of :func:`svdnet.experiments.report.comparisons`, at which ranks
+    the methods that train with the factorisation are better than it, and at which
+    none is."""
+    clauses = []
+    tests = comparisons(frame)
+    tests = tests[tests["question"] == "trained against posthoc"]
     for dataset in _datasets(frame):
         posthoc = _ranked(frame, dataset, "posthoc")
         dense, _ = _dense(frame, dataset)
@@ -167,54 +187,51 @@ def truncating_once(frame: pd.DataFrame, tolerance: float = 1.0) -> str:
             clause += ", then falls: " + ", ".join(
                 f"rank {row['rank']} {accuracy_text(row['mean'], row['std'], 1)}"
                 for _, row in below.sort_values("rank", ascending=False).iterrows())
+        part = tests[tests["dataset"] == dataset]
+        if len(part):
+            ranks = part.groupby("value")["verdict"].agg(set)
+            better = [f"{value:g}" for value, verdicts in ranks.items() if "better" in verdicts]
+            none = [f"{value:g}" for value, verdicts in ranks.items() if "better" not in verdicts]
+            worse = part[part["verdict"] == "worse"]
+            clause += (f"; a method that trains with the factorisation is better than it at "
+                       + (f"rank{'s' if len(better) > 1 else ''} {_join(better)}" if better
+                          else "no rank"))
+            if none:
+                clause += (f", none is at rank{'s' if len(none) > 1 else ''} {_join(none)}")
+            clause += (f" ({verdict_counts(part)['better']} of {len(part)} comparisons better, "
+                       f"{len(worse)} worse)")
         clauses.append(clause)
-        for _, row in below.iterrows():
-            trained = table[(table["dataset"] == dataset) & (table["rank"] == row["rank"])
-                            & table["method"].isin(["projection", "finetune", "lowrank"])]
-            below_total += 1
-            beaten += int(len(trained) > 0 and trained["mean"].max() > row["mean"])
     if not clauses:
         return ""
-    text = ("**Compress while training, not after.** Truncating the trained dense network "
-            "once (`posthoc`): " + "; ".join(clauses) + ".")
-    if below_total:
-        text += (f" At {beaten} of those {below_total} ranks a method that trains with the "
-                 "factorisation (`projection`, `finetune` or `lowrank`) does better at the "
-                 "same size.")
-    return text
+    return ("**Compress while training, not after, at small ranks.** Truncating the trained "
+            "dense network once (`posthoc`), and `projection`, `finetune` and `lowrank` "
+            "tested against it at each rank (the same tests and correction as above): "
+            + "; ".join(clauses) + ".")
 
 
 def best_method_by_rank(frame: pd.DataFrame) -> str:
     """Which of the four SVD methods (without options, which :func:`variants` compares)
-    has the highest mean accuracy at each uniform rank, and at which ranks its lead over
-    the next exceeds the seeds' spread."""
+    has the highest mean accuracy at each uniform rank: a description, not a verdict
+    (the methods are tested against ``posthoc`` in :func:`truncating_once` and against
+    ``small`` in :func:`against_small`, not against each other)."""
     table = accuracy_table(frame)
     clauses = []
     for dataset in _datasets(frame):
         part = table[(table["dataset"] == dataset) & table["method"].isin(SVD_METHODS)]
-        winners, clear = {}, []
+        winners = {}
         for rank, at_rank in part.groupby("rank"):
-            ordered = at_rank.sort_values("mean", ascending=False)
-            best = ordered.iloc[0]
+            best = at_rank.sort_values("mean", ascending=False).iloc[0]
             winners.setdefault(best["method"], []).append(str(rank))
-            if len(ordered) > 1:
-                runner_up = ordered.iloc[1]
-                if compare(best, runner_up) == 1:
-                    clear.append(f"{rank} (`{best['method']}`, "
-                                 f"{points(best['mean'] - runner_up['mean'])} over "
-                                 f"`{runner_up['method']}`)")
         if not winners:
             continue
         ordered = sorted(winners.items(), key=lambda item: -len(item[1]))
-        clause = f"on {dataset_name(dataset)} " + "; ".join(
+        clauses.append(f"on {dataset_name(dataset)} " + "; ".join(
             f"`{method}` at rank{'s' if len(ranks) > 1 else ''} {', '.join(ranks)}"
-            for method, ranks in ordered)
-        clause += (f" (a lead beyond the seeds' spread only at rank {_join(clear)})"
-                   if clear else " (no lead beyond the seeds' spread)")
-        clauses.append(clause)
+            for method, ranks in ordered))
     if not clauses:
         return ""
-    return "**The best SVD method at each rank** (mean over seeds): " + "; ".join(clauses) + "."
+    return ("**The highest mean at each rank** among the four SVD methods (a description: "
+            "they are not tested against each other): " + "; ".join(clauses) + ".")
 
 
 def training_accuracy_trap(frame: pd.DataFrame, method: str = "projection",
@@ -276,38 +293,38 @@ def high_ranks(frame: pd.DataFrame, from_rank: int = 50) -> str:
             "it): " + "; ".join(clauses) + ".")
 
 
-def budget_against_uniform(frame: pd.DataFrame, method: str = "finetune") -> str:
-    """Budget-chosen ranks against one rank for every layer at the nearest size, with
-    both models' real parameter counts (the uniform model's output layer is factorised
-    at small ranks, so the two sizes can differ)."""
-    clauses, wins, total = [], 0, 0
-    for dataset in _datasets(frame):
-        part = choice_table(frame, dataset)
-        part = part[part["method"] == method]
-        uniform = part[part["choice"] == "rank"]
+def _configuration(method, choice, value, parameters, mean, std) -> str:
+    return (f"`{method}` {size_text(choice, value)} ({parameters:,.0f} parameters) "
+            f"{accuracy_text(mean, std)}")
+
+
+def budget_against_uniform(frame: pd.DataFrame) -> str:
+    """``finetune`` with budget-chosen ranks against ``finetune`` with one rank for every
+    layer at the nearest size, with both models' real parameter counts (the uniform
+    model's output layer is factorised at small ranks, so the two sizes can differ), from
+    the tests of :func:`svdnet.experiments.report.comparisons`."""
+    tests = comparisons(frame)
+    tests = tests[tests["question"] == "budget against one rank"]
+    clauses = []
+    for dataset in _datasets(tests):
         items = []
-        for _, budget in part[part["choice"] == "budget"].sort_values("parameters").iterrows():
-            if uniform.empty:
-                break
-            match = uniform.iloc[(uniform["parameters"] - budget["parameters"]).abs().argmin()]
-            verdict = {1: "beats", -1: "loses to", 0: "ties with"}[compare(budget, match)]
-            total += 1
-            wins += verdict == "beats"
-            larger = budget["parameters"] / match["parameters"] - 1
+        for _, row in tests[tests["dataset"] == dataset].iterrows():
+            larger = row["first parameters"] / row["second parameters"] - 1
             size = ("the same size" if abs(larger) < 0.005 else
-                    f"{match['parameters']:,.0f} parameters, the budget model "
-                    f"{abs(larger):.0%} {'larger' if larger > 0 else 'smaller'}")
-            items.append(f"{budget['parameters']:,.0f} parameters "
-                         f"{accuracy_text(budget['mean'], budget['std'])} {verdict} "
-                         f"rank {match['value']:g} ({size}) "
-                         f"{accuracy_text(match['mean'], match['std'])}")
-        if items:
-            clauses.append(f"on {dataset_name(dataset)}, " + "; ".join(items))
+                    f"the budget model {abs(larger):.0%} {'larger' if larger > 0 else 'smaller'}")
+            items.append(
+                _configuration(row["method"], row["choice"], row["value"],
+                               row["first parameters"], row["first mean"], row["first std"])
+                + f" is {PHRASES[row['verdict']]} rank {row['against value']:g} "
+                f"({row['second parameters']:,.0f} parameters, {size}) "
+                f"{accuracy_text(row['second mean'], row['second std'])} "
+                f"({points(row['first mean'] - row['second mean'])}, {_adjusted(row)})")
+        clauses.append(f"on {dataset_name(dataset)}, " + "; ".join(items))
     if not clauses:
         return ""
-    return (f"**Ranks chosen within a parameter budget against one rank** (`{method}`; "
-            f"beyond the seeds' spread it is ahead at {wins} of {total}): "
-            + "; ".join(clauses) + ".")
+    return ("**Ranks chosen within a parameter budget against one rank** (`finetune`; "
+            f"better at {verdict_counts(tests)['better']} of {len(tests)}, worse at "
+            f"{verdict_counts(tests)['worse']}): " + "; ".join(clauses) + ".")
 
 
 def energy_thresholds(frame: pd.DataFrame) -> str:
@@ -351,21 +368,35 @@ def compression_goal(frame: pd.DataFrame, minimum: float = 50.0,
             "choice): " + "; ".join(clauses) + ".")
 
 
-def build_cost(frame: pd.DataFrame) -> str:
-    """What the runs behind the report cost in wall time, per method."""
-    cost = build_time_table(frame)
+def build_cost(frame: pd.DataFrame, reused: pd.Series | None = None) -> str:
+    """What the runs behind the report cost in wall time, per method, and with ``reused``
+    (:func:`svdnet.experiments.report.reused_seconds`) the dense training that
+    ``finetune``, ``posthoc`` and the distilled runs reused from the dense runs."""
+    cost = build_time_table(frame, reused)
     if cost.empty:
         return ""
     cost = cost.set_index("method")
     total = cost.loc["total"]
-    return (f"**What the build cost**: {total['wall h']:.1f} hours of wall time for "
+    text = (f"**What the build cost**: {total['wall h']:.1f} hours of wall time for "
             f"{int(total['runs'])} runs (summed as recorded; each dense training counted "
             "once): " + ", ".join(f"`{method}` {row['wall h']:.1f} h ({int(row['runs'])} runs)"
                                   for method, row in cost.drop(index="total").iterrows()) + ".")
+    if reused is not None:
+        borrowed = cost.drop(index="total")
+        borrowed = borrowed[borrowed["reused dense h"] > 0]
+        if len(borrowed):
+            text += (" Not in those times: the dense training some runs start from instead of "
+                     "doing it (the dense epochs before `finetune` factorises, all of them for "
+                     "`posthoc`, the teacher of a `+kd` run), from the dense runs' stored epoch "
+                     "times: " + ", ".join(
+                         f"`{method}` {row['reused dense h']:.1f} h more "
+                         f"({row['h if run alone']:.1f} h if run alone)"
+                         for method, row in borrowed.iterrows()) + ".")
+    return text
 
 
 def conclusions(frame: pd.DataFrame, reference_rank: int = 20, tolerance: float = 0.5,
-                minimum: float = 50.0) -> list[str]:
+                minimum: float = 50.0, reused: pd.Series | None = None) -> list[str]:
     """The report's conclusions, one Markdown paragraph each, in reading order.
 
     Args:
@@ -374,6 +405,9 @@ def conclusions(frame: pd.DataFrame, reference_rank: int = 20, tolerance: float 
         tolerance: Accuracy loss in percentage points still "close to dense". Defaults
             to 0.5.
         minimum: The compression goal, in times fewer parameters. Defaults to 50.
+        reused: The dense training seconds each run reused
+            (:func:`svdnet.experiments.report.reused_seconds`), for the build's cost.
+            Defaults to ``None``: the cost leaves them out and does not state them.
     """
     paragraphs = [against_small(frame), variants(frame),
                   compression_goal(frame, minimum, tolerance),
@@ -381,7 +415,7 @@ def conclusions(frame: pd.DataFrame, reference_rank: int = 20, tolerance: float 
                   best_method_by_rank(frame), training_accuracy_trap(frame),
                   high_ranks(frame), budget_against_uniform(frame), budget_options(frame),
                   ceiling(frame), energy_thresholds(frame),
-                  build_cost(frame)]
+                  build_cost(frame, reused)]
     return [paragraph for paragraph in paragraphs if paragraph]
 
 
@@ -424,18 +458,23 @@ def summary(frame: pd.DataFrame, tolerance: float = 0.5, minimum: float = 50.0) 
         sentences.append(f"At {minimum:g}x fewer parameters its best is {_join(goal)}.")
     table = small_comparison(frame)
     if len(table):
-        counts = table["verdict"].value_counts()
+        counts = verdict_counts(table)
+        seeds = sorted(set(table["seeds"]))
         sentences.append(
-            f"Against a plain network of the same size trained from scratch, svdnet's best "
-            f"method wins at {counts.get('svdnet', 0)} of {len(table)} dataset-size pairs, "
-            f"ties at {counts.get('tie', 0)} and loses at {counts.get('small', 0)}"
-            + ".")
+            f"Against a plain network of the same size trained from scratch, each svdnet "
+            f"configuration (method, options and size) tested on its own "
+            f"({statistics_note(comparisons(frame))}): better at {counts['better']} of "
+            f"{len(table)} configurations, not significantly different at "
+            f"{counts['no significant difference']} and worse at {counts['worse']}"
+            + (f", not tested at {counts['not tested']}" if counts["not tested"] else "")
+            + f"; the accuracies are means ± standard deviations over {_join([str(n) for n in seeds])} "
+            "seeds, whose spread is in the table below.")
         losing = [f"{threshold:.0f}x or more on {dataset_name(dataset)}"
                   for dataset in _datasets(table)
-                  if (threshold := _losing_from(table[table["dataset"] == dataset])) is not None]
+                  if (threshold := losing_from(table[table["dataset"] == dataset])) is not None]
         if losing:
-            sentences[-1] += (" It loses at every size compressed " + _join(losing)
-                              + ": there, train the small network instead.")
+            sentences[-1] += (" Every configuration is worse at every size compressed "
+                              + _join(losing) + ": there, train the small network instead.")
     return sentences
 
 
@@ -489,61 +528,47 @@ def variants(frame: pd.DataFrame) -> str:
             "method alone: " + "; ".join(clauses) + ".")
 
 
-def budget_options(frame: pd.DataFrame, method: str = "finetune") -> str:
-    """``method``'s options at each parameter budget (``+accuracy``: the budget shared by
-    measured accuracy; ``+cosine``: a cosine learning rate) against the method alone at
-    the same budget, with the seeds' spread as the bar for a difference."""
+def budget_options(frame: pd.DataFrame) -> str:
+    """``finetune``'s options at each parameter budget (``+accuracy``: the budget shared by
+    measured accuracy; ``+cosine``: a cosine learning rate) against ``finetune`` alone at
+    the same budget, from the tests of :func:`svdnet.experiments.report.comparisons`."""
+    tests = comparisons(frame)
+    tests = tests[tests["question"] == "budget options"]
     clauses = []
-    for dataset in _datasets(frame):
-        part = choice_table(frame, dataset)
-        part = part[(part["choice"] == "budget") & (part["method"].map(base_method) == method)]
-        items = []
-        for value, at_budget in part.groupby("value"):
-            alone = at_budget[at_budget["method"] == method]
-            if alone.empty:
-                continue
-            alone = alone.iloc[0]
-            for _, option in at_budget[at_budget["method"] != method].iterrows():
-                difference = option["mean"] - alone["mean"]
-                verdict = {1: "better", -1: "worse",
-                           0: "no different beyond the seeds' spread"}[compare(option, alone)]
-                items.append(f"budget {value:,.0f}: `{option['method']}` "
-                             f"{accuracy_text(option['mean'], option['std'])} "
-                             f"({option['parameters']:,.0f} parameters) against "
-                             f"{accuracy_text(alone['mean'], alone['std'])} "
-                             f"({alone['parameters']:,.0f}): {verdict} ({points(difference)})")
-        if items:
-            clauses.append(f"on {dataset_name(dataset)}, " + "; ".join(items))
+    for dataset in _datasets(tests):
+        items = [f"budget {row['value']:,.0f}: `{row['method']}` "
+                 f"{accuracy_text(row['first mean'], row['first std'])} "
+                 f"({row['first parameters']:,.0f} parameters) is {PHRASES[row['verdict']]} "
+                 f"`finetune` {accuracy_text(row['second mean'], row['second std'])} "
+                 f"({row['second parameters']:,.0f}; "
+                 f"{points(row['first mean'] - row['second mean'])}, {_adjusted(row)})"
+                 for _, row in tests[tests["dataset"] == dataset].iterrows()]
+        clauses.append(f"on {dataset_name(dataset)}, " + "; ".join(items))
     if not clauses:
         return ""
-    return (f"**`{method}`'s options at a parameter budget** (`+accuracy`: the budget shared "
+    return ("**`finetune`'s options at a parameter budget** (`+accuracy`: the budget shared "
             "by each layer's measured accuracy on held-out training examples instead of its "
             "spectral energy; `+cosine`: the factor epochs' learning rate decays along a "
-            "cosine), against the method alone: " + "; ".join(clauses) + ".")
+            "cosine; better at " f"{verdict_counts(tests)['better']} of {len(tests)}, worse "
+            f"at {verdict_counts(tests)['worse']}): " + "; ".join(clauses) + ".")
 
 
 def ceiling(frame: pd.DataFrame) -> str:
     """Runs with a longer training budget than the main comparison's, against the same
-    method and size trained for the main budget: how much more training buys."""
-    main = main_epochs(frame)
-    longer = frame[frame["epochs"] != main] if len(frame) else frame
+    method and size trained for the main budget: how much more training buys, from the
+    tests of :func:`svdnet.experiments.report.comparisons`."""
+    tests = comparisons(frame)
+    tests = tests[tests["question"] == "longer budget"]
     clauses = []
-    for dataset in _datasets(longer):
-        every = choice_table(frame, dataset)
-        items = []
-        for _, row in every[every["method"].str.contains(r"\+\d+ep$")].iterrows():
-            plain = row["method"].rsplit("+", 1)[0]
-            same = every[(every["method"] == plain) & (every["choice"] == row["choice"])
-                         & (every["value"] == row["value"])]
-            text = (f"`{row['method']}` {size_text(row['choice'], row['value'])} "
-                    f"{accuracy_text(row['mean'], row['std'])} "
-                    f"({row['parameters']:,.0f} parameters)")
-            if len(same):
-                text += (f" against {accuracy_text(same['mean'].iloc[0], same['std'].iloc[0])} "
-                         f"with {main} epochs ({points(row['mean'] - same['mean'].iloc[0])})")
-            items.append(text)
-        if items:
-            clauses.append(f"on {dataset_name(dataset)}, " + "; ".join(items))
+    main = main_epochs(frame)
+    for dataset in _datasets(tests):
+        items = [_configuration(row["method"], row["choice"], row["value"],
+                                row["first parameters"], row["first mean"], row["first std"])
+                 + f" is {PHRASES[row['verdict']]} {main} epochs' "
+                 f"{accuracy_text(row['second mean'], row['second std'])} "
+                 f"({points(row['first mean'] - row['second mean'])}, {_adjusted(row)})"
+                 for _, row in tests[tests["dataset"] == dataset].iterrows()]
+        clauses.append(f"on {dataset_name(dataset)}, " + "; ".join(items))
     if not clauses:
         return ""
     return ("**A longer training budget** (the ceiling; every other number here is for "

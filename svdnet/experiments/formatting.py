@@ -49,6 +49,22 @@ def compression_text(ratio: float) -> str:
     return "" if pd.isna(ratio) else f"{ratio:.1f}x"
 
 
+def mean_range_text(mean: float, low: float, high: float, fmt: str = "{:,.0f}",
+                    suffix: str = "") -> str:
+    """A mean over seeds with its range when the seeds differ: ``"53.2x (51.4-56.1x)"``,
+    or the value alone (``"43.4x"``) when they agree at this precision.
+
+    Args:
+        mean, low, high: The mean, minimum and maximum over seeds.
+        fmt: The format of each number. Defaults to ``"{:,.0f}"``.
+        suffix: Written after each number (``"x"``). Defaults to none.
+    """
+    text = fmt.format(mean) + suffix
+    if fmt.format(low) == fmt.format(high):
+        return text
+    return f"{text} ({fmt.format(low)}{suffix}-{fmt.format(high)}{suffix})"
+
+
 def size_text(choice: str, value: float) -> str:
     """How a run chose its size: ``("rank", 20)`` -> ``"rank 20"``, ``("budget", 1e5)`` ->
     ``"budget 100,000"``, ``("energy", 0.5)`` -> ``"energy 50%"``, dense -> ``"dense"``."""

@@ -122,7 +122,39 @@ def energy_plot(spectra: dict[str, np.ndarray], rank: int | None = None):
 
 
 METHOD_ORDER = ("projection", "posthoc", "finetune", "lowrank", "small")
-"""The order, and so the colours, of methods in the figures."""
+"""The order of the core methods in the figures."""
+
+_COLOURBLIND = sns.color_palette("colorblind", 10).as_hex()
+_MORE = sns.color_palette("tab20", 20).as_hex()
+
+PALETTE = {
+    "dense": "#7f7f7f",
+    "projection": _COLOURBLIND[0], "posthoc": _COLOURBLIND[1], "finetune": _COLOURBLIND[2],
+    "lowrank": _COLOURBLIND[3], "small": _COLOURBLIND[4],
+    "projection+anneal": _MORE[1], "finetune+accuracy": _MORE[5],
+    "finetune+cosine": _MORE[4], "finetune+denseout+kd": _MORE[16],
+    "lowrank+denseout": _MORE[7], "lowrank+denseout+kd": _MORE[10], "lowrank+fd": _MORE[11],
+    "lowrank+30ep": _MORE[6], "small+denseout": _MORE[18], "small+denseout+kd": "#1b9e77",
+    "small+30ep": _MORE[8],
+}
+"""The one colour of each method label in every figure of the reports: the core methods
+colour-blind-safe (``small`` pink), the methods with options of the grid each a colour of
+its own. A label not listed gets :func:`colour`'s fallback."""
+
+
+def colour(method: str) -> str:
+    """The colour of a method label: :data:`PALETTE`'s, or for a label it does not list a
+    colour of seaborn's ``husl`` palette fixed by the label's characters (the same in every
+    figure and every build)."""
+    if method in PALETTE:
+        return PALETTE[method]
+    index = sum(ord(character) for character in method) % 24
+    return sns.color_palette("husl", 24).as_hex()[index]
+
+
+def method_colours(methods) -> dict:
+    """:func:`colour` of each method label, as a dict (a seaborn ``palette``)."""
+    return {method: colour(method) for method in methods}
 
 
 def method_order(methods) -> list[str]:
@@ -132,11 +164,65 @@ def method_order(methods) -> list[str]:
     return [m for m in METHOD_ORDER if m in present] + sorted(present - set(METHOD_ORDER))
 
 
-def frontier_plot(table: pd.DataFrame, published=(), below: float = 0.15):
-    """Test accuracy against parameter count (log axis), one panel per dataset: every
-    method and rank choice, the plain small network, the dense baseline, the Pareto front,
-    and published results marked as such. Methods with options (``"lowrank+kd"``) are
-    drawn hollow, in a shade of their method's colour (:func:`method_colours`).
+def legend_outside(figure, axes, columns: int = 1):
+    """One legend for all panels of ``figure``, to the right of them (never over the
+    data): each label once, the panels' own legends removed.
+
+    Args:
+        figure: The matplotlib ``Figure``.
+        axes: Its panels (any iterable of ``Axes``).
+        columns: Legend columns. Defaults to 1.
+
+    Returns:
+        The ``Legend``.
+    """
+    entries = {}
+    for axis in axes:
+        for handle, label in zip(*axis.get_legend_handles_labels()):
+            entries.setdefault(label, handle)
+        if axis.get_legend() is not None:
+            axis.get_legend().remove()
+    legend = figure.legend(list(entries.values()), list(entries.keys()), loc="center left",
+                           bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False, ncol=columns)
+    figure.tight_layout()
+    return legend
+
+
+def published_count(point) -> str:
+    """What a published point's size counts: ``"non-zero weights"`` for a pruned or
+    sparsified network (its source states the compression in weights), ``"parameters"``
+    otherwise.
+
+    Args:
+        point: A :class:`svdnet.experiments.literature.Published`.
+    """
+    return "non-zero weights" if "weights" in point.source else "parameters"
+
+
+MNIST_NOTE = ("our MNIST training images are a reconstruction (97.2% of pixels exact, "
+              "the rest within one grey level); published points are on the original")
+"""Beside the published points of an MNIST panel: what our MNIST is (from the data's
+provenance in ``shared/README.md``)."""
+
+
+def is_core(method: str) -> bool:
+    """Whether a method label is a core method of :data:`METHOD_ORDER` (no options)."""
+    return method in METHOD_ORDER
+
+
+def options_or_small(method: str) -> bool:
+    """Whether a method label is a method with options, or ``small`` (drawn beside them as
+    the bar to clear): the options figure's choice for :func:`frontier_plot`."""
+    return (not is_core(method) and method != "dense") or method == "small"
+
+
+def frontier_plot(table: pd.DataFrame, published=(), below: float = 0.15,
+                  methods=is_core, title: str = ""):
+    """Test accuracy against parameter count (log axis), one panel per dataset: the chosen
+    method labels at every rank choice, the dense baseline, the Pareto front of all the
+    table's runs of the main budget, and published results marked as such, with what
+    their size counts and, on MNIST, :data:`MNIST_NOTE`. Every method has its
+    :func:`colour`; the legend is outside the panels.
 
     Args:
         table: The table of :func:`svdnet.experiments.report.frontier_table`.
@@ -145,6 +231,9 @@ def frontier_plot(table: pd.DataFrame, published=(), below: float = 0.15):
             the legend as published. Defaults to none.
         below: Accuracies more than this (a fraction) below dense are left off the
             panel, and their number is given in its title. Defaults to 0.15.
+        methods: Which method labels to draw: a predicate on the label. Defaults to
+            :func:`is_core` (the core methods, ``small`` among them).
+        title: The figure's title. Defaults to none.
 
     Returns:
         The matplotlib ``Figure``.
@@ -152,70 +241,53 @@ def frontier_plot(table: pd.DataFrame, published=(), below: float = 0.15):
     from svdnet.experiments.formatting import dataset_name
 
     datasets = list(dict.fromkeys(table["dataset"]))
-    methods = method_order(table.loc[table["method"] != "dense", "method"])
-    colours, hollow = method_colours(methods), {m for m in methods if "+" in m}
+    drawn = method_order(m for m in table["method"] if m != "dense" and methods(m))
     figure, axes = plt.subplots(1, max(1, len(datasets)),
-                                figsize=(6.6 * max(1, len(datasets)), 4.6), squeeze=False)
+                                figsize=(5.6 * max(1, len(datasets)), 4.4), squeeze=False)
     markers = {"rank": "o", "budget": "^", "energy": "s"}
     for axis, dataset in zip(axes[0], datasets):
         part = table[table["dataset"] == dataset]
         dense = part[part["method"] == "dense"]
         top = dense["mean"].iloc[0] if len(dense) else part["mean"].max()
-        shown = part[part["mean"] >= top - below]
-        for method in [m for m in methods if m in set(shown["method"])]:
+        shown = part[(part["mean"] >= top - below) & part["method"].isin(drawn)]
+        for method in [m for m in drawn if m in set(shown["method"])]:
             for choice, marker in markers.items():
                 rows = shown[(shown["method"] == method) & (shown["choice"] == choice)]
                 if len(rows):
                     axis.errorbar(rows["parameters"], rows["mean"], yerr=rows["std"].fillna(0),
-                                  fmt=marker, color=colours[method], markersize=6, alpha=0.85,
+                                  fmt=marker, color=colour(method), markersize=6, alpha=0.85,
                                   elinewidth=0.8, capsize=0,
-                                  markerfacecolor="none" if method in hollow else colours[method],
                                   label=f"{method} ({choice})" if choice != "rank" else method)
-        front = shown[shown["pareto"]].sort_values("parameters")
+        front = part[part["pareto"] & (part["mean"] >= top - below)].sort_values("parameters")
         axis.plot(front["parameters"], front["mean"], color="black", linewidth=1,
-                  label="Pareto front (our runs)", zorder=1)
+                  label="Pareto front (all our runs)", zorder=1)
         if len(dense):
             axis.axhline(top, color="grey", linestyle="--", linewidth=1, label="dense")
-        for point, marker in zip((p for p in published if p.dataset == dataset), "*PXD"):
+        points = [p for p in published if p.dataset == dataset]
+        for point, marker in zip(points, "*PXD"):
             axis.scatter(point.parameters, point.accuracy, marker=marker, s=110, color="black",
-                         zorder=4, label=f"published: {point.label}")
+                         zorder=4, label=f"published: {point.label} ({published_count(point)})")
+        if points and dataset == "mnist":
+            axis.text(0.02, 0.02, "\n".join(_wrap(MNIST_NOTE, 60)), transform=axis.transAxes,
+                      fontsize=7, color="#333333", va="bottom")
         axis.set_xscale("log")
         axis.set_ylim(top - below, min(1.0, top + 0.02))
         axis.yaxis.set_major_formatter(lambda value, _: f"{100 * value:.0f}%")
-        hidden = int((part["mean"] < top - below).sum())
+        hidden = int(((part["mean"] < top - below) & part["method"].isin(drawn)).sum())
         axis.set_title(dataset_name(dataset)
-                       + (f" ({hidden} configurations below {100 * (top - below):.0f}% not shown)"
+                       + (f" ({hidden} configuration{'s' if hidden > 1 else ''} below "
+                          f"{100 * (top - below):.0f}% not shown)"
                           if hidden else ""), fontsize=10)
         axis.set_xlabel("parameters of the exported model (log scale)")
         axis.set_ylabel("test accuracy, mean over seeds")
         axis.grid(True, which="major", alpha=0.3)
-    entries = {}
-    for axis in axes[0]:
-        for handle, label in zip(*axis.get_legend_handles_labels()):
-            entries.setdefault(label, handle)
-    legend_inches = 0.16 * -(-len(entries) // 4) + 0.2  # four columns of 8-point text
-    figure.set_figheight(4.6 + legend_inches)
-    figure.legend(list(entries.values()), list(entries.keys()), loc="lower center", ncol=4,
-                  fontsize=8, frameon=False)
-    figure.tight_layout(rect=(0, legend_inches / figure.get_figheight(), 1, 1))
+    if title:
+        figure.suptitle(title, fontsize=11)
+    legend_outside(figure, axes[0])
     return figure
 
 
-def method_colours(methods) -> dict:
-    """A colour per method label: the methods of :data:`METHOD_ORDER` always get the
-    same colour-blind-safe colours (``small`` pink), and a method with options
-    (``"lowrank+kd"``) a darker or lighter shade of its method's colour."""
-    base = dict(zip(METHOD_ORDER, sns.color_palette("colorblind", len(METHOD_ORDER))))
-    shades = ("dark", "muted", "pastel", "deep")
-    colours, seen = {}, {}
-    for method in methods:
-        root = method.split("+")[0]
-        index = METHOD_ORDER.index(root) if root in METHOD_ORDER else len(METHOD_ORDER)
-        if method == root and root in base:
-            colours[method] = base[root]
-            continue
-        count = seen.get(root, 0)
-        seen[root] = count + 1
-        colours[method] = sns.color_palette(shades[count % len(shades)], 10)[
-            (index + 3 * (count // len(shades))) % 10]
-    return colours
+def _wrap(text: str, width: int) -> list[str]:
+    import textwrap
+
+    return textwrap.wrap(text, width)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import glob
 import os
+import re
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -14,6 +16,7 @@ from svdnet.experiments.formatting import (
     accuracy_text,
     dataset_name,
     dataset_order,
+    mean_range_text,
     percent,
     size_text,
 )
@@ -254,14 +257,20 @@ def choice_table(frame: pd.DataFrame, dataset: str) -> pd.DataFrame:
     Returns:
         One row per (method, choice, value): ``mean`` and ``std`` test accuracy,
         ``train mean`` (the last training epoch's accuracy), ``seeds``, ``parameters``
-        (of the exported model) and ``compression``.
+        (of the exported model, the mean over seeds: a budget shared by measured accuracy
+        gives each seed its own ranks) with ``parameters min`` and ``parameters max``, and
+        ``compression`` (the mean) with ``compression min`` and ``compression max``.
     """
     runs = frame[(frame["dataset"] == dataset) & (frame["method"] != "dense")]
     return (runs.groupby(["method", "choice", "value"])
             .agg(mean=("test accuracy", "mean"), std=("test accuracy", "std"),
                  **{"train mean": ("train accuracy", "mean")},
-                 seeds=("seed", "nunique"), parameters=("factorised parameters", "first"),
-                 compression=("compression", "first"))
+                 seeds=("seed", "nunique"), parameters=("factorised parameters", "mean"),
+                 **{"parameters min": ("factorised parameters", "min"),
+                    "parameters max": ("factorised parameters", "max")},
+                 compression=("compression", "mean"),
+                 **{"compression min": ("compression", "min"),
+                    "compression max": ("compression", "max")})
             .reset_index())
 
 
@@ -292,7 +301,8 @@ def frontier_table(frame: pd.DataFrame) -> pd.DataFrame:
         rows.loc[main, "pareto"] = pareto_front(rows[main], x="parameters")
         parts.append(rows)
     columns = ["dataset", "method", "choice", "value", "mean", "std", "train mean", "seeds",
-               "parameters", "compression", "pareto"]
+               "parameters", "parameters min", "parameters max", "compression",
+               "compression min", "compression max", "pareto"]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
 
 
@@ -358,18 +368,81 @@ def compression_target(frame: pd.DataFrame, minimum: float = 50.0,
 SVD_METHODS = ("projection", "posthoc", "finetune", "lowrank")
 """The methods that compress the trained (or initial) network with truncated SVD."""
 
+ALPHA = 0.05
+"""The significance level of every verdict the report states, applied to the
+Benjamini-Hochberg adjusted p-values of :func:`significance`."""
 
-def compare(first, second) -> int:
-    """The rule for "a difference": ``1`` when ``first``'s mean accuracy is above
-    ``second``'s by more than the seeds' spread (the sum of the two standard deviations,
-    a single seed counting 0), ``-1`` when below by more, ``0`` otherwise (a tie).
+VERDICTS = ("better", "worse", "no significant difference", "not tested")
+"""The verdicts of :func:`significance`, from the first sample's side."""
+
+
+def welch_p(first, second) -> float:
+    """The two-sided p-value of Welch's t-test (``scipy.stats.ttest_ind`` with
+    ``equal_var=False``) of two samples, such as one configuration's test accuracies over
+    seeds against another's.
 
     Args:
-        first, second: Rows (or mappings) with ``mean`` and ``std``.
+        first, second: The two samples (any sequence of numbers).
+
+    Returns:
+        The p-value; ``NaN`` when either sample has fewer than 2 values (no test is
+        possible). When both samples have no spread at all (identical runs), the test is
+        undefined; the p-value is then 1 for equal means and 0 for different ones.
     """
-    spread = np.nan_to_num(first["std"]) + np.nan_to_num(second["std"])
-    difference = first["mean"] - second["mean"]
-    return 1 if difference > spread else -1 if -difference > spread else 0
+    from scipy import stats
+
+    first, second = np.asarray(first, dtype=float), np.asarray(second, dtype=float)
+    if len(first) < 2 or len(second) < 2:
+        return np.nan
+    if np.ptp(first) == 0 and np.ptp(second) == 0:
+        return 1.0 if first[0] == second[0] else 0.0
+    with warnings.catch_warnings():  # nearly identical accuracies: scipy warns, the p stands
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(stats.ttest_ind(first, second, equal_var=False).pvalue)
+
+
+def significance(table: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
+    """Tests every row's two samples and corrects for the number of rows: the one place
+    where the report, its findings and the landing page get a verdict.
+
+    Each row is tested with :func:`welch_p`; the p-values of all rows that could be
+    tested are then adjusted together with the Benjamini-Hochberg procedure
+    (``scipy.stats.false_discovery_control``), so ``table`` should hold every comparison
+    the page states. The verdict is ``"better"`` or ``"worse"`` (the first sample's mean
+    against the second's) when the adjusted p-value is below ``alpha``, ``"no significant
+    difference"`` otherwise, and ``"not tested"`` for a sample of fewer than 2 values.
+
+    Args:
+        table: One row per comparison with ``first`` and ``second``, each a sequence of
+            values (test accuracies over seeds); other columns are kept.
+        alpha: The significance level. Defaults to :data:`ALPHA`.
+
+    Returns:
+        ``table`` with ``first mean``, ``first std``, ``first seeds``, ``second mean``,
+        ``second std``, ``second seeds``, ``difference (pp)`` (first minus second, in
+        percentage points), ``p``, ``adjusted p`` and ``verdict`` added.
+    """
+    from scipy import stats
+
+    table = table.copy()
+    for side in ("first", "second"):
+        samples = [np.asarray(values, dtype=float) for values in table[side]]
+        table[f"{side} mean"] = [values.mean() if len(values) else np.nan for values in samples]
+        table[f"{side} std"] = [values.std(ddof=1) if len(values) > 1 else np.nan
+                                for values in samples]
+        table[f"{side} seeds"] = [len(values) for values in samples]
+    table["difference (pp)"] = 100 * (table["first mean"] - table["second mean"])
+    table["p"] = [welch_p(a, b) for a, b in zip(table["first"], table["second"])]
+    tested = table["p"].notna()
+    table["adjusted p"] = np.nan
+    if tested.any():
+        table.loc[tested, "adjusted p"] = stats.false_discovery_control(
+            table.loc[tested, "p"].to_numpy(), method="bh")
+    significant = table["adjusted p"] < alpha
+    table["verdict"] = np.where(~tested, "not tested", np.where(
+        ~significant, "no significant difference",
+        np.where(table["difference (pp)"] > 0, "better", "worse")))
+    return table
 
 
 def main_budget(frame: pd.DataFrame) -> pd.DataFrame:
@@ -388,87 +461,271 @@ def is_small(methods: pd.Series) -> pd.Series:
     return methods.map(base_method) == "small"
 
 
-def small_comparison(frame: pd.DataFrame) -> pd.DataFrame:
-    """The best SVD method at each size against the plain network trained small.
+SMALL_OPTIONS = ("+denseout", "+kd")
+"""The options a ``small`` network shares with the SVD method it is set against: the same
+output layer kept dense, the same teacher."""
 
-    Only runs of the main training budget count (:func:`main_budget`). For every rank and
-    budget that has ``small`` runs (a rank with the output layer kept
-    dense is a size of its own: ``"rank 5, output dense"``), the SVD method (any variant, see
-    :func:`svdnet.experiments.config.method_label`) with the highest mean test accuracy
-    at the same rank or budget is set against the best variant of ``small`` (the same
-    depth, narrowed to about the same parameter count, same training budget; with the
-    same teacher where it was distilled). The
-    verdict counts a difference only when it is larger than the seeds' spread (the sum
-    of the two standard deviations): ``"svdnet"``, ``"small"`` or ``"tie"``.
+
+def matching_small(method: str) -> str:
+    """The ``small`` label an SVD method is set against: ``"small"`` with the method's
+    options of :data:`SMALL_OPTIONS` (``"lowrank+denseout+kd"`` ->
+    ``"small+denseout+kd"``; ``"finetune+accuracy"`` -> ``"small"``).
+
+    Args:
+        method: A method label of :func:`svdnet.experiments.config.method_label`.
+    """
+    options = ["+" + option for option in method.split("+")[1:]]
+    return "small" + "".join(option for option in SMALL_OPTIONS if option in options)
+
+
+def _configurations(frame: pd.DataFrame) -> dict:
+    """(dataset, method, choice, value) -> that configuration's runs (``NaN`` value for
+    dense)."""
+    keys = frame.assign(value=frame["value"].fillna(-1))
+    return {(d, m, c, (np.nan if v == -1 else v)): part
+            for (d, m, c, v), part in keys.groupby(["dataset", "method", "choice", "value"])}
+
+
+def _side(runs: pd.DataFrame, prefix: str) -> dict:
+    """The accuracies and sizes of one configuration's runs, keyed for a comparison row."""
+    parameters = runs["factorised parameters"]
+    return {prefix: runs.sort_values("seed")["test accuracy"].to_numpy(),
+            f"{prefix} parameters": parameters.mean(),
+            f"{prefix} parameters min": parameters.min(),
+            f"{prefix} parameters max": parameters.max(),
+            f"{prefix} compression": runs["compression"].mean(),
+            f"{prefix} compression min": runs["compression"].min(),
+            f"{prefix} compression max": runs["compression"].max()}
+
+
+def _row(question: str, key, runs, other_key, other_runs) -> dict:
+    dataset, method, choice, value = key
+    return {"question": question, "dataset": dataset, "method": method, "choice": choice,
+            "value": value, "against": other_key[1], "against choice": other_key[2],
+            "against value": other_key[3], **_side(runs, "first"),
+            **_side(other_runs, "second")}
+
+
+QUESTIONS = ("against small", "trained against posthoc", "budget against one rank",
+             "budget options", "longer budget")
+"""The comparisons the report tests (:func:`comparisons`), in the order it states them:
+
+- ``against small``: every SVD configuration of the main budget (a rank or a parameter
+  budget, with any options) against the plain network trained small at that rank or
+  budget (:func:`matching_small`);
+- ``trained against posthoc``: ``projection``, ``finetune`` and ``lowrank`` against
+  ``posthoc`` at each rank;
+- ``budget against one rank``: ``finetune`` with budget-chosen ranks against ``finetune``
+  with one rank at the nearest size;
+- ``budget options``: ``finetune``'s options at a budget against ``finetune`` alone;
+- ``longer budget``: a run of a longer budget against the same method and size trained
+  for the main budget."""
+
+
+def comparisons(frame: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
+    """Every comparison the report states (:data:`QUESTIONS`), tested together by
+    :func:`significance`: the p-values are corrected for all of them at once, so the
+    report, its findings and the landing page give each the same verdict.
+
+    Each configuration is compared on its own: no "best variant" is picked first (the
+    results have no validation split to pick it on).
 
     Args:
         frame: The frame of :func:`load_results`.
+        alpha: The significance level. Defaults to :data:`ALPHA`.
 
     Returns:
-        One row per (dataset, choice, value): ``size`` (``"rank 20"``, ``"budget
-        100,000"``), ``parameters`` and ``compression`` of the best SVD model, ``best
-        method``, ``svdnet`` and ``svdnet std``, ``small`` and ``small std`` (mean test
-        accuracies), ``small method`` (its variant), ``small parameters``, ``difference (pp)`` (svdnet minus small,
-        percentage points), ``seeds`` (the fewer of the two) and ``verdict``; sorted by
-        dataset and parameters.
+        One row per comparison: ``question``, ``dataset``, the first configuration
+        (``method``, ``choice``, ``value``) and the one it is set against (``against``,
+        ``against choice``, ``against value``), per side (``first``, ``second``) the
+        accuracies over seeds and the mean, minimum and maximum ``parameters`` and
+        ``compression`` over seeds, and the columns :func:`significance` adds.
     """
-    columns = ["dataset", "choice", "value", "size", "parameters", "compression",
-               "best method", "svdnet", "svdnet std", "small", "small std", "small method",
-               "small parameters", "difference (pp)", "seeds", "verdict"]
-    runs = main_budget(frame)
-    runs = runs[runs["choice"].isin(["rank", "budget"])]
-    runs = runs.assign(**{"output dense": runs["method"].str.contains("+denseout", regex=False)})
-    grouped = runs.groupby(["dataset", "choice", "value", "output dense", "method"]).agg(
-        mean=("test accuracy", "mean"), std=("test accuracy", "std"),
-        seeds=("seed", "nunique"), parameters=("factorised parameters", "first"),
-        compression=("compression", "first")).reset_index()
+    configs = _configurations(frame) if len(frame) else {}
+    main = main_epochs(frame)
     rows = []
-    for (dataset, choice, value, kept), part in grouped.groupby(
-            ["dataset", "choice", "value", "output dense"]):
-        small = part[is_small(part["method"])]
-        svd = part[is_svd(part["method"])]
-        if small.empty or svd.empty:
+    for key, runs in configs.items():
+        dataset, method, choice, value = key
+        if runs["epochs"].iloc[0] != main:
+            plain = (dataset, method.rsplit("+", 1)[0], choice, value)
+            if plain in configs:
+                rows.append(_row("longer budget", key, runs, plain, configs[plain]))
             continue
-        small = small.sort_values("mean", ascending=False).iloc[0]  # its best variant
-        best = svd.sort_values("mean", ascending=False).iloc[0]
-        difference = best["mean"] - small["mean"]
-        verdict = {1: "svdnet", -1: "small", 0: "tie"}[compare(best, small)]
-        rows.append({
-            "dataset": dataset, "choice": choice, "value": value,
-            "size": (f"rank {value:g}" if choice == "rank" else f"budget {value:,.0f}")
-                    + (", output dense" if kept and choice == "rank" else ""),
-            "parameters": best["parameters"], "compression": best["compression"],
-            "best method": best["method"], "svdnet": best["mean"], "svdnet std": best["std"],
-            "small": small["mean"], "small std": small["std"], "small method": small["method"],
-            "small parameters": small["parameters"], "difference (pp)": 100 * difference,
-            "seeds": int(min(best["seeds"], small["seeds"])), "verdict": verdict,
-        })
-    table = pd.DataFrame(rows, columns=columns)
-    return table.sort_values(["dataset", "parameters"]).reset_index(drop=True)
+        if base_method(method) not in SVD_METHODS or choice not in ("rank", "budget"):
+            continue
+        small = (dataset, matching_small(method), choice, value)
+        if small in configs:
+            rows.append(_row("against small", key, runs, small, configs[small]))
+        if choice == "rank" and method in ("projection", "finetune", "lowrank"):
+            posthoc = (dataset, "posthoc", choice, value)
+            if posthoc in configs:
+                rows.append(_row("trained against posthoc", key, runs, posthoc,
+                                 configs[posthoc]))
+        if choice == "budget" and method == "finetune":
+            uniform = [(k, r) for k, r in configs.items()
+                       if k[0] == dataset and k[1] == method and k[2] == "rank"]
+            if uniform:
+                size = runs["factorised parameters"].mean()
+                near = min(uniform, key=lambda item: abs(
+                    item[1]["factorised parameters"].mean() - size))
+                rows.append(_row("budget against one rank", key, runs, *near))
+        if choice == "budget" and base_method(method) == "finetune" and method != "finetune":
+            alone = (dataset, "finetune", choice, value)
+            if alone in configs:
+                rows.append(_row("budget options", key, runs, alone, configs[alone]))
+    columns = ["question", "dataset", "method", "choice", "value", "against", "against choice",
+               "against value", "first", "second"]
+    table = pd.DataFrame(rows) if rows else pd.DataFrame(columns=columns)
+    table = significance(table, alpha)
+    if table.empty:
+        return table
+    order = {question: i for i, question in enumerate(QUESTIONS)}
+    return (table.assign(order=table["question"].map(order))
+            .sort_values(["order", "dataset", "first parameters", "method"])
+            .drop(columns="order").reset_index(drop=True))
 
 
-def small_sentences(frame: pd.DataFrame) -> list[str]:
-    """What :func:`small_comparison` says, in one sentence per dataset: where the best SVD
-    method beats the plain small network by more than the seeds' spread, where they tie,
-    and where the small network wins."""
-    table = small_comparison(frame)
-    sentences = []
-    for dataset, part in table.groupby("dataset"):
-        def sizes(verdict):
-            chosen = part[part["verdict"] == verdict]
-            return ", ".join(f"{row['size']} ({row['compression']:.0f}x: {100 * row['svdnet']:.2f}% "
-                             f"vs {100 * row['small']:.2f}%)" for _, row in chosen.iterrows())
-        counts = part["verdict"].value_counts()
-        parts = [f"{dataset}: of {len(part)} sizes, svdnet's best method beats the plain small "
-                 f"network by more than the seeds' spread at {counts.get('svdnet', 0)}"]
-        if counts.get("svdnet", 0):
-            parts[-1] += f" [{sizes('svdnet')}]"
-        parts.append(f"ties at {counts.get('tie', 0)}" + (f" [{sizes('tie')}]"
-                                                          if counts.get("tie", 0) else ""))
-        parts.append(f"and loses at {counts.get('small', 0)}" + (
-            f" [{sizes('small')}]" if counts.get("small", 0) else ""))
-        sentences.append("; ".join(parts) + ".")
-    return sentences
+def small_comparison(frame: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
+    """Every SVD configuration against the plain network trained small at the same size,
+    from :func:`comparisons` (so tested with Welch's t-test over seeds and corrected with
+    Benjamini-Hochberg for every comparison of the report).
+
+    Only runs of the main training budget count (:func:`main_budget`). A configuration
+    (an SVD method with its options, at a rank or a parameter budget) is set against
+    ``small`` at the same rank or budget with the same output layer and teacher
+    (:func:`matching_small`). Configurations whose ``small`` networks have the same
+    parameter count (rank 10 and the budget of rank 10's size, for example) share one
+    ``size``.
+
+    Args:
+        frame: The frame of :func:`load_results`.
+        alpha: The significance level. Defaults to :data:`ALPHA`.
+
+    Returns:
+        One row per comparison, sorted by dataset, size (largest compression first) and
+        method: ``dataset``, ``size`` (the small network's parameter count),
+        ``size compression`` (the dense network's parameters over it), ``configuration``
+        (``"rank 20"``, ``"budget 100,000"``), ``method``, ``parameters``,
+        ``parameters min``, ``parameters max``, ``compression``, ``compression min``,
+        ``compression max`` (over seeds: a budget chosen by accuracy differs by seed),
+        ``svdnet``, ``svdnet std``, ``small``, ``small std``, ``small method``,
+        ``small parameters``, ``seeds`` (the fewer of the two sides),
+        ``difference (pp)``, ``p``, ``adjusted p`` and ``verdict`` (``"better"``: the SVD
+        configuration is more accurate; ``"worse"``; ``"no significant difference"``;
+        ``"not tested"``).
+    """
+    table = comparisons(frame, alpha)
+    table = table[table["question"] == "against small"]
+    columns = ["dataset", "size", "size compression", "configuration", "method", "parameters",
+               "parameters min", "parameters max", "compression", "compression min",
+               "compression max", "svdnet", "svdnet std", "small", "small std",
+               "small method", "small parameters", "seeds", "difference (pp)", "p",
+               "adjusted p", "verdict"]
+    if table.empty:
+        return pd.DataFrame(columns=columns)
+    renamed = {"first mean": "svdnet", "first std": "svdnet std", "second mean": "small",
+               "second std": "small std", "against": "small method",
+               "second parameters": "small parameters"}
+    renamed.update({f"first {name}": name for name in (
+        "parameters", "parameters min", "parameters max", "compression", "compression min",
+        "compression max")})
+    table = table.rename(columns=renamed)
+    table["size"] = table["small parameters"].round().astype(int)
+    table["size compression"] = table["second compression"]
+    table["configuration"] = [size_text(c, v) for c, v in zip(table["choice"], table["value"])]
+    table["seeds"] = np.minimum(table["first seeds"], table["second seeds"])
+    return (table.sort_values(["dataset", "size", "parameters", "method"])[columns]
+            .reset_index(drop=True))
+
+
+def readable_comparison(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`small_comparison` with its numbers as text, for the report: accuracies as
+    mean ± std over seeds, sizes as the mean with the seeds' range, p-values.
+
+    Args:
+        table: The table of :func:`small_comparison`.
+    """
+    return pd.DataFrame({
+        "dataset": table["dataset"].map(dataset_name),
+        "size": table["size"].map("{:,}".format),
+        "configuration": table["configuration"], "method": table["method"],
+        "parameters": [mean_range_text(m, lo, hi) for m, lo, hi in zip(
+            table["parameters"], table["parameters min"], table["parameters max"])],
+        "compression": [mean_range_text(m, lo, hi, "{:.1f}", "x") for m, lo, hi in zip(
+            table["compression"], table["compression min"], table["compression max"])],
+        "svdnet": [accuracy_text(m, s) for m, s in zip(table["svdnet"], table["svdnet std"])],
+        "small": [accuracy_text(m, s) for m, s in zip(table["small"], table["small std"])],
+        "small method": table["small method"],
+        "small parameters": table["small parameters"].map("{:,.0f}".format),
+        "seeds": table["seeds"], "difference (pp)": table["difference (pp)"].map("{:+.2f}".format),
+        "p": table["p"].map("{:.2g}".format), "adjusted p": table["adjusted p"].map("{:.2g}".format),
+        "verdict": table["verdict"]})
+
+
+def readable_tests(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`comparisons` with its numbers as text, for the report: one row per tested
+    comparison, the first configuration against the second.
+
+    Args:
+        table: The table of :func:`comparisons`.
+    """
+    def side(method, choice, value, mean, std, seeds):
+        return [f"{m} {size_text(c, v)}: {accuracy_text(a, s)} ({n} seeds)"
+                for m, c, v, a, s, n in zip(method, choice, value, mean, std, seeds)]
+
+    return pd.DataFrame({
+        "question": table["question"], "dataset": table["dataset"].map(dataset_name),
+        "first": side(table["method"], table["choice"], table["value"], table["first mean"],
+                      table["first std"], table["first seeds"]),
+        "second": side(table["against"], table["against choice"], table["against value"],
+                       table["second mean"], table["second std"], table["second seeds"]),
+        "difference (pp)": table["difference (pp)"].map("{:+.2f}".format),
+        "p": table["p"].map("{:.2g}".format), "adjusted p": table["adjusted p"].map("{:.2g}".format),
+        "verdict": table["verdict"]})
+
+
+def verdict_counts(table: pd.DataFrame) -> dict:
+    """How many rows of a :func:`significance` table have each of :data:`VERDICTS`."""
+    counts = table["verdict"].value_counts() if len(table) else {}
+    return {verdict: int(counts.get(verdict, 0)) for verdict in VERDICTS}
+
+
+def losing_from(part: pd.DataFrame):
+    """The smallest ``size compression`` from which every configuration of one dataset's
+    :func:`small_comparison` rows is ``"worse"`` than ``small`` at every larger
+    compression too, or ``None`` when some configuration at the most compressed size is
+    not worse.
+
+    Args:
+        part: One dataset's rows of :func:`small_comparison`.
+    """
+    sizes = (part.groupby("size")
+             .agg(compression=("size compression", "first"),
+                  worse=("verdict", lambda verdicts: bool((verdicts == "worse").all())))
+             .sort_values("compression", ascending=False))
+    tail = sizes["worse"].cummin()
+    return sizes.loc[tail, "compression"].min() if tail.any() else None
+
+
+def statistics_note(table: pd.DataFrame, alpha: float = ALPHA,
+                    scope: str = "the report makes") -> str:
+    """How the verdicts were reached, for the pages: the test, the seeds, the correction
+    and the number of comparisons it covered.
+
+    Args:
+        table: The table of :func:`significance` whose p-values were corrected together
+            (for the report, :func:`comparisons`).
+        alpha: The significance level. Defaults to :data:`ALPHA`.
+        scope: Which comparisons ``table`` holds, after "all N comparisons". Defaults to
+            ``"the report makes"``.
+    """
+    if table.empty:
+        return ""
+    seeds = sorted(set(table["first seeds"]) | set(table["second seeds"]))
+    seeds_text = (f"{seeds[0]}" if len(seeds) == 1 else f"{seeds[0]} to {seeds[-1]}")
+    return (f"Welch's t-test over {seeds_text} seeds per side, two-sided, with "
+            f"Benjamini-Hochberg's correction over all {len(table)} comparisons {scope}; a "
+            f"difference counts at an adjusted p below {alpha:g}")
 
 
 def output_layer_sentence(ranks, input_dim: int = 784, num_classes: int = 10,
@@ -492,8 +749,9 @@ def output_layer_sentence(ranks, input_dim: int = 784, num_classes: int = 10,
     return (f"The output layer ({shape}) is factorised only below its break-even rank "
             f"({break_even_rank(width, num_classes)} is the largest rank whose factors are "
             f"smaller): here at rank{'s' if len(factorised) > 1 else ''} "
-            f"{', '.join(str(int(r)) for r in factorised)}, which also caps how many classes "
-            "the network can tell apart"
+            f"{', '.join(str(int(r)) for r in factorised)}, where the layer's logits then span at "
+            "most that many directions, which limits what the network can learn, not how "
+            "many classes it can output"
             + (f"; at {', '.join(str(int(r)) for r in kept)} it stays dense." if kept else "."))
 
 
@@ -528,7 +786,8 @@ def selection_table(frame: pd.DataFrame, method: str = "finetune") -> pd.DataFra
 
     Returns:
         One row per (dataset, choice, value) with the mean test accuracy, its std, the
-        seeds, the exported model's parameters, the compression and the chosen ranks of
+        seeds, the exported model's parameters and compression (means over seeds: an
+        energy threshold can choose other ranks for another seed) and the chosen ranks of
         the first seed, sorted by dataset and parameters.
     """
     part = frame[(frame["method"] == method) & frame["choice"].isin(["rank", "energy", "budget"])]
@@ -539,8 +798,8 @@ def selection_table(frame: pd.DataFrame, method: str = "finetune") -> pd.DataFra
         mean=("test accuracy", "mean"),
         std=("test accuracy", "std"),
         seeds=("seed", "nunique"),
-        **{"factorised parameters": ("factorised parameters", "first"),
-           "compression": ("compression", "first"),
+        **{"factorised parameters": ("factorised parameters", "mean"),
+           "compression": ("compression", "mean"),
            "chosen ranks": ("chosen ranks", "first")},
     ).reset_index()
     return table.sort_values(["dataset", "factorised parameters"]).reset_index(drop=True)
@@ -555,34 +814,88 @@ def time_table(frame: pd.DataFrame) -> pd.DataFrame:
             .median().reset_index().astype({"rank": int}))
 
 
-def build_time_table(frame: pd.DataFrame) -> pd.DataFrame:
+def reused_seconds(results_dir: str, frame: pd.DataFrame) -> pd.Series:
+    """The dense training each run reused instead of doing it itself, in seconds, from the
+    stored timings of the dense run it names: the dense epochs before the factorisation
+    (``finetune``: all but its ``finetune epochs``; ``posthoc``: all of them; the epochs
+    are those the weights file named by the result's ``dense_source`` was saved after) and the teacher's whole training (a distilled run, through
+    its ``teacher_source``). A run that reused nothing counts 0; a named dense run whose
+    result is missing counts ``NaN``.
+
+    Args:
+        results_dir: The folder of the result files of ``frame``.
+        frame: The frame of :func:`load_results`.
+
+    Returns:
+        A Series aligned with ``frame``.
+    """
+    epochs_pattern = re.compile(r"-e(\d+)-")
+    dense_epochs = {}  # dense result name with its epochs masked -> seconds per epoch
+    for name in frame.loc[frame["method"] == "dense", "file"]:
+        run = read_json(os.path.join(results_dir, name))["run"]
+        dense_epochs[epochs_pattern.sub("-e*-", name.removesuffix(".json"), count=1)] = (
+            run.get("epoch_seconds") or [run["train_seconds"]])
+
+    def dense(source):
+        # "mnist-dense-5x1024-e8-b128-seed0.weights.h5": the weights the 10-epoch dense
+        # run saved after its 8th epoch, so the first 8 epochs of that run's time.
+        stem = os.path.basename(source).removesuffix(".weights.h5")
+        epochs = epochs_pattern.search(stem)
+        seconds = dense_epochs.get(epochs_pattern.sub("-e*-", stem, count=1))
+        if seconds is None:
+            return np.nan
+        return float(np.sum(seconds[: int(epochs.group(1))] if epochs else seconds))
+
+    values = []
+    for name in frame["file"]:
+        payload = read_json(os.path.join(results_dir, name))
+        values.append(sum(dense(payload[key]) for key in ("dense_source", "teacher_source")
+                          if payload.get(key)))
+    return pd.Series(values, index=frame.index, dtype=float)
+
+
+def build_time_table(frame: pd.DataFrame, reused: pd.Series | None = None) -> pd.DataFrame:
     """What the runs behind the report cost: runs and summed wall time per method.
 
     Every run's ``wall s`` is summed as recorded, whatever commit made it; a run that reused
-    a cached dense training (``posthoc``, ``finetune``) counts only its own time, and the
-    dense training is counted once, in the ``dense`` row. Papermill's per-notebook start-up
-    is not in any run's time.
+    a cached dense training (``posthoc``, ``finetune``) or a trained teacher (``+kd``)
+    counts only its own time in ``wall h``, and the dense training is counted once, in the
+    ``dense`` row. Papermill's per-notebook start-up is not in any run's time.
 
     Args:
         frame: The frame of ``load_results``.
+        reused: The dense training seconds each run reused (:func:`reused_seconds`),
+            aligned with ``frame``: the table then adds ``reused dense h`` and ``h if run
+            alone`` (its own wall time plus what it reused, what the method costs without
+            a cache). Defaults to ``None``: not shown.
 
     Returns:
-        One row per method (``runs``, ``wall h``, ``median wall min``), slowest method
-        first, then a ``total`` row; runs without a recorded wall time count in ``runs``
-        but not in the times.
+        One row per method (``runs``, ``wall h``, ``median wall min``, and with
+        ``reused`` the two columns above), slowest method first, then a ``total`` row;
+        runs without a recorded wall time count in ``runs`` but not in the times.
     """
     columns = ["method", "runs", "wall h", "median wall min"]
+    if reused is not None:
+        columns += ["reused dense h", "h if run alone"]
+        frame = frame.assign(reused=reused)
     if frame.empty:
         return pd.DataFrame(columns=columns)
-    table = (frame.groupby("method")["wall s"]
-             .agg(runs="size", total="sum", median="median").reset_index())
+    aggregations = {"runs": ("wall s", "size"), "total": ("wall s", "sum"),
+                    "median": ("wall s", "median")}
+    if reused is not None:
+        aggregations["reused"] = ("reused", "sum")
+    table = frame.groupby("method").agg(**aggregations).reset_index()
     table["wall h"] = table.pop("total") / 3600
     table["median wall min"] = table.pop("median") / 60
+    total = {"method": "total", "runs": int(table["runs"].sum()),
+             "wall h": table["wall h"].sum(), "median wall min": frame["wall s"].median() / 60}
+    if reused is not None:
+        table["reused dense h"] = table.pop("reused") / 3600
+        table["h if run alone"] = table["wall h"] + table["reused dense h"]
+        total["reused dense h"] = table["reused dense h"].sum()
+        total["h if run alone"] = table["h if run alone"].sum()
     table = table.sort_values("wall h", ascending=False)
-    total = pd.DataFrame([{"method": "total", "runs": int(table["runs"].sum()),
-                           "wall h": table["wall h"].sum(),
-                           "median wall min": frame["wall s"].median() / 60}])
-    return pd.concat([table, total], ignore_index=True)[columns]
+    return pd.concat([table, pd.DataFrame([total])], ignore_index=True)[columns]
 
 
 def dense_spectra(results_dir: str, dataset: str, seed: int = 0) -> dict:

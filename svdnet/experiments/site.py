@@ -1,7 +1,8 @@
 """The reader's entry to ``reports/``: the landing page (``index.html``) and the page and
 CSV of every result (``results.html``, ``results.csv``), rendered with Jinja templates
-from the result files; the headline figure is written beside them
-(``figures/frontier.png``).
+from the result files; the two headline figures are written beside them
+(``figures/frontier.png``, the core methods, and ``figures/options.png``, the methods with
+options).
 
 The pages of executed notebooks are rendered by :mod:`svdnet.experiments.render`, which
 calls :func:`write_site` once they are written.
@@ -26,16 +27,21 @@ from svdnet.experiments.formatting import (
 from svdnet.experiments.grid import describe_name
 from svdnet.experiments.images import compact_png
 from svdnet.experiments.literature import PUBLISHED
-from svdnet.experiments.report import frontier_table, load_results, small_comparison
+from svdnet.experiments.report import (
+    comparisons,
+    frontier_table,
+    load_results,
+    main_epochs,
+    small_comparison,
+    statistics_note,
+    verdict_counts,
+)
 from svdnet.experiments.results import write_text_atomic
 
 TEMPLATES = os.path.join(os.path.dirname(__file__), "templates", "site")
 FIGURE = "figures/frontier.png"
+OPTIONS_FIGURE = "figures/options.png"
 CSV = "results.csv"
-VERDICTS = {"svdnet": ("svdnet wins", "win"), "small": ("small wins", "lose"),
-            "tie": ("tie", "")}
-"""Verdict of :func:`svdnet.experiments.report.small_comparison` -> (text, CSS class)."""
-
 
 def _environment():
     import jinja2
@@ -64,23 +70,52 @@ def _provenance(frame: pd.DataFrame) -> str:
     return f"{len(frame)} result files" + (f", commits {', '.join(commits)}" if commits else "")
 
 
+def _names(rows: pd.DataFrame) -> str:
+    return ", ".join(f"{row['method']} {row['configuration']}" for _, row in rows.iterrows())
+
+
 def compact_table(frame: pd.DataFrame) -> list[dict]:
-    """Per dataset, the rows of :func:`svdnet.experiments.report.small_comparison`
-    formatted for the landing page (percentages, compression, verdict)."""
+    """Per dataset and size (the small network's parameter count), the verdicts of
+    :func:`svdnet.experiments.report.small_comparison` formatted for the landing page: the
+    small network's accuracy, the svdnet configurations better than it, not significantly
+    different and worse, and the one with the highest mean (a description; each
+    configuration was tested on its own).
+
+    Args:
+        frame: The frame of :func:`svdnet.experiments.report.load_results`.
+
+    Returns:
+        One dict per dataset with ``name``, ``dense`` (its accuracy) and ``rows``, each
+        row with ``size``, ``compression``, ``configurations``, ``small``, ``better``,
+        ``same``, ``worse`` (texts), ``highest``, ``better css`` (``"win"`` when some
+        configuration is better) and ``worse css`` (``"lose"`` when all are worse).
+    """
     table = small_comparison(frame)
     datasets = []
     for dataset in dataset_order(frame["dataset"]):
         dense = frame.loc[(frame["dataset"] == dataset) & (frame["method"] == "dense"),
                           "test accuracy"]
-        part = table[table["dataset"] == dataset].sort_values("compression")
-        rows = [{"size": row["size"], "compression": compression_text(row["compression"]),
-                 "method": row["best method"],
-                 "svdnet": accuracy_text(row["svdnet"], row["svdnet std"]),
-                 "small": accuracy_text(row["small"], row["small std"])
-                 + ("" if row["small method"] == "small" else f" ({row['small method']})"),
-                 "difference": f"{row['difference (pp)']:+.2f} points",
-                 "verdict": VERDICTS[row["verdict"]][0], "css": VERDICTS[row["verdict"]][1]}
-                for _, row in part.iterrows()]
+        rows = []
+        part = table[table["dataset"] == dataset]
+        for size, group in part.groupby("size"):
+            small = group.drop_duplicates("small method").set_index("small method")
+            top = group.sort_values("svdnet", ascending=False).iloc[0]
+            counts = verdict_counts(group)
+            rows.append({
+                "size": f"{size:,}", "compression": compression_text(group["size compression"].iloc[0]),
+                "configurations": ", ".join(dict.fromkeys(group["configuration"])),
+                "small": "; ".join(
+                    accuracy_text(row["small"], row["small std"])
+                    + ("" if method == "small" else f" ({method})")
+                    for method, row in small.iterrows()),
+                "better": _names(group[group["verdict"] == "better"]) or "none",
+                "same": f"{counts['no significant difference']} of {len(group)}",
+                "worse": f"{counts['worse']} of {len(group)}",
+                "highest": f"{top['method']} {top['configuration']}: "
+                           f"{accuracy_text(top['svdnet'], top['svdnet std'])} "
+                           f"({top['difference (pp)']:+.2f} points, {top['verdict']})",
+                "better css": "win" if counts["better"] else "",
+                "worse css": "lose" if counts["worse"] == len(group) else ""})
         datasets.append({"name": dataset_name(dataset), "rows": rows,
                          "dense": accuracy_text(dense.mean(), dense.std()) if len(dense) else "-"})
     return [dataset for dataset in datasets if dataset["rows"]]
@@ -154,7 +189,7 @@ def run_pages(pages: list[str]) -> tuple[list[int], list[dict], list[tuple[str, 
 
 
 def write_site(reports_dir: str = "reports", pages=(), run_page_list=(), unfinished=()) -> str:
-    """Writes ``index.html``, ``results.html``, ``results.csv`` and the headline figure
+    """Writes ``index.html``, ``results.html``, ``results.csv`` and the two headline figures
     into ``reports_dir``, from the result files of ``reports_dir/grid/results`` (and the
     reference experiment's, ``reports_dir/results``, on the results page).
 
@@ -177,27 +212,27 @@ def write_site(reports_dir: str = "reports", pages=(), run_page_list=(), unfinis
     environment = _environment()
     provenance = _provenance(frame)
 
-    figure = None
+    figures = []
     if len(frame):
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        from svdnet.experiments.plots import frontier_plot
+        from svdnet.experiments.plots import frontier_plot, is_core, options_or_small
 
-        os.makedirs(os.path.join(reports_dir, os.path.dirname(FIGURE)), exist_ok=True)
-        drawn = frontier_plot(frontier_table(frame), PUBLISHED)
-        path = os.path.join(reports_dir, FIGURE)
-        partial = path + ".partial.png"
-        drawn.savefig(partial, dpi=100, metadata={"Software": None})
-        plt.close(drawn)
-        with open(partial, "rb") as stream:
-            png = compact_png(stream.read())
-        with open(partial, "wb") as stream:
-            stream.write(png)
-        os.replace(partial, path)
-        figure = FIGURE
+        os.makedirs(os.path.join(reports_dir, "figures"), exist_ok=True)
+        table = frontier_table(frame)
+        for path, methods, title in (
+                (FIGURE, is_core, "The core methods against the plain small network"),
+                (OPTIONS_FIGURE, options_or_small,
+                 "The methods with options against the plain small network")):
+            if not table["method"].map(lambda m, f=methods: m != "small" and f(m)).any():
+                continue
+            drawn = frontier_plot(table, PUBLISHED, methods=methods, title=title)
+            _save_png(drawn, os.path.join(reports_dir, path))
+            plt.close(drawn)
+            figures.append(path)
 
     every = readable_results(frame)
     write_text_atomic(os.path.join(reports_dir, CSV), every.to_csv(index=False))
@@ -228,14 +263,40 @@ def write_site(reports_dir: str = "reports", pages=(), run_page_list=(), unfinis
                  "the reference experiment (MNIST, projection at rank 20, seed 0), executed"
                  if os.path.basename(page).startswith("sweep-") else "an executed notebook")
                 for page in pages]
+    tested = comparisons(frame) if len(frame) else pd.DataFrame()
     index = environment.get_template("index.html.j2").render(
         links=_links(), provenance=provenance, runs=len(frame),
-        seeds=frame["seed"].nunique() if len(frame) else 0,
+        seeds=frame["seed"].nunique() if len(frame) else 0, epochs=epochs_text(frame),
         summary=findings.summary(frame) if len(frame) else ["No results yet: run "
                                                             "`python -m svdnet.experiments.grid`."],
-        figure=figure, compact=compact_table(frame) if len(frame) else [], further=further,
+        figures=figures, figure_names=dict(core=FIGURE, options=OPTIONS_FIGURE),
+        statistics=statistics_note(tested) if len(tested) else "",
+        compact=compact_table(frame) if len(frame) else [], further=further,
         run_seeds=seeds, run_pages=rows, other_pages=others, unfinished=list(unfinished))
     return write_text_atomic(os.path.join(reports_dir, "index.html"), index)
+
+
+def _save_png(figure, path: str) -> None:
+    """Writes ``figure`` to ``path`` as a compact PNG without metadata, atomically."""
+    partial = path + ".partial.png"
+    figure.savefig(partial, dpi=100, metadata={"Software": None}, bbox_inches="tight")
+    with open(partial, "rb") as stream:
+        png = compact_png(stream.read())
+    with open(partial, "wb") as stream:
+        stream.write(png)
+    os.replace(partial, path)
+
+
+def epochs_text(frame: pd.DataFrame) -> str:
+    """The training budget of the runs in words: ``"10 epochs per run (24 runs of 30
+    epochs, marked +30ep)"``, from the results."""
+    main = main_epochs(frame)
+    if main is None:
+        return ""
+    other = frame.loc[frame["epochs"] != main, "epochs"].value_counts().sort_index()
+    return f"{main} epochs per run" + (" (" + ", ".join(
+        f"{count} runs of {int(epochs)} epochs, marked +{int(epochs)}ep"
+        for epochs, count in other.items()) + ")" if len(other) else "")
 
 
 def _html_table(table: pd.DataFrame, folder: str):

@@ -1,6 +1,11 @@
-"""The report's generated prose: each sentence follows the results it quotes."""
+"""The report's generated prose: each sentence carries the numbers and verdicts of the
+results it quotes. The checks read numbers and counts out of the sentences (or the table a
+sentence is generated from), not their exact wording."""
+
+import re
 
 import pandas as pd
+import pytest
 
 from svdnet.experiments import findings
 from svdnet.experiments.report import load_results
@@ -10,29 +15,56 @@ def _frame(folder):
     return load_results(str(folder))[0]
 
 
-def test_against_small_names_the_loss_and_follows_a_changed_result(sweep_results, write_result):
+def _numbers(text: str) -> list[float]:
+    """Every number in ``text``, thousands separators removed, signs kept."""
+    return [float(n.replace(",", "")) for n in re.findall(r"[-+]?\d[\d,]*(?:\.\d+)?", text)]
+
+
+def _count(text: str, verdict: str) -> int:
+    """The count a sentence gives after ``verdict`` (``"worse at 2"`` -> 2; ``none`` -> 0)."""
+    found = re.search(verdict + r" at (none|\d+)", text)
+    assert found, (verdict, text)
+    return 0 if found.group(1) == "none" else int(found.group(1))
+
+
+def test_against_small_counts_the_verdicts_and_follows_a_changed_result(sweep_results,
+                                                                        write_result):
+    from svdnet.experiments.report import small_comparison
+
     before = findings.against_small(_frame(sweep_results))
-    assert "loses at 2 (9 to 10x fewer parameters, by 2.0 to 3.0 points)" in before
-    assert "at every size from 9x on" in before and "wins at none" in before
-    for seed in (0, 1):  # the small network gets worse: now svdnet wins at rank 2
+    table = small_comparison(_frame(sweep_results))
+    # projection, lowrank and finetune at rank 2, finetune at the 110-parameter budget
+    assert list(table["verdict"]) == ["worse"] * 4
+    assert (_count(before, "better"), _count(before, "worse")) == (0, 4)
+    assert "Benjamini-Hochberg" in before and "Welch" in before
+    for seed in (0, 1):  # the small network gets worse: now lowrank is better at rank 2
         write_result(sweep_results, "small", seed, 0.80, 101, rank=2)
     after = findings.against_small(_frame(sweep_results))
-    assert after != before
-    assert "wins at rank 2 (10x: `lowrank` 93.05% against 80.00%)" in after
+    table = small_comparison(_frame(sweep_results)).set_index(["configuration", "method"])
+    assert table.loc[("rank 2", "lowrank"), "verdict"] == "better"
+    assert table.loc[("rank 2", "finetune"), "verdict"] == "better"
+    assert (_count(after, "better"), _count(after, "worse")) == (2, 2)
+    assert {93.05, 80.0} <= set(_numbers(after))  # the two accuracies it sets side by side
 
 
 def test_reference_rank_quotes_each_method_against_dense(sweep_results):
     text = findings.at_reference_rank(_frame(sweep_results), rank=20)
-    assert "**At the reference rank 20** (2.5x fewer parameters)" in text
-    assert "(dense 98.05 ± 0.07%)" in text
-    assert "`finetune` 97.85 ± 0.07% (-0.20)" in text
+    numbers = _numbers(text)
+    assert {20, 2.5, 98.05, 0.07, 97.85, -0.20} <= set(numbers)
     assert findings.at_reference_rank(_frame(sweep_results), rank=7) == ""
 
 
 def test_posthoc_holds_down_to_the_lowest_close_rank(sweep_results):
+    from svdnet.experiments.report import comparisons
+
     text = findings.truncating_once(_frame(sweep_results), tolerance=1.0)
-    assert "stays within 1 point of dense down to rank 200, then falls: rank 20 90.1 ± 0.1%" in text
-    assert "At 1 of those 1 ranks a method that trains" in text
+    assert re.search(r"down to rank 200\D", text) and "rank 20 90.1 ± 0.1%" in text
+    tests = comparisons(_frame(sweep_results))
+    tests = tests[tests["question"] == "trained against posthoc"].set_index("method")
+    assert tests.loc["finetune", "verdict"] == "better"  # 97.8% against 90%, rank 20
+    assert tests.loc["projection", "verdict"] == "better"
+    better = re.search(r"\((\d+) of (\d+) comparisons better, (\d+) worse\)", text)
+    assert better and tuple(map(int, better.groups())) == (2, 2, 0)
 
 
 def test_training_accuracy_trap_is_read_from_the_history(sweep_results):
@@ -43,10 +75,14 @@ def test_training_accuracy_trap_is_read_from_the_history(sweep_results):
 
 
 def test_budget_comparison_uses_the_real_parameter_counts(sweep_results):
+    from svdnet.experiments.report import comparisons
+
     text = findings.budget_against_uniform(_frame(sweep_results))
     # The nearest uniform model has 100 parameters, not the budget's 110: say so.
-    assert ("110 parameters 94.05 ± 0.07% beats rank 2 (100 parameters, the budget model "
-            "10% larger) 90.05 ± 0.07%") in text
+    assert {110, 94.05, 100, 10, 90.05} <= set(_numbers(text)) and "larger" in text
+    row = comparisons(_frame(sweep_results)).set_index("question").loc["budget against one rank"]
+    assert (row["against value"], row["verdict"]) == (2, "better")
+    assert " better than " in text and _numbers(text.split("better at ")[1])[:2] == [1, 1]
 
 
 def test_goal_and_summary_follow_the_results(sweep_results, write_result):
@@ -56,8 +92,10 @@ def test_goal_and_summary_follow_the_results(sweep_results, write_result):
         in goal
     assert "the most compressed within 0.5 points is `finetune` rank 20" in goal
     summary = " ".join(findings.summary(frame, tolerance=0.5, minimum=5))
-    assert "The dense network reaches 98.05 ± 0.07% on MNIST" in summary
-    assert "wins at 0 of 2 dataset-size pairs, ties at 0 and loses at 2" in summary
+    assert 98.05 in _numbers(summary.split("MNIST")[0])
+    counts = re.search(r"better at (\d+) of (\d+) configurations, not significantly different "
+                       r"at (\d+) and worse at (\d+)", summary)
+    assert counts and tuple(map(int, counts.groups())) == (0, 4, 0, 4)
     for seed in (0, 1):  # a budget model now close to dense: the goal is reached
         write_result(sweep_results, "finetune", seed, 0.979, 110, budget=110)
     assert "reached" in findings.compression_goal(_frame(sweep_results), minimum=5, tolerance=0.5)
@@ -91,11 +129,11 @@ def test_variants_are_set_beside_the_method_alone_and_matched_to_their_own_size(
     text = findings.variants(frame)
     assert ("rank 2 `lowrank` 93.05 ± 0.07% (100 parameters), `lowrank+denseout+kd` "
             "95.05 ± 0.07% (120 parameters)") in text
-    table = small_comparison(frame).set_index("size")
+    table = small_comparison(frame).set_index(["configuration", "method"])
     # The option's own size: set against the small network sized like it, not the plain one.
-    assert table.loc["rank 2, output dense", "best method"] == "lowrank+denseout+kd"
-    assert table.loc["rank 2, output dense", "small method"] == "small+denseout+kd"
-    assert table.loc["rank 2", "best method"] == "lowrank"
+    assert table.loc[("rank 2", "lowrank+denseout+kd"), "small method"] == "small+denseout+kd"
+    assert table.loc[("rank 2", "lowrank+denseout+kd"), "size"] == 121
+    assert table.loc[("rank 2", "lowrank"), "small method"] == "small"
 
 
 def test_allocation_by_accuracy_is_set_against_energy_at_each_budget(sweep_results):
@@ -109,9 +147,14 @@ def test_allocation_by_accuracy_is_set_against_energy_at_each_budget(sweep_resul
                 "test_accuracy": 0.96 + 0.001 * seed, "test_loss": 0.1,
                 "params": {"dense": 1000, "factorised": 108, "ratio": 1000 / 108},
                 "train_seconds": 5.0, "svd_seconds": 0.5}})
+    from svdnet.experiments.report import comparisons
+
     text = findings.budget_options(_frame(sweep_results))
-    assert ("budget 110: `finetune+accuracy` 96.05 ± 0.07% (108 parameters) against "
-            "94.05 ± 0.07% (110): better (+2.00 points)") in text
+    assert {110, 96.05, 108, 94.05, 2.00} <= set(_numbers(text))
+    row = comparisons(_frame(sweep_results)).set_index("question").loc["budget options"]
+    assert (row["method"], row["against"], row["verdict"]) == (
+        "finetune+accuracy", "finetune", "better")
+    assert row["difference (pp)"] == pytest.approx(2.0)
 
 
 def test_a_longer_budget_is_set_apart_from_the_main_comparison(sweep_results, write_result):
@@ -128,10 +171,9 @@ def test_a_longer_budget_is_set_apart_from_the_main_comparison(sweep_results, wr
                 "train_seconds": 5.0, "svd_seconds": 0.5}})
     frame = _frame(sweep_results)
     text = findings.ceiling(frame)
-    assert ("`small+30ep` rank 2 99.00 ± 0.00% (101 parameters) against 96.05 ± 0.07% "
-            "with 10 epochs (+2.95 points)") in text
-    table = small_comparison(frame).set_index("size")
-    assert table.loc["rank 2", "small method"] == "small"  # the 30-epoch run is not the bar
+    assert {99.00, 101, 96.05, 10, 2.95} <= set(_numbers(text))
+    table = small_comparison(frame)
+    assert set(table["small method"]) == {"small"}  # the 30-epoch run is not the bar
 
 
 def test_setup_states_the_budget_and_the_longer_runs(sweep_results):

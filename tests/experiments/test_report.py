@@ -167,31 +167,67 @@ def against_small(tmp_path):
     return tmp_path
 
 
-def test_small_comparison_names_the_winner_beyond_the_seeds_spread(against_small):
-    from svdnet.experiments.report import small_comparison, small_sentences
+def test_small_comparison_tests_every_configuration_on_its_own(against_small):
+    from scipy import stats
+
+    from svdnet.experiments.report import comparisons, small_comparison
 
     frame, _ = load_results(str(against_small))
-    table = small_comparison(frame).set_index("size")
-    assert table.loc["rank 5", "best method"] == "lowrank"
-    assert table.loc["rank 5", "verdict"] == "svdnet"
-    assert table.loc["rank 20", "verdict"] == "tie"      # 0.1 points: noise
-    assert table.loc["budget 50", "verdict"] == "small"
-    assert table.loc["rank 5", "difference (pp)"] == pytest.approx(6.0)
-    sentence = small_sentences(frame)[0]
-    assert sentence.startswith("mnist: of 3 sizes, svdnet's best method beats the plain small "
-                               "network by more than the seeds' spread at 1 [rank 5 (10x: "
-                               "96.05% vs 90.05%)]; ties at 1")
-    assert "and loses at 1 [budget 50 (20x: 90.10% vs 95.10%)]" in sentence
+    table = small_comparison(frame).set_index(["configuration", "method"])
+    # No argmax: both SVD methods at rank 5 are compared with small, each on its own.
+    assert {("rank 5", "finetune"), ("rank 5", "lowrank")} <= set(table.index)
+    row = table.loc[("rank 5", "lowrank")]
+    assert row["difference (pp)"] == pytest.approx(6.0)
+    assert row["p"] == pytest.approx(stats.ttest_ind([0.96, 0.961], [0.90, 0.901],
+                                                     equal_var=False).pvalue)
+    every = comparisons(frame)
+    tested = every["p"].notna()
+    expected = stats.false_discovery_control(every.loc[tested, "p"], method="bh")
+    assert np.allclose(every.loc[tested, "adjusted p"], expected)  # corrected over all
+    assert row["verdict"] == "better"
+    assert table.loc[("rank 20", "finetune"), "verdict"] == "no significant difference"
+    assert table.loc[("budget 50", "finetune"), "verdict"] == "worse"
 
 
-def test_a_changed_result_changes_the_sentence(against_small):
-    from svdnet.experiments.report import small_sentences
+def test_verdicts_need_two_seeds_and_follow_a_changed_result(against_small):
+    from svdnet.experiments.report import small_comparison
 
-    before = small_sentences(load_results(str(against_small))[0])
-    _choice_result(against_small, "small", 0, 0.99, 52, budget=50)
-    _choice_result(against_small, "small", 1, 0.99, 52, budget=50)
-    after = small_sentences(load_results(str(against_small))[0])
-    assert before != after and "99.00%" in after[0]
+    (against_small / "mnist-small-r5-seed1.json").unlink()
+    table = small_comparison(load_results(str(against_small))[0]).set_index(
+        ["configuration", "method"])
+    assert table.loc[("rank 5", "lowrank"), "verdict"] == "not tested"
+    assert np.isnan(table.loc[("rank 5", "lowrank"), "adjusted p"])
+    _choice_result(against_small, "small", 0, 0.80, 301, rank=20)
+    _choice_result(against_small, "small", 1, 0.801, 301, rank=20)
+    table = small_comparison(load_results(str(against_small))[0]).set_index(
+        ["configuration", "method"])
+    assert table.loc[("rank 20", "finetune"), "verdict"] == "better"
+
+
+def test_significance_corrects_with_benjamini_hochberg_and_reads_the_sign():
+    from svdnet.experiments.report import significance, welch_p
+
+    table = significance(pd.DataFrame({
+        "first": [[0.9, 0.91, 0.92], [0.5, 0.51, 0.52], [0.9, 0.92], [0.9]],
+        "second": [[0.5, 0.51, 0.52], [0.9, 0.91, 0.92], [0.9, 0.93], [0.5, 0.6]]}))
+    assert list(table["verdict"]) == ["better", "worse", "no significant difference",
+                                      "not tested"]
+    raw = [welch_p(a, b) for a, b in zip(table["first"][:3], table["second"][:3])]
+    ranked = np.sort(raw)
+    assert table["adjusted p"].iloc[2] == pytest.approx(ranked[2])  # the largest: p * 3 / 3
+    assert welch_p([0.9, 0.9], [0.9, 0.9]) == 1.0 and welch_p([0.9, 0.9], [0.8, 0.8]) == 0.0
+
+
+def test_budget_sizes_are_the_mean_over_seeds_with_their_range(against_small):
+    from svdnet.experiments.report import small_comparison
+
+    _choice_result(against_small, "finetune", 1, 0.90, 40, budget=50)  # seeds differ in size
+    table = small_comparison(load_results(str(against_small))[0]).set_index(
+        ["configuration", "method"])
+    row = table.loc[("budget 50", "finetune")]
+    assert (row["parameters min"], row["parameters max"], row["parameters"]) == (40, 50, 45)
+    assert row["compression min"] == pytest.approx(20.0)
+    assert row["compression max"] == pytest.approx(25.0)
 
 
 def test_headline_seeks_the_smallest_close_model_among_every_rank_choice(against_small):
@@ -220,7 +256,8 @@ def test_output_layer_sentence_follows_the_plan(ranks, width, classes, factorise
                                      width=width)
     expected = [r for r in ranks if r <= break_even_rank(width, classes)]
     assert ", ".join(map(str, expected)) == factorised
-    assert f"here at ranks {factorised}, which also caps" in sentence
+    assert f"here at ranks {factorised}, where" in sentence
+    assert "classes it can output" in sentence and "caps" not in sentence
 
 
 def test_energy_rank_range_reports_the_chosen_ranks(tmp_path):
@@ -260,3 +297,31 @@ def test_the_main_budget_is_the_dense_runs_and_only_other_budgets_are_labelled(t
     frame, _ = load_results(str(tmp_path))
     assert sorted(frame["method"]) == ["dense", "projection", "small+30ep"]
     assert sorted(main_budget(frame)["method"]) == ["dense", "projection"]
+
+
+def test_reused_dense_training_is_read_from_the_dense_runs_epoch_times(tmp_path):
+    from svdnet.experiments.report import build_time_table, reused_seconds
+
+    def write(name, method, extra, epoch_seconds=None):
+        run = {"test_accuracy": 0.9, "test_loss": 0.1, "train_seconds": 10.0,
+               "svd_seconds": 0.0, "params": {"dense": 1000, "factorised": 100, "ratio": 10.0}}
+        if epoch_seconds:
+            run["epoch_seconds"] = epoch_seconds
+        write_json_atomic(tmp_path / name, {
+            "config": {"dataset": "mnist", "method": method, "rank": 2, "seed": 0,
+                       "epochs": 4, "finetune_epochs": 1, **extra},
+            "quick": False, "run": run, "wall_seconds": 20.0,
+            **{key: value for key, value in extra.items() if key.endswith("_source")}})
+
+    write("mnist-dense-5x1024-e4-b128-seed0.json", "dense", {"rank": None}, [5.0, 1.0, 2.0, 3.0])
+    write("f.json", "finetune", {"dense_source": "mnist-dense-5x1024-e3-b128-seed0.weights.h5"})
+    write("p.json", "posthoc", {"dense_source": "mnist-dense-5x1024-e4-b128-seed0.weights.h5"})
+    write("k.json", "small", {"distill": 0.9,
+                              "teacher_source": "mnist-dense-5x1024-e4-b128-seed0.weights.h5"})
+    frame, _ = load_results(str(tmp_path))
+    reused = reused_seconds(str(tmp_path), frame).set_axis(frame["method"])
+    assert reused["dense"] == 0 and reused["finetune"] == 8.0  # the first three epochs
+    assert reused["posthoc"] == 11.0 and reused["small+kd"] == 11.0
+    table = build_time_table(frame, reused_seconds(str(tmp_path), frame)).set_index("method")
+    assert table.loc["finetune", "h if run alone"] == pytest.approx((20.0 + 8.0) / 3600)
+    assert table.loc["total", "reused dense h"] == pytest.approx(30.0 / 3600)

@@ -2,8 +2,10 @@
 
 import csv
 import os
+import re
 import shutil
 
+from svdnet.experiments.report import load_results
 from svdnet.experiments.site import run_pages, write_site
 
 
@@ -15,19 +17,46 @@ def _reports(tmp_path, sweep_results):
 
 def test_landing_page_summarises_the_results_it_is_built_from(tmp_path, sweep_results,
                                                               write_result):
+    import re
+
+    from svdnet.experiments.site import compact_table
+
     reports = _reports(tmp_path, sweep_results)
     page = open(write_site(str(reports)), encoding="utf-8").read()
-    assert "The dense network reaches 98.05 ± 0.07% on MNIST" in page
-    assert "<code>lowrank</code>" in page  # generated Markdown rendered, not escaped
-    assert 'src="figures/frontier.png"' in page and (reports / "figures" / "frontier.png").exists()
-    # The compact table: percentages and the verdict against the small network.
-    assert "<td>93.05 ± 0.07%</td><td>96.05 ± 0.07%</td><td>-3.00 points</td>" in page
-    assert "small wins" in page
+    assert re.search(r"dense network reaches 98\.05 ± 0\.07% on MNIST", page)
+    assert "<code>" in page and "`" not in page  # generated Markdown rendered, not escaped
+    for figure in ("figures/frontier.png", "figures/options.png"):
+        assert f'src="{figure}"' in page or not (reports / figure).exists()
+    assert (reports / "figures" / "frontier.png").exists()
+    assert re.search(r"\b10 epochs per run\b", page)  # from the results, not typed
+    # The compact table: one row per size, the verdicts counted from the tests.
+    rows = compact_table(load_results(str(reports / "grid" / "results"))[0])[0]["rows"]
+    assert [row["size"] for row in rows] == ["101", "111"]
+    assert [row["worse"] for row in rows] == ["3 of 3", "1 of 1"]
+    assert rows[0]["small"] == "96.05 ± 0.07%" and rows[0]["better"] == "none"
+    assert f"<td>{rows[0]['small']}</td>" in page and "Benjamini-Hochberg" in page
     # A changed result changes the page.
     for seed in (0, 1):
         write_result(reports / "grid" / "results", "dense", seed, 0.99, 1000, train=0.995)
-    assert "The dense network reaches 99.00 ± 0.00% on MNIST" in open(
-        write_site(str(reports)), encoding="utf-8").read()
+    assert re.search(r"dense network reaches 99\.00 ± 0\.00% on MNIST", open(
+        write_site(str(reports)), encoding="utf-8").read())
+
+
+def test_the_epochs_of_other_budgets_are_counted(tmp_path, sweep_results):
+    from svdnet.experiments.results import write_json_atomic
+    from svdnet.experiments.site import epochs_text
+
+    frame = load_results(str(sweep_results))[0]
+    assert epochs_text(frame) == "10 epochs per run"
+    for seed in (0, 1):
+        write_json_atomic(sweep_results / f"mnist-small-r2-e30-seed{seed}.json", {
+            "config": {"dataset": "mnist", "method": "small", "rank": 2, "seed": seed,
+                       "epochs": 30},
+            "quick": False, "run": {"test_accuracy": 0.99, "test_loss": 0.1,
+                                    "params": {"dense": 1000, "factorised": 101, "ratio": 9.9},
+                                    "train_seconds": 5.0, "svd_seconds": 0.5}})
+    text = epochs_text(load_results(str(sweep_results))[0])
+    assert [int(n) for n in re.findall(r"\d+", text)] == [10, 2, 30, 30]
 
 
 def test_every_result_page_and_csv_hold_one_readable_row_per_file(tmp_path, sweep_results):
