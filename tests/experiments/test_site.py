@@ -34,7 +34,7 @@ def test_landing_page_summarises_the_results_it_is_built_from(tmp_path, sweep_re
     assert [row["size"] for row in rows] == ["101", "111"]
     assert [row["worse"] for row in rows] == ["3 of 3", "1 of 1"]
     assert rows[0]["small"] == "96.05 ± 0.07%" and rows[0]["better"] == "none"
-    assert f"<td>{rows[0]['small']}</td>" in page and "Benjamini-Hochberg" in page
+    assert f"<td class=\"text\">{rows[0]['small']}</td>" in page and "Benjamini-Hochberg" in page
     # A changed result changes the page.
     for seed in (0, 1):
         write_result(reports / "grid" / "results", "dense", seed, 0.99, 1000, train=0.995)
