@@ -20,7 +20,7 @@ from svdnet.cost import shrinks
 from svdnet.kernels import KernelView
 from svdnet.rank_selection import RankRequest, choose_ranks
 from svdnet.svd import TruncatedSVD, truncated_svd
-from svdnet.validation import check_bool
+from svdnet.validation import check_bool, check_choice
 from svdnet.whitening import corrected_kernel, whitened_svd
 
 
@@ -40,15 +40,33 @@ class Calibration:
         sequential: Calibrate each layer on the inputs that the already compressed
             layers before it produce (one pass over the batches per layer), rather
             than every layer on the uncompressed model's inputs (one pass in all).
+        allocation: How a budget is shared among layers: one of :data:`ALLOCATIONS`.
+        labelled: ``(x, y)`` arrays of at most ``max_examples`` calibration examples
+            with their labels, for ``allocation="loss"`` (else ``None``).
     """
 
     batches: tuple
     sequential: bool = False
+    allocation: str = "energy"
+    labelled: tuple | None = None
 
     @property
     def examples(self) -> int:
         """Number of calibration examples."""
         return sum(len(batch) for batch in self.batches)
+
+
+ALLOCATIONS = ("energy", "loss")
+"""How a budget's parameters are shared among layers, with calibration data:
+
+- ``"energy"``: the most output energy kept (the whitened spectra, no further forward
+  pass): the default, since it needs no labels and no loss, and costs nothing beyond the
+  calibration pass;
+- ``"loss"``: each layer truncated alone to each candidate rank and the model's compiled
+  loss measured on labelled calibration examples (``data=(x, y)``); the ranks of the best
+  loss threshold that fits (:func:`svdnet.sensitivity.loss_ranks`). A forward pass over
+  the examples per layer and candidate rank.
+"""
 
 
 def check_sequential(data, sequential) -> bool:
@@ -61,7 +79,8 @@ def check_sequential(data, sequential) -> bool:
 
 
 def calibration(model, data, sequential: bool = False,
-                max_examples: int = DEFAULT_MAX_EXAMPLES) -> Calibration | None:
+                max_examples: int = DEFAULT_MAX_EXAMPLES, allocation: str = "energy",
+                request: RankRequest | None = None) -> Calibration | None:
     """Reads calibration data for ``model`` once (``None`` when ``data`` is ``None``).
 
     Args:
@@ -69,16 +88,44 @@ def calibration(model, data, sequential: bool = False,
         data: Any form :func:`svdnet.calibration.calibration_batches` reads, or ``None``.
         sequential: See :class:`Calibration`. Defaults to ``False``.
         max_examples: Most examples read. Defaults to 2048.
+        allocation: One of :data:`ALLOCATIONS`. Defaults to ``"energy"``.
+        request: The rank request, to check that ``allocation="loss"`` comes with a
+            budget. Defaults to ``None``.
 
     Raises:
         TypeError, ValueError: from :func:`svdnet.calibration.calibration_batches`,
-            naming the bad data; for a ``sequential`` that is not a bool.
+            naming the bad data; for a ``sequential`` that is not a bool; for
+            ``allocation="loss"`` without a budget, labelled data or a compiled model.
     """
-    if data is None:
-        check_sequential(data, sequential)
-        return None
     check_sequential(data, sequential)
-    return Calibration(tuple(calibration_batches(data, model, max_examples)), sequential)
+    check_choice("allocation", allocation, ALLOCATIONS)
+    labelled = None
+    if allocation == "loss":
+        labelled = _labelled(model, data, request, max_examples)
+    if data is None:
+        return None
+    return Calibration(tuple(calibration_batches(data, model, max_examples)), sequential,
+                       allocation, labelled)
+
+
+def _labelled(model, data, request, max_examples: int) -> tuple:
+    """The ``(x, y)`` arrays that ``allocation="loss"`` judges ranks on."""
+    if request is not None and request.kind != "budget":
+        raise ValueError(f"allocation='loss' shares a budget among layers; received "
+                         f"{request.describe()}. Give budget=... or leave allocation "
+                         "at 'energy'.")
+    if not (isinstance(data, tuple) and len(data) in (2, 3)):
+        raise ValueError(f"allocation='loss' judges ranks by the model's loss on labelled "
+                         f"examples: give data=(x, y) arrays; received "
+                         f"{type(data).__name__ if data is not None else 'data=None'}.")
+    if not getattr(model, "compiled", False) or getattr(model, "loss", None) is None:
+        raise ValueError(f"allocation='loss' needs a compiled model (its loss judges the "
+                         f"ranks); model {model.name!r} is not compiled with a loss.")
+    x, y = (np.asarray(keras.ops.convert_to_numpy(part)) for part in data[:2])
+    if len(x) != len(y):
+        raise ValueError(f"data=(x, y) must hold as many labels as inputs; received "
+                         f"{len(x)} inputs and {len(y)} labels.")
+    return x[:max_examples], y[:max_examples]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -190,11 +237,8 @@ def decompose(
             the smallest model).
     """
     kernels = finite_kernels(layers, when, conv_scheme)
-    covariances = None
-    if calibrated is not None:
-        covariances = input_covariances(model, layers, list(calibrated.batches),
-                                        conv_scheme=conv_scheme)
-    ranks, full, fixed = choose_layer_ranks(model, kernels, request, covariances)
+    ranks, full, fixed = calibrated_ranks(model, layers, kernels, request, calibrated,
+                                          conv_scheme)
     shapes = kernel_shapes(kernels)
     svds = {}
     for name, rank in ranks.items():
@@ -245,6 +289,38 @@ def _sequential_svds(model, layers: dict, kernels: dict, svds: dict, calibrated:
         for name, view in views.items():
             view.write(kernels[name])
     return result
+
+
+def calibrated_ranks(model: keras.Model, layers: dict, kernels: dict,
+                     request: RankRequest | None, calibrated: Calibration | None,
+                     conv_scheme: str = "weight") -> tuple[dict, dict, int]:
+    """:func:`choose_layer_ranks` on the layers' output spectra when calibration data
+    are given (the inputs' moments taken in one pass), and by the model's loss for
+    ``allocation="loss"``.
+
+    Args:
+        model: The model holding the layers.
+        layers: Key to the layers to compress.
+        kernels: Key to their kernel matrices (:func:`finite_kernels`).
+        request: The rank request, or ``None`` for full rank.
+        calibrated: From :func:`calibration`, or ``None``.
+        conv_scheme: How a Conv2D kernel is read as a matrix. Defaults to ``"weight"``.
+
+    Returns:
+        ``(ranks, full, fixed)`` as :func:`choose_layer_ranks` returns them.
+    """
+    if calibrated is None:
+        return choose_layer_ranks(model, kernels, request)
+    covariances = input_covariances(model, layers, list(calibrated.batches),
+                                    conv_scheme=conv_scheme)
+    ranks, full, fixed = choose_layer_ranks(model, kernels, request, covariances)
+    if calibrated.allocation == "loss":
+        # Imported here: svdnet.sensitivity reads kernels through this module.
+        from svdnet.sensitivity import loss_ranks
+
+        x, y = calibrated.labelled
+        ranks = loss_ranks(model, layers, request.budget, x, y, covariances, conv_scheme)
+    return ranks, full, fixed
 
 
 def choose_layer_ranks(model: keras.Model, kernels: dict, request: RankRequest | None,

@@ -7,11 +7,11 @@ import dataclasses
 
 import keras
 
-from svdnet.calibration import DEFAULT_MAX_EXAMPLES, input_covariances
+from svdnet.calibration import DEFAULT_MAX_EXAMPLES
 from svdnet.cost import break_even_text, shrinks
 from svdnet.decompose import (
+    calibrated_ranks,
     calibration,
-    choose_layer_ranks,
     decompose,
     finite_kernels,
     kernel_shapes,
@@ -56,7 +56,8 @@ class LayerPlan:
 
 def factorization_plan(model: keras.Model, rank=None, layers=None, energy=None,
                        budget=None, conv_scheme: str = "weight", data=None,
-                       max_examples: int = DEFAULT_MAX_EXAMPLES) -> list[LayerPlan]:
+                       max_examples: int = DEFAULT_MAX_EXAMPLES,
+                       allocation: str = "energy") -> list[LayerPlan]:
     """Decides, per selected layer, the rank of its factors or that it stays as it is.
 
     The ranks come from exactly one of ``rank``, ``energy`` or ``budget`` (see
@@ -80,20 +81,19 @@ def factorization_plan(model: keras.Model, rank=None, layers=None, energy=None,
         data: Calibration inputs, as for :func:`factorize`: energy and budget then
             choose ranks from the layers' output spectra on them. Defaults to ``None``.
         max_examples: Most calibration examples read. Defaults to 2048.
+        allocation: How a budget is shared with data, ``"energy"`` or ``"loss"``, as
+            for :func:`factorize`. Defaults to ``"energy"``.
 
     Returns:
         One :class:`LayerPlan` per selected layer, in model order.
     """
     request = _checked_request(model, layers, rank, energy, budget)
     check_conv_scheme(conv_scheme)
-    calibrated = calibration(model, data, max_examples=max_examples)
+    calibrated = calibration(model, data, max_examples=max_examples, allocation=allocation,
+                             request=request)
     selected, skipped = select_layers(model, layers, factorising=True)
     kernels = finite_kernels(selected, conv_scheme=conv_scheme)
-    covariances = None
-    if calibrated is not None and request.needs_spectrum:
-        covariances = input_covariances(model, selected, list(calibrated.batches),
-                                        conv_scheme=conv_scheme)
-    ranks, _, _ = choose_layer_ranks(model, kernels, request, covariances)
+    ranks, _, _ = calibrated_ranks(model, selected, kernels, request, calibrated, conv_scheme)
     return plan_from_ranks(kernel_shapes(kernels), ranks, skipped)
 
 
@@ -146,6 +146,7 @@ def factorize(
     data=None,
     sequential: bool = False,
     max_examples: int = DEFAULT_MAX_EXAMPLES,
+    allocation: str = "energy",
 ):
     """Returns a copy of ``model`` whose selected layers hold rank-k factors.
 
@@ -217,6 +218,12 @@ def factorize(
             chosen on the uncompressed model's inputs either way. Defaults to ``False``.
         max_examples: Most calibration examples read from ``data`` (an endless source
             is cut there). Defaults to 2048.
+        allocation: How a ``budget`` is shared among layers with ``data``:
+            ``"energy"``, the most output energy kept (no labels needed, no forward
+            pass beyond the calibration pass), or ``"loss"``, each layer's ranks judged
+            by the model's compiled loss on ``data=(x, y)`` with that layer alone
+            truncated (a forward pass per layer and candidate rank;
+            :func:`svdnet.sensitivity.loss_ranks`). Defaults to ``"energy"``.
 
     Returns:
         A new ``keras.Model`` (``model`` is not changed), or ``(model, plan)`` with
@@ -243,7 +250,7 @@ def factorize(
         )
     request = _checked_request(model, layers, rank, energy, budget)
     check_conv_scheme(conv_scheme)
-    calibrated = calibration(model, data, sequential, max_examples)
+    calibrated = calibration(model, data, sequential, max_examples, allocation, request)
     selected, skipped = select_layers(model, layers, factorising=True)
     parts = decompose(model, selected, request, method=method, seed=seed, only_shrinking=True,
                       conv_scheme=conv_scheme, calibrated=calibrated)

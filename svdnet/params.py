@@ -39,7 +39,8 @@ def layer_parameters(layer, rank: int | None, conv_scheme: str = "weight") -> di
 
 def parameter_counts(model: keras.Model, rank=None, layers=None,
                      conv_scheme: str = "weight", energy: float | None = None,
-                     budget: int | None = None, data=None) -> dict:
+                     budget: int | None = None, data=None,
+                     allocation: str = "energy") -> dict:
     """Counts a model's parameters before and after :func:`svdnet.factorize`.
 
     The count follows :func:`svdnet.factorization_plan`, the plan ``factorize`` carries
@@ -61,6 +62,8 @@ def parameter_counts(model: keras.Model, rank=None, layers=None,
         budget: Parameter count of the whole factorised model. Defaults to ``None``.
         data: Calibration inputs, as for :func:`svdnet.factorize` (energy and budget
             ranks then follow the layers' output spectra). Defaults to ``None``.
+        allocation: How a budget is shared with data, as for :func:`svdnet.factorize`.
+            Defaults to ``"energy"``.
 
     Returns:
         A dict with ``dense`` and ``factorised`` totals, their ``ratio``
@@ -69,7 +72,8 @@ def parameter_counts(model: keras.Model, rank=None, layers=None,
         factorised; ``shape`` is ``None`` for a layer left alone before any kernel was
         read).
     """
-    plan = factorization_plan(model, rank, layers, energy, budget, conv_scheme, data)
+    plan = factorization_plan(model, rank, layers, energy, budget, conv_scheme, data,
+                              allocation=allocation)
     found = layer_map(model)
     per_layer = {}
     for item in plan:

@@ -18,6 +18,7 @@ from svdnet.layers import select_layers
 from svdnet.rank_selection import check_budget
 from svdnet.svd import truncated_svd
 from svdnet.validation import check_int
+from svdnet.whitening import whitened_svd
 
 CANDIDATE_RANKS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
 """Ranks tried per layer (those below the layer's break-even rank)."""
@@ -35,8 +36,20 @@ def accuracy_score(x, y, batch_size: int = 1024):
     return score
 
 
+def loss_score(x, y, batch_size: int = 1024):
+    """A score for :func:`layer_sensitivity`: minus the model's compiled loss on
+    ``(x, y)`` (higher is better), as ``model.evaluate`` computes it."""
+
+    def score(model) -> float:
+        result = model.evaluate(x, y, batch_size=batch_size, verbose=0, return_dict=True)
+        return -float(result["loss"])
+
+    return score
+
+
 def layer_sensitivity(model: keras.Model, score, layers=None,
-                      ranks=CANDIDATE_RANKS, conv_scheme: str = "weight") -> dict:
+                      ranks=CANDIDATE_RANKS, conv_scheme: str = "weight",
+                      covariances: dict | None = None) -> dict:
     """The score of ``model`` with one layer at a time truncated to each candidate rank,
     the other layers untouched; the model's weights are restored afterwards.
 
@@ -51,6 +64,10 @@ def layer_sensitivity(model: keras.Model, score, layers=None,
             :data:`CANDIDATE_RANKS`.
         conv_scheme: How a Conv2D kernel is read as a matrix (see
             :mod:`svdnet.kernels`). Defaults to ``"weight"``.
+        covariances: Layer key to the second moments of its inputs
+            (:func:`svdnet.calibration.input_covariances`), or ``None``. Given, each
+            layer is truncated as the data-aware SVD does
+            (:func:`svdnet.whitening.whitened_svd`). Defaults to ``None``.
 
     Returns:
         Layer key to ``{rank: score}``, plus ``None: score`` for the layer left dense
@@ -66,12 +83,13 @@ def layer_sensitivity(model: keras.Model, score, layers=None,
         tried = sorted({check_int("rank", r, minimum=1) for r in ranks if r <= limit})
         if not tried:
             continue
-        full = truncated_svd(kernel, min(rows, cols), "exact")
+        full = (whitened_svd(kernel, covariances[key]) if covariances is not None
+                else truncated_svd(kernel, min(rows, cols), "exact"))
         view = KernelView(selected[key], conv_scheme)
         scores = {None: baseline}
         try:
             for rank in tried:
-                view.write(full.truncate(rank).reconstruct())
+                view.write(full.truncate(rank).reconstruct().astype(kernel.dtype, copy=False))
                 scores[rank] = float(score(model))
         finally:
             view.write(kernel)
@@ -127,3 +145,37 @@ def sensitivity_ranks(sensitivity: dict, shapes: dict, budget: int, fixed: int) 
         f"budget={budget:,} parameters is below the smallest candidate ranks' model "
         f"({size(smallest):,} parameters with ranks {smallest}); give a larger budget or "
         "smaller candidate ranks.")
+
+
+def loss_ranks(model: keras.Model, layers: dict, budget: int, x, y, covariances: dict | None,
+               conv_scheme: str = "weight") -> dict:
+    """Per-layer ranks within a budget, judged by the model's loss on labelled examples.
+
+    Each layer is truncated alone to each of :data:`CANDIDATE_RANKS` (by the data-aware
+    SVD when ``covariances`` are given) and the model's compiled loss measured on
+    ``(x, y)`` (:func:`layer_sensitivity` with :func:`loss_score`); then
+    :func:`sensitivity_ranks` takes, for the best loss threshold that fits the budget,
+    each layer's smallest rank within it.
+
+    Args:
+        model: A built, compiled Keras model.
+        layers: Key to the layers to compress (as :func:`svdnet.layers.select_layers`
+            gives them).
+        budget: Parameters allowed for the whole model.
+        x: Calibration inputs.
+        y: Their labels.
+        covariances: Key to input moments, or ``None`` for weight truncations.
+        conv_scheme: How a Conv2D kernel is read as a matrix. Defaults to ``"weight"``.
+
+    Returns:
+        Layer key to rank (``min(m, n)`` for a layer left dense).
+    """
+    measured = layer_sensitivity(model, loss_score(x, y), layers=list(layers),
+                                 conv_scheme=conv_scheme, covariances=covariances)
+    shapes = {key: KernelView(layers[key], conv_scheme).shape for key in layers}
+    fixed = int(model.count_params()) - sum(rows * cols for rows, cols in shapes.values())
+    chosen = sensitivity_ranks(measured, {key: shapes[key] for key in measured}, budget,
+                               fixed + sum(rows * cols for key, (rows, cols) in shapes.items()
+                                           if key not in measured))
+    return {key: min(shapes[key]) if chosen.get(key) is None else chosen[key]
+            for key in shapes}

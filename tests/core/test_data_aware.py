@@ -175,3 +175,45 @@ def test_convolutions_and_attention_are_calibrated_too(architecture):
         np.testing.assert_array_equal(old, new)
     assert errors["one pass"] < errors["plain"], errors
     assert errors["sequential"] < errors["plain"], errors
+
+
+def test_a_budget_shared_by_loss_fits_and_follows_the_measured_losses():
+    from svdnet.sensitivity import CANDIDATE_RANKS, layer_sensitivity, loss_score
+
+    model = _model()
+    budget = parameter_counts(model, 3)["factorised"]
+    by_loss, plan = factorize(model, budget=budget, verbose=0, data=(X, Y), allocation="loss",
+                              return_plan=True)
+    assert by_loss.count_params() <= budget
+    assert parameter_counts(model, budget=budget, data=(X, Y), allocation="loss")[
+        "factorised"] == by_loss.count_params()
+    selected, _ = select_layers(model)
+    measured = layer_sensitivity(model, loss_score(X, Y), covariances=input_covariances(
+        model, selected, X))
+    ranks = {item.name: item.rank for item in plan}
+    for name, rank in ranks.items():
+        if rank is not None:  # a factorised layer takes a candidate rank that was measured
+            assert rank in CANDIDATE_RANKS and rank in measured[name], (name, rank)
+    # the loss each chosen rank costs alone is within the worst one the allocation accepted
+    accepted = min(measured[name][rank] for name, rank in ranks.items() if rank is not None)
+    for name, scores in measured.items():
+        smaller = [r for r in scores if r is not None and ranks[name] and r < ranks[name]]
+        assert all(scores[r] < accepted for r in smaller), (name, scores, accepted)
+
+
+@pytest.mark.parametrize("kwargs, text", [
+    ({"rank": 3, "data": (X, Y)}, "allocation='loss' shares a budget among layers; received "
+                                  "rank 3"),
+    ({"budget": 3_000, "data": X}, r"give data=\(x, y\) arrays; received ndarray"),
+    ({"budget": 3_000}, r"received data=None"),
+    ({"budget": 3_000, "data": (X, Y[:10])}, "512 inputs and 10 labels"),
+])
+def test_loss_allocation_needs_a_budget_labels_and_says_so(kwargs, text):
+    with pytest.raises(ValueError, match=text):
+        factorize(_model(), verbose=0, allocation="loss", **kwargs)
+
+
+def test_an_unknown_allocation_is_named():
+    with pytest.raises(ValueError, match="allocation must be one of 'energy', 'loss'; "
+                                         "received 'accuracy'"):
+        factorize(_model(), budget=3_000, verbose=0, data=X, allocation="accuracy")
