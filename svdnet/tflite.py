@@ -88,7 +88,8 @@ def _representative_sample(model, data, count: int) -> np.ndarray:
     except (TypeError, ValueError) as error:
         raise TypeError(f"representative_data must be a numeric array of shape "
                         f"(examples, {', '.join(map(str, expected))}); received "
-                        f"{type(data).__name__} that numpy cannot read as floats ({error}).") from None
+                        f"{type(data).__name__} that numpy cannot read as floats "
+                        f"({error}).") from None
     if sample.ndim != len(expected) + 1 or any(
             size is not None and size != got for size, got in zip(expected, sample.shape[1:])):
         raise ValueError(f"representative_data must have shape (examples, "

@@ -49,6 +49,11 @@ CACHE_DIR = os.path.join(REPORTS, "architectures", "cache")
 INFERENCE_EXAMPLES = 2048
 """Test examples each inference timing predicts, in batches of 256."""
 
+SVD_METHOD = "auto"
+"""The SVD backend of these runs' factorisations and projections: the committed results
+were made with ``"auto"`` (``factorize``'s default until it became ``"exact"``), so a
+resumed or repeated run computes what they computed."""
+
 
 @dataclasses.dataclass(frozen=True)
 class ArchitectureRun:
@@ -189,23 +194,25 @@ def run_architecture(run: ArchitectureRun, data, results_dir: str = RESULTS_DIR,
         if not record:  # cached by another method's run: the history is not known
             record = {"history": {}, "train_seconds": None}
     elif run.method == "posthoc":
-        model, plan = factorize(dense, rank=run.rank, conv_scheme=run.conv_scheme, verbose=0,
-                                return_plan=True)
+        model, plan = factorize(dense, rank=run.rank, conv_scheme=run.conv_scheme,
+                                method=SVD_METHOD, verbose=0, return_plan=True)
         record = {"history": {}, "train_seconds": 0.0}
     elif run.method == "finetune":
         model, plan = factorize(_dense_model(run, data, before_last), rank=run.rank,
-                                conv_scheme=run.conv_scheme, verbose=0, return_plan=True)
+                                conv_scheme=run.conv_scheme, method=SVD_METHOD, verbose=0,
+                                return_plan=True)
         record = _fit(model, data, run, 1)
     elif run.method == "lowrank":
         model, plan = factorize(_dense_model(run, data), rank=run.rank,
-                                conv_scheme=run.conv_scheme, verbose=0, return_plan=True)
+                                conv_scheme=run.conv_scheme, method=SVD_METHOD, verbose=0,
+                                return_plan=True)
         record = _fit(model, data, run, run.epochs)
     else:  # projection
         model = _dense_model(run, data)
-        callback = SVDProjection(rank=run.rank, conv_scheme=run.conv_scheme)
+        callback = SVDProjection(rank=run.rank, conv_scheme=run.conv_scheme, method=SVD_METHOD)
         record = _fit(model, data, run, run.epochs, [callback])
-        model, plan = factorize(model, rank=run.rank, conv_scheme=run.conv_scheme, verbose=0,
-                                return_plan=True)
+        model, plan = factorize(model, rank=run.rank, conv_scheme=run.conv_scheme,
+                                method=SVD_METHOD, verbose=0, return_plan=True)
     loss, accuracy = model.evaluate(data.x_test, data.y_test, batch_size=1024, verbose=0)
     timing = predict_seconds({"model": model, "dense": dense},
                              data.x_test[:INFERENCE_EXAMPLES])

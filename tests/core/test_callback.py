@@ -373,7 +373,8 @@ def test_restore_best_weights_still_ends_at_rank_k_in_either_order(order):
 
 @pytest.mark.parametrize("flag", ["no", 1, None, "False"])
 def test_record_spectrum_takes_only_true_or_false(flag):
-    with pytest.raises(TypeError, match=f"record_spectrum must be True or False; received {flag!r}"):
+    with pytest.raises(TypeError,
+                       match=f"record_spectrum must be True or False; received {flag!r}"):
         SVDProjection(rank=2, record_spectrum=flag)
 
 
