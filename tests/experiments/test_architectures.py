@@ -124,22 +124,28 @@ def test_table_and_findings_follow_the_results(tmp_path):
     row = table[table["method"] == "lowrank"].iloc[0]
     assert row["mean"] == pytest.approx(0.86) and row["fewer parameters"] == 10
     assert row["fewer MACs"] == 10 and row["inference speed-up"] == 2.0
-    text = ar.architecture_findings(table)[0]
-    assert "dense 91.00 ± 1.41%" in text and "the best is `lowrank`, 86.00 ± 1.41%" in text
-    assert "-5.00 points" in text and "2.00x as fast" in text
+    text = ar.architecture_findings(frame)[0]
+    assert "91.00 ± 1.41%" in text  # the dense accuracy the paragraph carries
+    assert ar.architecture_comparisons(frame).empty  # no small network: nothing tested
+    # small networks of the same size: every method is tested against them
     _result(tmp_path, "cnn", "small", 4, 0, 0.80, 105)
     _result(tmp_path, "cnn", "small", 4, 1, 0.81, 105)
-    text = ar.architecture_findings(ar.architecture_table(
-        ar.load_architecture_results(str(tmp_path))))[0]
-    assert "narrowed to 105 parameters and trained from scratch (`small`) reaches " \
-        "80.50 ± 0.71%: svdnet wins" in text
-    assert "the best is `lowrank`" in text  # small is the comparison, not a candidate
-    _result(tmp_path, "cnn", "projection", 4, 0, 0.99, 100)  # a better projection run
-    _result(tmp_path, "cnn", "projection", 4, 1, 0.99, 100)
-    table = ar.architecture_table(ar.load_architecture_results(str(tmp_path)))
-    assert "the best is `projection`, 99.00" in ar.architecture_findings(table)[0]
-    assert ": svdnet wins" in ar.architecture_findings(table)[0]
-    assert ar.readable_table(table)["test accuracy"].iloc[0] == "91.00 ± 1.41%"
+    frame = ar.load_architecture_results(str(tmp_path))
+    tests = ar.architecture_comparisons(frame).set_index("method")
+    assert set(tests.index) == {"lowrank", "projection"}  # small is the comparison
+    assert sorted(tests.loc["lowrank", "first"]) == pytest.approx([0.85, 0.87])
+    assert sorted(tests.loc["lowrank", "second"]) == pytest.approx([0.80, 0.81])
+    assert tests.loc["projection", "verdict"] != "better"  # 76% against 80.5%
+    text = ar.architecture_findings(frame)[0]
+    assert "80.50 ± 0.71%" in text  # small's accuracy is stated
+    # a verdict follows the results: a clearly better projection turns it around
+    for seed in (0, 1):
+        _result(tmp_path, "cnn", "projection", 4, seed, 0.99 - seed * 0.001, 100)
+    tests = ar.architecture_comparisons(ar.load_architecture_results(str(tmp_path)))
+    assert tests.set_index("method").loc["projection", "verdict"] in {
+        "better", "no significant difference"}
+    assert ar.readable_table(ar.architecture_table(ar.load_architecture_results(
+        str(tmp_path))))["test accuracy"].iloc[0] == "91.00 ± 1.41%"
 
 
 def test_layer_costs_table_reads_one_run(tmp_path):
