@@ -3,6 +3,7 @@ SVD (one pass and sequential), side by side on the same trained model.
 
     python benchmarks/post_training.py [--model mlp] [--dataset mnist] [--epochs 10]
         [--seeds 0] [--ratios 3,10,25,50] [--calibration 2048] [--out FILE]
+    python benchmarks/post_training.py --summary FILE [FILE ...]
 
 For each seed: trains the model (``mlp``: the reference 5x1024 MLP; ``cnn`` and ``vit``:
 the harness's CNN and vision transformer) on the first 55,000 training images for
@@ -20,6 +21,12 @@ Prints validation and test accuracy and the seconds each compression took (calib
 pass and SVDs), and writes them with provenance to ``--out`` (default
 ``reports/post_training/<model>-<dataset>.json``). No choice is made on these numbers:
 every configuration is reported.
+
+``--summary`` reads result files and prints, per model and ratio, each mode's test
+accuracy (mean and standard deviation over seeds) and each data-aware mode against
+``plain`` on the same trained models: the paired t-test over seeds
+(``scipy.stats.ttest_rel``), Benjamini-Hochberg-corrected over every comparison printed
+(``scipy.stats.false_discovery_control``).
 """
 
 from __future__ import annotations
@@ -57,7 +64,50 @@ def _numbers(text: str, kind):
     return values
 
 
+def print_summary(paths) -> None:
+    """Prints the side-by-side table of result files, with paired tests against plain."""
+    import json
+
+    import pandas as pd
+    from scipy import stats
+
+    frame = pd.DataFrame([row for path in paths
+                          for row in json.load(open(path, encoding="utf-8"))["rows"]])
+    tests = []
+    for (model, dataset, ratio), part in frame.groupby(["model", "dataset", "ratio_asked"]):
+        plain = part[part["mode"] == "plain"].set_index("seed")["test"]
+        for mode in ("one pass", "sequential"):
+            other = part[part["mode"] == mode].set_index("seed")["test"].reindex(plain.index)
+            p = (stats.ttest_rel(other, plain).pvalue if len(plain) >= 2 else float("nan"))
+            tests.append({"model": model, "dataset": dataset, "ratio": ratio, "mode": mode,
+                          "p": p})
+    tests = pd.DataFrame(tests)
+    tested = tests["p"].notna()
+    tests.loc[tested, "adjusted p"] = stats.false_discovery_control(tests.loc[tested, "p"])
+    print("| model | ratio | mode | seeds | test accuracy | vs dense | vs plain (adjusted p) | "
+          "seconds |")
+    print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |")
+    for (model, dataset, ratio, mode), part in frame.groupby(
+            ["model", "dataset", "ratio_asked", "mode"], sort=False):
+        drop = 100 * (part["test"] - part["dense_test"])
+        test = tests[(tests["model"] == model) & (tests["ratio"] == ratio)
+                     & (tests["mode"] == mode)]
+        versus = ("" if test.empty or pd.isna(test["adjusted p"].iloc[0])
+                  else f"{test['adjusted p'].iloc[0]:.3f}")
+        print(f"| {model} {dataset} | {ratio:g}x ({part['compression'].mean():.1f}x) | {mode} | "
+              f"{len(part)} | {100 * part['test'].mean():.2f} ± "
+              f"{100 * part['test'].std(ddof=1) if len(part) > 1 else 0:.2f}% | "
+              f"{drop.mean():+.2f} | {versus} | {part['seconds'].mean():.1f} |")
+
+
 def main(argv=None):
+    if argv is None:
+        import sys
+
+        argv = sys.argv[1:]
+    if argv[:1] == ["--summary"]:
+        print_summary(argv[1:])
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--model", choices=("mlp", "cnn", "vit"), default="mlp")
     parser.add_argument("--dataset", choices=("mnist", "fashion_mnist"), default="mnist")
