@@ -19,7 +19,8 @@ three ways, with no training at all:
 
 Prints validation and test accuracy and the seconds each compression took (calibration
 pass and SVDs), and writes them with provenance to ``--out`` (default
-``reports/post_training/<model>-<dataset>.json``). No choice is made on these numbers:
+``reports/post_training/<model>-<dataset>.json``) after each one. A ratio whose budget is
+below the model's smallest factorisation (rank 1 everywhere) is skipped, saying so. No choice is made on these numbers:
 every configuration is reported.
 
 ``--summary`` reads result files and prints, per model and ratio, each mode's test
@@ -148,6 +149,11 @@ def main(argv=None):
               f"{100 * dense['test']:.2f}%, {total:,} parameters", flush=True)
         for ratio in args.ratios:
             budget = int(total / ratio)
+            try:
+                parameter_counts(model, budget=budget)
+            except ValueError as error:  # a budget below the model's smallest factorisation
+                print(f"  {ratio:>4g}x: skipped, {error}", flush=True)
+                continue
             for mode, options in MODES.items():
                 kwargs = {} if mode == "plain" else {"data": calibration, **options}
                 start = time.perf_counter()
@@ -166,13 +172,13 @@ def main(argv=None):
                        "test": accuracy(compressed, data.x_test, data.y_test)}
                 assert row["parameters"] == counts, (row["parameters"], counts)
                 rows.append(row)
+                write_json_atomic(out, {"rows": rows, "validation_examples": VALIDATION,
+                                        "train_examples": len(train_x),
+                                        "provenance": provenance()})
                 print(f"  {ratio:>4g}x ({row['compression']:.1f}x) {mode:>10}: val "
                       f"{100 * row['val']:.2f}%, test {100 * row['test']:.2f}% "
                       f"({100 * (row['test'] - dense['test']):+.2f}), {seconds:.1f} s",
                       flush=True)
-        summary = {"rows": rows, "validation_examples": VALIDATION,
-                   "train_examples": len(train_x), "provenance": provenance()}
-        write_json_atomic(out, summary)
     print(f"wrote {out}")
     means = {}
     for row in rows:
