@@ -96,8 +96,9 @@ def print_summary(paths) -> None:
         versus = ("" if test.empty or pd.isna(test["adjusted p"].iloc[0])
                   else f"{test['adjusted p'].iloc[0]:.3f}")
         print(f"| {model} {dataset} | {ratio:g}x ({part['compression'].mean():.1f}x) | {mode} | "
-              f"{len(part)} | {100 * part['test'].mean():.2f} ± "
-              f"{100 * part['test'].std(ddof=1) if len(part) > 1 else 0:.2f}% | "
+              f"{len(part)} | {100 * part['test'].mean():.2f}"
+              + (f" ± {100 * part['test'].std(ddof=1):.2f}" if len(part) > 1 else "")
+              + "% | "
               f"{drop.mean():+.2f} | {versus} | {part['seconds'].mean():.1f} |")
 
 
