@@ -50,11 +50,6 @@ class Calibration:
     allocation: str = "energy"
     labelled: tuple | None = None
 
-    @property
-    def examples(self) -> int:
-        """Number of calibration examples."""
-        return sum(len(batch) for batch in self.batches)
-
 
 ALLOCATIONS = ("energy", "loss")
 """How a budget's parameters are shared among layers, with calibration data:
