@@ -93,7 +93,9 @@ def factorization_plan(model: keras.Model, rank=None, layers=None, energy=None,
                              request=request)
     selected, skipped = select_layers(model, layers, factorising=True)
     kernels = finite_kernels(selected, conv_scheme=conv_scheme)
-    ranks, _, _ = calibrated_ranks(model, selected, kernels, request, calibrated, conv_scheme)
+    # A rank or per-layer request does not depend on the data: no calibration pass.
+    ranks, _, _ = calibrated_ranks(model, selected, kernels, request,
+                                   calibrated if request.needs_spectrum else None, conv_scheme)
     return plan_from_ranks(kernel_shapes(kernels), ranks, skipped)
 
 
