@@ -45,6 +45,7 @@ from svdnet import factorize, parameter_counts  # noqa: E402
 from svdnet.experiments.architectures import build_architecture, compile_model  # noqa: E402
 from svdnet.experiments.data import load_dataset, training_dataset  # noqa: E402
 from svdnet.experiments.model import build_mlp  # noqa: E402
+from svdnet.experiments.execution import execution_record, pin_threads  # noqa: E402
 from svdnet.experiments.provenance import provenance  # noqa: E402
 from svdnet.experiments.results import write_json_atomic  # noqa: E402
 
@@ -124,6 +125,7 @@ def main(argv=None):
         parser.error(f"--epochs and --calibration must be >= 1; received {args.epochs} and "
                      f"{args.calibration}.")
     out = args.out or f"reports/post_training/{args.model}-{args.dataset}.json"
+    pin_threads()  # the one execution rule of every result, before TensorFlow's first operation
     data = load_dataset(args.dataset)
     train_x, train_y = data.x_train[:-VALIDATION], data.y_train[:-VALIDATION]
     val_x, val_y = data.x_train[-VALIDATION:], data.y_train[-VALIDATION:]
@@ -175,6 +177,7 @@ def main(argv=None):
                 rows.append(row)
                 write_json_atomic(out, {"rows": rows, "validation_examples": VALIDATION,
                                         "train_examples": len(train_x),
+                                        "execution": execution_record(),
                                         "provenance": provenance()})
                 print(f"  {ratio:>4g}x ({row['compression']:.1f}x) {mode:>10}: val "
                       f"{100 * row['val']:.2f}%, test {100 * row['test']:.2f}% "

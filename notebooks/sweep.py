@@ -66,13 +66,16 @@ quick: bool = None  # True: a quick check (2,000 training examples, result in a 
 #
 # A bad parameter stops the run here, with a message that names the parameter, the value received
 # and what is allowed; so does a parameter this notebook does not have (`-p rnak 5`), which
-# Papermill itself only warns about.
+# Papermill itself only warns about. `pin_threads()` holds the run to svdnet's one execution rule
+# (one TensorFlow and BLAS thread per run, `svdnet.experiments.execution`), so that its numbers are
+# the same alone, beside other runs, or on a cluster.
 
 # %%
 import os
 
 from svdnet.experiments import RunConfig, load_dataset, plots
 from svdnet.experiments.config import expand_choices
+from svdnet.experiments.execution import pin_threads
 from svdnet.experiments.parameters import check_notebook_parameters
 from svdnet.experiments.sweep import (
     accuracy_warnings, apply_quick_mode, comparison_table, quick_mode, run_experiment,
@@ -80,6 +83,7 @@ from svdnet.experiments.sweep import (
 from svdnet.validation import check_int
 
 check_notebook_parameters(globals(), "sweep")  # before this cell assigns anything
+pin_threads()  # the one execution rule of every run, before TensorFlow's first operation
 config = RunConfig(
     method=method, rank=rank, dataset=dataset, epochs=epochs, batch_size=batch_size,
     depth=depth, width=width, seed=seed, train_size=train_size, svd_method=svd_method,

@@ -36,6 +36,7 @@ from svdnet.experiments.architectures import (
 )
 from svdnet.experiments.data import load_dataset, training_dataset
 from svdnet.experiments.paths import REPORTS
+from svdnet.experiments.execution import execution_record, pin_threads
 from svdnet.experiments.provenance import provenance
 from svdnet.experiments.results import CorruptResultError, read_json, write_json_atomic
 from svdnet.experiments.speed import best_seconds
@@ -233,6 +234,7 @@ def run_architecture(run: ArchitectureRun, data, results_dir: str = RESULTS_DIR,
                       "seconds": timing["model"], "dense_seconds": timing["dense"]},
         "train_examples": len(data.x_train),
         "wall_seconds": time.perf_counter() - start,
+        "execution": execution_record(),
         "provenance": provenance(),
     }
     write_json_atomic(os.path.join(results_dir, run.name), payload)
@@ -263,6 +265,7 @@ def run_grid(runs, results_dir: str = RESULTS_DIR, cache_dir: str = CACHE_DIR,
     """Runs every run of ``runs`` whose result file is not complete; returns the paths
     of the runs done now."""
     done, loaded = [], {}
+    pin_threads()  # the one execution rule, before TensorFlow's first operation
     for run in runs:
         path = os.path.join(results_dir, run.name)
         if is_done(path):

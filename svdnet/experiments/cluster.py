@@ -18,8 +18,8 @@ Data: every worker loads TensorFlow Datasets from its own ``TFDS_DATA_DIR`` (or 
 them); before dispatching anything the runner asks every worker to load the grid's
 datasets, and names each worker that cannot. Dense weights that ``posthoc`` and
 ``finetune`` start from are cached per worker machine (:data:`WORKER_CACHE`); a worker
-without them trains the dense model itself (the runs are deterministic, so results do
-not depend on where a run went).
+without them trains the dense model itself (every run follows one execution rule,
+:mod:`svdnet.experiments.execution`, so results do not depend on where a run went).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import re
 import tempfile
 import time
 
+from svdnet.experiments.execution import thread_environment
 from svdnet.experiments.paths import without_folder
 from svdnet.experiments.results import is_finished, write_text_atomic
 
@@ -40,29 +41,18 @@ ALLOWED_FAILURES = 2
 WORKER_CACHE = os.path.join(tempfile.gettempdir(), "svdnet-worker-cache")
 """Where a worker keeps dense weights for later ``posthoc`` and ``finetune`` runs."""
 
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                    "TF_NUM_INTRAOP_THREADS")
-
-
-def thread_environment(threads: int) -> dict:
-    """Environment variables that hold one run's TensorFlow and BLAS threads to
-    ``threads`` (TensorFlow's inter-op pool to 1): a worker's share of the cores."""
-    threads = max(1, int(threads))
-    return {**{name: str(threads) for name in THREAD_VARIABLES}, "TF_NUM_INTEROP_THREADS": "1"}
-
-
 def local_client(workers: int):
     """Starts a :class:`distributed.LocalCluster` of ``workers`` processes on loopback,
-    each with one task slot and an equal share of this machine's cores, and returns a
-    client of it."""
+    each with one task slot, held to the execution rule (one thread per run:
+    :func:`svdnet.experiments.execution.thread_environment`), and returns a client of
+    it."""
     import dask
     from distributed import Client, LocalCluster
 
     dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES})
-    share = (os.cpu_count() or 1) // workers
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                            host="127.0.0.1", dashboard_address=None,
-                           env=thread_environment(share))
+                           env=thread_environment())
     return Client(cluster)
 
 

@@ -404,8 +404,9 @@ def main(argv=None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="list what would run")
     parser.add_argument("--workers", type=int, default=0,
                         help="run the notebooks on a local Dask cluster of this many worker "
-                             "processes, each with its share of the cores (default: 0, one "
-                             "at a time in this process, no Dask)")
+                             "processes (default: 0, one at a time in this process, no "
+                             "Dask); every run uses one thread either way "
+                             "(svdnet.experiments.execution), so N workers use N cores")
     parser.add_argument("--scheduler", default=os.environ.get("DASK_SCHEDULER_ADDRESS", ""),
                         help="address of a running Dask scheduler to run the notebooks on, "
                              "e.g. tcp://10.0.0.5:8786 (default: $DASK_SCHEDULER_ADDRESS); "

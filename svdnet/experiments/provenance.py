@@ -60,33 +60,58 @@ def machine() -> dict:
     return info
 
 
+RESULT_FOLDERS = ("reports",)
+"""Folders of the repository that hold results, not code: writing a result there does not
+make the tree dirty for the next run."""
+
+_CODE = [".", *(f":(exclude){folder}" for folder in RESULT_FOLDERS)]
+
+
+def _git(arguments, path):
+    return subprocess.run(["git", *arguments], cwd=path, capture_output=True, text=True,
+                          check=True, timeout=30).stdout
+
+
 def git_commit(path: str | None = None) -> str | None:
-    """Returns the commit checked out at ``path`` (``+dirty`` when modified), or ``None``.
+    """Returns the commit checked out at ``path`` (``+dirty`` when a tracked file outside
+    :data:`RESULT_FOLDERS` is modified), or ``None`` outside a git repository.
 
     Args:
         path: A folder inside the repository. Defaults to this package's folder.
     """
     path = path or os.path.dirname(os.path.abspath(__file__))
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True,
-            check=True, timeout=10,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=path,
-            capture_output=True, text=True, check=True, timeout=10,
-        ).stdout.strip()
+        commit = _git(["rev-parse", "HEAD"], path).strip()
+        top = _git(["rev-parse", "--show-toplevel"], path).strip()
+        dirty = _git(["status", "--porcelain", "--untracked-files=no", "--", *_CODE],
+                     top).strip()
     except (OSError, subprocess.SubprocessError):
         return None
     return commit + ("+dirty" if dirty else "")
 
 
+def uncommitted_diff(path: str | None = None) -> str | None:
+    """The ``git diff`` of the tracked files outside :data:`RESULT_FOLDERS` against the
+    commit checked out at ``path``: what a result from a dirty tree ran beyond its commit
+    (``None`` outside a git repository, ``""`` for a clean tree)."""
+    path = path or os.path.dirname(os.path.abspath(__file__))
+    try:
+        top = _git(["rev-parse", "--show-toplevel"], path).strip()
+        return _git(["diff", "HEAD", "--", *_CODE], top)
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
 def provenance() -> dict:
-    """Returns versions, machine, commit and the UTC time, to store with a result."""
+    """Returns versions, machine, commit and the UTC time, to store with a result; from
+    a dirty tree (commit ``...+dirty``) also the ``diff`` that the run ran beyond the
+    commit (:func:`uncommitted_diff`), so that no result rests on code nobody can see."""
+    commit = git_commit()
     return {
         "versions": library_versions(),
         "machine": machine(),
-        "commit": git_commit(),
+        "commit": commit,
+        **({"diff": uncommitted_diff()} if commit and commit.endswith("+dirty") else {}),
         "created_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(
             timespec="seconds"
         ),

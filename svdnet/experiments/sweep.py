@@ -31,6 +31,7 @@ from svdnet.experiments.config import (  # noqa: F401
     validate_config,
 )
 from svdnet.experiments.data import Dataset, load_dataset
+from svdnet.experiments.execution import execution_record, pin_threads
 from svdnet.experiments.provenance import provenance
 from svdnet.experiments.results import ResultValueError, write_result
 from svdnet.experiments.snapshots import SaveWeightsAt
@@ -252,9 +253,12 @@ def run_experiment(
     Raises:
         RunCheckError: when the trained run fails its checks (see
             :func:`svdnet.experiments.results.check_result`); no result is written.
+        ExecutionRuleError: when this process already runs TensorFlow with other thread
+            counts than :mod:`svdnet.experiments.execution`'s rule, before any training.
     """
     quick = quick_mode(quick)
     config = apply_quick_mode(validate_config(config), quick)
+    pin_threads()  # the one execution rule (raises if this process already broke it)
     results_dir = results_folder(results_dir, quick)
     if cache_dir:
         cache_dir = results_folder(cache_dir, quick)
@@ -305,6 +309,7 @@ def run_experiment(
             "load_seconds": load_seconds,
         },
         "wall_seconds": time.perf_counter() - start,
+        "execution": execution_record(),
         "provenance": provenance(),
     }
     name = result_name(config)

@@ -16,6 +16,7 @@ import time
 import pytest
 
 from svdnet.experiments import RunConfig, cluster
+from svdnet.experiments.execution import THREAD_VARIABLES, follows_rule
 from svdnet.experiments.grid import run_grid
 from svdnet.experiments.report import load_results
 
@@ -24,7 +25,6 @@ BASE = RunConfig(epochs=2, finetune_epochs=1, train_size=1000)
 GRID = {"datasets": ("mnist",), "methods": ("dense", "projection", "lowrank"), "ranks": (2,),
         "seeds": (0,)}
 ARGS = ["--quick", "--methods", "dense,projection,lowrank", "--ranks", "2"]
-ONE_THREAD = cluster.thread_environment(max(1, (os.cpu_count() or 2) // 2))
 
 pytestmark = pytest.mark.slow
 
@@ -38,16 +38,19 @@ def _results(folder):
     return found
 
 
-def _grid(argv, env=None, timeout=900):
+def _grid(argv, env=None, timeout=900, unset=()):
+    environment = {name: value for name, value in os.environ.items() if name not in unset}
     return subprocess.run([sys.executable, "-m", "svdnet.experiments.grid", *argv], cwd=ROOT,
-                          env={**os.environ, **(env or {})}, capture_output=True, text=True,
+                          env={**environment, **(env or {})}, capture_output=True, text=True,
                           timeout=timeout)
 
 
 @pytest.mark.timeout(1200)
 def test_two_local_workers_give_the_results_of_one_process(tmp_path):
-    # The same threads per run in both, so that the arithmetic is the same.
-    single = _grid(ARGS + ["--out", str(tmp_path / "one")], env=ONE_THREAD)
+    # Alone, with nothing set in the environment: the execution rule alone makes the
+    # arithmetic the same as on two workers.
+    single = _grid(ARGS + ["--out", str(tmp_path / "one")],
+                   unset=(*THREAD_VARIABLES, "TF_NUM_INTEROP_THREADS"))
     assert single.returncode == 0, single.stdout[-2000:] + single.stderr[-2000:]
     workers = _grid(ARGS + ["--out", str(tmp_path / "two"), "--workers", "2"])
     assert workers.returncode == 0, workers.stdout[-2000:] + workers.stderr[-2000:]
@@ -62,6 +65,8 @@ def test_two_local_workers_give_the_results_of_one_process(tmp_path):
 
     for name in one:
         assert measured(one[name]["run"]) == measured(two[name]["run"]), name
+        assert one[name]["execution"] == two[name]["execution"], name
+        assert follows_rule(one[name]["execution"]), one[name]["execution"]
     assert len(glob.glob(str(tmp_path / "two" / "runs" / "*.ipynb"))) == 3
 
 

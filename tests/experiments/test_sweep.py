@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from svdnet.experiments import RunConfig
+from svdnet.experiments.execution import follows_rule
 from svdnet.experiments.sweep import (
     apply_quick_mode, comparison_table, result_name, results_folder, run_experiment,
 )
@@ -60,6 +61,7 @@ def test_experiment_writes_one_complete_result(monkeypatch, tmp_path):
     after = np.array(saved["spectra"]["after"]["hidden_1"])
     assert np.count_nonzero(after > 1e-5 * after[0]) <= 8
     assert saved["provenance"]["versions"]["keras"].startswith("3.")
+    assert follows_rule(saved["execution"]), saved["execution"]
     assert saved["data"]["train_examples"] == 500
     table = comparison_table(experiment)
     assert list(table.index) == ["dense", "projection rank 8"]
