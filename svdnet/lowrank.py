@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import keras
 
-from svdnet.validation import check_int, check_rank
+from svdnet.lowrank_base import LowRankLayer
+from svdnet.validation import check_int
 
 
 @keras.saving.register_keras_serializable(package="svdnet")
-class LowRankDense(keras.layers.Layer):
+class LowRankDense(LowRankLayer):
     """Densely connected layer with a rank-k kernel ``W = U @ V``.
 
     Computes ``activation(inputs @ U @ V + bias)`` where ``U`` has shape
@@ -38,56 +39,27 @@ class LowRankDense(keras.layers.Layer):
             and ``activity_regularizer``.
     """
 
-    def __init__(
-        self,
-        units: int,
-        rank: int,
-        activation=None,
-        use_bias: bool = True,
-        u_initializer="glorot_uniform",
-        v_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        bias_regularizer=None,
-        bias_constraint=None,
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
+    def __init__(self, units: int, rank: int, activation=None, use_bias: bool = True,
+                 u_initializer="glorot_uniform", v_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 bias_constraint=None, **kwargs):
+        super().__init__(rank=rank, activation=activation, u_initializer=u_initializer,
+                         v_initializer=v_initializer, bias_initializer=bias_initializer,
+                         kernel_regularizer=kernel_regularizer,
+                         bias_regularizer=bias_regularizer, bias_constraint=bias_constraint,
+                         **kwargs)
         self.units = check_int("units", units, minimum=1)
-        self.rank = check_rank(rank)
-        self.activation = keras.activations.get(activation)
         self.use_bias = bool(use_bias)
-        self.u_initializer = keras.initializers.get(u_initializer)
-        self.v_initializer = keras.initializers.get(v_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
-        self.bias_constraint = keras.constraints.get(bias_constraint)
         self.input_spec = keras.layers.InputSpec(min_ndim=2)
 
     def build(self, input_shape):
         input_dim = input_shape[-1]
-        self.u = self.add_weight(
-            name="u", shape=(input_dim, self.rank), initializer=self.u_initializer
-        )
-        self.v = self.add_weight(
-            name="v", shape=(self.rank, self.units), initializer=self.v_initializer
-        )
-        self.bias = (
-            self.add_weight(name="bias", shape=(self.units,), initializer=self.bias_initializer,
-                            regularizer=self.bias_regularizer, constraint=self.bias_constraint)
-            if self.use_bias
-            else None
-        )
+        self._add_factors((input_dim, self.rank), (self.rank, self.units),
+                          (self.units,) if self.use_bias else None)
         self.input_spec = keras.layers.InputSpec(min_ndim=2, axes={-1: input_dim})
 
-    def call(self, inputs):
-        if self.kernel_regularizer is not None:
-            self.add_loss(self.kernel_regularizer(self.kernel))
-        outputs = keras.ops.matmul(keras.ops.matmul(inputs, self.u), self.v)
-        if self.bias is not None:
-            outputs = keras.ops.add(outputs, self.bias)
-        return self.activation(outputs) if self.activation is not None else outputs
+    def _apply_factors(self, inputs):
+        return keras.ops.matmul(keras.ops.matmul(inputs, self.u), self.v)
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.units)
@@ -97,25 +69,5 @@ class LowRankDense(keras.layers.Layer):
         """The full ``input_dim x units`` kernel ``U @ V`` (computed, not stored)."""
         return keras.ops.matmul(self.u, self.v)
 
-    def assign_factors(self, u, v, bias=None) -> None:
-        """Sets ``U`` (``m x k``), ``V`` (``k x n``) and the bias."""
-        self.u.assign(keras.ops.cast(u, self.u.dtype))
-        self.v.assign(keras.ops.cast(v, self.v.dtype))
-        if bias is not None:
-            self.bias.assign(bias)
-
     def get_config(self):
-        config = super().get_config()
-        config.update({
-            "units": self.units,
-            "rank": self.rank,
-            "activation": keras.activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            "u_initializer": keras.initializers.serialize(self.u_initializer),
-            "v_initializer": keras.initializers.serialize(self.v_initializer),
-            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
-            "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
-            "bias_constraint": keras.constraints.serialize(self.bias_constraint),
-        })
-        return config
+        return {**super().get_config(), "units": self.units, "use_bias": self.use_bias}

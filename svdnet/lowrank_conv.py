@@ -5,7 +5,8 @@ from __future__ import annotations
 import keras
 
 from svdnet.kernels import check_conv_scheme
-from svdnet.validation import check_int, check_rank
+from svdnet.lowrank_base import LowRankLayer
+from svdnet.validation import check_int
 
 
 def _pair(name: str, value) -> tuple[int, int]:
@@ -16,7 +17,7 @@ def _pair(name: str, value) -> tuple[int, int]:
 
 
 @keras.saving.register_keras_serializable(package="svdnet")
-class LowRankConv2D(keras.layers.Layer):
+class LowRankConv2D(LowRankLayer):
     """2D convolution with a rank-k kernel, computed as two convolutions.
 
     With ``scheme="weight"`` (Zhang et al. 2016; AIMET's weight SVD) the layer is a
@@ -62,10 +63,13 @@ class LowRankConv2D(keras.layers.Layer):
                  u_initializer="glorot_uniform", v_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  bias_constraint=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(rank=rank, activation=activation, u_initializer=u_initializer,
+                         v_initializer=v_initializer, bias_initializer=bias_initializer,
+                         kernel_regularizer=kernel_regularizer,
+                         bias_regularizer=bias_regularizer, bias_constraint=bias_constraint,
+                         **kwargs)
         self.filters = check_int("filters", filters, minimum=1)
         self.kernel_size = _pair("kernel_size", kernel_size)
-        self.rank = check_rank(rank)
         self.scheme = check_conv_scheme(scheme)
         self.strides = _pair("strides", strides)
         self.dilation_rate = _pair("dilation_rate", dilation_rate)
@@ -73,14 +77,7 @@ class LowRankConv2D(keras.layers.Layer):
             raise ValueError(f"padding must be 'valid' or 'same'; received {padding!r}.")
         self.padding = str(padding).lower()
         self.data_format = data_format or keras.config.image_data_format()
-        self.activation = keras.activations.get(activation)
         self.use_bias = bool(use_bias)
-        self.u_initializer = keras.initializers.get(u_initializer)
-        self.v_initializer = keras.initializers.get(v_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
-        self.bias_constraint = keras.constraints.get(bias_constraint)
 
     @property
     def _channel_axis(self) -> int:
@@ -93,18 +90,9 @@ class LowRankConv2D(keras.layers.Layer):
             u_shape, v_shape = (kh, kw, channels, self.rank), (1, 1, self.rank, self.filters)
         else:
             u_shape, v_shape = (kh, 1, channels, self.rank), (1, kw, self.rank, self.filters)
-        self.u = self.add_weight(name="u", shape=u_shape, initializer=self.u_initializer)
-        self.v = self.add_weight(name="v", shape=v_shape, initializer=self.v_initializer)
-        self.bias = (
-            self.add_weight(name="bias", shape=(self.filters,),
-                            initializer=self.bias_initializer,
-                            regularizer=self.bias_regularizer, constraint=self.bias_constraint)
-            if self.use_bias else None
-        )
+        self._add_factors(u_shape, v_shape, (self.filters,) if self.use_bias else None)
 
-    def call(self, inputs):
-        if self.kernel_regularizer is not None:
-            self.add_loss(self.kernel_regularizer(self.kernel))
+    def _apply_factors(self, inputs):
         (sh, sw), (dh, dw) = self.strides, self.dilation_rate
         if self.scheme == "weight":
             first = {"strides": self.strides, "dilation_rate": self.dilation_rate}
@@ -114,12 +102,12 @@ class LowRankConv2D(keras.layers.Layer):
             second = {"strides": (1, sw), "dilation_rate": (1, dw), "padding": self.padding}
         outputs = keras.ops.conv(inputs, self.u, padding=self.padding,
                                  data_format=self.data_format, **first)
-        outputs = keras.ops.conv(outputs, self.v, data_format=self.data_format,
-                                 **{"padding": "valid", **second})
-        if self.bias is not None:
-            shape = (1, 1, 1, self.filters) if self._channel_axis == -1 else (1, self.filters, 1, 1)
-            outputs = keras.ops.add(outputs, keras.ops.reshape(self.bias, shape))
-        return self.activation(outputs) if self.activation is not None else outputs
+        return keras.ops.conv(outputs, self.v, data_format=self.data_format,
+                              **{"padding": "valid", **second})
+
+    def _broadcast_bias(self):
+        shape = (1, 1, 1, self.filters) if self._channel_axis == -1 else (1, self.filters, 1, 1)
+        return keras.ops.reshape(self.bias, shape)
 
     @property
     def kernel(self):
@@ -130,34 +118,17 @@ class LowRankConv2D(keras.layers.Layer):
             return keras.ops.reshape(keras.ops.matmul(u, v), (*self.kernel_size, -1, self.filters))
         return keras.ops.einsum("icr,jro->ijco", self.u[:, 0], self.v[0])
 
-    def assign_factors(self, u, v, bias=None) -> None:
-        """Sets the factors from the ``m x k`` and ``k x n`` matrices of the kernel's
-        matricisation in this layer's scheme (for example
-        :meth:`svdnet.TruncatedSVD.factors`), and the bias."""
-        u = keras.ops.cast(u, self.u.dtype)
-        v = keras.ops.cast(v, self.v.dtype)
-        self.u.assign(keras.ops.reshape(u, self.u.shape))
+    def _v_from_matrix(self, v):
         if self.scheme == "weight":
-            self.v.assign(keras.ops.reshape(v, self.v.shape))
-        else:  # columns are (kw, filters): the 1 x kw kernel is (1, kw, rank, filters)
-            v = keras.ops.reshape(v, (self.rank, self.kernel_size[1], self.filters))
-            self.v.assign(keras.ops.expand_dims(keras.ops.transpose(v, (1, 0, 2)), 0))
-        if bias is not None:
-            self.bias.assign(bias)
+            return super()._v_from_matrix(v)
+        # columns are (kw, filters): the 1 x kw kernel is (1, kw, rank, filters)
+        v = keras.ops.reshape(v, (self.rank, self.kernel_size[1], self.filters))
+        return keras.ops.expand_dims(keras.ops.transpose(v, (1, 0, 2)), 0)
 
     def get_config(self):
-        config = super().get_config()
-        config.update({
-            "filters": self.filters, "kernel_size": self.kernel_size, "rank": self.rank,
-            "scheme": self.scheme, "strides": self.strides, "padding": self.padding,
-            "data_format": self.data_format, "dilation_rate": self.dilation_rate,
-            "activation": keras.activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            "u_initializer": keras.initializers.serialize(self.u_initializer),
-            "v_initializer": keras.initializers.serialize(self.v_initializer),
-            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
-            "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
-            "bias_constraint": keras.constraints.serialize(self.bias_constraint),
-        })
-        return config
+        return {
+            **super().get_config(),
+            "filters": self.filters, "kernel_size": self.kernel_size, "scheme": self.scheme,
+            "strides": self.strides, "padding": self.padding, "data_format": self.data_format,
+            "dilation_rate": self.dilation_rate, "use_bias": self.use_bias,
+        }

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import math
-
 import keras
 
 # The shape analysis EinsumDense itself runs in build(): the same kernel and bias shapes.
 from keras.src.layers.core.einsum_dense import _analyze_einsum_string
 
 from svdnet.kernels import einsum_split
-from svdnet.validation import check_rank
+from svdnet.lowrank_base import LowRankLayer
 
 
 @keras.saving.register_keras_serializable(package="svdnet")
-class LowRankEinsumDense(keras.layers.Layer):
+class LowRankEinsumDense(LowRankLayer):
     """``EinsumDense`` with a rank-k kernel, computed as two einsums.
 
     The kernel of ``equation`` is read as a matrix (rows: the axes it contracts with the
@@ -52,65 +50,34 @@ class LowRankEinsumDense(keras.layers.Layer):
                  v_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, bias_constraint=None,
                  **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(rank=rank, activation=activation, u_initializer=u_initializer,
+                         v_initializer=v_initializer, bias_initializer=bias_initializer,
+                         kernel_regularizer=kernel_regularizer,
+                         bias_regularizer=bias_regularizer, bias_constraint=bias_constraint,
+                         **kwargs)
         self.split = einsum_split(equation)
         self.equation = equation
         self.partial_output_shape = ((output_shape,) if isinstance(output_shape, int)
                                      else tuple(output_shape))
-        self.rank = check_rank(rank)
-        self.activation = keras.activations.get(activation)
         self.bias_axes = bias_axes
-        self.u_initializer = keras.initializers.get(u_initializer)
-        self.v_initializer = keras.initializers.get(v_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
-        self.bias_constraint = keras.constraints.get(bias_constraint)
 
     def build(self, input_shape):
         kernel_shape, bias_shape, _, _, _ = _analyze_einsum_string(
             self.equation, self.bias_axes, input_shape, self.partial_output_shape)
         sizes = dict(zip(self.split.kernel, kernel_shape))
         self.kernel_shape = tuple(int(size) for size in kernel_shape)
-        self.u = self.add_weight(
-            name="u", shape=(*[sizes[a] for a in self.split.contracted], self.rank),
-            initializer=self.u_initializer)
-        self.v = self.add_weight(
-            name="v", shape=(self.rank, *[sizes[a] for a in self.split.free]),
-            initializer=self.v_initializer)
-        self.bias = (
-            self.add_weight(name="bias", shape=tuple(bias_shape),
-                            initializer=self.bias_initializer,
-                            regularizer=self.bias_regularizer, constraint=self.bias_constraint)
-            if bias_shape is not None else None
-        )
+        self._add_factors((*[sizes[a] for a in self.split.contracted], self.rank),
+                          (self.rank, *[sizes[a] for a in self.split.free]),
+                          None if bias_shape is None else tuple(bias_shape))
 
-    def call(self, inputs):
-        if self.kernel_regularizer is not None:
-            self.add_loss(self.kernel_regularizer(self.kernel))
+    def _apply_factors(self, inputs):
         outputs = keras.ops.einsum(self.split.first_equation, inputs, self.u)
-        outputs = keras.ops.einsum(self.split.second_equation, outputs, self.v)
-        if self.bias is not None:
-            outputs = keras.ops.add(outputs, self.bias)
-        return self.activation(outputs) if self.activation is not None else outputs
-
-    @property
-    def matrix_shape(self) -> tuple[int, int]:
-        """The kernel's matrix shape ``(m, n)``."""
-        return math.prod(self.u.shape[:-1]), math.prod(self.v.shape[1:])
+        return keras.ops.einsum(self.split.second_equation, outputs, self.v)
 
     @property
     def kernel(self):
         """The full kernel of ``equation`` (computed from the factors, not stored)."""
         return keras.ops.einsum(self.split.product_equation, self.u, self.v)
-
-    def assign_factors(self, u, v, bias=None) -> None:
-        """Sets the factors from the ``m x k`` and ``k x n`` matrices of the kernel's
-        matricisation (for example :meth:`svdnet.TruncatedSVD.factors`), and the bias."""
-        self.u.assign(keras.ops.reshape(keras.ops.cast(u, self.u.dtype), self.u.shape))
-        self.v.assign(keras.ops.reshape(keras.ops.cast(v, self.v.dtype), self.v.shape))
-        if bias is not None:
-            self.bias.assign(bias)
 
     @classmethod
     def like(cls, layer: keras.layers.EinsumDense, rank: int) -> LowRankEinsumDense:
@@ -131,16 +98,5 @@ class LowRankEinsumDense(keras.layers.Layer):
         return low
 
     def get_config(self):
-        config = super().get_config()
-        config.update({
-            "equation": self.equation, "output_shape": self.partial_output_shape,
-            "rank": self.rank, "activation": keras.activations.serialize(self.activation),
-            "bias_axes": self.bias_axes,
-            "u_initializer": keras.initializers.serialize(self.u_initializer),
-            "v_initializer": keras.initializers.serialize(self.v_initializer),
-            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
-            "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
-            "bias_constraint": keras.constraints.serialize(self.bias_constraint),
-        })
-        return config
+        return {**super().get_config(), "equation": self.equation,
+                "output_shape": self.partial_output_shape, "bias_axes": self.bias_axes}
