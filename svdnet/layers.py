@@ -161,6 +161,37 @@ def dense_layers(model: keras.Model, names: Iterable[str] | None = None) -> list
             if isinstance(layer, keras.layers.Dense)]
 
 
+def skip_reason(layer, factorising: bool = False, ancestors=()) -> str | None:
+    """Says why svdnet leaves a layer alone, or ``None`` when it compresses it.
+
+    The one rule every selection follows (:func:`select_layers`, hence the callback,
+    :func:`svdnet.factorize` and its plan): a Dense, Conv2D or EinsumDense layer is left
+    alone when its kernel cannot be compressed (:func:`unsupported_reason`) or, when
+    factorising, cannot be stored as factors (:func:`unfactorisable_reason`); any other
+    layer when :func:`other_layer_reason` names it (another kind of convolution, a
+    recurrent layer, a layer already stored as factors), and never for a layer without
+    such weights.
+
+    Args:
+        layer: The layer.
+        factorising: Whether the layer is to be stored as factors (``factorize``), not
+            only projected (``SVDProjection``). Defaults to ``False``.
+        ancestors: The models and layers that hold it, innermost first, without the
+            model itself (:func:`ancestors`); read only when factorising. Defaults to
+            ``()`` (a layer of the model itself).
+
+    Returns:
+        The reason, a clause without a final period (``"it is a grouped convolution
+        ..."``), or ``None``.
+    """
+    if not isinstance(layer, KERNEL_LAYERS):
+        return other_layer_reason(layer) or None
+    reason = unsupported_reason(layer)
+    if not reason and factorising:
+        reason = unfactorisable_reason(layer, ancestors)
+    return reason or None
+
+
 def unsupported_reason(layer) -> str:
     """Says why a layer's kernel cannot be projected or factorised (``""`` if it can).
 
@@ -168,7 +199,7 @@ def unsupported_reason(layer) -> str:
     and ``enable_lora(rank)`` freezes the kernel and trains a low-rank update beside it;
     neither holds one float matrix that an SVD could replace. A grouped Conv2D and an
     EinsumDense whose equation is not one matrix product have no single kernel matrix
-    (:func:`svdnet.kernels.layer_reason`).
+    (:func:`svdnet.kernels.layer_reason`). One part of :func:`skip_reason`.
     """
     mode = getattr(layer, "quantization_mode", None)
     if mode:
@@ -200,6 +231,8 @@ def unfactorisable_reason(layer, ancestors=()) -> str:
         layer: The layer.
         ancestors: The models and layers that hold it, innermost first, without the
             model being factorised. Defaults to ``()`` (a layer of the model itself).
+
+    One part of :func:`skip_reason`.
     """
     constraint = getattr(layer, "kernel_constraint", None)
     if constraint is not None:
@@ -245,18 +278,18 @@ def select_layers(model: keras.Model, names: Iterable[str] | None = None,
                   factorising: bool = False) -> tuple[dict, dict]:
     """Returns the layers to compress and those left alone, with the reason.
 
-    Like :func:`kernel_layer_map`, but layers whose kernel cannot be compressed (see
-    :func:`unsupported_reason`) are left out when ``names`` is ``None`` and refused when
-    named; with ``names=None`` the other convolutions (depthwise, separable, transposed,
-    1D and 3D), recurrent layers and layers already stored as factors
-    (:func:`other_layer_reason`) are listed as left alone too.
+    Like :func:`kernel_layer_map`, but layers that svdnet leaves alone (see
+    :func:`skip_reason`) are left out when ``names`` is ``None`` and refused when named;
+    with ``names=None`` the other convolutions (depthwise, separable, transposed, 1D and
+    3D), recurrent layers and layers already stored as factors are listed as left alone
+    too.
 
     Args:
         model: A built Keras model.
         names: Keys or names of the layers to select, or ``None`` for every Dense,
             Conv2D and EinsumDense layer. Defaults to ``None``.
         factorising: Also leave out layers that cannot become factors (see
-            :func:`unfactorisable_reason`). Defaults to ``False``.
+            :func:`skip_reason`). Defaults to ``False``.
 
     Returns:
         ``(selected, skipped)``: key to layer for the layers to compress, in model
@@ -278,27 +311,27 @@ def select_layers(model: keras.Model, names: Iterable[str] | None = None,
         )
     selected, skipped = {}, {}
     for key, layer in layers.items():
-        reason, verb = unsupported_reason(layer), "compressed"
-        if not reason and factorising:
-            reason = unfactorisable_reason(layer, ancestors(layer, parents, model))
-            verb = "factorised"
-        if not reason:
+        reason = skip_reason(layer, factorising, ancestors(layer, parents, model))
+        if reason is None:
             selected[key] = layer
         elif names is not None:
+            # "factorised" when the layer could be projected, but not stored as factors
+            verb = "factorised" if factorising and skip_reason(layer) is None else "compressed"
             raise ValueError(f"Layer {key!r} cannot be {verb}: {reason}.")
         else:
             skipped[key] = reason
     if names is None:
         skipped.update({key: reason for key, layer in layer_map(model).items()
-                        if (reason := other_layer_reason(layer))})
+                        if not isinstance(layer, KERNEL_LAYERS)
+                        and (reason := skip_reason(layer)) is not None})
     return selected, skipped
 
 
 def other_layer_reason(layer) -> str:
     """Says why a layer with weights that svdnet could be expected to compress is left
     alone (``""`` for any other layer): a convolution of another type than ``Conv2D``, a
-    recurrent layer (LSTM, GRU, SimpleRNN), or a layer already stored as factors. The
-    callback and ``factorize`` name these in their reasons."""
+    recurrent layer (LSTM, GRU, SimpleRNN), or a layer already stored as factors. One
+    part of :func:`skip_reason`."""
     if isinstance(layer, (keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D)):
         return ("it is a depthwise convolution: one small filter per input channel, no "
                 "matrix across channels to factorise")
