@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from svdnet.experiments.literature import MNIST_NOTE
 from svdnet.svd import energy_curve
 
 
@@ -188,21 +189,19 @@ def legend_outside(figure, axes, columns: int = 1):
     return legend
 
 
-def published_count(point) -> str:
-    """What a published point's size counts: ``"non-zero weights"`` for a pruned or
-    sparsified network (its source states the compression in weights), ``"parameters"``
-    otherwise.
+def size_label(published=()) -> str:
+    """The size axis' label: our runs count the parameters of the exported model; the
+    published points, what their :attr:`~svdnet.experiments.literature.Published.counts`
+    says, named when some count something else.
 
     Args:
-        point: A :class:`svdnet.experiments.literature.Published`.
+        published: The :class:`svdnet.experiments.literature.Published` points drawn on
+            the axis. Defaults to none.
     """
-    return "non-zero weights" if "weights" in point.source else "parameters"
-
-
-MNIST_NOTE = ("our MNIST training images are a reconstruction (97.2% of pixels exact, "
-              "the rest within one grey level); published points are on the original")
-"""Beside the published points of an MNIST panel: what our MNIST is (from the data's
-provenance in ``shared/README.md``)."""
+    other = sorted({point.counts for point in published} - {"parameters"})
+    return ("parameters of the exported model"
+            + (f" (published points: {' or '.join(['parameters', *other])}, see legend)"
+               if other else "") + ", log scale")
 
 
 def is_core(method: str) -> bool:
@@ -221,7 +220,8 @@ def frontier_plot(table: pd.DataFrame, published=(), below: float = 0.15,
     """Test accuracy against parameter count (log axis), one panel per dataset: the chosen
     method labels at every rank choice, the dense baseline, the Pareto front of all the
     table's runs of the main budget, and published results marked as such, with what
-    their size counts and, on MNIST, :data:`MNIST_NOTE`. Every method has its
+    their size counts (their ``counts``, in the legend and the axis label) and, on
+    MNIST, :data:`~svdnet.experiments.literature.MNIST_NOTE`. Every method has its
     :func:`colour`; the legend is outside the panels.
 
     Args:
@@ -266,7 +266,7 @@ def frontier_plot(table: pd.DataFrame, published=(), below: float = 0.15,
         points = [p for p in published if p.dataset == dataset]
         for point, marker in zip(points, "*PXD"):
             axis.scatter(point.parameters, point.accuracy, marker=marker, s=110, color="black",
-                         zorder=4, label=f"published: {point.label} ({published_count(point)})")
+                         zorder=4, label=f"published: {point.label} ({point.counts})")
         if points and dataset == "mnist":
             axis.text(0.02, 0.02, "\n".join(_wrap(MNIST_NOTE, 60)), transform=axis.transAxes,
                       fontsize=7, color="#333333", va="bottom")
@@ -278,7 +278,7 @@ def frontier_plot(table: pd.DataFrame, published=(), below: float = 0.15,
                        + (f" ({hidden} configuration{'s' if hidden > 1 else ''} below "
                           f"{100 * (top - below):.0f}% not shown)"
                           if hidden else ""), fontsize=10)
-        axis.set_xlabel("parameters of the exported model (log scale)")
+        axis.set_xlabel(size_label(points))
         axis.set_ylabel("test accuracy, mean over seeds")
         axis.grid(True, which="major", alpha=0.3)
     if title:
