@@ -149,28 +149,37 @@ def variant_text(fields: dict) -> str:
     return f" ({'; '.join(words)})" if words else ""
 
 
-def run_pages(pages: list[str]) -> tuple[list[int], list[dict], list[tuple[str, str]]]:
+def run_pages(pages: list[str], epochs: int | None = None
+              ) -> tuple[list[int], list[dict], list[tuple[str, str]]]:
     """Groups the grid's run pages by dataset and method, one column per seed.
 
     Args:
         pages: Page paths relative to the reports folder, named as
-            :attr:`svdnet.experiments.grid.Group.name` names notebooks.
+            :attr:`svdnet.experiments.grid.Group.name` names notebooks (the name carries
+            the runs' ``config.epochs``).
+        epochs: The main training budget (:func:`svdnet.experiments.report.main_epochs`
+            of the results): a page whose runs trained for other epochs says how many.
+            Defaults to ``None``: the epochs most of the pages' runs trained for.
 
     Returns:
         ``(seeds, rows, others)``: the seeds; one row per (dataset, method) with
         ``dataset``, ``method`` and ``cells`` (per seed, a list of ``(label, href)``
-        whose label names the sizes the notebook ran); and ``(label, href)`` of pages
-        whose names are not the runner's.
+        whose label names the sizes the notebook ran, and its epochs when they are not
+        ``epochs``); and ``(label, href)`` of pages whose names are not the runner's.
     """
     cells, others, seeds = defaultdict(lambda: defaultdict(list)), [], set()
-    for page in pages:
-        fields = describe_name(page)
+    described = [(page, describe_name(page)) for page in pages]
+    if epochs is None:
+        counts = pd.Series([fields["epochs"] for _, fields in described if fields],
+                           dtype=int)
+        epochs = int(counts.mode().min()) if len(counts) else None
+    for page, fields in described:
         if fields is None:
             others.append((os.path.basename(page), page))
             continue
         seeds.add(fields["seed"])
         label = _size_label(fields) + variant_text(fields)
-        if fields["epochs"] != 10 or fields["train_size"]:
+        if fields["epochs"] != epochs or fields["train_size"]:
             label += f" ({fields['epochs']} epochs" + (
                 f", {fields['train_size']:,} examples)" if fields["train_size"] else ")")
         cells[(fields["dataset"], fields["method"])][fields["seed"]].append((label, page))
@@ -247,7 +256,8 @@ def write_site(reports_dir: str = "reports", pages=(), run_page_list=(), unfinis
         "results.html.j2").render(links=_links(), provenance=provenance, count=len(every),
                                   csv=CSV, sections=sections))
 
-    seeds, rows, others = run_pages(list(run_page_list))
+    seeds, rows, others = run_pages(list(run_page_list),
+                                    main_epochs(frame) if len(frame) else None)
     further = [("The full report", "html/report.html",
                 "every table and figure, the conclusions, the provenance"),
                ("Every result", "results.html",

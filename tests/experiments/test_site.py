@@ -88,3 +88,17 @@ def test_run_pages_are_grouped_by_dataset_method_and_seed():
     assert table[("Fashion-MNIST", "finetune")] == [[], [("budgets 100,000; energy 50%",
                                                           pages[3])]]
     assert others == [("notes.html", "html/notes.html")]
+
+def test_run_pages_name_the_epochs_of_runs_off_the_main_budget():
+    pages = ["grid/html/mnist-small-e30-seed0-r2.html", "grid/html/mnist-small-e30-seed1-r2.html",
+             "grid/html/mnist-small-e10-seed0-r5.html"]
+    # The main budget from the results: the 30-epoch runs are named as such.
+    _, rows, _ = run_pages(pages, epochs=10)
+    assert rows[0]["cells"] == [[("ranks 2 (30 epochs)", pages[0]), ("ranks 5", pages[2])],
+                                [("ranks 2 (30 epochs)", pages[1])]]
+    # Results of 30 epochs throughout: the 10-epoch page is the one set apart.
+    _, rows, _ = run_pages(pages, epochs=30)
+    assert rows[0]["cells"][0] == [("ranks 2", pages[0]), ("ranks 5 (10 epochs)", pages[2])]
+    # Without results, the epochs most pages ran.
+    assert run_pages(pages)[1] == run_pages(pages, epochs=30)[1]
+
