@@ -306,15 +306,28 @@ def frontier_table(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
 
 
-def smallest_within(frame: pd.DataFrame, dataset: str, points: float = 0.5):
-    """The most compressed configuration of an SVD method (by any rank choice: rank,
-    energy or budget) whose mean test accuracy is at most ``points`` percentage points
-    below the dense mean of ``dataset``: a row of :func:`choice_table`, or ``None``."""
+def smallest_within(frame: pd.DataFrame, dataset: str, points: float = 0.5, methods=None):
+    """The most compressed configuration (by any rank choice: rank, energy or budget) whose
+    mean test accuracy is at most ``points`` percentage points below the dense mean of
+    ``dataset``.
+
+    Args:
+        frame: The frame of :func:`load_results`.
+        dataset: The dataset.
+        points: Accuracy loss in percentage points still "close to dense". Defaults
+            to 0.5.
+        methods: The method labels to search (``("small",)`` for the plain small
+            network). Defaults to ``None``: every SVD method, with any options.
+
+    Returns:
+        A row of :func:`choice_table`, or ``None``.
+    """
     frame = main_budget(frame)
     dense = frame.loc[(frame["dataset"] == dataset) & (frame["method"] == "dense"),
                       "test accuracy"]
     every = choice_table(frame, dataset)
-    every = every[is_svd(every["method"])]
+    every = every[is_svd(every["method"]) if methods is None
+                  else every["method"].isin(list(methods))]
     if dense.empty or every.empty:
         return None
     close = every[every["mean"] >= dense.mean() - points / 100]
@@ -636,6 +649,69 @@ def small_comparison(frame: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
     table["seeds"] = np.minimum(table["first seeds"], table["second seeds"])
     return (table.sort_values(["dataset", "size", "parameters", "method"])[columns]
             .reset_index(drop=True))
+
+
+KEEPS_PACE = ("better", "no significant difference")
+"""The verdicts against ``small`` under which a configuration can keep pace with it
+(:func:`keeps_pace`)."""
+
+
+def keeps_pace(frame: pd.DataFrame, tolerance: float = 0.5, methods=SVD_METHODS,
+               alpha: float = ALPHA) -> pd.DataFrame:
+    """Down to which size each method keeps pace with the plain network trained small,
+    from the tests of :func:`small_comparison`: the practitioner's choice of method by
+    size.
+
+    A method keeps pace at a size when one of its configurations there (a rank or a
+    budget) is not worse than ``small`` by the test (a verdict of :data:`KEEPS_PACE`) and
+    its mean is at most ``tolerance`` points below ``small``'s. Its limit is the most
+    compressed size down to which it keeps pace at every size it was tested at, from the
+    least compressed on.
+
+    Args:
+        frame: The frame of :func:`load_results`.
+        tolerance: How many percentage points below ``small``'s mean still keep pace.
+            Defaults to 0.5.
+        methods: The method labels to judge. Defaults to :data:`SVD_METHODS` (the core
+            methods, without options).
+        alpha: The significance level. Defaults to :data:`ALPHA`.
+
+    Returns:
+        One row per dataset and method tested against ``small``, by dataset and in the
+        order of ``methods``: ``dataset``, ``method``, ``sizes`` (how many sizes it was
+        tested at), ``limit`` (the ``size compression`` of its limit, ``NaN`` when it does
+        not keep pace at its least compressed size) and, from the configuration that keeps
+        pace at the limit (the highest mean where several do), ``configuration``,
+        ``svdnet``, ``svdnet std``, ``small``, ``small std``, ``difference (pp)``,
+        ``adjusted p`` and ``verdict``.
+    """
+    if tolerance < 0:
+        raise ValueError(f"tolerance must be at least 0 points; received {tolerance!r}.")
+    table = small_comparison(frame, alpha)
+    table = table.assign(keeps=table["verdict"].isin(KEEPS_PACE)
+                         & (table["difference (pp)"] >= -tolerance))
+    at_limit = ["configuration", "svdnet", "svdnet std", "small", "small std",
+                "difference (pp)", "adjusted p", "verdict"]
+    rows = []
+    for dataset in dataset_order(table["dataset"]):
+        for method in methods:
+            part = table[(table["dataset"] == dataset) & (table["method"] == method)]
+            if part.empty:
+                continue
+            sizes = (part.groupby("size")
+                     .agg(compression=("size compression", "first"), keeps=("keeps", "any"))
+                     .sort_values("compression"))
+            held = sizes["keeps"].cummin()
+            row = {"dataset": dataset, "method": method, "sizes": len(sizes),
+                   "limit": np.nan, **dict.fromkeys(at_limit, np.nan)}
+            if held.any():
+                size = sizes.index[held][-1]
+                best = part[(part["size"] == size) & part["keeps"]].sort_values(
+                    "svdnet", ascending=False).iloc[0]
+                row.update(limit=sizes.at[size, "compression"],
+                           **{column: best[column] for column in at_limit})
+            rows.append(row)
+    return pd.DataFrame(rows, columns=["dataset", "method", "sizes", "limit", *at_limit])
 
 
 def readable_comparison(table: pd.DataFrame) -> pd.DataFrame:

@@ -325,3 +325,37 @@ def test_reused_dense_training_is_read_from_the_dense_runs_epoch_times(tmp_path)
     table = build_time_table(frame, reused_seconds(str(tmp_path), frame)).set_index("method")
     assert table.loc["finetune", "h if run alone"] == pytest.approx((20.0 + 8.0) / 3600)
     assert table.loc["total", "reused dense h"] == pytest.approx(30.0 / 3600)
+
+
+def test_keeps_pace_walks_down_from_the_least_compressed_size(against_small):
+    from svdnet.experiments.report import keeps_pace, small_comparison
+
+    frame = load_results(str(against_small))[0]
+    table = small_comparison(frame)
+    pace = keeps_pace(frame).set_index("method")
+    # finetune: not worse and 0.1 points below small at rank 20 (3.3x), better at rank 5
+    # (9.9x), worse at budget 50 (19.2x): its limit is rank 5's size.
+    assert pace.at["finetune", "limit"] == pytest.approx(1000 / 101)
+    assert pace.at["finetune", "sizes"] == 3
+    assert (pace.at["finetune", "configuration"], pace.at["finetune", "verdict"]) == (
+        "rank 5", "better")
+    at_limit = table[(table["method"] == "finetune") & (table["configuration"] == "rank 5")]
+    assert pace.at["finetune", "difference (pp)"] == at_limit["difference (pp)"].iloc[0]
+    assert pace.at["lowrank", "limit"] == pytest.approx(1000 / 101)
+    # A tolerance below finetune's 0.1 points at its least compressed size: no limit,
+    # though it is better at rank 5 (every larger size must keep pace too).
+    strict = keeps_pace(frame, tolerance=0.05).set_index("method")
+    assert np.isnan(strict.at["finetune", "limit"]) and pd.isna(strict.at["finetune", "verdict"])
+    assert strict.at["lowrank", "limit"] == pytest.approx(1000 / 101)
+    with pytest.raises(ValueError, match="-1"):
+        keeps_pace(frame, tolerance=-1)
+
+
+def test_smallest_within_searches_the_methods_it_is_given(against_small):
+    from svdnet.experiments.report import smallest_within
+
+    frame = load_results(str(against_small))[0]
+    small = smallest_within(frame, "mnist", 0.5, methods=("small",))
+    assert (small["method"], small["value"]) == ("small", 20)  # 97.6%, 0.4 below dense
+    assert smallest_within(frame, "mnist", 0.3, methods=("small",)) is None
+    assert smallest_within(frame, "mnist", 0.5)["method"] == "finetune"
