@@ -204,9 +204,17 @@ def plan(
                          else {"budget": budgets[0]})
                 choice = {} if method == "dense" else {**dict.fromkeys(CHOICES), **first}
                 config = base.replace(method=method, dataset=dataset, seed=seed, **choice)
-                todo = []
+                todo, names = [], {}
                 for run in expand_choices(config, list(ranks), list(energies), list(budgets)):
-                    if is_finished(os.path.join(results_dir, result_name(run))):
+                    name = result_name(run)
+                    if name in names:  # two configurations, one file: one result would be lost
+                        first, second = (
+                            next(f"{kind} {value!r}" for kind, value in c.rank_choice.items()
+                                 if value is not None) for c in (names[name], run))
+                        raise ValueError(f"{first} and {second} would both be written to "
+                                         f"{name}; give only one of them.")
+                    names[name] = run
+                    if is_finished(os.path.join(results_dir, name)):
                         done += 1
                     else:
                         todo.append(run)
@@ -350,22 +358,29 @@ def _list(kind, allowed=None):
             raise argparse.ArgumentTypeError(f"expected a comma-separated list; received {text!r}")
         if kind in (int, float):
             try:
-                return tuple(kind(item) for item in items)
+                values = tuple(kind(item) for item in items)
             except ValueError:
                 noun = "integers" if kind is int else "numbers"
                 raise argparse.ArgumentTypeError(
                     f"expected comma-separated {noun}; received {text!r}") from None
-        unknown = [item for item in items if allowed and item not in allowed]
-        if unknown:
+        else:
+            values = tuple(items)
+            unknown = [item for item in items if allowed and item not in allowed]
+            if unknown:
+                raise argparse.ArgumentTypeError(
+                    f"unknown value(s) {unknown} in {text!r}; allowed: {', '.join(allowed)}")
+        repeated = sorted({value for value in values if values.count(value) > 1}, key=str)
+        if repeated:  # 20,020 is 20 twice: one run, one file, so say it rather than run it twice
             raise argparse.ArgumentTypeError(
-                f"unknown value(s) {unknown} in {text!r}; allowed: {', '.join(allowed)}")
-        return tuple(items)
+                f"value(s) {', '.join(map(str, repeated))} given more than once in {text!r}; "
+                "list each value once")
+        return values
     return parse
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m svdnet.experiments.grid",
+        prog="python -m svdnet.experiments.grid", allow_abbrev=False,
         description="Run notebooks/sweep.ipynb over a grid of datasets, methods, ranks and "
                     "seeds; rerun to resume after an interruption.")
     parser.add_argument("--datasets", type=_list(str, DATASETS), default=DATASETS)

@@ -75,6 +75,16 @@ def test_plan_skips_finished_runs_and_redoes_corrupt_ones(tmp_path):
         (["--scheduler", "tcp://10.0.0.5:99999"], "received 'tcp://10.0.0.5:99999'"),
         (["--scheduler", "http://10.0.0.5:8786"], "received 'http://10.0.0.5:8786'"),
         (["--scheduler", "tcp://:8786"], "received 'tcp://:8786'"),
+        (["--seeds", "0,0"], "value(s) 0 given more than once in '0,0'"),
+        (["--ranks", "020,20"], "value(s) 20 given more than once in '020,20'"),
+        (["--methods", "dense,dense"], "value(s) dense given more than once"),
+        (["--datasets", "mnist,mnist"], "value(s) mnist given more than once"),
+        (["--energies", "0.9,0.90"], "value(s) 0.9 given more than once"),
+        (["--energies", "0.9999999,1"],
+         "energy 0.9999999 and energy 1.0 would both be written to "
+         "mnist-projection-e1-auto-5x1024-e10-b128-seed0.json"),
+        (["--epoch", "3"], "unrecognized arguments: --epoch"),  # no abbreviations
+        (["--work", "2"], "unrecognized arguments: --work"),
     ],
 )
 def test_bad_command_lines_name_the_value(argv, text, capsys, tmp_path):
