@@ -198,6 +198,7 @@ class RunConfig:
     def __post_init__(self):
         if self.rank is None and self.energy is None and self.budget is None:
             object.__setattr__(self, "rank", REFERENCE_RANK)
+        validate_config(self)  # a config that exists is valid: RunConfig(rank=0) raises here
 
     @property
     def rank_label(self) -> str:

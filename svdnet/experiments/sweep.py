@@ -181,23 +181,6 @@ def compact_spectra(spectra: dict, config: RunConfig, ranks: dict | None = None)
     }
 
 
-def compact_result(payload: dict) -> dict:
-    """Returns a stored result with its spectra cut by :func:`compact_spectra`'s rule
-    (for result files written before budget and energy runs were cut too); everything
-    else is unchanged.
-
-    Args:
-        payload: A result file's document.
-    """
-    config = RunConfig(**payload["config"])
-    ranks = payload["run"].get("ranks")
-    spectra = payload["spectra"]
-    compact = {key: compact_spectra(values, config, ranks) if values else values
-               for key, values in spectra.items() if key != "dense"}
-    compact["dense"] = spectra.get("dense")
-    return {**payload, "spectra": compact}
-
-
 @dataclasses.dataclass
 class Experiment:
     """The outcome of :func:`run_experiment`.

@@ -121,21 +121,6 @@ def test_compact_spectra_round_and_cut():
     assert len(compact_spectra(values, budget)["a"]) == 100  # ranks unknown: all kept
 
 
-def test_compact_result_cuts_only_the_run_spectra():
-    from svdnet.experiments.sweep import compact_result
-
-    full = [float(v) for v in np.linspace(10, 1, 100)]
-    payload = {"config": {"method": "finetune", "rank": None, "budget": 50_000},
-               "run": {"ranks": {"a": 20}, "test_accuracy": 0.9},
-               "spectra": {"before": {"a": full}, "after": {"a": full}, "dense": {"a": full}}}
-    compact = compact_result(payload)
-    assert len(compact["spectra"]["before"]["a"]) == 40
-    assert len(compact["spectra"]["after"]["a"]) == 40
-    assert compact["spectra"]["dense"]["a"] == full
-    assert compact["run"] == payload["run"] and compact["config"] == payload["config"]
-    assert compact_result(compact) == compact  # idempotent
-
-
 def _fake_training(monkeypatch, **measured):
     """Replaces training in run_experiment by a Run with ``measured`` fields (no Keras)."""
     from svdnet.experiments import sweep

@@ -81,6 +81,9 @@ def test_bad_config_names_field_value_and_allowed(field, value, error, text):
     with pytest.raises(error) as info:
         validate_config(dataclasses.replace(RunConfig(), **{field: value}))
     assert text in str(info.value)
+    with pytest.raises(error) as info:  # constructing it is enough
+        RunConfig(**{**dataclasses.asdict(RunConfig()), field: value})
+    assert text in str(info.value)
 
 
 @pytest.mark.parametrize("changes, text", [
