@@ -192,16 +192,17 @@ def legend_outside(figure, axes, columns: int = 1):
 def size_label(published=()) -> str:
     """The size axis' label: our runs count the parameters of the exported model; the
     published points, what their :attr:`~svdnet.experiments.literature.Published.counts`
-    says, named when some count something else.
+    says, named on a second line (short enough for a panel) when some count something
+    else.
 
     Args:
         published: The :class:`svdnet.experiments.literature.Published` points drawn on
             the axis. Defaults to none.
     """
     other = sorted({point.counts for point in published} - {"parameters"})
-    return ("parameters of the exported model"
-            + (f" (published points: {' or '.join(['parameters', *other])}, see legend)"
-               if other else "") + ", log scale")
+    return ("parameters of the exported model, log scale"
+            + (f"\n(published points: {' or '.join(['parameters', *other])})"
+               if other else ""))
 
 
 def is_core(method: str) -> bool:
@@ -221,8 +222,8 @@ def frontier_plot(table: pd.DataFrame, published=(), below: float = 0.15,
     method labels at every rank choice, the dense baseline, the Pareto front of all the
     table's runs of the main budget, and published results marked as such, with what
     their size counts (their ``counts``, in the legend and the axis label) and, on
-    MNIST, :data:`~svdnet.experiments.literature.MNIST_NOTE`. Every method has its
-    :func:`colour`; the legend is outside the panels.
+    MNIST, :data:`~svdnet.experiments.literature.MNIST_NOTE` in the legend. Every method
+    has its :func:`colour`; the legend is outside the panels.
 
     Args:
         table: The table of :func:`svdnet.experiments.report.frontier_table`.
@@ -268,8 +269,8 @@ def frontier_plot(table: pd.DataFrame, published=(), below: float = 0.15,
             axis.scatter(point.parameters, point.accuracy, marker=marker, s=110, color="black",
                          zorder=4, label=f"published: {point.label} ({point.counts})")
         if points and dataset == "mnist":
-            axis.text(0.02, 0.02, "\n".join(_wrap(MNIST_NOTE, 60)), transform=axis.transAxes,
-                      fontsize=7, color="#333333", va="bottom")
+            # in the legend, outside the panel: never over the data
+            axis.plot([], [], linestyle="none", label="\n".join(_wrap(MNIST_NOTE, 60)))
         axis.set_xscale("log")
         axis.set_ylim(top - below, min(1.0, top + 0.02))
         axis.yaxis.set_major_formatter(lambda value, _: f"{100 * value:.0f}%")

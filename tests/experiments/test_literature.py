@@ -51,3 +51,19 @@ def test_the_figure_labels_published_points_with_their_counts():
     assert "published: Q (parameters)" in [t.get_text() for t in figure.legends[0].get_texts()]
     assert "non-zero" not in figure.axes[0].get_xlabel()
     plt.close(figure)
+
+
+def test_the_mnist_note_stands_in_the_legend_not_over_the_data():
+    import matplotlib.pyplot as plt
+
+    from svdnet.experiments.literature import MNIST_NOTE
+    from svdnet.experiments.plots import frontier_plot
+
+    table = pd.DataFrame({"dataset": ["mnist"] * 2, "method": ["dense", "small"],
+                          "choice": ["dense", "rank"], "value": [None, 2.0],
+                          "mean": [0.98, 0.97], "std": [0.001, 0.001],
+                          "parameters": [1000, 100], "pareto": [True, True]})
+    figure = frontier_plot(table, PUBLISHED)
+    legend = " ".join(t.get_text() for t in figure.legends[0].get_texts()).replace("\n", " ")
+    assert MNIST_NOTE in legend and not figure.axes[0].texts
+    plt.close(figure)
