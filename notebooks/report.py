@@ -26,25 +26,11 @@
 # trained with Adam on the full training split; its size and the training budget are printed
 # below, from the results.
 #
-# **Methods**, all given the same budget of training epochs and all tested as their exported
-# factorised model (each compressed kernel stored as rank-k factors):
-#
-# | method | what it does |
-# |---|---|
-# | `dense` | the uncompressed baseline |
-# | `projection` | the reference recipe: every kernel replaced by its rank-k truncated SVD at the end of every epoch |
-# | `posthoc` | train dense for every epoch, truncate once, no retraining |
-# | `finetune` | train dense, factorise at rank k, train the factors for the last epochs |
-# | `lowrank` | train the factorised network from the start (factors initialised as the truncated SVD of the dense initialisation) |
-# | `small` | the simplest alternative to compression: the same MLP narrowed (five hidden layers) to the width whose parameter count is closest to the rank's (or budget's) factorised model, trained like `dense` |
-#
-# **Options**, shown as a suffix of the method (`lowrank+denseout+kd`), each run only where the
-# *What ran* table says: `+denseout` keeps the output layer dense (`small+denseout` is sized
-# like such a model); `+kd` distils from the dense network of the same seed (Hinton et al.
-# 2015; `small+kd` gets the same teacher); `+fd` adds Frobenius decay on each product of factors;
-# `+anneal` lowers `projection`'s rank to k over the first epochs; `+accuracy` shares a budget
-# by each layer's measured accuracy instead of its spectral energy; `+cosine` decays
-# `finetune`'s learning rate over its factor epochs.
+# **Methods and options**, all given the same budget of training epochs and all tested as their
+# exported factorised model (each compressed kernel stored as rank-k factors), are defined in the
+# table under this introduction (the landing page shows the same definitions, from
+# `svdnet.experiments.findings.definitions`); an option is shown as a suffix of the method
+# (`lowrank+denseout+kd`), each run only where the *What ran* table says.
 #
 # `posthoc` and `finetune` start from the dense run of the same seed (its weights saved as it
 # trains), which is what training them from scratch would give, since runs are deterministic;
@@ -76,7 +62,7 @@ from svdnet.experiments.formatting import (
     ranks_text,
     size_text,
 )
-from svdnet.experiments.literature import PUBLISHED
+from svdnet.experiments.literature import MNIST_NOTE, PUBLISHED, counts_note
 
 results_dir = results_dir or report.default_results_dir()
 frame, problems = report.load_results(results_dir, on_corrupt="skip")
@@ -101,6 +87,8 @@ def show(data, defaults=True, **formats):
 ranks_run = sorted(int(rank) for rank in table.loc[table["method"] != "dense", "rank"].unique())
 display(Markdown(findings.setup(frame) + " "
                  + (report.output_layer_sentence(ranks_run) if ranks_run else "")))
+display(Markdown("| term | meaning |\n|---|---|\n" + "\n".join(
+    f"| {term} | {text} |" for term, text in findings.definitions(frame))))
 
 # %% [markdown]
 # ## Headline
@@ -126,8 +114,8 @@ display(Markdown("\n".join("- " + sentence for sentence in
 # runs have no validation split to pick it on. Each comparison is Welch's t-test over the
 # seeds; the p-values of all the comparisons this report makes (listed under *Every tested
 # comparison*) are corrected together with Benjamini-Hochberg, and a verdict of *better* or
-# *worse* needs an adjusted p below 0.05. With 3 seeds a side the test only sees large gaps:
-# *no significant difference* is not evidence of equality. *size* is the small network's
+# *worse* needs an adjusted p below 0.05. With so few seeds a side (counted below) the test
+# only sees large gaps: *no significant difference* is not evidence of equality. *size* is the small network's
 # parameter count: configurations that share a small network share a size. *parameters*
 # and *compression* are means over seeds, with their range (a budget shared by measured
 # accuracy gives each seed its own ranks).
@@ -152,10 +140,10 @@ if len(against_small):
 # reports (`svdnet.experiments.plots.PALETTE`). The front runs through all runs of the main
 # budget (`+30ep` runs are a longer budget and never on it). The dashed line is the dense
 # network. Black markers are published results on other networks (LeNet-300-100, a
-# tensor-train layer), not our runs: the pruned ones count non-zero weights, not parameters,
-# and they were measured on the original MNIST, while our MNIST training images are a
-# reconstruction (see *Provenance*). Configurations far below dense are left off (their
-# number is in each panel's title).
+# tensor-train layer), not our runs: what each one's size counts, and how our MNIST differs
+# from the original they were measured on, is printed under the figures (see also
+# *Provenance*). Configurations far below dense are left off (their number is in each
+# panel's title).
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -164,6 +152,7 @@ if len(frame):
     plots.frontier_plot(frontier, PUBLISHED, title="The core methods");
     plots.frontier_plot(frontier, PUBLISHED, methods=plots.options_or_small,
                         title="The methods with options, and small");
+    display(Markdown(f"Published points: {counts_note(PUBLISHED)}; {MNIST_NOTE}."))
 
 # %% [markdown]
 # ## What ran

@@ -12,13 +12,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from svdnet.experiments.config import base_method
 from svdnet.experiments.formatting import (
     accuracy_text,
     compression_text,
     dataset_name,
     dataset_order,
-    percent,
     points,
     size_text,
 )
@@ -30,6 +28,7 @@ from svdnet.experiments.report import (
     comparisons,
     energy_rank_range,
     is_svd,
+    keeps_pace,
     losing_from,
     main_epochs,
     reference_table,
@@ -193,7 +192,7 @@ def truncating_once(frame: pd.DataFrame, tolerance: float = 1.0) -> str:
             better = [f"{value:g}" for value, verdicts in ranks.items() if "better" in verdicts]
             none = [f"{value:g}" for value, verdicts in ranks.items() if "better" not in verdicts]
             worse = part[part["verdict"] == "worse"]
-            clause += (f"; a method that trains with the factorisation is better than it at "
+            clause += ("; a method that trains with the factorisation is better than it at "
                        + (f"rank{'s' if len(better) > 1 else ''} {_join(better)}" if better
                           else "no rank"))
             if none:
@@ -478,6 +477,143 @@ def summary(frame: pd.DataFrame, tolerance: float = 0.5, minimum: float = 50.0) 
     return sentences
 
 
+def practice(frame: pd.DataFrame, tolerance: float = 0.5) -> list[str]:
+    """The practitioner's paragraphs of the landing page: which method keeps pace with
+    ``small`` down to which size (:func:`svdnet.experiments.report.keeps_pace`); then when
+    to train ``small`` instead, how svdnet fares against it over all sizes
+    (:func:`svdnet.experiments.report.small_comparison`) and down to which size ``small``
+    itself stays within ``tolerance`` points of dense
+    (:func:`svdnet.experiments.report.smallest_within`).
+
+    Args:
+        frame: The frame of :func:`svdnet.experiments.report.load_results`.
+        tolerance: Percentage points: how far below ``small`` a method still keeps pace
+            with it, and how far below dense ``small`` still counts as close. Defaults to
+            0.5.
+
+    Returns:
+        Two Markdown paragraphs, or none when no configuration was set against ``small``.
+    """
+    table = small_comparison(frame)
+    if table.empty:
+        return []
+    pace = keeps_pace(frame, tolerance)
+    reach = pace.groupby("method", sort=False)["limit"].agg(["max", "min"]).fillna(0)
+    items = [f"`{method}` " + _limits(pace[pace["method"] == method])
+             for method in sorted(reach.index, key=lambda m: (-reach.at[m, "max"],
+                                                              -reach.at[m, "min"]))]
+    verdicts = set(pace["verdict"].dropna())
+    which = ("**Which method at which size.** A method keeps pace with `small`, the plain "
+             "network trained at the same size, down to a size when there and at every "
+             f"larger size the test does not find it worse and its mean is at most "
+             f"{_point_s(tolerance)} below `small`'s: " + "; ".join(items) + "."
+             + (f" At each of these limits the test's verdict is {verdicts.pop()}."
+                if len(verdicts) == 1 else ""))
+    counts = verdict_counts(table)
+    seeds = _join([str(n) for n in sorted(set(table["seeds"]))])
+    instead = ("**When to train `small` instead.** Beyond those sizes"
+               + (". No svdnet configuration is better than it at any size"
+                  if not counts["better"] else "")
+               + f": of svdnet's {len(table)} configurations set against `small`, "
+               f"{counts['better'] or 'none'} {'is' if counts['better'] <= 1 else 'are'} "
+               f"better, {counts['no significant difference']} not significantly different "
+               f"and {counts['worse']} worse"
+               + (f", {counts['not tested']} not tested" if counts["not tested"] else "")
+               + f" (Welch's t-test over {seeds} seeds a side, Benjamini-Hochberg-corrected; "
+               "so few seeds detect only large gaps)")
+    losing = [f"{threshold:.0f}x up on {dataset_name(dataset)}" for dataset in _datasets(table)
+              if (threshold := losing_from(table[table["dataset"] == dataset])) is not None]
+    if losing:
+        instead += "; every configuration is worse at every size from " + _join(losing)
+    close = []
+    for dataset in _datasets(table):
+        row = smallest_within(frame, dataset, tolerance, methods=("small",))
+        dense, _ = _dense(frame, dataset)
+        close.append(f"at no size on {dataset_name(dataset)}" if row is None else
+                     f"down to {compression_text(row['compression'])} on "
+                     f"{dataset_name(dataset)} ({accuracy_text(row['mean'], row['std'])}, "
+                     f"{points(row['mean'] - dense)})")
+    instead += (f". `small` itself stays within {_point_s(tolerance)} of dense "
+                + _join(close) + ".")
+    return [which, instead]
+
+
+def _limits(rows: pd.DataFrame) -> str:
+    """One method's rows of :func:`svdnet.experiments.report.keeps_pace` in words: down to
+    which size it keeps pace on each dataset, with the configuration there and its
+    difference to ``small`` (the verdict too where the limits' verdicts differ)."""
+    verdicts = rows["verdict"].dropna().nunique() > 1
+
+    def detail(row):
+        return (f"{row['configuration']}, {row['difference (pp)']:+.2f} points"
+                + (f", {row['verdict']}" if verdicts else ""))
+
+    held, never = rows[rows["limit"].notna()], rows[rows["limit"].isna()]
+    names = [dataset_name(dataset) for dataset in never["dataset"]]
+    if held.empty:
+        return "at no size"
+    if held["limit"].round(1).nunique() == 1:
+        pieces = [f"down to {compression_text(held['limit'].iloc[0])} on "
+                  + _join([dataset_name(d) for d in held["dataset"]]) + " ("
+                  + "; ".join(f"{dataset_name(row['dataset'])} {detail(row)}"
+                              if len(held) > 1 else detail(row)
+                              for _, row in held.iterrows()) + ")"]
+    else:
+        pieces = [f"down to {compression_text(row['limit'])} on "
+                  f"{dataset_name(row['dataset'])} ({detail(row)})"
+                  for _, row in held.iterrows()]
+    return _join(pieces + ([f"at no size on {_join(names)}"] if names else []))
+
+
+def definitions(frame: pd.DataFrame) -> list[tuple[str, str]]:
+    """One line of definition for each method, size and option of the results, as
+    ``(term, text)`` Markdown pairs, for the landing page. The epochs it names come from
+    the results.
+
+    Args:
+        frame: The frame of :func:`svdnet.experiments.report.load_results`.
+    """
+    main = main_epochs(frame)
+    tuned = frame.loc[(frame["method"] == "finetune") & (frame["epochs"] == main),
+                      "finetune epochs"].dropna() if len(frame) else pd.Series(dtype=float)
+    split = (f"for {main - int(tuned.mode().min())} epochs, truncates it, then trains the "
+             f"factors for {int(tuned.mode().min())}" if len(tuned) and main else
+             "for most of the epochs, truncates it, then trains the factors for the rest")
+    terms = [
+        ("`dense`", "the uncompressed network, the reference"
+         + (f"; every run trains for {main} epochs in all" if main else "")),
+        ("`projection`", ("trains the full network and replaces every kernel by its "
+                          "truncated SVD at the end of each epoch")),
+        ("`posthoc`", "trains dense, then truncates every kernel's SVD once, no retraining"),
+        ("`finetune`", f"trains dense {split}"),
+        ("`lowrank`", ("trains the factors from the start (initialised as the truncated SVD "
+                       "of the dense initialisation)")),
+        ("`small`", ("no SVD: the same depth narrowed to the compressed model's parameter "
+                     "count, trained from scratch like `dense`")),
+        ("rank k", "every layer factorised with its top k singular vectors"),
+        ("budget", ("a parameter count for the whole network; each layer's rank is chosen "
+                    "to fit it, shared by spectral energy")),
+        ("Nx", "the dense network's parameters over the exported model's"),
+        ("`+denseout`", ("output dense: the output layer is not factorised (its `small` is "
+                         "sized to match)")),
+        ("`+kd`", ("distillation: also trained on the softened outputs of the dense network "
+                   "of the same seed (`small+kd` gets the same teacher)")),
+        ("`+cosine`", ("cosine: `finetune`'s factor epochs with a learning rate that decays "
+                       "along a cosine")),
+        ("`+accuracy`", ("accuracy allocation: a budget shared by each layer's measured "
+                         "accuracy when truncated alone, not its spectral energy")),
+        ("`+anneal`", ("annealing: `projection`'s rank lowered step by step over the first "
+                       "epochs, not at once")),
+        ("`+fd`", ("Frobenius decay: `lowrank` with weight decay on each product of factors "
+                   "(U V), not on each factor")),
+    ]
+    longer = sorted(int(e) for e in frame["epochs"].dropna().unique() if e != main) \
+        if len(frame) else []
+    terms += [(f"`+{epochs}ep`", f"trained for {epochs} epochs instead of {main}")
+              for epochs in longer]
+    return terms
+
+
 def setup(frame: pd.DataFrame) -> str:
     """The training budget behind the results: the dense network's size, the epochs of a
     run, the split of ``finetune``'s epochs, the seeds and the number of runs."""
@@ -547,8 +683,7 @@ def budget_options(frame: pd.DataFrame) -> str:
     if not clauses:
         return ""
     return ("**`finetune`'s options at a parameter budget** (`+accuracy`: the budget shared "
-            "by each layer's measured accuracy on held-out training examples instead of its "
-            "spectral energy; `+cosine`: the factor epochs' learning rate decays along a "
+            "by each layer's measured accuracy instead of its spectral energy; `+cosine`: the factor epochs' learning rate decays along a "
             "cosine; better at " f"{verdict_counts(tests)['better']} of {len(tests)}, worse "
             f"at {verdict_counts(tests)['worse']}): " + "; ".join(clauses) + ".")
 

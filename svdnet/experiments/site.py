@@ -26,7 +26,7 @@ from svdnet.experiments.formatting import (
 )
 from svdnet.experiments.grid import describe_name
 from svdnet.experiments.images import compact_png
-from svdnet.experiments.literature import PUBLISHED
+from svdnet.experiments.literature import MNIST_NOTE, PUBLISHED, counts_note
 from svdnet.experiments.report import (
     comparisons,
     frontier_table,
@@ -87,8 +87,8 @@ def compact_table(frame: pd.DataFrame) -> list[dict]:
     Returns:
         One dict per dataset with ``name``, ``dense`` (its accuracy) and ``rows``, each
         row with ``size``, ``compression``, ``configurations``, ``small``, ``better``,
-        ``same``, ``worse`` (texts), ``highest``, ``better css`` (``"win"`` when some
-        configuration is better) and ``worse css`` (``"lose"`` when all are worse).
+        ``same``, ``worse`` (texts), ``highest``, ``better css`` (``"better"`` when some
+        configuration is better) and ``worse css`` (``"worse"`` when all are worse).
     """
     table = small_comparison(frame)
     datasets = []
@@ -114,8 +114,8 @@ def compact_table(frame: pd.DataFrame) -> list[dict]:
                 "highest": f"{top['method']} {top['configuration']}: "
                            f"{accuracy_text(top['svdnet'], top['svdnet std'])} "
                            f"({top['difference (pp)']:+.2f} points, {top['verdict']})",
-                "better css": "win" if counts["better"] else "",
-                "worse css": "lose" if counts["worse"] == len(group) else ""})
+                "better css": "better" if counts["better"] else "",
+                "worse css": "worse" if counts["worse"] == len(group) else ""})
         datasets.append({"name": dataset_name(dataset), "rows": rows,
                          "dense": accuracy_text(dense.mean(), dense.std()) if len(dense) else "-"})
     return [dataset for dataset in datasets if dataset["rows"]]
@@ -279,6 +279,9 @@ def write_site(reports_dir: str = "reports", pages=(), run_page_list=(), unfinis
         seeds=frame["seed"].nunique() if len(frame) else 0, epochs=epochs_text(frame),
         summary=findings.summary(frame) if len(frame) else ["No results yet: run "
                                                             "`python -m svdnet.experiments.grid`."],
+        practice=findings.practice(frame) if len(frame) else [],
+        terms=findings.definitions(frame) if len(frame) else [],
+        published_note=counts_note(PUBLISHED), mnist_note=MNIST_NOTE,
         figures=figures, figure_names=dict(core=FIGURE, options=OPTIONS_FIGURE),
         statistics=statistics_note(tested) if len(tested) else "",
         compact=compact_table(frame) if len(frame) else [], further=further,

@@ -189,3 +189,91 @@ def test_setup_states_the_budget_and_the_longer_runs(sweep_results):
                                 "params": {"dense": 1000, "factorised": 101, "ratio": 9.9},
                                 "train_seconds": 5.0, "svd_seconds": 0.5}})
     assert "10 epochs in all (30 for the runs marked +30ep)" in findings.setup(_frame(sweep_results))
+
+
+def _clauses(text: str) -> dict:
+    """The words after each backticked method name of ``text``, up to the next one."""
+    parts = re.split(r"`(projection|posthoc|finetune|lowrank)`", text)
+    return {method: clause for method, clause in zip(parts[1::2], parts[2::2])}
+
+
+def _count_before(text: str, verdict: str) -> int:
+    """The count a sentence gives before ``verdict`` (``"58 worse"`` -> 58; ``none`` -> 0)."""
+    found = re.search(r"(none|\d+)\s+(?:is\s+|are\s+)?" + verdict, text)
+    assert found, (verdict, text)
+    return 0 if found.group(1) == "none" else int(found.group(1))
+
+
+def _expected_limits(frame, tolerance=0.5) -> dict:
+    """Per SVD method (MNIST only), the most compressed size down to which every size
+    keeps pace with small, walked here from small_comparison's rows: ``None`` for none."""
+    from svdnet.experiments.report import small_comparison
+
+    table = small_comparison(frame)
+    limits = {}
+    for method, rows in table.groupby("method"):
+        if "+" in method:
+            continue
+        limits[method] = None
+        for compression, at_size in sorted(rows.groupby("size compression")):
+            keeps = (at_size["verdict"].isin(["better", "no significant difference"])
+                     & (at_size["difference (pp)"] >= -tolerance))
+            if not keeps.any():
+                break
+            limits[method] = (compression, at_size[keeps]["difference (pp)"].max())
+    return limits
+
+
+def test_practice_carries_the_tested_limits_counts_and_small_against_dense(sweep_results,
+                                                                           write_result):
+    from svdnet.experiments.report import small_comparison
+
+    for seed in (0, 1):  # small at rank 20's size: finetune and projection keep pace there
+        write_result(sweep_results, "small", seed, 0.9775 + 0.001 * seed, 405, rank=20)
+    frame = _frame(sweep_results)
+    which, instead = findings.practice(frame)
+    limits = _expected_limits(frame)
+    assert limits["finetune"] and limits["projection"]  # the case the test is about
+    assert limits["lowrank"] is None and limits["posthoc"] is None
+    clauses = _clauses(which)
+    for method, limit in limits.items():
+        if limit is None:
+            assert "no size" in clauses[method]
+            assert not re.search(r"\d\.\dx", clauses[method])
+        else:
+            compression, difference = limit
+            assert f"{compression:.1f}x" in clauses[method]
+            assert round(difference, 2) in _numbers(clauses[method])
+    table = small_comparison(frame)
+    verdicts = table.loc[table["method"].isin(["finetune", "projection"])
+                         & (table["size compression"] == limits["finetune"][0]), "verdict"]
+    for verdict in set(verdicts):  # the verdicts at the limits, as the test gave them
+        assert verdict in which
+    assert "wins" not in which + instead
+    counts = table["verdict"].value_counts()
+    assert len(table) in _numbers(instead)
+    for verdict in ("better", "not significantly different", "worse"):
+        key = "no significant difference" if verdict.startswith("not") else verdict
+        assert _count_before(instead, verdict) == counts.get(key, 0)
+    # small stays within 0.5 points of dense (98.05%) at rank 20's size: 97.80%, -0.25.
+    assert {2.5, 97.80, -0.25} <= set(_numbers(instead.split("itself")[1]))
+    # A better small network at that size: nothing keeps pace any more, and small's
+    # own distance to dense follows.
+    for seed in (0, 1):
+        write_result(sweep_results, "small", seed, 0.99 + 0.001 * seed, 405, rank=20)
+    frame = _frame(sweep_results)
+    which, instead = findings.practice(frame)
+    assert all(limit is None for limit in _expected_limits(frame).values())
+    assert all("no size" in clause for clause in _clauses(which).values())
+    assert {2.5, 99.05, 1.0} <= set(_numbers(instead.split("itself")[1]))
+
+
+def test_definitions_name_every_method_and_option_with_the_results_epochs(sweep_results):
+    from svdnet.experiments.config import METHODS
+
+    terms = dict(findings.definitions(_frame(sweep_results)))
+    assert {f"`{method}`" for method in METHODS} <= set(terms)
+    assert {"budget", "`+denseout`", "`+kd`", "`+cosine`", "`+accuracy`", "`+anneal`",
+            "`+fd`"} <= set(terms)
+    assert 10 in _numbers(terms["`dense`"])  # the epochs, from the results
+    assert findings.practice(_frame(sweep_results).iloc[0:0]) == []

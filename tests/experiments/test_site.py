@@ -1,6 +1,7 @@
 """The landing page, the page and CSV of every result, and the run pages' table."""
 
 import csv
+import json
 import os
 import re
 import shutil
@@ -89,6 +90,7 @@ def test_run_pages_are_grouped_by_dataset_method_and_seed():
                                                           pages[3])]]
     assert others == [("notes.html", "html/notes.html")]
 
+
 def test_run_pages_name_the_epochs_of_runs_off_the_main_budget():
     pages = ["grid/html/mnist-small-e30-seed0-r2.html", "grid/html/mnist-small-e30-seed1-r2.html",
              "grid/html/mnist-small-e10-seed0-r5.html"]
@@ -102,3 +104,27 @@ def test_run_pages_name_the_epochs_of_runs_off_the_main_budget():
     # Without results, the epochs most pages ran.
     assert run_pages(pages)[1] == run_pages(pages, epochs=30)[1]
 
+
+def test_the_landing_page_opens_with_the_practitioners_paragraph(tmp_path, sweep_results,
+                                                                 write_result):
+    from svdnet.experiments import findings
+
+    reports = _reports(tmp_path, sweep_results)
+    for seed in (0, 1):  # a 30-epoch grid: no page may assume 10 epochs
+        for path in (reports / "grid" / "results").glob(f"*seed{seed}.json"):
+            result = json.loads(path.read_text())
+            result["config"]["epochs"] = 30
+            path.write_text(json.dumps(result))
+    with open(write_site(str(reports)), encoding="utf-8") as stream:
+        page = stream.read()
+    assert re.search(r"\b30 epochs per run\b", page) and "10 epochs" not in page
+    practice = page[page.index('id="practice"'):page.index("<h2>Findings</h2>")]
+    assert page.index('id="practice"') < page.index("<h2>")  # before every section
+    frame = load_results(str(reports / "grid" / "results"))[0]
+    for paragraph in findings.practice(frame):  # its numbers, as generated
+        numbers = re.findall(r"[-+]?\d[\d,]*(?:\.\d+)?", paragraph)
+        assert numbers and all(number in practice for number in numbers)
+    for term in ("dense", "projection", "posthoc", "finetune", "lowrank", "small",
+                 "budget", "+denseout", "+kd", "+cosine", "+accuracy", "+anneal", "+fd"):
+        assert re.search(r"<dt>(<code>)?" + re.escape(term) + r"(</code>)?</dt>", practice)
+    assert not re.search(r"\bwins?\b", page)
