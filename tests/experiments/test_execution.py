@@ -94,3 +94,18 @@ def test_a_changed_result_file_leaves_the_tree_clean_and_changed_code_is_recorde
 def test_a_result_from_this_repository_carries_its_diff_exactly_when_dirty():
     info = provenance()
     assert ("diff" in info) == info["commit"].endswith("+dirty")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method, unused", [
+    ("small", {"svd_method": "randomized"}),  # small takes no SVD
+    ("dense", {"svd_method": "randomized", "every": 3}),  # dense projects nothing
+    # lowrank projects nothing (its SVD backend does count: it splits the initial kernels)
+    ("lowrank", {"every": 2, "finetune_epochs": 1}),
+])
+def test_a_setting_a_method_does_not_use_leaves_its_numbers_alone(mnist_small, method, unused):
+    config = RunConfig(method=method, depth=2, width=48, rank=6, epochs=2, batch_size=64,
+                       train_size=2000)
+    first, second = train(mnist_small, config), train(mnist_small, config.replace(**unused))
+    assert first.test_loss == second.test_loss
+    assert first.history["loss"] == second.history["loss"]
