@@ -12,6 +12,10 @@ ifneq ($(wildcard ../shared/tensorflow_datasets),)
 export TFDS_DATA_DIR ?= $(abspath ../shared/tensorflow_datasets)
 endif
 
+# TensorFlow's start-up log lines (oneDNN, absl, CPU features) stay out of executed
+# notebooks and pages, where a reader takes their red stderr boxes for errors.
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
 .PHONY: install run grid architectures report explore test test-fast test-torch benchmark clean
 
 $(BIN)/.installed: pyproject.toml
