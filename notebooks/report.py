@@ -33,8 +33,9 @@
 # (`lowrank+denseout+kd`), each run only where the *What ran* table says.
 #
 # `posthoc` and `finetune` start from the dense run of the same seed (its weights saved as it
-# trains), which is what training them from scratch would give, since runs are deterministic;
-# the tests check that reuse and retraining agree. Where the output layer is factorised is
+# trains), which is what training them from scratch would give: a run is repeatable on one
+# machine under svdnet's execution rule (one thread per run, *Reproducibility* below), and the
+# tests check that reuse and retraining agree. Where the output layer is factorised is
 # printed below, from `svdnet.factorization_plan` on the reference model.
 
 # %% tags=["parameters"]
@@ -393,8 +394,9 @@ display(Markdown("\n\n".join(findings.conclusions(frame, reference_rank, toleran
 # they are not, is in the tests above. `projection`'s own training accuracy is not its test accuracy at small ranks: test the
 # exported model. The budget allocation maximises kept energy, which can starve a late layer at
 # the smallest budgets (a bottleneck the energy objective does not see); its ranks are in the
-# table under *Choosing ranks*. The grid ran in several sittings over the same committed code
-# paths; rerunning `python -m svdnet.experiments.grid` skips every finished run.
+# table under *Choosing ranks*. The grid ran in several sittings and commits (each result names
+# its commit, *Provenance*); how far a rerun moves a result is under *Reproducibility*. Rerunning
+# `python -m svdnet.experiments.grid` skips every finished run.
 
 # %% [markdown]
 # ## Every tested comparison
@@ -420,6 +422,43 @@ if len(tested):
 assert frame["test accuracy"].between(0, 1).all()
 assert (frame.loc[frame["method"] != "dense", "compression"] >= 1).all()
 print("checks passed")
+
+# %% [markdown]
+# ## Reproducibility
+#
+# TensorFlow's CPU kernels, XLA and the BLAS split their sums by the number of threads, so the same
+# configuration and seed trained with 1 and with 2 threads ends with different weights (measured;
+# the same count twice gives identical ones). Runs written before svdnet's execution rule
+# (`svdnet.experiments.execution`: one TensorFlow and one BLAS thread per run, recorded in each
+# result as `execution`) took every core when they ran alone and one under `--workers 2`, and some
+# came from trees with uncommitted code; so results could move between sittings. The runs redone
+# under the rule from one clean commit replaced their earlier files, which are kept in
+# `reports/grid/superseded`: below, each is paired with its rerun, to say how far a result moved
+# between sittings, beside how far it moves between seeds.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+from svdnet.experiments import reproducibility
+
+superseded = os.path.join(os.path.dirname(results_dir), reproducibility.SUPERSEDED)
+ruled = reproducibility.runs_under_rule(results_dir, frame["file"])
+display(Markdown(f"{ruled} of the {len(frame)} results ran under the execution rule; the others "
+                 "were written before it and record no thread count."))
+if os.path.isdir(superseded):
+    moves = reproducibility.sitting_differences(results_dir, superseded)
+    spread = reproducibility.sitting_summary(moves)
+    if spread["runs"]:
+        display(Markdown(
+            f"**{spread['runs']} runs done again** (same configuration and seed): the test accuracy "
+            f"moved by {spread['mean absolute']:.2f} points on average and {spread['largest']:.2f} at "
+            f"most; the mean move is {spread['mean']:+.2f} points and the moves' standard deviation "
+            f"{spread['std']:.2f}, against a standard deviation between seeds of "
+            f"{spread['seed std']:.2f} points for the same configurations. Earlier commits: "
+            + ", ".join(f"`{c}`" for c in sorted(moves['earlier commit'].unique())) + "; now: "
+            + ", ".join(f"`{c}`" for c in sorted(moves['now commit'].unique())) + "."))
+        by_group = (moves.groupby(["dataset", "method"])["difference (pp)"]
+                    .agg(runs="size", mean="mean", largest=lambda d: d.abs().max()).reset_index())
+        show(by_group, defaults=False, mean="{:+.2f}", largest="{:.2f}")
 
 # %% [markdown]
 # ## Provenance

@@ -74,14 +74,26 @@ def sitting_summary(differences: pd.DataFrame) -> dict:
     """The size of the moves in :func:`sitting_differences`, in percentage points.
 
     Returns:
-        ``{"runs": n, "mean absolute": ..., "largest": ..., "mean": ..., "std": ...}``
-        (``None`` values for no run): ``mean`` is the mean signed move (a systematic
-        shift), ``std`` its standard deviation over runs (the scatter, comparable with
-        the standard deviation between seeds).
+        ``{"runs": n, "mean absolute": ..., "largest": ..., "mean": ..., "std": ...,
+        "seed std": ...}`` (``None`` values for no run): ``mean`` is the mean signed move
+        (a systematic shift), ``std`` its standard deviation over runs (the scatter), and
+        ``seed std`` the current runs' standard deviation between seeds, averaged over
+        the configurations with two seeds or more (what the scatter compares with).
     """
     moves = differences["difference (pp)"]
     if moves.empty:
-        return {"runs": 0, "mean absolute": None, "largest": None, "mean": None, "std": None}
+        return {"runs": 0, "mean absolute": None, "largest": None, "mean": None, "std": None,
+                "seed std": None}
+    configuration = differences["name"].str.replace(r"-seed\d+\.json$", "", regex=True)
+    seed_std = (100 * differences.groupby(configuration)["now"].std(ddof=1)).dropna()
     return {"runs": int(len(moves)), "mean absolute": float(moves.abs().mean()),
             "largest": float(moves.abs().max()), "mean": float(moves.mean()),
-            "std": float(moves.std(ddof=1)) if len(moves) > 1 else 0.0}
+            "std": float(moves.std(ddof=1)) if len(moves) > 1 else 0.0,
+            "seed std": float(seed_std.mean()) if len(seed_std) else None}
+
+
+def runs_under_rule(results_dir: str, files) -> int:
+    """How many of the result files ``files`` (names in ``results_dir``) record an
+    execution that follows the rule (:func:`svdnet.experiments.execution.follows_rule`)."""
+    return sum(follows_rule(read_json(os.path.join(results_dir, name)).get("execution"))
+               for name in files)

@@ -1,8 +1,13 @@
 """How far results move between sittings (superseded against current result files)."""
 
+import json
+
 import pytest
 
-from svdnet.experiments.reproducibility import sitting_differences, sitting_summary
+from svdnet.experiments.execution import RUN_THREADS
+from svdnet.experiments.reproducibility import (
+    runs_under_rule, sitting_differences, sitting_summary,
+)
 
 
 def test_runs_in_both_folders_are_paired_by_name_and_their_moves_measured(tmp_path, write_result):
@@ -24,6 +29,7 @@ def test_runs_in_both_folders_are_paired_by_name_and_their_moves_measured(tmp_pa
     assert summary["largest"] == pytest.approx(0.5)
     assert summary["mean"] == pytest.approx(-0.05)
     assert summary["std"] == pytest.approx(0.6364, abs=1e-4)
+    assert summary["seed std"] == pytest.approx(0.4243, abs=1e-4)  # 97.6 and 97.0 now
 
 
 def test_no_common_run_gives_an_empty_table_and_no_numbers(tmp_path, write_result):
@@ -32,9 +38,21 @@ def test_no_common_run_gives_an_empty_table_and_no_numbers(tmp_path, write_resul
     table = sitting_differences(str(tmp_path / "a"), str(tmp_path / "b"))
     assert table.empty and "difference (pp)" in table.columns
     assert sitting_summary(table) == {"runs": 0, "mean absolute": None, "largest": None,
-                                      "mean": None, "std": None}
+                                      "mean": None, "std": None, "seed std": None}
 
 
 def test_a_missing_folder_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="nowhere"):
         sitting_differences(str(tmp_path), str(tmp_path / "nowhere"))
+
+
+def test_runs_under_the_rule_are_counted_from_their_execution_record(tmp_path, write_result):
+    write_result(tmp_path, "small", 0, 0.97, 101, rank=10)
+    write_result(tmp_path, "small", 1, 0.97, 101, rank=10)
+    path = tmp_path / "mnist-small-r10-seed1.json"
+    payload = json.loads(path.read_text())
+    payload["execution"] = {"intra_op_threads": RUN_THREADS, "inter_op_threads": 1,
+                            "blas_threads": {"openblas": RUN_THREADS}}
+    path.write_text(json.dumps(payload))
+    names = ["mnist-small-r10-seed0.json", "mnist-small-r10-seed1.json"]
+    assert runs_under_rule(str(tmp_path), names) == 1
