@@ -1,10 +1,25 @@
 """Helpers shared by every test: matrices with a known spectrum, small Keras models.
 
 Nothing here imports the experiment harness or a Keras backend library, so the core
-tests (``tests/core``) run on any Keras backend (``KERAS_BACKEND=jax`` included).
+tests (``tests/core``) run on any Keras backend (``KERAS_BACKEND=jax`` included); on the
+TensorFlow backend :func:`pytest_configure` pins the session's threads first.
 """
 
 import numpy as np
+
+
+def pytest_configure(config):
+    """On the TensorFlow backend, hold the whole session to the runs' execution rule (one
+    thread, :mod:`svdnet.experiments.execution`) before collection: some test modules run
+    TensorFlow operations when collected, after which the thread counts cannot be set, and
+    the harness tests train and write results as the sweep does. Other backends are left
+    alone (nothing of TensorFlow is imported there)."""
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        from svdnet.experiments.execution import pin_threads
+
+        pin_threads()
 
 
 def matrix_with_spectrum(values, rows, cols, seed=0):

@@ -8,9 +8,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import pytest  # noqa: E402
 
 from svdnet import experiments  # noqa: E402
-from svdnet.experiments.execution import pin_threads  # noqa: E402
-
-pin_threads()  # every harness test runs under the runs' execution rule, as the sweep does
 from svdnet.experiments.results import write_json_atomic  # noqa: E402
 
 
