@@ -431,25 +431,27 @@ print("checks passed")
 # the same count twice gives identical ones). Runs written before svdnet's execution rule
 # (`svdnet.experiments.execution`: one TensorFlow and one BLAS thread per run, recorded in each
 # result as `execution`) took every core when they ran alone and one under `--workers 2`, and some
-# came from trees with uncommitted code; so results could move between sittings. The runs redone
-# under the rule from one clean commit replaced their earlier files, which are kept in
-# `reports/grid/superseded`: below, each is paired with its rerun, to say how far a result moved
-# between sittings, beside how far it moves between seeds.
+# came from trees with uncommitted code; so results could move between sittings. Runs done again
+# under the rule from one clean commit go to `reports/grid/reruns` (a grid output folder of its
+# own), not over the results the tables above use, until a whole set has been done again: below,
+# each rerun is paired with the earlier result of the same configuration and seed, to say how far
+# a result moved between sittings, beside how far it moves between seeds.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 from svdnet.experiments import reproducibility
 
-superseded = os.path.join(os.path.dirname(results_dir), reproducibility.SUPERSEDED)
+reruns = os.path.join(os.path.dirname(results_dir), reproducibility.RERUNS, "results")
 ruled = reproducibility.runs_under_rule(results_dir, frame["file"])
 display(Markdown(f"{ruled} of the {len(frame)} results ran under the execution rule; the others "
                  "were written before it and record no thread count."))
-if os.path.isdir(superseded):
-    moves = reproducibility.sitting_differences(results_dir, superseded)
-    spread = reproducibility.sitting_summary(moves)
+if os.path.isdir(reruns):
+    moves = reproducibility.sitting_differences(results_dir, reruns)
+    spread = reproducibility.sitting_summary(moves, results_dir)
     if spread["runs"]:
         display(Markdown(
-            f"**{spread['runs']} runs done again** (same configuration and seed): the test accuracy "
+            f"**{spread['runs']} runs done again** under the rule (same configuration and seed; "
+            f"{int(moves['now follows rule'].sum())} record it): the test accuracy "
             f"moved by {spread['mean absolute']:.2f} points on average and {spread['largest']:.2f} at "
             f"most; the mean move is {spread['mean']:+.2f} points and the moves' standard deviation "
             f"{spread['std']:.2f}, against a standard deviation between seeds of "

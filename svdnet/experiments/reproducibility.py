@@ -1,24 +1,27 @@
 """How far a result moves between sittings: the same configuration and seed run twice.
 
-When runs are done again (a new execution rule, code that changed), the earlier result
-files are not deleted: they move to a folder beside ``results`` (:data:`SUPERSEDED`),
-where the report reads them only to state how far the numbers moved, next to how far
-they move between seeds.
+Runs done again (under a new execution rule, from one clean commit) are written to a
+folder beside the grid's ``results`` (:data:`RERUNS`, with ``--out`` pointing at it)
+rather than over the results the report's tables use, until a whole set is done again;
+the report pairs each rerun with the earlier result of the same file name to state how
+far numbers move between sittings, next to how far they move between seeds.
 """
 
 from __future__ import annotations
 
 import glob
 import os
+import re
 
+import numpy as np
 import pandas as pd
 
 from svdnet.experiments.execution import follows_rule
 from svdnet.experiments.results import read_json
 
-SUPERSEDED = "superseded"
-"""Folder beside a grid's ``results`` holding the result files that later runs of the same
-configuration and seed replaced."""
+RERUNS = "reruns"
+"""Folder beside a grid's ``results`` (a grid output folder of its own: ``RERUNS/results``)
+holding runs done again, paired by file name with the results they repeat."""
 
 
 def _row(payload: dict) -> dict:
@@ -29,13 +32,13 @@ def _row(payload: dict) -> dict:
             "rule": follows_rule(payload.get("execution"))}
 
 
-def sitting_differences(results_dir: str, superseded_dir: str) -> pd.DataFrame:
+def sitting_differences(results_dir: str, reruns_dir: str) -> pd.DataFrame:
     """Every run present in both folders (the same file name: the same configuration and
     seed), with both sittings' test accuracy.
 
     Args:
-        results_dir: The folder of the current result files.
-        superseded_dir: The folder of the earlier ones (:data:`SUPERSEDED`).
+        results_dir: The folder of the earlier result files (the report's).
+        reruns_dir: The folder of the runs done again (:data:`RERUNS`).
 
     Returns:
         One row per run, sorted by name: ``name``, ``dataset``, ``method``, ``seed``,
@@ -44,19 +47,19 @@ def sitting_differences(results_dir: str, superseded_dir: str) -> pd.DataFrame:
         Empty (with these columns) when no run is in both.
 
     Raises:
-        FileNotFoundError: naming ``superseded_dir`` or ``results_dir`` when it is not a
+        FileNotFoundError: naming ``results_dir`` or ``reruns_dir`` when it is not a
             folder.
     """
-    for folder in (results_dir, superseded_dir):
+    for folder in (results_dir, reruns_dir):
         if not os.path.isdir(folder):
             raise FileNotFoundError(f"No result folder at {folder!r}.")
     rows = []
-    for path in sorted(glob.glob(os.path.join(superseded_dir, "*.json"))):
+    for path in sorted(glob.glob(os.path.join(reruns_dir, "*.json"))):
         name = os.path.basename(path)
-        current = os.path.join(results_dir, name)
-        if not os.path.exists(current):
+        previous = os.path.join(results_dir, name)
+        if not os.path.exists(previous):
             continue
-        earlier, now = read_json(path), read_json(current)
+        earlier, now = read_json(previous), read_json(path)
         before, after = _row(earlier), _row(now)
         config = now["config"]
         rows.append({"name": name, "dataset": config["dataset"], "method": config["method"],
@@ -70,26 +73,43 @@ def sitting_differences(results_dir: str, superseded_dir: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def sitting_summary(differences: pd.DataFrame) -> dict:
-    """The size of the moves in :func:`sitting_differences`, in percentage points.
+_SEED = r"-seed\d+\.json$"
+
+
+def sitting_summary(differences: pd.DataFrame, results_dir: str) -> dict:
+    """The size of the moves in :func:`sitting_differences`, in percentage points, and
+    the spread between seeds of the same configurations in ``results_dir``.
+
+    Args:
+        differences: The table of :func:`sitting_differences`.
+        results_dir: The folder of the earlier results, where every seed of each
+            configuration is.
 
     Returns:
         ``{"runs": n, "mean absolute": ..., "largest": ..., "mean": ..., "std": ...,
         "seed std": ...}`` (``None`` values for no run): ``mean`` is the mean signed move
         (a systematic shift), ``std`` its standard deviation over runs (the scatter), and
-        ``seed std`` the current runs' standard deviation between seeds, averaged over
-        the configurations with two seeds or more (what the scatter compares with).
+        ``seed std`` the standard deviation between the seeds of each configuration in
+        ``results_dir``, averaged over those with two seeds or more (what the scatter
+        compares with).
     """
     moves = differences["difference (pp)"]
     if moves.empty:
         return {"runs": 0, "mean absolute": None, "largest": None, "mean": None, "std": None,
                 "seed std": None}
-    configuration = differences["name"].str.replace(r"-seed\d+\.json$", "", regex=True)
-    seed_std = (100 * differences.groupby(configuration)["now"].std(ddof=1)).dropna()
+    configurations = set(differences["name"].str.replace(_SEED, "", regex=True))
+    accuracies = {}
+    for path in glob.glob(os.path.join(results_dir, "*.json")):
+        configuration = re.sub(_SEED, "", os.path.basename(path))
+        if configuration in configurations:
+            accuracies.setdefault(configuration, []).append(
+                read_json(path)["run"]["test_accuracy"])
+    spreads = [100 * float(np.std(values, ddof=1)) for values in accuracies.values()
+               if len(values) > 1]
     return {"runs": int(len(moves)), "mean absolute": float(moves.abs().mean()),
             "largest": float(moves.abs().max()), "mean": float(moves.mean()),
             "std": float(moves.std(ddof=1)) if len(moves) > 1 else 0.0,
-            "seed std": float(seed_std.mean()) if len(seed_std) else None}
+            "seed std": float(np.mean(spreads)) if spreads else None}
 
 
 def runs_under_rule(results_dir: str, files) -> int:

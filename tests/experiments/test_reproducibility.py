@@ -1,4 +1,4 @@
-"""How far results move between sittings (superseded against current result files)."""
+"""How far results move between sittings (reruns against the results they repeat)."""
 
 import json
 
@@ -11,33 +11,34 @@ from svdnet.experiments.reproducibility import (
 
 
 def test_runs_in_both_folders_are_paired_by_name_and_their_moves_measured(tmp_path, write_result):
-    now, earlier = tmp_path / "results", tmp_path / "superseded"
+    now, earlier = tmp_path / "reruns", tmp_path / "results"
     now.mkdir(), earlier.mkdir()
     write_result(now, "small", 0, 0.976, 101, rank=10)
     write_result(now, "small", 1, 0.970, 101, rank=10)
-    write_result(now, "dense", 0, 0.98, 1000)  # never superseded: not paired
+    write_result(now, "dense", 0, 0.98, 1000)  # no earlier result: not paired
     write_result(earlier, "small", 0, 0.972, 101, rank=10)
     write_result(earlier, "small", 1, 0.975, 101, rank=10)
     write_result(earlier, "small", 2, 0.9, 101, rank=10)  # not rerun: not paired
-    table = sitting_differences(str(now), str(earlier))
+    table = sitting_differences(str(earlier), str(now))
     assert list(table["seed"]) == [0, 1]
     assert table["difference (pp)"].tolist() == pytest.approx([0.4, -0.5])
     assert not table["now follows rule"].any()  # these files record no execution
-    summary = sitting_summary(table)
+    summary = sitting_summary(table, str(earlier))
     assert summary["runs"] == 2
     assert summary["mean absolute"] == pytest.approx(0.45)
     assert summary["largest"] == pytest.approx(0.5)
     assert summary["mean"] == pytest.approx(-0.05)
     assert summary["std"] == pytest.approx(0.6364, abs=1e-4)
-    assert summary["seed std"] == pytest.approx(0.4243, abs=1e-4)  # 97.6 and 97.0 now
+    # between the earlier results' seeds of the same configuration: 97.2, 97.5 and 90.0
+    assert summary["seed std"] == pytest.approx(4.2462, abs=1e-4)
 
 
 def test_no_common_run_gives_an_empty_table_and_no_numbers(tmp_path, write_result):
     (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
     write_result(tmp_path / "a", "small", 0, 0.97, 101, rank=10)
-    table = sitting_differences(str(tmp_path / "a"), str(tmp_path / "b"))
+    table = sitting_differences(str(tmp_path / "b"), str(tmp_path / "a"))
     assert table.empty and "difference (pp)" in table.columns
-    assert sitting_summary(table) == {"runs": 0, "mean absolute": None, "largest": None,
+    assert sitting_summary(table, str(tmp_path / "b")) == {"runs": 0, "mean absolute": None, "largest": None,
                                       "mean": None, "std": None, "seed std": None}
 
 
