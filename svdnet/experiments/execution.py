@@ -23,6 +23,9 @@ from __future__ import annotations
 RUN_THREADS = 1
 """Intra-op (TensorFlow) and BLAS threads of one run."""
 
+INTER_OP_THREADS = 1
+"""TensorFlow inter-op threads of one run."""
+
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                     "TF_NUM_INTRAOP_THREADS")
 """Environment variables that set thread counts in a process that has not started
@@ -39,7 +42,7 @@ def thread_environment() -> dict:
     to the rule before it imports anything: :data:`RUN_THREADS` for every variable of
     :data:`THREAD_VARIABLES`, and one inter-op thread."""
     return {**{name: str(RUN_THREADS) for name in THREAD_VARIABLES},
-            "TF_NUM_INTEROP_THREADS": "1"}
+            "TF_NUM_INTEROP_THREADS": str(INTER_OP_THREADS)}
 
 
 def pin_threads() -> dict:
@@ -62,13 +65,14 @@ def pin_threads() -> dict:
     threading = tf.config.threading
     try:
         threading.set_intra_op_parallelism_threads(RUN_THREADS)
-        threading.set_inter_op_parallelism_threads(1)
+        threading.set_inter_op_parallelism_threads(INTER_OP_THREADS)
     except RuntimeError as error:
         raise ExecutionRuleError(
             f"TensorFlow already runs with {threading.get_intra_op_parallelism_threads()} "
             f"intra-op and {threading.get_inter_op_parallelism_threads()} inter-op "
             "thread(s) (0 means one per core), and a run must use "
-            f"{RUN_THREADS} and 1 (svdnet.experiments.execution): call pin_threads() "
+            f"{RUN_THREADS} and {INTER_OP_THREADS} (svdnet.experiments.execution): call "
+            "pin_threads() "
             "before the first TensorFlow operation, or start a new process.") from error
     threadpoolctl.threadpool_limits(RUN_THREADS)
     return execution_record()
@@ -98,5 +102,5 @@ def follows_rule(record: dict | None) -> bool:
     if not record:
         return False
     return (record.get("intra_op_threads") == RUN_THREADS
-            and record.get("inter_op_threads") == 1
+            and record.get("inter_op_threads") == INTER_OP_THREADS
             and all(threads == RUN_THREADS for threads in record.get("blas_threads", {}).values()))

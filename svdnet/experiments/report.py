@@ -91,7 +91,7 @@ def load_results(results_dir: str, on_corrupt: str = "raise") -> tuple[pd.DataFr
     columns = ["dataset", "method", "choice", "value", "rank", "chosen ranks", "seed", "epochs",
                "finetune epochs", "test accuracy", "test loss", "train accuracy",
                "parameters", "factorised parameters", "compression", "width", "train s",
-               "svd s", "wall s", "commit", "file"]
+               "svd s", "wall s", "commit", "execution rule", "file"]
     return label_budgets(pd.DataFrame(rows, columns=columns)), problems
 
 

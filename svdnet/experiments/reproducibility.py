@@ -111,9 +111,3 @@ def sitting_summary(differences: pd.DataFrame, results_dir: str) -> dict:
             "std": float(moves.std(ddof=1)) if len(moves) > 1 else 0.0,
             "seed std": float(np.mean(spreads)) if spreads else None}
 
-
-def runs_under_rule(results_dir: str, files) -> int:
-    """How many of the result files ``files`` (names in ``results_dir``) record an
-    execution that follows the rule (:func:`svdnet.experiments.execution.follows_rule`)."""
-    return sum(follows_rule(read_json(os.path.join(results_dir, name)).get("execution"))
-               for name in files)

@@ -12,6 +12,7 @@ import tempfile
 import numpy as np
 
 from svdnet.experiments.config import METHODS, method_label
+from svdnet.experiments.execution import follows_rule
 from svdnet.rank_selection import rank_request
 
 
@@ -277,6 +278,7 @@ def result_row(payload: dict, path: str) -> dict:
             "svd s": run["svd_seconds"],
             "wall s": payload.get("wall_seconds", np.nan),
             "commit": payload.get("provenance", {}).get("commit"),
+            "execution rule": follows_rule(payload.get("execution")),
             "file": os.path.basename(path),
         }
     except KeyError as error:

@@ -5,9 +5,8 @@ import json
 import pytest
 
 from svdnet.experiments.execution import RUN_THREADS
-from svdnet.experiments.reproducibility import (
-    runs_under_rule, sitting_differences, sitting_summary,
-)
+from svdnet.experiments.report import load_results
+from svdnet.experiments.reproducibility import sitting_differences, sitting_summary
 
 
 def test_runs_in_both_folders_are_paired_by_name_and_their_moves_measured(tmp_path, write_result):
@@ -47,6 +46,7 @@ def test_a_missing_folder_is_named(tmp_path):
         sitting_differences(str(tmp_path), str(tmp_path / "nowhere"))
 
 
+
 def test_runs_under_the_rule_are_counted_from_their_execution_record(tmp_path, write_result):
     write_result(tmp_path, "small", 0, 0.97, 101, rank=10)
     write_result(tmp_path, "small", 1, 0.97, 101, rank=10)
@@ -55,5 +55,5 @@ def test_runs_under_the_rule_are_counted_from_their_execution_record(tmp_path, w
     payload["execution"] = {"intra_op_threads": RUN_THREADS, "inter_op_threads": 1,
                             "blas_threads": {"openblas": RUN_THREADS}}
     path.write_text(json.dumps(payload))
-    names = ["mnist-small-r10-seed0.json", "mnist-small-r10-seed1.json"]
-    assert runs_under_rule(str(tmp_path), names) == 1
+    frame, _ = load_results(str(tmp_path))
+    assert frame["execution rule"].sum() == 1
