@@ -345,39 +345,6 @@ def best_at_least(frame: pd.DataFrame, dataset: str, minimum: float):
     return None if big.empty else big.sort_values("mean", ascending=False).iloc[0]
 
 
-def compression_target(frame: pd.DataFrame, minimum: float = 50.0,
-                       points: float = 0.5) -> list[str]:
-    """Whether any configuration, by any rank choice, has at least ``minimum`` times
-    fewer parameters than dense and a mean accuracy within ``points`` of it; per dataset,
-    one line, then up to three that reach it (most compressed first) or else the most
-    accurate one at that size.
-
-    Args:
-        frame: The frame of :func:`load_results`.
-        minimum: The compression to reach. Defaults to 50.
-        points: Accuracy loss in percentage points allowed. Defaults to 0.5.
-    """
-    lines = []
-    for dataset in sorted(frame["dataset"].unique()):
-        runs = frame[frame["dataset"] == dataset]
-        dense_mean = runs.loc[runs["method"] == "dense", "test accuracy"].mean()
-        grouped = choice_table(frame, dataset)
-        big = grouped[grouped["compression"] >= minimum]
-        reached = big[big["mean"] >= dense_mean - points / 100].sort_values(
-            "compression", ascending=False)
-        best = big.sort_values("mean", ascending=False).head(1)
-        lines.append(f"{dataset_name(dataset)}: dense {percent(dense_mean)}; at >= {minimum:g}x: "
-                     f"{len(reached)} "
-                     f"configuration(s) within {points:g} points")
-        shown = reached.head(3) if len(reached) else best
-        for _, row in shown.iterrows():
-            lines.append(f"  {row['method']} {size_text(row['choice'], row['value'])}: "
-                         f"{accuracy_text(row['mean'], row['std'])} "
-                         f"({100 * (row['mean'] - dense_mean):+.2f} points, "
-                         f"{row['compression']:.1f}x, {row['seeds']} seed(s))")
-    return lines
-
-
 SVD_METHODS = ("projection", "posthoc", "finetune", "lowrank")
 """The methods that compress the trained (or initial) network with truncated SVD."""
 
