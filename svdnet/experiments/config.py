@@ -7,7 +7,7 @@ import dataclasses
 
 from svdnet.cost import kernel_cost
 from svdnet.experiments.data import DATASETS, SPLITS, check_train_size
-from svdnet.experiments.model import mlp_parameters, mlp_shapes
+from svdnet.experiments.model import mlp_shapes, width_for_parameters
 from svdnet.rank_selection import (
     REFERENCE_RANK,
     check_budget,
@@ -340,15 +340,11 @@ def target_parameters(config: RunConfig) -> int:
 
 def small_width(config: RunConfig) -> int:
     """The width of the ``small`` baseline: the narrowed reference MLP (same depth) whose
-    parameter count is closest to :func:`target_parameters` (the narrower on a tie)."""
+    parameter count is closest to :func:`target_parameters` (the narrower on a tie;
+    :func:`svdnet.experiments.model.width_for_parameters`)."""
     split = SPLITS[config.dataset]
-    target = target_parameters(config)
-
-    def distance(width):
-        size = mlp_parameters(split["features"], split["classes"], config.depth, width)
-        return abs(size - target), width
-
-    return min(range(1, config.width + 1), key=distance)
+    return width_for_parameters(target_parameters(config), split["features"],
+                                split["classes"], config.depth, config.width)
 
 
 def _check_ranks_fit_the_model(config: RunConfig) -> None:

@@ -32,6 +32,27 @@ def mlp_parameters(input_dim: int, num_classes: int, depth: int, width: int) -> 
     return sum(rows * cols + cols for rows, cols in shapes)
 
 
+def width_for_parameters(parameters: int, input_dim: int = 784, num_classes: int = 10,
+                         depth: int = REFERENCE_DEPTH, max_width: int = REFERENCE_WIDTH) -> int:
+    """The hidden width (1 to ``max_width``) whose MLP of ``depth`` layers has the parameter
+    count (:func:`mlp_parameters`) closest to ``parameters``, the narrower on a tie: the
+    ``small`` network of a compressed model of that size.
+
+    Args:
+        parameters: The parameter count to match, >= 1.
+        input_dim: Defaults to 784.
+        num_classes: Defaults to 10.
+        depth: Hidden layers. Defaults to 5.
+        max_width: The widest candidate. Defaults to 1024.
+    """
+    parameters = check_int("parameters", parameters, minimum=1)
+
+    def distance(width):
+        return abs(mlp_parameters(input_dim, num_classes, depth, width) - parameters), width
+
+    return min(range(1, check_int("max_width", max_width, minimum=1) + 1), key=distance)
+
+
 def build_mlp(
     input_dim: int = 784,
     num_classes: int = 10,
