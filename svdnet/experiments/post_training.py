@@ -1,0 +1,382 @@
+"""The post-training study: compressing a network that is already trained, with a sample of
+its data, against training the small network on that same sample.
+
+For each model, dataset and seed (one result file each), :func:`run_study`:
+
+1. trains the dense model once on the first 55,000 training images; the last
+   :data:`VALIDATION` are the validation split, on which every choice is made;
+2. at each compression ratio (a parameter budget of dense parameters / ratio) compresses
+   it with each of :data:`COMPRESSORS`, with no gradient step;
+3. at each ratio of ``fine_tune_ratios``, fine-tunes the compressor that did best *on the
+   validation split* on ``N`` training examples for ``S`` steps (:func:`design`), and trains
+   the small network of the same parameter count on the same ``N`` examples for the same
+   ``S`` steps, from scratch and distilled from the dense model.
+
+Every row records validation and test accuracy and its seconds; the test set is only
+reported. Each row is written (atomically) as soon as it exists, and the dense model's
+weights are cached beside the result, so an interrupted study resumes where it stopped;
+each row starts from the seed (``keras.utils.set_random_seed``), so its numbers do not depend
+on which rows ran before it in the same process.
+
+    python -m svdnet.experiments.post_training [--model mlp] [--dataset mnist]
+        [--seeds 0,1,2] [--epochs 10] [--out reports/post_training/study]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import time
+
+EXAMPLES = (256, 1024, 4096, 0)
+"""Fine-tuning examples ``N`` swept at :data:`SWEEP_STEPS` steps (0: the whole training split)."""
+
+SWEEP_STEPS = 1000
+"""Fine-tuning steps at which the number of examples is swept."""
+
+SWEEP_EXAMPLES = 4096
+"""Fine-tuning examples at which the number of steps is swept."""
+
+VALIDATION = 5_000
+"""Training images held out as the validation split (the last ones)."""
+
+BATCH_SIZE = 128
+"""Examples per fine-tuning and training step."""
+
+COMPRESSORS = {
+    "plain": {},
+    "one pass": {"sequential": False},
+    "sequential": {"sequential": True},
+    "loss budget": {"sequential": True, "allocation": "loss"},
+}
+"""How the trained model is compressed, as :func:`svdnet.factorize` options: ``plain`` is the
+SVD of the weights alone (no data); the others take the calibration sample: ``one pass``
+keeps each layer's output on the uncompressed model's inputs, ``sequential`` on the inputs
+the already truncated layers produce, ``loss budget`` also shares the budget among layers by
+the loss on the labelled sample instead of by output energy."""
+
+MODELS = ("mlp", "cnn", "vit")
+"""The models the study can compress: the reference MLP and the harness's CNN and ViT."""
+
+
+@dataclasses.dataclass(frozen=True)
+class StudySettings:
+    """The settings of one study file; a rerun must use the same ones.
+
+    Args:
+        model: One of :data:`MODELS`. Defaults to ``"mlp"``.
+        dataset: ``"mnist"`` or ``"fashion_mnist"``. Defaults to ``"mnist"``.
+        seed: Seed of the dense model, its training and every row. Defaults to 0.
+        epochs: Epochs of the dense model on the training split. Defaults to 10.
+        ratios: Compression ratios (dense parameters / budget). Defaults to 3, 10, 25, 50.
+        fine_tune_ratios: The ratios at which fine-tuning and the small baselines run.
+            Defaults to 10, 25, 50 (at 3x the compressed models stay within 0.2 points of
+            dense with no gradient step).
+        calibration: Calibration examples (the first training images). Defaults to 2048.
+        fine_tune_rate: Adam's learning rate when fine-tuning a compressed model. Defaults
+            to 1e-4, a tenth of the rate the dense model trained with.
+        scratch_rate: Adam's learning rate of the small baselines. Defaults to 1e-3, the
+            dense model's.
+        distill: Weight of the dense model's soft targets for the distilled baseline.
+            Defaults to 0.9.
+        temperature: Distillation temperature. Defaults to 4.
+    """
+
+    model: str = "mlp"
+    dataset: str = "mnist"
+    seed: int = 0
+    epochs: int = 10
+    ratios: tuple = (3.0, 10.0, 25.0, 50.0)
+    fine_tune_ratios: tuple = (10.0, 25.0, 50.0)
+    calibration: int = 2048
+    fine_tune_rate: float = 1e-4
+    scratch_rate: float = 1e-3
+    distill: float = 0.9
+    temperature: float = 4.0
+
+    def __post_init__(self):
+        from svdnet.experiments.data import SPLITS
+        from svdnet.validation import check_choice, check_int, check_number
+
+        check_choice("model", self.model, MODELS)
+        check_choice("dataset", self.dataset, tuple(SPLITS))
+        check_int("seed", self.seed, minimum=0)
+        check_int("epochs", self.epochs, minimum=1)
+        check_int("calibration", self.calibration, minimum=1)
+        for name in ("ratios", "fine_tune_ratios"):
+            values = getattr(self, name)
+            if not isinstance(values, tuple) or not values:
+                raise ValueError(f"{name} must be a non-empty tuple; received {values!r}.")
+            for value in values:
+                check_number(name, value, minimum=1, include_minimum=False)
+            if len(set(values)) != len(values):
+                raise ValueError(f"{name} holds a value twice; received {values!r}.")
+        missing = sorted(set(self.fine_tune_ratios) - set(self.ratios))
+        if missing:
+            raise ValueError(f"fine_tune_ratios must be among ratios {self.ratios}; received "
+                             f"{missing} beside them.")
+        for name in ("fine_tune_rate", "scratch_rate", "temperature"):
+            check_number(name, getattr(self, name), minimum=0, include_minimum=False)
+        check_number("distill", self.distill, minimum=0, maximum=1)
+
+    @property
+    def name(self) -> str:
+        """The result file's name (every other setting is stored in the file)."""
+        return f"{self.model}-{self.dataset}-seed{self.seed}"
+
+
+def design(train_examples: int) -> list[tuple[int, int]]:
+    """The fine-tuning points ``(examples, steps)``: the examples of :data:`EXAMPLES` at
+    :data:`SWEEP_STEPS` steps, and 0, 100, one epoch of the training split and
+    :data:`SWEEP_STEPS` steps at :data:`SWEEP_EXAMPLES` examples (examples 0 is the whole
+    split; steps 0 is the compressed model as it is).
+
+    Args:
+        train_examples: Size of the training split (one epoch is its batches).
+    """
+    epoch = math.ceil(train_examples / BATCH_SIZE)
+    points = [(examples, SWEEP_STEPS) for examples in EXAMPLES]
+    points += [(SWEEP_EXAMPLES, steps) for steps in (0, 100, epoch)]
+    return sorted(set(points), key=lambda point: (point[0] == 0, point))
+
+
+def splits(dataset: str):
+    """The study's data: ``(data, (train_x, train_y), (val_x, val_y))``, the validation
+    split being the last :data:`VALIDATION` training images."""
+    from svdnet.experiments.data import load_dataset
+
+    data = load_dataset(dataset)
+    return (data, (data.x_train[:-VALIDATION], data.y_train[:-VALIDATION]),
+            (data.x_train[-VALIDATION:], data.y_train[-VALIDATION:]))
+
+
+def build_model(model: str, num_classes: int, input_dim: int, parameters: int | None = None,
+                learning_rate: float = 1e-3):
+    """The compiled dense model, or with ``parameters`` the narrowed model (the ``small``
+    network) whose parameter count is closest to it."""
+    from svdnet.experiments.architectures import build_architecture, compile_model, small_width
+    from svdnet.experiments.model import build_mlp, width_for_parameters
+
+    if model == "mlp":
+        width = {} if parameters is None else {
+            "width": width_for_parameters(parameters, input_dim, num_classes)}
+        return build_mlp(input_dim, num_classes, learning_rate=learning_rate, **width)
+    width = 1.0 if parameters is None else small_width(model, parameters, num_classes)
+    return compile_model(build_architecture(model, num_classes, width), learning_rate)
+
+
+def _accuracy(model, x, y) -> float:
+    return float(model.evaluate(x, y, batch_size=1024, verbose=0)[1])
+
+
+def _train_steps(model, x, y, steps: int, seed: int) -> None:
+    """``steps`` steps of ``model``'s compiled training on ``(x, y)``, reshuffled each pass."""
+    from svdnet.experiments.data import training_dataset
+
+    if steps:
+        batches = training_dataset(x, y, BATCH_SIZE, seed).repeat()
+        model.fit(batches, steps_per_epoch=steps, epochs=1, verbose=0)
+
+
+class StudyFile:
+    """The result file of one study: its rows by key, rewritten after each new row."""
+
+    def __init__(self, path: str, settings: StudySettings):
+        self.path = path
+        self.settings = dataclasses.asdict(settings)
+        self.rows = {}
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as handle:
+                stored = json.load(handle)
+            if stored.get("settings") != json.loads(json.dumps(self.settings)):
+                raise ValueError(
+                    f"{path} holds a study with other settings ({stored.get('settings')}); "
+                    f"received {self.settings}. Use another --out folder, or delete the file "
+                    f"to start again.")
+            self.rows = {row["key"]: row for row in stored["rows"]}
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.rows
+
+    def add(self, row: dict) -> dict:
+        from svdnet.experiments.execution import execution_record
+        from svdnet.experiments.provenance import provenance
+        from svdnet.experiments.results import write_json_atomic
+
+        self.rows[row["key"]] = row
+        write_json_atomic(self.path, {"settings": self.settings,
+                                      "rows": list(self.rows.values()),
+                                      "validation_examples": VALIDATION,
+                                      "execution": execution_record(),
+                                      "provenance": provenance()})
+        return row
+
+
+def run_study(settings: StudySettings, out: str = "reports/post_training/study",
+              cache: str = "reports/post_training/cache", log=print) -> str:
+    """Runs (or resumes) one study file; see the module docstring.
+
+    Args:
+        settings: The :class:`StudySettings`.
+        out: Folder of the result files. Defaults to ``reports/post_training/study``.
+        cache: Folder of the dense models' weights (not committed). Defaults to
+            ``reports/post_training/cache``.
+        log: Called with one line per finished row. Defaults to ``print``.
+
+    Returns:
+        The result file's path.
+    """
+    import keras
+
+    from svdnet import factorize
+    from svdnet.experiments.distillation import (
+        compile_for_distillation,
+        distillation_targets,
+        restore_compile,
+        teacher_log_probabilities,
+    )
+    from svdnet.experiments.architectures import compile_model
+    from svdnet.experiments.execution import pin_threads
+
+    pin_threads()  # the one execution rule of every result, before TensorFlow's first operation
+    path = os.path.join(out, f"{settings.name}.json")
+    study = StudyFile(path, settings)
+    data, (train_x, train_y), (val_x, val_y) = splits(settings.dataset)
+    seed = settings.seed
+
+    def finish(key, model, start, **fields):
+        row = {"key": key, "model": settings.model, "dataset": settings.dataset, "seed": seed,
+               "parameters": int(model.count_params()),
+               "seconds": time.perf_counter() - start,
+               "val": _accuracy(model, val_x, val_y),
+               "test": _accuracy(model, data.x_test, data.y_test), **fields}
+        log(f"{settings.name} {key}: val {100 * row['val']:.2f}%, test "
+            f"{100 * row['test']:.2f}%, {row['parameters']:,} parameters, "
+            f"{row['seconds']:.1f} s")
+        return study.add(row)
+
+    weights = os.path.join(cache, f"{settings.name}-e{settings.epochs}.weights.h5")
+    keras.utils.set_random_seed(seed)
+    dense = build_model(settings.model, data.num_classes, data.input_dim)
+    if os.path.exists(weights) and "dense" in study:
+        dense.load_weights(weights)
+    else:
+        start = time.perf_counter()
+        dense.fit(_batches(train_x, train_y, seed), epochs=settings.epochs, verbose=0)
+        os.makedirs(cache, exist_ok=True)
+        dense.save_weights(weights)
+        finish("dense", dense, start, kind="dense", method="", examples=len(train_x),
+               steps=settings.epochs * math.ceil(len(train_x) / BATCH_SIZE), ratio=1.0)
+    total = int(dense.count_params())
+    calibration = (train_x[:settings.calibration], train_y[:settings.calibration])
+
+    def compress(ratio, compressor):
+        options = COMPRESSORS[compressor]
+        data_options = {} if not options else {"data": calibration, **options}
+        keras.utils.set_random_seed(seed)
+        return factorize(dense, budget=int(total / ratio), verbose=0, **data_options)
+
+    points = design(len(train_x))
+    for ratio in settings.ratios:
+        for compressor in COMPRESSORS:
+            key = f"{ratio:g}x {compressor}"
+            if key not in study:
+                start = time.perf_counter()
+                compressed = compress(ratio, compressor)
+                finish(key, compressed, start, kind="compressed", method=compressor,
+                       ratio=ratio, examples=0 if compressor == "plain" else settings.calibration,
+                       steps=0, compression=total / compressed.count_params())
+        if ratio not in settings.fine_tune_ratios:
+            continue
+        compressed_rows = [study.rows[f"{ratio:g}x {name}"] for name in COMPRESSORS]
+        chosen = max(compressed_rows, key=lambda row: row["val"])["method"]  # first on a tie
+        compressed = None
+        parameters = study.rows[f"{ratio:g}x {chosen}"]["parameters"]
+        for examples, steps in points:
+            x, y = (train_x, train_y) if examples == 0 else (train_x[:examples], train_y[:examples])
+            where = {"ratio": ratio, "examples": len(x), "steps": steps}
+            key = f"{ratio:g}x fine-tuned {chosen} N={len(x)} S={steps}"
+            if steps and key not in study:
+                if compressed is None:
+                    compressed = compress(ratio, chosen)
+                    compressed_weights = compressed.get_weights()
+                compressed.set_weights(compressed_weights)
+                compile_model(compressed, settings.fine_tune_rate)
+                keras.utils.set_random_seed(seed)
+                start = time.perf_counter()
+                _train_steps(compressed, x, y, steps, seed)
+                finish(key, compressed, start, kind="fine-tuned", method=chosen, **where)
+            if not steps:
+                continue
+            key = f"{ratio:g}x small N={len(x)} S={steps}"
+            if key not in study:
+                keras.utils.set_random_seed(seed)
+                small = build_model(settings.model, data.num_classes, data.input_dim,
+                                    parameters, settings.scratch_rate)
+                start = time.perf_counter()
+                _train_steps(small, x, y, steps, seed)
+                finish(key, small, start, kind="small", method="", **where)
+            key = f"{ratio:g}x distilled N={len(x)} S={steps}"
+            if key not in study:
+                keras.utils.set_random_seed(seed)
+                small = build_model(settings.model, data.num_classes, data.input_dim,
+                                    parameters, settings.scratch_rate)
+                start = time.perf_counter()
+                targets = distillation_targets(y, teacher_log_probabilities(dense, x))
+                config = compile_for_distillation(small, settings.distill, settings.temperature)
+                _train_steps(small, x, targets, steps, seed)
+                restore_compile(small, config)
+                finish(key, small, start, kind="distilled", method="", **where)
+    log(f"wrote {path}")
+    return path
+
+
+def _batches(x, y, seed):
+    from svdnet.experiments.data import training_dataset
+
+    return training_dataset(x, y, BATCH_SIZE, seed)
+
+
+def _numbers(text: str, kind):
+    try:
+        values = tuple(kind(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated {kind.__name__}s; received {text!r}") from None
+    if len(set(values)) != len(values):
+        raise argparse.ArgumentTypeError(f"expected distinct values; received {text!r}")
+    return values
+
+
+def main(argv=None) -> None:
+    """The command line: one study file per seed, in turn."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    defaults = StudySettings()
+    parser.add_argument("--model", choices=MODELS, default=defaults.model)
+    parser.add_argument("--dataset", default=defaults.dataset)
+    parser.add_argument("--seeds", type=lambda text: _numbers(text, int), default=(0,))
+    parser.add_argument("--epochs", type=int, default=defaults.epochs)
+    parser.add_argument("--ratios", type=lambda text: _numbers(text, float),
+                        default=defaults.ratios)
+    parser.add_argument("--fine-tune-ratios", type=lambda text: _numbers(text, float),
+                        default=defaults.fine_tune_ratios)
+    parser.add_argument("--calibration", type=int, default=defaults.calibration)
+    parser.add_argument("--out", default="reports/post_training/study")
+    parser.add_argument("--cache", default="reports/post_training/cache")
+    args = parser.parse_args(argv)
+    try:
+        studies = [StudySettings(model=args.model, dataset=args.dataset, seed=seed,
+                                 epochs=args.epochs, ratios=args.ratios,
+                                 fine_tune_ratios=args.fine_tune_ratios,
+                                 calibration=args.calibration) for seed in args.seeds]
+    except (TypeError, ValueError) as error:
+        parser.error(str(error))
+    for settings in studies:
+        run_study(settings, args.out, args.cache)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,159 @@
+"""The post-training study: its design, its settings' refusals, its rows, and resuming."""
+
+import json
+
+import numpy as np
+import pytest
+
+from svdnet.experiments import post_training
+from svdnet.experiments.model import build_mlp, mlp_parameters, width_for_parameters
+from svdnet.experiments.post_training import COMPRESSORS, StudySettings, design, run_study
+
+
+def test_design_sweeps_examples_at_fixed_steps_and_steps_at_fixed_examples():
+    points = design(55_000)
+    assert len(points) == len(set(points))
+    assert {examples for examples, steps in points if steps == post_training.SWEEP_STEPS} == \
+        set(post_training.EXAMPLES)
+    assert {steps for examples, steps in points if examples == post_training.SWEEP_EXAMPLES} \
+        == {0, 100, 430, post_training.SWEEP_STEPS}  # 430 steps: one epoch of 55,000 at 128
+
+
+@pytest.mark.parametrize("field, value, named", [
+    ("model", "MLP", "'MLP'"), ("dataset", "cifar10", "cifar10"), ("seed", -1, "-1"),
+    ("epochs", 0, "0"), ("ratios", (), "()"), ("ratios", (10.0, 10.0), "(10.0, 10.0)"),
+    ("ratios", (1.0,), "1.0"), ("ratios", [10.0], "[10.0]"),
+    ("fine_tune_ratios", (7.0,), "[7.0]"), ("calibration", 0, "0"),
+    ("fine_tune_rate", 0.0, "0.0"), ("fine_tune_rate", float("nan"), "nan"),
+    ("distill", 1.5, "1.5"), ("temperature", -1.0, "-1.0"),
+])
+def test_bad_settings_are_refused_naming_the_value(field, value, named):
+    with pytest.raises((TypeError, ValueError), match=field) as error:
+        StudySettings(**{field: value})
+    assert named in str(error.value)
+
+
+@pytest.mark.parametrize("flags", [["--seeds", "0,0"], ["--ratios", "10,x"],
+                                   ["--fine-tune-ratios", "7"], ["--mod", "cnn"],
+                                   ["--model", "resnet"], ["--epochs", "0"]])
+def test_bad_flags_exit_with_a_usage_message(flags, capsys):
+    with pytest.raises(SystemExit) as stop:
+        post_training.main(flags)
+    assert stop.value.code == 2
+    assert "usage" in capsys.readouterr().err
+
+
+def test_the_small_network_matches_the_parameter_count():
+    for parameters in (60_000, 200_000, 1_700_000):
+        width = width_for_parameters(parameters)
+        size = mlp_parameters(784, 10, 5, width)
+        for other in (width - 1, width + 1):
+            assert abs(mlp_parameters(784, 10, 5, other) - parameters) >= abs(size - parameters)
+
+
+@pytest.fixture(scope="module")
+def tiny_study(tmp_path_factory):
+    """The study on 1,200 MNIST training images (200 for validation) with a 2x64 MLP and
+    two short fine-tuning points, run once for the module: ``(settings, out, cache, path)``."""
+    real_splits = post_training.splits
+
+    def splits(dataset):
+        data, _, _ = real_splits(dataset)
+        data = data.__class__(name=data.name, x_train=data.x_train[:1200],
+                              y_train=data.y_train[:1200], x_test=data.x_test[:300],
+                              y_test=data.y_test[:300], num_classes=data.num_classes)
+        return data, (data.x_train[:1000], data.y_train[:1000]), \
+            (data.x_train[1000:], data.y_train[1000:])
+
+    def build_model(model, num_classes, input_dim, parameters=None, learning_rate=1e-3):
+        width = 64 if parameters is None else width_for_parameters(
+            parameters, input_dim, num_classes, depth=2, max_width=64)
+        return build_mlp(input_dim, num_classes, depth=2, width=width,
+                         learning_rate=learning_rate)
+
+    folder = tmp_path_factory.mktemp("post_training")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(post_training, "splits", splits)
+        patch.setattr(post_training, "build_model", build_model)
+        patch.setattr(post_training, "design", lambda examples: [(256, 0), (256, 3), (0, 2)])
+        settings = StudySettings(epochs=1, ratios=(2.0, 8.0), fine_tune_ratios=(8.0,),
+                                 calibration=256)
+        out, cache = str(folder / "study"), str(folder / "cache")
+        path = run_study(settings, out, cache, log=lambda line: None)
+        yield settings, out, cache, path
+
+
+def _rows(path):
+    with open(path, encoding="utf-8") as handle:
+        return {row["key"]: row for row in json.load(handle)["rows"]}
+
+
+@pytest.mark.slow
+def test_a_study_writes_every_row_and_fine_tunes_the_compressor_best_on_validation(
+        tiny_study):
+    settings, out, cache, path = tiny_study
+    rows = _rows(path)
+    dense = rows["dense"]
+    compressed = [row for row in rows.values() if row["kind"] == "compressed"]
+    assert {(row["ratio"], row["method"]) for row in compressed} == {
+        (ratio, name) for ratio in (2.0, 8.0) for name in COMPRESSORS}
+    for row in compressed:
+        assert row["parameters"] <= dense["parameters"] / row["ratio"]
+        assert row["steps"] == 0
+    at_8 = [row for row in compressed if row["ratio"] == 8.0]
+    chosen = max(at_8, key=lambda row: row["val"])["method"]
+    tuned = [row for row in rows.values() if row["kind"] == "fine-tuned"]
+    assert {(row["method"], row["examples"], row["steps"]) for row in tuned} == {
+        (chosen, 256, 3), (chosen, 1000, 2)}
+    for kind in ("small", "distilled"):
+        runs = [row for row in rows.values() if row["kind"] == kind]
+        assert {(row["examples"], row["steps"]) for row in runs} == {(256, 3), (1000, 2)}
+        parameters = next(row for row in at_8 if row["method"] == chosen)["parameters"]
+        assert all(abs(row["parameters"] - parameters) <= 2 * 64 + 10 + 784
+                   for row in runs)  # the closest width: one unit more or less
+    assert all(0 <= row["test"] <= 1 and 0 <= row["val"] <= 1 for row in rows.values())
+    stored = json.load(open(path, encoding="utf-8"))
+    assert stored["execution"]["intra_op_threads"] == 1
+    assert stored["provenance"]["commit"]
+
+
+@pytest.mark.slow
+def test_a_rerun_redoes_nothing_and_a_lost_row_comes_back_the_same(tiny_study):
+    settings, out, cache, path = tiny_study
+    first = _rows(path)
+    lines = []
+    run_study(settings, out, cache, log=lines.append)
+    assert lines == [f"wrote {path}"]
+    stored = json.load(open(path, encoding="utf-8"))
+    lost = [key for key in first if first[key]["kind"] in ("fine-tuned", "distilled")]
+    stored["rows"] = [row for row in stored["rows"] if row["key"] not in lost]
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(stored, handle)
+    run_study(settings, out, cache, log=lines.append)
+    again = _rows(path)
+    assert len(lines) == 1 + len(lost) + 1
+    for key in lost:
+        assert again[key]["val"] == first[key]["val"]
+        assert again[key]["test"] == first[key]["test"]
+
+
+@pytest.mark.slow
+def test_a_file_of_other_settings_is_refused_not_mixed(tiny_study):
+    settings, out, cache, path = tiny_study
+    before = open(path, encoding="utf-8").read()
+    other = StudySettings(epochs=2, ratios=settings.ratios,
+                          fine_tune_ratios=settings.fine_tune_ratios, calibration=256)
+    with pytest.raises(ValueError, match="other settings") as error:
+        run_study(other, out, cache, log=lambda line: None)
+    assert "'epochs': 2" in str(error.value)
+    assert open(path, encoding="utf-8").read() == before
+
+
+@pytest.mark.slow
+def test_data_aware_compression_keeps_more_accuracy_than_plain_at_high_ratio(tiny_study):
+    settings, out, cache, path = tiny_study
+    rows = _rows(path)
+    at_8 = {row["method"]: row["val"] for row in rows.values()
+            if row["kind"] == "compressed" and row["ratio"] == 8.0}
+    assert max(at_8[name] for name in COMPRESSORS if name != "plain") >= at_8["plain"]
+    assert np.isfinite(list(at_8.values())).all()
