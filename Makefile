@@ -16,7 +16,7 @@ endif
 # notebooks and pages, where a reader takes their red stderr boxes for errors.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install run grid architectures report explore test test-fast test-torch benchmark clean
+.PHONY: install run grid architectures post-training report explore test test-fast test-torch benchmark clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,10 +42,18 @@ grid: install  ## The sweep: every dataset x method x rank x seed into reports/g
 # failed executions are kept for inspection.
 DROP_RENDERED = find reports/runs reports/grid/runs -name '*.ipynb' ! -name '*-interrupted.ipynb' ! -name '*.failed.ipynb' -delete 2>/dev/null || true
 
-report: install  ## The results report from reports/grid/results (and the CNN/transformer page), then HTML pages and reports/index.html.
+report: install  ## The results report from reports/grid/results (and the CNN/transformer and trained-network pages), then HTML pages and reports/index.html.
 	@mkdir -p reports/runs
 	$(BIN)/papermill notebooks/report.ipynb reports/runs/report.ipynb
 	$(BIN)/papermill notebooks/architectures.ipynb reports/runs/architectures.ipynb
+	$(BIN)/papermill notebooks/post_training.ipynb reports/runs/post_training.ipynb
+	$(BIN)/python -m svdnet.experiments.render reports
+	@$(DROP_RENDERED)
+
+post-training: install  ## The post-training study (the trained MLP on MNIST, seeds 0-2) into reports/post_training/study (resumes; STUDY_ARGS=...), then its page.
+	$(BIN)/python -m svdnet.experiments.post_training --seeds 0,1,2 $(STUDY_ARGS)
+	@mkdir -p reports/runs
+	$(BIN)/papermill notebooks/post_training.ipynb reports/runs/post_training.ipynb
 	$(BIN)/python -m svdnet.experiments.render reports
 	@$(DROP_RENDERED)
 

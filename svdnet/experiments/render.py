@@ -107,7 +107,7 @@ def _render_folder(runs_dir: str, html_dir: str,
             unfinished.append((os.path.basename(notebook), state))
             continue
         render_html(notebook, os.path.join(html_dir, name + ".html"),
-                    hide_code=name.startswith(("report", "architectures")),
+                    hide_code=name.startswith(("report", "architectures", "post_training")),
                     stylesheet=os.path.join(reports_dir, STYLESHEET))
     pages = [os.path.relpath(page, reports_dir).replace(os.sep, "/")
              for page in sorted(glob.glob(os.path.join(html_dir, "*.html")))
@@ -142,7 +142,8 @@ def write_index(reports_dir: str = "reports") -> str:
     grid_pages, grid_unfinished = _render_folder(os.path.join(reports_dir, "grid", "runs"),
                                                  os.path.join(reports_dir, "grid", "html"),
                                                  reports_dir)
-    linked = {"html/report.html", "html/explore.html", "html/architectures.html"}
+    linked = {"html/report.html", "html/explore.html", "html/architectures.html",
+              "html/post_training.html"}
     return write_site(reports_dir, pages=[page for page in pages if page not in linked],
                       run_page_list=grid_pages, unfinished=unfinished + grid_unfinished)
 

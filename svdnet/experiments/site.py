@@ -60,6 +60,7 @@ def _links(prefix: str = "") -> list[tuple[str, str]]:
     return [("svdnet reports", prefix + "index.html"), ("Full report", prefix + "html/report.html"),
             ("Every result", prefix + "results.html"), ("Exploration", prefix + "html/explore.html"),
             ("CNN and transformer", prefix + "html/architectures.html"),
+            ("Trained network", prefix + "html/post_training.html"),
             ("Runs", prefix + "index.html#runs")]
 
 
@@ -267,18 +268,29 @@ def write_site(reports_dir: str = "reports", pages=(), run_page_list=(), unfinis
                ("Beyond the MLP", "html/architectures.html",
                 "a CNN on Fashion-MNIST and a vision transformer on MNIST, compressed: "
                 "accuracy, parameters, MACs and inference time"),
+               ("Compressing a trained network", "html/post_training.html",
+                "the network already exists: SVD with and without calibration data, then "
+                "fine-tuning on a few thousand images, against the small network trained "
+                "or distilled on the same images"),
                ("Benchmarks", "../benchmarks/README.md",
                 "SVD step cost, training throughput, inference speed, deployment sizes")]
     further += [(os.path.basename(page), page,
                  "the reference experiment (MNIST, projection at rank 20, seed 0), executed"
                  if os.path.basename(page).startswith("sweep-") else "an executed notebook")
                 for page in pages]
+    summary = (findings.summary(frame) if len(frame) else
+               ["No results yet: run `python -m svdnet.experiments.grid`."])
+    study_dir = os.path.join(reports_dir, "post_training", "study")
+    if os.path.isdir(study_dir) and os.listdir(study_dir):
+        from svdnet.experiments.post_training_report import finding, load_study
+
+        summary.append(finding(load_study(study_dir))
+                       + " ([the page](html/post_training.html))")
     tested = comparisons(frame) if len(frame) else pd.DataFrame()
     index = environment.get_template("index.html.j2").render(
         links=_links(), provenance=provenance, runs=len(frame),
         seeds=frame["seed"].nunique() if len(frame) else 0, epochs=epochs_text(frame),
-        summary=findings.summary(frame) if len(frame) else ["No results yet: run "
-                                                            "`python -m svdnet.experiments.grid`."],
+        summary=summary,
         practice=findings.practice(frame) if len(frame) else [],
         terms=findings.definitions(frame) if len(frame) else [],
         published_note=counts_note(PUBLISHED), mnist_note=MNIST_NOTE,

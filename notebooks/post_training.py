@@ -1,0 +1,159 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# [svdnet reports](../index.html) · [full report](report.html) · [every result](../results.html)
+#
+# # Compressing a trained network
+#
+# The full report's answer is that to *get* a small network, you train a small network. This
+# page asks the other question: a network **already exists**, trained at a cost that cannot be
+# paid again, and only a sample of its data is at hand. How much of it survives truncated SVD
+# with no gradient step, how much comes back with a little fine-tuning, and does that beat
+# training the small network on the same sample?
+#
+# **The study** (`python -m svdnet.experiments.post_training`, one result file per model,
+# dataset and seed, resumable):
+#
+# - **Model and data:** the reference MLP (five Dense(1024, relu) layers) trained for 10
+#   epochs (Adam 1e-3, batch 128) on the first 55,000 MNIST training images; the last 5,000
+#   are the **validation split**, on which every choice is made. Test accuracy is reported, never
+#   used to choose.
+# - **Compression with no gradient step**, at parameter budgets of 1/3, 1/10, 1/25 and 1/50
+#   of the dense model, four ways (`svdnet.factorize(model, budget=...)`): `plain`, the SVD of
+#   the weights alone; `one pass`, each layer's factors fitted to its output on 2,048
+#   calibration images (`data=`); `sequential`, the same on the inputs that the already
+#   truncated layers before it produce (`sequential=True`); `loss budget`, sequential with the
+#   budget shared among layers by the loss on the labelled calibration images
+#   (`allocation="loss"`) instead of by output energy.
+# - **Fine-tuning** (at 10x, 25x and 50x; at 3x every compressor is already within a few
+#   tenths of a point of dense): the compressor that did best on the validation split, fine-tuned
+#   with Adam 1e-4 on N training images (the first N) for S steps of 128. Two sweeps instead of
+#   the full product: N in 256, 1,024, 4,096 and all 55,000 at S = 1,000, and S in 100, 430 (one
+#   epoch of the whole split) and 1,000 at N = 4,096.
+# - **The simplest alternatives, on the same N images and S steps:** `small`, the MLP narrowed
+#   to the compressed model's parameter count and trained from scratch (Adam 1e-3); `distilled`,
+#   the same network trained on the dense model's softened outputs (weight 0.9, temperature 4),
+#   which a user who has the trained network also has.
+# - **Statistics:** every comparison of this page (each data-aware compressor against `plain`,
+#   the fine-tuned model against each small network at every N and S) is a Welch t-test over
+#   the seeds, Benjamini-Hochberg-corrected together, a difference counted at an adjusted p below
+#   0.05 (`svdnet.experiments.report.significance`).
+
+# %% tags=["parameters"]
+results_dir: str = ""  # folder of the study's result files; empty means reports/post_training/study
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+import os
+
+from IPython.display import Markdown
+
+from svdnet.experiments import post_training_report as pr
+from svdnet.experiments.provenance import provenance
+
+results_dir = results_dir or pr.RESULTS_DIR
+try:
+    frame = pr.load_study(results_dir)
+except ValueError as error:  # no result yet: the page says so instead of failing
+    frame = None
+    print(error)
+else:
+    print(f"{len(frame)} rows from {frame['file'].nunique()} study files in "
+          f"{os.path.relpath(results_dir)}")
+
+# %% [markdown]
+# ## Findings
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+if frame is not None:
+    display(Markdown(pr.finding(frame)))
+    display(pr.target_table(frame).style.hide(axis="index"))
+
+# %% [markdown]
+# ## With no gradient step
+#
+# Test accuracy (mean ± standard deviation over seeds) and its drop from the same seed's dense
+# model, in points; "seconds" is the whole compression (calibration pass and SVDs) on one CPU
+# thread.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+if frame is not None:
+    table = pr.no_training_table(frame)
+    table["test"] = [pr.accuracy_text(m, s) for m, s in zip(table["test"], table["test_std"])]
+    display(table.drop(columns=["test_std"]).round(2).style.hide(axis="index"))
+    display(pr.chosen(frame).pivot_table(index=["model", "dataset", "ratio"], columns="seed",
+                                         values="method", aggfunc="first"))
+
+# %% [markdown]
+# **What to see:** accuracy against compression for every compressor with no gradient step, and
+# for the fine-tuned model and the two small networks after 1,000 steps on 4,096 images.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+if frame is not None:
+    figure = pr.size_figure(frame)
+
+# %% [markdown]
+# ## Fine-tuning against training small
+#
+# At each size, number of images N and of steps S: the fine-tuned compressed model, the small
+# network trained from scratch and the distilled one (test accuracy over seeds), and the verdict
+# of the fine-tuned model against each (Welch, Benjamini-Hochberg over the page).
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+if frame is not None:
+    display(pr.trained_table(frame).round(3).style.hide(axis="index"))
+
+# %% [markdown]
+# **What to see:** how many images the fine-tuning needs (at 1,000 steps), and how many steps
+# (on 4,096 images), against the small networks on the same budget.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+if frame is not None:
+    figure = pr.sweep_figure(frame, "examples")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+if frame is not None:
+    figure = pr.sweep_figure(frame, "steps")
+
+# %% [markdown]
+# ## Every test
+#
+# One row per comparison, with its raw and adjusted p-values.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+if frame is not None:
+    tests = pr.page_tests(frame)
+    display(tests.drop(columns=["first", "second"]).round(4).style.hide(axis="index"))
+
+# %% [markdown]
+# ## Provenance
+#
+# The commits and seeds of the results; the versions of this page's build. Each result file
+# also stores its machine, versions and the execution rule (one thread) it ran under.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+if frame is not None:
+    print("commits:", ", ".join(sorted(set(frame["commit"].str[:10]))))
+    print("seeds:", ", ".join(str(seed) for seed in sorted(frame["seed"].unique())))
+print("this page built with:", provenance()["versions"])

@@ -1,0 +1,344 @@
+"""Tables, tests, figures and findings of the "Compressing a trained network" page, from the
+result files of :mod:`svdnet.experiments.post_training`.
+
+Every verdict comes from :func:`svdnet.experiments.report.significance` (Welch's t-test over
+seeds, Benjamini-Hochberg over every comparison of the page); every choice was made by the
+study on the validation split, and the test accuracies here are only reported.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+
+import numpy as np
+import pandas as pd
+
+from svdnet.experiments.formatting import accuracy_text, dataset_name
+from svdnet.experiments.paths import REPORTS
+from svdnet.experiments.post_training import COMPRESSORS, SWEEP_EXAMPLES, SWEEP_STEPS
+from svdnet.experiments.report import significance
+
+RESULTS_DIR = os.path.join(REPORTS, "post_training", "study")
+"""The study's result files, one per model, dataset and seed."""
+
+BASELINES = ("small", "distilled")
+"""The networks trained small on the fine-tuning examples: from scratch, and distilled."""
+
+TRAINED_KINDS = ("fine-tuned",) + BASELINES
+
+TOLERANCE = {"no gradient step": 1.0, "fine-tuned": 0.5}
+"""The issue's targets, in points below dense: with no gradient step, and after at most
+:data:`~svdnet.experiments.post_training.SWEEP_STEPS` steps on at most
+:data:`~svdnet.experiments.post_training.SWEEP_EXAMPLES` examples."""
+
+
+def load_study(results_dir: str = RESULTS_DIR) -> pd.DataFrame:
+    """Every row of every study file in ``results_dir``, with each file's ``commit``.
+
+    Raises:
+        ValueError: when no file is there, or when two files of one model and dataset were
+            made with settings that differ beyond the seed (their rows must not be pooled).
+    """
+    paths = sorted(glob.glob(os.path.join(results_dir, "*.json")))
+    if not paths:
+        raise ValueError(f"no study results in {results_dir!r}: run "
+                         f"`python -m svdnet.experiments.post_training` first.")
+    rows, settings = [], {}
+    for path in paths:
+        with open(path, encoding="utf-8") as handle:
+            stored = json.load(handle)
+        shared = {key: value for key, value in stored["settings"].items() if key != "seed"}
+        group = (shared["model"], shared["dataset"])
+        if settings.setdefault(group, (shared, path))[0] != shared:
+            raise ValueError(f"{path} and {settings[group][1]} hold {group} studies with other "
+                             f"settings beyond the seed: {shared} against "
+                             f"{settings[group][0]}; they cannot be pooled.")
+        commit = stored["provenance"].get("commit", "")
+        rows += [{**row, "commit": commit, "file": os.path.basename(path)}
+                 for row in stored["rows"]]
+    return pd.DataFrame(rows)
+
+
+def _dense(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[frame["kind"] == "dense"].set_index(["model", "dataset", "seed"])
+
+
+def with_drop(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with ``dense test`` (the same seed's dense model) and ``drop (pp)``, each
+    row's test accuracy minus it, in points."""
+    dense = _dense(frame)["test"].rename("dense test")
+    frame = frame.join(dense, on=["model", "dataset", "seed"])
+    frame["drop (pp)"] = 100 * (frame["test"] - frame["dense test"])
+    return frame
+
+
+def no_training_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """With no gradient step: each compressor at each ratio, over seeds: the compression
+    reached, validation and test accuracy, the test drop from dense and the seconds the
+    compression took (calibration pass and SVDs together)."""
+    rows = with_drop(frame)
+    rows = rows[rows["kind"] == "compressed"]
+    table = rows.groupby(["model", "dataset", "ratio", "method"], sort=False).agg(
+        seeds=("seed", "nunique"), compression=("compression", "mean"),
+        val=("val", "mean"), test=("test", "mean"), test_std=("test", "std"),
+        drop=("drop (pp)", "mean"), seconds=("seconds", "mean")).reset_index()
+    order = {name: index for index, name in enumerate(COMPRESSORS)}
+    return table.sort_values(["model", "dataset", "ratio", "method"],
+                             key=lambda column: column.map(order) if column.name == "method"
+                             else column).reset_index(drop=True)
+
+
+def chosen(frame: pd.DataFrame) -> pd.DataFrame:
+    """The compressor each seed fine-tuned at each ratio (the best on the validation
+    split): model, dataset, ratio, seed, method."""
+    tuned = frame[frame["kind"] == "fine-tuned"]
+    return (tuned.groupby(["model", "dataset", "ratio", "seed"])["method"].first()
+            .reset_index())
+
+
+def _samples(part: pd.DataFrame) -> list:
+    return part.sort_values("seed")["test"].tolist()
+
+
+def page_tests(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every comparison the page states, tested together (one Benjamini-Hochberg family):
+
+    - with no gradient step, each data-aware compressor against ``plain`` at each ratio;
+    - at each ratio, number of examples and of steps, the fine-tuned compressed model
+      against the small network trained from scratch and against the distilled one.
+
+    Returns:
+        :func:`svdnet.experiments.report.significance`'s table, with ``question``, ``model``,
+        ``dataset``, ``ratio``, ``examples``, ``steps``, ``first`` and ``second`` labels.
+    """
+    rows = []
+    compressed = frame[frame["kind"] == "compressed"]
+    for (model, dataset, ratio), part in compressed.groupby(["model", "dataset", "ratio"]):
+        plain = part[part["method"] == "plain"]
+        for name in list(COMPRESSORS)[1:]:
+            other = part[part["method"] == name]
+            if len(other) and len(plain):
+                rows.append({"question": "no gradient step, against plain", "model": model,
+                             "dataset": dataset, "ratio": ratio, "examples": 0, "steps": 0,
+                             "first label": name, "second label": "plain",
+                             "first": _samples(other), "second": _samples(plain)})
+    trained = frame[frame["kind"].isin(TRAINED_KINDS)]
+    for (model, dataset, ratio, examples, steps), part in trained.groupby(
+            ["model", "dataset", "ratio", "examples", "steps"]):
+        tuned = part[part["kind"] == "fine-tuned"]
+        for baseline in BASELINES:
+            other = part[part["kind"] == baseline]
+            if len(tuned) and len(other):
+                rows.append({"question": f"fine-tuned against {baseline}", "model": model,
+                             "dataset": dataset, "ratio": ratio, "examples": examples,
+                             "steps": steps, "first label": "fine-tuned",
+                             "second label": baseline,
+                             "first": _samples(tuned), "second": _samples(other)})
+    if not rows:
+        return pd.DataFrame()
+    return significance(pd.DataFrame(rows))
+
+
+def trained_table(frame: pd.DataFrame, tests: pd.DataFrame | None = None) -> pd.DataFrame:
+    """At each ratio, number of examples and steps: the fine-tuned compressed model, the
+    small network and the distilled one (test accuracy over seeds, drop from dense), with
+    the verdict of the fine-tuned model against each baseline."""
+    tests = page_tests(frame) if tests is None else tests
+    rows = with_drop(frame)
+    rows = rows[rows["kind"].isin(TRAINED_KINDS)]
+    out = []
+    for (model, dataset, ratio, examples, steps), part in rows.groupby(
+            ["model", "dataset", "ratio", "examples", "steps"]):
+        row = {"model": model, "dataset": dataset, "ratio": ratio, "examples": examples,
+               "steps": steps}
+        for kind in TRAINED_KINDS:
+            runs = part[part["kind"] == kind]
+            row[kind] = accuracy_text(runs["test"].mean(), runs["test"].std())
+            row[f"{kind} drop (pp)"] = runs["drop (pp)"].mean()
+        for baseline in BASELINES:
+            match = tests[(tests["question"] == f"fine-tuned against {baseline}")
+                          & (tests["model"] == model) & (tests["dataset"] == dataset)
+                          & (tests["ratio"] == ratio) & (tests["examples"] == examples)
+                          & (tests["steps"] == steps)] if len(tests) else tests
+            row[f"against {baseline}"] = (match["verdict"].iloc[0] if len(match) else
+                                          "not tested")
+            row[f"adjusted p ({baseline})"] = (match["adjusted p"].iloc[0] if len(match)
+                                               else np.nan)
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def target_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """The issue's targets for the models studied, measured: with no gradient step, the
+    compressor chosen on validation within :data:`TOLERANCE` of dense near 25x; after
+    :data:`~svdnet.experiments.post_training.SWEEP_STEPS` steps on
+    :data:`~svdnet.experiments.post_training.SWEEP_EXAMPLES` examples, within
+    :data:`TOLERANCE` of dense at 10x, and not worse than either small baseline at any
+    ratio up to 25x. ``met`` is ``True`` or ``False``; the measured value says by how much.
+    """
+    rows = with_drop(frame)
+    out = []
+    for (model, dataset), part in rows.groupby(["model", "dataset"]):
+        picks = chosen(part)
+        compressed = part[part["kind"] == "compressed"].merge(
+            picks, on=["model", "dataset", "ratio", "seed", "method"])
+        near_25 = _nearest(compressed["ratio"], 25.0)
+        if near_25 is not None:
+            drop = compressed[compressed["ratio"] == near_25]["drop (pp)"]
+            out.append({"model": model, "dataset": dataset,
+                        "target": f"no gradient step: within {TOLERANCE['no gradient step']:g} "
+                                  f"point of dense at {near_25:g}x",
+                        "measured": f"{drop.mean():+.2f} points ({len(drop)} seeds)",
+                        "met": bool(drop.mean() >= -TOLERANCE["no gradient step"])})
+        tuned = part[(part["kind"] == "fine-tuned") & (part["examples"] == SWEEP_EXAMPLES)
+                     & (part["steps"] == SWEEP_STEPS)]
+        at_10 = tuned[tuned["ratio"] == 10.0]["drop (pp)"]
+        if len(at_10):
+            out.append({"model": model, "dataset": dataset,
+                        "target": f"{SWEEP_STEPS:,} steps on {SWEEP_EXAMPLES:,} examples: "
+                                  f"within {TOLERANCE['fine-tuned']:g} points of dense at 10x",
+                        "measured": f"{at_10.mean():+.2f} points ({len(at_10)} seeds)",
+                        "met": bool(at_10.mean() >= -TOLERANCE["fine-tuned"])})
+    tests = page_tests(frame)
+    if len(tests):
+        few = tests[tests["question"].str.startswith("fine-tuned")
+                    & (tests["ratio"] <= 25) & (tests["steps"] <= SWEEP_STEPS)
+                    & (tests["examples"] <= SWEEP_EXAMPLES)]
+        for (model, dataset), part in few.groupby(["model", "dataset"]):
+            counts = part["verdict"].value_counts()
+            out.append({"model": model, "dataset": dataset,
+                        "target": f"at most {SWEEP_STEPS:,} steps on at most "
+                                  f"{SWEEP_EXAMPLES:,} examples, up to 25x: the fine-tuned "
+                                  f"model ahead of small and distilled",
+                        "measured": ", ".join(f"{count} {verdict}" for verdict, count
+                                              in counts.items()) + f" of {len(part)} tests",
+                        "met": bool(counts.get("better", 0) == len(part))})
+    return pd.DataFrame(out)
+
+
+def _nearest(values: pd.Series, target: float):
+    values = sorted(set(values))
+    return min(values, key=lambda value: abs(value - target)) if values else None
+
+
+def finding(frame: pd.DataFrame) -> str:
+    """The landing page's sentence on the study: per model and dataset, the drop from
+    dense with no gradient step and after fine-tuning at 10x and at the largest ratio
+    fine-tuned, and how the fine-tuned model fared against the small networks (counts
+    of the page's verdicts)."""
+    tests = page_tests(frame)
+    parts = []
+    table = no_training_table(frame)
+    rows = with_drop(frame)
+    for (model, dataset), part in rows.groupby(["model", "dataset"]):
+        picks = chosen(part)
+        compressed = part[part["kind"] == "compressed"].merge(
+            picks, on=["model", "dataset", "ratio", "seed", "method"])
+        tuned = part[(part["kind"] == "fine-tuned") & (part["examples"] == SWEEP_EXAMPLES)
+                     & (part["steps"] == SWEEP_STEPS)]
+        sizes = []
+        for ratio in sorted(set(tuned["ratio"])):
+            before = compressed[compressed["ratio"] == ratio]["drop (pp)"].mean()
+            after = tuned[tuned["ratio"] == ratio]["drop (pp)"].mean()
+            sizes.append(f"{ratio:g}x {before:+.2f} → {after:+.2f}")
+        verdicts = tests[tests["question"].str.startswith("fine-tuned")
+                         & (tests["model"] == model) & (tests["dataset"] == dataset)]
+        counts = verdicts["verdict"].value_counts()
+        best = table[(table["model"] == model) & (table["dataset"] == dataset)]
+        parts.append(
+            f"the trained {model.upper()} on {dataset_name(dataset)} "
+            f"({part['seed'].nunique()} seeds; points from dense, compressed with no gradient "
+            f"step → after {SWEEP_STEPS:,} steps on {SWEEP_EXAMPLES:,} examples): "
+            + "; ".join(sizes)
+            + f". Against the small network trained or distilled on the same examples and "
+            f"steps, the fine-tuned one is better in {counts.get('better', 0)}, worse in "
+            f"{counts.get('worse', 0)} and not significantly different in "
+            f"{counts.get('no significant difference', 0)} of {len(verdicts)} tests"
+            + (f" (compression took {best['seconds'].min():.0f}-{best['seconds'].max():.0f} "
+               f"s)" if len(best) else ""))
+    return "Compressing a trained network: " + " — ".join(parts) + "."
+
+
+COLOURS = {"dense": "#7f7f7f", "plain": "#0173b2", "one pass": "#de8f05",
+           "sequential": "#029e73", "loss budget": "#d55e00", "fine-tuned": "#cc78bc",
+           "small": "#ca9161", "distilled": "#56b4e9"}
+"""One colour per compressor and per trained network in every figure of the page."""
+
+
+def size_figure(frame: pd.DataFrame):
+    """Test accuracy against compression ratio, one panel per model and dataset: each
+    compressor with no gradient step, the fine-tuned model and the two small networks at
+    :data:`~svdnet.experiments.post_training.SWEEP_EXAMPLES` examples and
+    :data:`~svdnet.experiments.post_training.SWEEP_STEPS` steps, dense as a line."""
+    import matplotlib.pyplot as plt
+
+    from svdnet.experiments.plots import legend_outside
+
+    rows = frame.copy()
+    rows["curve"] = np.where(rows["kind"] == "compressed", rows["method"], rows["kind"])
+    trained = rows["kind"].isin(TRAINED_KINDS)
+    rows = rows[(rows["kind"] == "compressed") | (trained & (rows["examples"] == SWEEP_EXAMPLES)
+                                                 & (rows["steps"] == SWEEP_STEPS))]
+    groups = list(frame.groupby(["model", "dataset"]))
+    figure, axes = plt.subplots(1, len(groups), figsize=(6 * len(groups), 4), squeeze=False)
+    for axis, ((model, dataset), part) in zip(axes[0], groups):
+        dense = part[part["kind"] == "dense"]["test"].mean()
+        axis.axhline(100 * dense, color=COLOURS["dense"], linestyle="--", label="dense")
+        for curve in list(COMPRESSORS) + list(TRAINED_KINDS):
+            runs = rows[(rows["curve"] == curve) & (rows["model"] == model)
+                        & (rows["dataset"] == dataset)]
+            if runs.empty:
+                continue
+            means = runs.groupby("ratio")["test"].agg(["mean", "std"]).reset_index()
+            label = (curve if curve in COMPRESSORS else
+                     f"{curve}, {SWEEP_EXAMPLES:,} examples, {SWEEP_STEPS:,} steps")
+            axis.errorbar(means["ratio"], 100 * means["mean"], yerr=100 * means["std"].fillna(0),
+                          marker="o", color=COLOURS[curve], label=label, capsize=3)
+        axis.set_xscale("log")
+        axis.set_xlabel("compression (dense parameters / parameters)")
+        axis.set_ylabel("test accuracy (%)")
+        axis.set_title(f"{model.upper()}, {dataset_name(dataset)}")
+    legend_outside(figure, axes[0])
+    return figure
+
+
+def sweep_figure(frame: pd.DataFrame, swept: str):
+    """Test accuracy against the number of fine-tuning ``"examples"`` (at
+    :data:`~svdnet.experiments.post_training.SWEEP_STEPS` steps) or of ``"steps"`` (on
+    :data:`~svdnet.experiments.post_training.SWEEP_EXAMPLES` examples), one panel per
+    ratio: the fine-tuned model and the two small networks; the compressed model with no
+    step and dense as lines."""
+    import matplotlib.pyplot as plt
+
+    from svdnet.experiments.plots import legend_outside
+
+    fixed, value = (("steps", SWEEP_STEPS) if swept == "examples"
+                    else ("examples", SWEEP_EXAMPLES))
+    rows = frame[frame["kind"].isin(TRAINED_KINDS) & (frame[fixed] == value)]
+    panels = sorted(set(zip(rows["model"], rows["dataset"], rows["ratio"])))
+    figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.8), squeeze=False,
+                                sharey=False)
+    for axis, (model, dataset, ratio) in zip(axes[0], panels):
+        part = frame[(frame["model"] == model) & (frame["dataset"] == dataset)]
+        axis.axhline(100 * part[part["kind"] == "dense"]["test"].mean(), color=COLOURS["dense"],
+                     linestyle="--", label="dense")
+        picks = chosen(part)
+        start = part[part["kind"] == "compressed"].merge(
+            picks, on=["model", "dataset", "ratio", "seed", "method"])
+        start = start[start["ratio"] == ratio]["test"].mean()
+        axis.axhline(100 * start, color=COLOURS["fine-tuned"], linestyle=":",
+                     label="compressed, no gradient step")
+        for kind in TRAINED_KINDS:
+            runs = rows[(rows["kind"] == kind) & (rows["model"] == model)
+                        & (rows["dataset"] == dataset) & (rows["ratio"] == ratio)]
+            means = runs.groupby(swept)["test"].agg(["mean", "std"]).reset_index()
+            axis.errorbar(means[swept], 100 * means["mean"], yerr=100 * means["std"].fillna(0),
+                          marker="o", color=COLOURS[kind], label=kind, capsize=3)
+        axis.set_xscale("log")
+        axis.set_xlabel(f"fine-tuning {swept}")
+        axis.set_ylabel("test accuracy (%)")
+        axis.set_title(f"{model.upper()} {dataset_name(dataset)}, {ratio:g}x")
+    legend_outside(figure, axes[0])
+    return figure

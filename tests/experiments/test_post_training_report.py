@@ -1,0 +1,149 @@
+"""The post-training page's tables, tests, targets and finding, on study files whose numbers
+are known."""
+
+import dataclasses
+import json
+
+import matplotlib
+import pytest
+
+from svdnet.experiments import post_training_report as pr
+from svdnet.experiments.post_training import COMPRESSORS, StudySettings
+
+matplotlib.use("Agg")
+
+DENSE = 0.980
+NO_STEP = {3.0: {"plain": 0.979, "one pass": 0.978, "sequential": 0.979, "loss budget": 0.977},
+           10.0: {"plain": 0.90, "one pass": 0.95, "sequential": 0.975, "loss budget": 0.97}}
+"""Test accuracy of each compressor with no gradient step (validation: 0.001 more)."""
+
+TRAINED = {(10.0, 4096, 1000): {"fine-tuned": 0.978, "small": 0.93, "distilled": 0.977},
+           (10.0, 256, 1000): {"fine-tuned": 0.976, "small": 0.80, "distilled": 0.85}}
+
+
+def _study(folder, seed, noise, **settings):
+    rows = [{"key": "dense", "kind": "dense", "method": "", "ratio": 1.0, "examples": 55000,
+             "steps": 4300, "val": DENSE, "test": DENSE + noise, "parameters": 5_000_000,
+             "seconds": 500.0}]
+    for ratio, results in NO_STEP.items():
+        for method, test in results.items():
+            rows.append({"key": f"{ratio:g}x {method}", "kind": "compressed", "method": method,
+                         "ratio": ratio, "examples": 2048, "steps": 0, "val": test + 0.001,
+                         "test": test + noise, "parameters": int(5_000_000 / ratio),
+                         "compression": ratio, "seconds": 10.0 + ratio})
+    for (ratio, examples, steps), results in TRAINED.items():
+        for kind, test in results.items():
+            rows.append({"key": f"{ratio:g}x {kind} N={examples} S={steps}", "kind": kind,
+                         "method": "sequential" if kind == "fine-tuned" else "",
+                         "ratio": ratio, "examples": examples, "steps": steps,
+                         "val": test, "test": test + noise, "parameters": 500_000,
+                         "seconds": 5.0})
+    rows = [{"model": "mlp", "dataset": "mnist", "seed": seed, **row} for row in rows]
+    stored = {"settings": dataclasses.asdict(StudySettings(seed=seed, **settings)),
+              "rows": rows, "provenance": {"commit": "abc123"}}
+    with open(folder / f"mlp-mnist-seed{seed}.json", "w", encoding="utf-8") as handle:
+        json.dump(stored, handle)
+
+
+@pytest.fixture
+def study(tmp_path):
+    for seed, noise in enumerate((-0.001, 0.0, 0.001)):
+        _study(tmp_path, seed, noise)
+    return pr.load_study(str(tmp_path))
+
+
+def test_no_training_table_gives_each_compressor_its_mean_and_drop(study):
+    table = pr.no_training_table(study)
+    assert list(table["method"][:4]) == list(COMPRESSORS)
+    row = table[(table["ratio"] == 10.0) & (table["method"] == "sequential")].iloc[0]
+    assert row["seeds"] == 3
+    assert row["test"] == pytest.approx(0.975)
+    assert row["drop"] == pytest.approx(100 * (0.975 - DENSE))
+    assert row["seconds"] == pytest.approx(20.0)
+
+
+def test_the_chosen_compressor_is_read_from_the_fine_tuned_rows(study):
+    assert set(pr.chosen(study)["method"]) == {"sequential"}
+
+
+def test_verdicts_follow_the_differences(study):
+    tests = pr.page_tests(study)
+    def verdict(question, ratio, first, examples=0):
+        match = tests[(tests["question"] == question) & (tests["ratio"] == ratio)
+                      & (tests["first label"] == first) & (tests["examples"] == examples)]
+        assert len(match) == 1
+        return match.iloc[0]
+    assert verdict("no gradient step, against plain", 10.0, "sequential")["verdict"] == "better"
+    # 0.2 points below plain, with seeds 0.1 point apart: no verdict from three seeds
+    assert verdict("no gradient step, against plain", 3.0, "loss budget")["verdict"] == \
+        "no significant difference"
+    assert verdict("no gradient step, against plain", 10.0, "one pass")["verdict"] == "better"
+    small = verdict("fine-tuned against small", 10.0, "fine-tuned", 4096)
+    assert small["verdict"] == "better"
+    assert small["difference (pp)"] == pytest.approx(100 * (0.978 - 0.93))
+    assert verdict("fine-tuned against distilled", 10.0, "fine-tuned", 4096)["difference (pp)"] \
+        == pytest.approx(100 * (0.978 - 0.977))
+    assert tests["adjusted p"].notna().all()
+    assert (tests["adjusted p"] >= tests["p"] - 1e-12).all()
+
+
+def test_targets_are_met_or_missed_by_the_numbers(study):
+    targets = pr.target_table(study).set_index("target")
+    no_step = targets.loc[[t for t in targets.index if t.startswith("no gradient step")][0]]
+    # 10x is the ratio nearest 25 here: sequential 0.975 against dense 0.980
+    assert no_step["measured"].startswith("-0.50 points")
+    assert bool(no_step["met"])
+    tuned = targets.loc[[t for t in targets.index if "at 10x" in t and "steps" in t][0]]
+    assert tuned["measured"].startswith("-0.20 points") and bool(tuned["met"])
+    ahead = targets.loc[[t for t in targets.index if "ahead of" in t][0]]
+    assert not bool(ahead["met"])  # not better than the distilled network at 4,096 images
+
+
+def test_the_finding_carries_the_measured_drops_and_verdict_counts(study):
+    text = pr.finding(study)
+    assert "10x -0.50 → -0.20" in text  # no step, then 1,000 steps on 4,096 images
+    tests = pr.page_tests(study)
+    tuned = tests[tests["question"].str.startswith("fine-tuned")]
+    counts = tuned["verdict"].value_counts()
+    assert f"better in {counts.get('better', 0)}" in text
+    assert f"of {len(tuned)} tests" in text
+
+
+def test_studies_with_other_settings_are_not_pooled(tmp_path):
+    _study(tmp_path, 0, 0.0)
+    _study(tmp_path, 1, 0.0, epochs=3)
+    with pytest.raises(ValueError, match="cannot be pooled") as error:
+        pr.load_study(str(tmp_path))
+    assert "'epochs': 3" in str(error.value)
+
+
+def test_an_empty_folder_is_named(tmp_path):
+    with pytest.raises(ValueError, match="no study results") as error:
+        pr.load_study(str(tmp_path))
+    assert str(tmp_path) in str(error.value)
+
+
+def test_figures_draw_one_panel_per_model_and_per_ratio(study):
+    assert len(pr.size_figure(study).axes) == 1
+    assert len(pr.sweep_figure(study, "examples").axes) == 1  # 10x only was fine-tuned
+    labels = [text.get_text() for text in pr.sweep_figure(study, "examples").legends[0].texts]
+    assert {"fine-tuned", "small", "distilled", "dense"} <= set(labels)
+
+
+def test_the_landing_page_carries_the_study_finding_and_links_its_page(tmp_path, sweep_results):
+    import shutil
+
+    from svdnet.experiments.site import write_site
+
+    reports = tmp_path / "reports"
+    shutil.copytree(sweep_results, reports / "grid" / "results")
+    page = open(write_site(str(reports)), encoding="utf-8").read()
+    assert "Compressing a trained network:" not in page  # no study, no sentence
+    study = reports / "post_training" / "study"
+    study.mkdir(parents=True)
+    for seed, noise in enumerate((-0.001, 0.0, 0.001)):
+        _study(study, seed, noise)
+    page = open(write_site(str(reports)), encoding="utf-8").read()
+    assert "Compressing a trained network:" in page
+    assert "10x -0.50 → -0.20" in page
+    assert 'href="html/post_training.html"' in page
