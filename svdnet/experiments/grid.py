@@ -453,7 +453,10 @@ def main(argv=None) -> int:
     if "ranks" not in given and (args.energies or args.budgets):
         grid["ranks"] = ()  # only the energies and budgets asked for
     try:
-        base = RunConfig(epochs=grid.pop("epochs"), train_size=grid.pop("train_size"),
+        # The first method asked for, so that options of some methods only (distillation)
+        # validate; plan() then validates every run with its own method.
+        base = RunConfig(method=grid["methods"][0] if grid["methods"] else "dense",
+                         epochs=grid.pop("epochs"), train_size=grid.pop("train_size"),
                          finetune_epochs=grid.pop("finetune_epochs"),
                          svd_method=args.svd_method, output_layer=args.output_layer,
                          distill=args.distill, temperature=args.temperature,

@@ -110,6 +110,21 @@ def test_dry_run_lists_groups(capsys, tmp_path):
     assert len(lines) == 7  # dense, then 5 methods x ranks 2 and 20
 
 
+def test_options_of_some_methods_plan_for_those_methods(capsys, tmp_path):
+    # the shared settings validate with the methods asked for, not a default one
+    assert main(["--methods", "small,lowrank", "--ranks", "5", "--output-layer", "dense",
+                 "--distill", "0.9", "--seeds", "0", "--datasets", "mnist", "--out",
+                 str(tmp_path), "--dry-run"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.strip() for line in lines[1:]] == [
+        "mnist-small-e10-outdense-kd0.9t4-seed0-r5.ipynb",
+        "mnist-lowrank-e10-outdense-kd0.9t4-seed0-r5.ipynb"]
+    with pytest.raises(SystemExit):
+        main(["--methods", "small,projection", "--ranks", "5", "--distill", "0.9", "--out",
+              str(tmp_path), "--dry-run"])
+    assert "received method='projection'" in capsys.readouterr().err
+
+
 def _digest(path):
     with open(path, "rb") as stream:
         return hashlib.sha256(stream.read()).hexdigest(), os.stat(path).st_mtime_ns
