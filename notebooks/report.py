@@ -433,20 +433,27 @@ print("checks passed")
 # result as `execution`) took every core when they ran alone and one under `--workers 2`, and some
 # came from trees with uncommitted code; so results could move between sittings. Runs done again
 # under the rule from one clean commit go to `reports/grid/reruns` (a grid output folder of its
-# own), not over the results the tables above use, until a whole set has been done again: below,
-# each rerun is paired with the earlier result of the same configuration and seed, to say how far
+# own), not over the results the tables above use, until a whole set has been done again; then
+# they replace the results in the tables, and the results they replaced move to
+# `reports/grid/earlier` (`python -m svdnet.experiments.reproducibility adopt`). Below, each run
+# done again is paired with the earlier result of the same configuration and seed, to say how far
 # a result moved between sittings, beside how far it moves between seeds.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 from svdnet.experiments import reproducibility
 
-reruns = os.path.join(os.path.dirname(results_dir), reproducibility.RERUNS, "results")
+grid_dir = os.path.dirname(results_dir)
+earlier = os.path.join(grid_dir, reproducibility.EARLIER, "results")
+reruns = os.path.join(grid_dir, reproducibility.RERUNS, "results")
 ruled = int(frame["execution rule"].sum())
 display(Markdown(f"{ruled} of the {len(frame)} results ran under the execution rule; the others "
                  "were written before it and record no thread count."))
-if os.path.isdir(reruns):
-    moves = reproducibility.sitting_differences(results_dir, reruns)
+pairs = [reproducibility.sitting_differences(before, after)
+         for before, after in ((earlier, results_dir), (results_dir, reruns))
+         if os.path.isdir(before) and os.path.isdir(after)]
+if pairs:
+    moves = pd.concat(pairs, ignore_index=True)
     spread = reproducibility.sitting_summary(moves, results_dir)
     if spread["runs"]:
         display(Markdown(

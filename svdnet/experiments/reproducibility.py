@@ -3,8 +3,11 @@
 Runs done again (under a new execution rule, from one clean commit) are written to a
 folder beside the grid's ``results`` (:data:`RERUNS`, with ``--out`` pointing at it)
 rather than over the results the report's tables use, until a whole set is done again;
-the report pairs each rerun with the earlier result of the same file name to state how
-far numbers move between sittings, next to how far they move between seeds.
+then :func:`adopt_reruns` moves them into ``results`` and the results they replace into
+:data:`EARLIER`. The report pairs each result with the earlier one of the same file name
+to state how far numbers move between sittings, next to how far they move between seeds.
+
+    python -m svdnet.experiments.reproducibility adopt GRID_DIR PATTERN
 """
 
 from __future__ import annotations
@@ -22,6 +25,59 @@ from svdnet.experiments.results import read_json
 RERUNS = "reruns"
 """Folder beside a grid's ``results`` (a grid output folder of its own: ``RERUNS/results``)
 holding runs done again, paired by file name with the results they repeat."""
+
+
+EARLIER = "earlier"
+"""Folder beside a grid's ``results`` (``EARLIER/results``) holding the results that runs done
+again replaced (:func:`adopt_reruns`), paired by file name with them."""
+
+
+def adopt_reruns(grid_dir: str, pattern: str = "*.json") -> list[str]:
+    """Makes the reruns matching ``pattern`` the grid's results: each result they repeat moves
+    to ``EARLIER/results`` (kept for the sitting comparison), each rerun into ``results``.
+
+    Only a rerun that follows the execution rule and repeats an existing result is adopted;
+    nothing is moved over a file already in ``EARLIER/results`` (a result superseded twice
+    keeps its first sitting there, and its second is dropped with the rerun taking its place
+    in ``results``).
+
+    Args:
+        grid_dir: The grid output folder holding ``results`` and :data:`RERUNS`.
+        pattern: Glob of the rerun file names to adopt. Defaults to every one.
+
+    Returns:
+        The adopted file names, sorted.
+
+    Raises:
+        FileNotFoundError: naming the folder when ``grid_dir/results`` or the reruns'
+            folder is missing.
+        ValueError: naming the files when a matching rerun does not follow the rule or
+            repeats no result (nothing is moved then).
+    """
+    results = os.path.join(grid_dir, "results")
+    reruns = os.path.join(grid_dir, RERUNS, "results")
+    earlier = os.path.join(grid_dir, EARLIER, "results")
+    for folder in (results, reruns):
+        if not os.path.isdir(folder):
+            raise FileNotFoundError(f"No result folder at {folder!r}.")
+    names = sorted(os.path.basename(path) for path in glob.glob(os.path.join(reruns, pattern)))
+    if not names:
+        raise ValueError(f"No rerun in {reruns!r} matches {pattern!r}.")
+    unruled = [name for name in names
+               if not follows_rule(read_json(os.path.join(reruns, name)).get("execution"))]
+    orphans = [name for name in names if not os.path.exists(os.path.join(results, name))]
+    if unruled or orphans:
+        raise ValueError(f"Not adopted, nothing moved: reruns that do not follow the execution "
+                         f"rule {unruled}, reruns that repeat no result {orphans}.")
+    os.makedirs(earlier, exist_ok=True)
+    for name in names:
+        kept = os.path.join(earlier, name)
+        if os.path.exists(kept):
+            os.remove(os.path.join(results, name))
+        else:
+            os.replace(os.path.join(results, name), kept)
+        os.replace(os.path.join(reruns, name), os.path.join(results, name))
+    return names
 
 
 def _row(payload: dict) -> dict:
@@ -111,3 +167,15 @@ def sitting_summary(differences: pd.DataFrame, results_dir: str) -> dict:
             "std": float(moves.std(ddof=1)) if len(moves) > 1 else 0.0,
             "seed std": float(np.mean(spreads)) if spreads else None}
 
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) != 4 or sys.argv[1] != "adopt":
+        sys.exit("usage: python -m svdnet.experiments.reproducibility adopt GRID_DIR PATTERN")
+    try:
+        adopted = adopt_reruns(sys.argv[2], sys.argv[3])
+    except (FileNotFoundError, ValueError) as error:
+        sys.exit(f"error: {error}")
+    print(f"adopted {len(adopted)} rerun(s) into {os.path.join(sys.argv[2], 'results')}")

@@ -57,3 +57,51 @@ def test_runs_under_the_rule_are_counted_from_their_execution_record(tmp_path, w
     path.write_text(json.dumps(payload))
     frame, _ = load_results(str(tmp_path))
     assert frame["execution rule"].sum() == 1
+
+
+def _ruled(path):
+    payload = json.loads(path.read_text())
+    payload["execution"] = {"intra_op_threads": RUN_THREADS, "inter_op_threads": 1,
+                            "blas_threads": {"openblas": RUN_THREADS}}
+    path.write_text(json.dumps(payload))
+
+
+def test_adopted_reruns_replace_the_results_and_the_earlier_ones_are_kept(tmp_path,
+                                                                         write_result):
+    from svdnet.experiments.reproducibility import EARLIER, RERUNS, adopt_reruns
+
+    results, reruns = tmp_path / "results", tmp_path / RERUNS / "results"
+    results.mkdir(), reruns.mkdir(parents=True)
+    for seed, before, after in ((0, 0.972, 0.976), (1, 0.975, 0.970)):
+        write_result(results, "small", seed, before, 101, rank=10)
+        write_result(reruns, "small", seed, after, 101, rank=10)
+        _ruled(reruns / f"mnist-small-r10-seed{seed}.json")
+    write_result(results, "dense", 0, 0.98, 1000)  # not rerun: stays
+    assert adopt_reruns(str(tmp_path), "*small*") == ["mnist-small-r10-seed0.json",
+                                                      "mnist-small-r10-seed1.json"]
+    assert sorted(path.name for path in reruns.iterdir()) == []
+    frame, _ = load_results(str(results))
+    assert sorted(frame["test accuracy"]) == pytest.approx([0.970, 0.976, 0.98])
+    earlier = tmp_path / EARLIER / "results"
+    table = sitting_differences(str(earlier), str(results))
+    assert table["difference (pp)"].tolist() == pytest.approx([0.4, -0.5])
+    assert table["now follows rule"].all()
+
+
+def test_reruns_off_the_rule_or_without_a_result_are_not_adopted(tmp_path, write_result):
+    from svdnet.experiments.reproducibility import RERUNS, adopt_reruns
+
+    results, reruns = tmp_path / "results", tmp_path / RERUNS / "results"
+    results.mkdir(), reruns.mkdir(parents=True)
+    write_result(results, "small", 0, 0.972, 101, rank=10)
+    write_result(reruns, "small", 0, 0.976, 101, rank=10)  # records no execution
+    write_result(reruns, "small", 5, 0.976, 101, rank=10)
+    _ruled(reruns / "mnist-small-r10-seed5.json")  # repeats no result
+    before = sorted(path.name for path in reruns.iterdir())
+    with pytest.raises(ValueError, match="nothing moved") as error:
+        adopt_reruns(str(tmp_path))
+    assert "mnist-small-r10-seed0.json" in str(error.value)
+    assert "mnist-small-r10-seed5.json" in str(error.value)
+    assert sorted(path.name for path in reruns.iterdir()) == before
+    with pytest.raises(ValueError, match="No rerun"):
+        adopt_reruns(str(tmp_path), "*lowrank*")
