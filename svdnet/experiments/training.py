@@ -161,6 +161,19 @@ def dense_model(data: Dataset, config: RunConfig) -> keras.Model:
     )
 
 
+def _training_split(data: Dataset, train_size: int) -> Dataset:
+    """``data`` with its first ``train_size`` training examples (all for 0), as the config
+    says; the test split is kept whole."""
+    if not train_size or train_size == len(data.x_train):
+        return data
+    if train_size > len(data.x_train):
+        raise ValueError(f"config.train_size is {train_size} but the loaded {data.name!r} "
+                         f"holds {len(data.x_train)} training examples; load it with "
+                         f"train_size={train_size} or more.")
+    return dataclasses.replace(data, x_train=data.x_train[:train_size],
+                               y_train=data.y_train[:train_size])
+
+
 def train(
     data: Dataset,
     config: RunConfig = RunConfig(),
@@ -178,7 +191,8 @@ def train(
     methods are tested as their exported factorised model (see :data:`METHODS`).
 
     Args:
-        data: A :class:`svdnet.experiments.data.Dataset`.
+        data: A :class:`svdnet.experiments.data.Dataset`; a run with ``config.train_size``
+            trains on its first ``train_size`` training examples.
         config: A :class:`RunConfig`. Defaults to the reference experiment.
         record_spectrum: Keep each kernel's singular values before the last projection.
             Defaults to ``False``.
@@ -197,6 +211,7 @@ def train(
         A :class:`Run`.
     """
     config = validate_config(config)
+    data = _training_split(data, config.train_size)
     method = config.method
     timer = EpochTimer()
     fit_callbacks = [timer]

@@ -284,7 +284,17 @@ def test_cosine_schedule_decays_the_factor_epochs_learning_rate_to_zero(mnist_sm
                        rank=4, batch_size=100, train_size=500, lr_schedule="cosine")
     run = train(mnist_small, config)
     optimizer = run.model.optimizer
-    assert int(optimizer.iterations) == 20  # one epoch of the fixture's 2,000 examples, batches of 100
+    assert int(optimizer.iterations) == 5  # one epoch of train_size 500, batches of 100
     assert float(keras.ops.convert_to_numpy(optimizer.learning_rate)) == pytest.approx(0, abs=1e-9)
-    schedule = optimizer._learning_rate
-    assert float(schedule(0)) == pytest.approx(1e-3)
+    optimizer.iterations.assign(0)  # the schedule read at the first step: Adam's 1e-3
+    assert float(keras.ops.convert_to_numpy(optimizer.learning_rate)) == pytest.approx(1e-3)
+
+
+def test_train_takes_its_training_size_from_the_config(mnist_small):
+    config = RunConfig(method="dense", epochs=1, depth=1, width=16, rank=4, batch_size=100,
+                       train_size=300)
+    run = train(mnist_small, config)
+    assert int(run.model.optimizer.iterations) == 3  # 300 of the fixture's 2,000 examples
+    with pytest.raises(ValueError, match="train_size is 5000") as error:
+        train(mnist_small, config.replace(train_size=5000))
+    assert "holds 2000 training examples" in str(error.value)
