@@ -468,6 +468,20 @@ if pairs:
         by_group = (moves.groupby(["dataset", "method"])["difference (pp)"]
                     .agg(runs="size", mean="mean", largest=lambda d: d.abs().max()).reset_index())
         show(by_group, defaults=False, mean="{:+.2f}", largest="{:.2f}")
+twins = reproducibility.same_network_pairs(results_dir)
+if len(twins):
+    ruled_twins, older = twins[twins["both follow rule"]], twins[~twins["both follow rule"]]
+    gaps = 100 * (older["accuracy"] - older["twin accuracy"]).abs()
+    display(Markdown(
+        f"**One network under two names.** At rank 10 and above the output layer stays dense "
+        f"whether or not it is asked to (its factors would not be smaller), so a run with the "
+        f"output layer kept dense and the same run without that option train the same network. "
+        f"{len(twins)} such pairs are among the results: of the {len(ruled_twins)} whose two runs "
+        f"both ran under the rule (from different commits and sittings), "
+        f"**{int(ruled_twins['identical'].sum())} give identical accuracies**"
+        + (f"; of the {len(older)} written before the rule, {int(older['identical'].sum())} do, "
+           f"and the others differ by up to {gaps.max():.2f} points." if len(older) else ".")))
+    show(twins, defaults=False)
 
 # %% [markdown]
 # ## Provenance

@@ -129,6 +129,42 @@ def sitting_differences(results_dir: str, reruns_dir: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
+def same_network_pairs(results_dir: str) -> pd.DataFrame:
+    """Runs of one network under two names: each run with the output layer kept dense
+    (``-outdense-`` in its name, no teacher) beside the run of the same configuration and
+    seed without that option, when both exported the same parameter count: at those ranks the
+    output layer stays dense either way (its factors would not be smaller), so the two
+    trained the same network and, under one execution rule, must give the same accuracy
+    whatever commit or sitting each came from.
+
+    Args:
+        results_dir: A folder of result files.
+
+    Returns:
+        One row per pair: ``name``, ``accuracy``, ``twin accuracy``, ``commit``, ``twin
+        commit``, ``both follow rule``, ``identical``.
+    """
+    rows = []
+    for path in sorted(glob.glob(os.path.join(results_dir, "*-outdense-*.json"))):
+        name = os.path.basename(path)
+        if "-kd" in name:
+            continue
+        twin = os.path.join(results_dir, name.replace("-outdense", ""))
+        if not os.path.exists(twin):
+            continue
+        ours, theirs = read_json(path), read_json(twin)
+        if ours["run"]["params"]["factorised"] != theirs["run"]["params"]["factorised"]:
+            continue
+        first, second = _row(ours), _row(theirs)
+        rows.append({"name": name, "accuracy": first["accuracy"],
+                     "twin accuracy": second["accuracy"], "commit": first["commit"],
+                     "twin commit": second["commit"],
+                     "both follow rule": first["rule"] and second["rule"],
+                     "identical": first["accuracy"] == second["accuracy"]})
+    return pd.DataFrame(rows, columns=["name", "accuracy", "twin accuracy", "commit",
+                                       "twin commit", "both follow rule", "identical"])
+
+
 _SEED = r"-seed\d+\.json$"
 
 

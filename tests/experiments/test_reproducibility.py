@@ -105,3 +105,23 @@ def test_reruns_off_the_rule_or_without_a_result_are_not_adopted(tmp_path, write
     assert sorted(path.name for path in reruns.iterdir()) == before
     with pytest.raises(ValueError, match="No rerun"):
         adopt_reruns(str(tmp_path), "*lowrank*")
+
+
+def test_one_network_under_two_names_is_paired_only_when_the_sizes_agree(tmp_path, write_result):
+    from svdnet.experiments.reproducibility import same_network_pairs
+
+    for seed, (plain, kept) in enumerate(((0.976, 0.976), (0.970, 0.971))):
+        write_result(tmp_path, "small", seed, plain, 115, rank=10)
+        write_result(tmp_path, "small", seed, kept, 115, rank=10)
+        (tmp_path / f"mnist-small-r10-seed{seed}.json").rename(
+            tmp_path / f"mnist-small-r10-outdense-seed{seed}.json")
+        write_result(tmp_path, "small", seed, plain, 115, rank=10)
+    write_result(tmp_path, "small", 0, 0.97, 59, rank=5)  # sizes differ: another network
+    (tmp_path / "mnist-small-r5-seed0.json").rename(tmp_path / "mnist-small-r5-outdense-seed0.json")
+    write_result(tmp_path, "small", 0, 0.97, 64, rank=5)
+    pairs = same_network_pairs(str(tmp_path))
+    assert list(pairs["name"]) == ["mnist-small-r10-outdense-seed0.json",
+                                   "mnist-small-r10-outdense-seed1.json"]
+    assert list(pairs["identical"]) == [True, False]
+    assert not pairs["both follow rule"].any()  # these files record no execution
+    assert pairs["twin accuracy"].tolist() == pytest.approx([0.976, 0.970])
