@@ -148,8 +148,24 @@ def write_index(reports_dir: str = "reports") -> str:
                       run_page_list=grid_pages, unfinished=unfinished + grid_unfinished)
 
 
-if __name__ == "__main__":
+def main(argv=None) -> None:
+    """The command line: ``python -m svdnet.experiments.render [REPORTS_DIR]``; a flag or a
+    folder that does not exist is refused, naming it, before anything is written."""
+    argv = sys.argv[1:] if argv is None else argv
+    usage = "usage: python -m svdnet.experiments.render [REPORTS_DIR] (default: reports)"
+    if argv[:1] in (["-h"], ["--help"]):
+        print(usage)
+        return
+    if len(argv) > 1 or argv[:1] and argv[0].startswith("-"):
+        sys.exit(f"{usage}\nerror: expected at most one folder; received {argv}.")
+    reports_dir = argv[0] if argv else "reports"
+    if not os.path.isdir(reports_dir):
+        sys.exit(f"{usage}\nerror: no reports folder at {reports_dir!r}.")
     try:
-        print(write_index(sys.argv[1] if len(sys.argv) > 1 else "reports"))
+        print(write_index(reports_dir))
     except CorruptResultError as error:
         sys.exit(f"error: {error}")
+
+
+if __name__ == "__main__":
+    main()

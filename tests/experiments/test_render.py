@@ -151,3 +151,25 @@ def test_interrupted_and_failed_notebooks_are_not_linked_as_runs(tmp_path):
     unfinished = page[page.index("did not finish"):]
     assert "<code>mnist-lowrank-e10-seed0-r1-2-interrupted.ipynb</code> (interrupted)" in unfinished
     assert "<code>mnist-posthoc-e10-seed0-r5.failed.ipynb</code> (failed)" in unfinished
+
+
+@pytest.mark.parametrize("argv, text", [(["--hlep"], "expected at most one folder"),
+                                        (["a", "b"], "expected at most one folder"),
+                                        (["nowhere"], "no reports folder at 'nowhere'")])
+def test_bad_command_lines_write_nothing(argv, text, tmp_path, monkeypatch):
+    from svdnet.experiments.render import main
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert text in str(stop.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_help_prints_the_usage(capsys, tmp_path, monkeypatch):
+    from svdnet.experiments.render import main
+
+    monkeypatch.chdir(tmp_path)
+    main(["--help"])
+    assert capsys.readouterr().out.startswith("usage:")
+    assert list(tmp_path.iterdir()) == []
