@@ -309,7 +309,7 @@ def sweep_figure(frame: pd.DataFrame, swept: str):
     :data:`~svdnet.experiments.post_training.SWEEP_STEPS` steps) or of ``"steps"`` (on
     :data:`~svdnet.experiments.post_training.SWEEP_EXAMPLES` examples), one panel per
     ratio: the fine-tuned model and the two small networks; the compressed model with no
-    step and dense as lines."""
+    step and dense as lines. ``None`` when nothing was fine-tuned."""
     import matplotlib.pyplot as plt
 
     from svdnet.experiments.plots import legend_outside
@@ -318,6 +318,8 @@ def sweep_figure(frame: pd.DataFrame, swept: str):
                     else ("examples", SWEEP_EXAMPLES))
     rows = frame[frame["kind"].isin(TRAINED_KINDS) & (frame[fixed] == value)]
     panels = sorted(set(zip(rows["model"], rows["dataset"], rows["ratio"])))
+    if not panels:  # nothing fine-tuned yet
+        return None
     figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.8), squeeze=False,
                                 sharey=False)
     for axis, (model, dataset, ratio) in zip(axes[0], panels):

@@ -147,3 +147,16 @@ def test_the_landing_page_carries_the_study_finding_and_links_its_page(tmp_path,
     assert "Compressing a trained network:" in page
     assert "10x -0.50 → -0.20" in page
     assert 'href="html/post_training.html"' in page
+
+
+def test_a_study_stopped_before_fine_tuning_still_gives_its_tables(tmp_path):
+    _study(tmp_path, 0, 0.0)
+    _study(tmp_path, 1, 0.001)
+    frame = pr.load_study(str(tmp_path))
+    frame = frame[~frame["kind"].isin(pr.TRAINED_KINDS)]
+    assert len(pr.no_training_table(frame)) == 8
+    assert pr.trained_table(frame).empty
+    assert pr.sweep_figure(frame, "steps") is None
+    assert pr.size_figure(frame) is not None
+    assert "Compressing a trained network" in pr.finding(frame)
+    assert len(pr.target_table(frame)) == 0  # no compressor chosen yet, nothing fine-tuned
