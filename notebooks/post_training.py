@@ -86,16 +86,22 @@ if frame is not None:
 # %% [markdown]
 # ## With no gradient step
 #
-# Test accuracy (mean ± standard deviation over seeds) and its drop from the same seed's dense
-# model, in points; "seconds" is the whole compression (calibration pass and SVDs) on one CPU
-# thread.
+# Test accuracy (mean ± standard deviation over seeds) and its difference from the same seed's
+# dense model, in points; "budget" is the parameter budget asked for (dense parameters / budget),
+# "compression" the ratio reached; "seconds" is the whole compression (calibration pass and SVDs
+# together, not timed apart) on one CPU thread.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 if frame is not None:
-    table = pr.no_training_table(frame)
-    table["test"] = [pr.accuracy_text(m, s) for m, s in zip(table["test"], table["test_std"])]
-    display(table.drop(columns=["test_std"]).round(2).style.hide(axis="index"))
+    display(pr.readable_no_training(pr.no_training_table(frame)).style.hide(axis="index"))
+
+# %% [markdown]
+# The compressor each seed fine-tuned at each size: the one with the highest validation accuracy.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+if frame is not None:
     display(pr.chosen(frame).pivot_table(index=["model", "dataset", "ratio"], columns="seed",
                                          values="method", aggfunc="first"))
 
@@ -112,13 +118,14 @@ if frame is not None:
 # ## Fine-tuning against training small
 #
 # At each size, number of images N and of steps S: the fine-tuned compressed model, the small
-# network trained from scratch and the distilled one (test accuracy over seeds), and the verdict
-# of the fine-tuned model against each (Welch, Benjamini-Hochberg over the page).
+# network trained from scratch and the distilled one (test accuracy over seeds, and in brackets
+# its difference from dense in points), and the verdict of the fine-tuned model against each
+# (Welch, Benjamini-Hochberg over the page, adjusted p).
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 if frame is not None:
-    display(pr.trained_table(frame).round(3).style.hide(axis="index"))
+    display(pr.readable_trained(pr.trained_table(frame)).style.hide(axis="index"))
 
 # %% [markdown]
 # **What to see:** how many images the fine-tuning needs (at 1,000 steps), and how many steps
@@ -142,8 +149,7 @@ if frame is not None:
 # %%
 # NBVAL_IGNORE_OUTPUT
 if frame is not None:
-    tests = pr.page_tests(frame)
-    display(tests.drop(columns=["first", "second"]).round(4).style.hide(axis="index"))
+    display(pr.readable_tests(pr.page_tests(frame)).style.hide(axis="index"))
 
 # %% [markdown]
 # ## Provenance

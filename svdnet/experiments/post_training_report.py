@@ -344,3 +344,63 @@ def sweep_figure(frame: pd.DataFrame, swept: str):
         axis.set_title(f"{model.upper()} {dataset_name(dataset)}, {ratio:g}x")
     legend_outside(figure, axes[0])
     return figure
+
+
+def _size(ratio) -> str:
+    return f"{ratio:g}x"
+
+
+def readable_no_training(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`no_training_table` for a reader: accuracies in percent, the drop in signed
+    points, seconds to one decimal."""
+    return pd.DataFrame({
+        "model": table["model"].str.upper(), "dataset": table["dataset"].map(dataset_name),
+        "budget": table["ratio"].map(_size),
+        "compression": table["compression"].map(lambda value: f"{value:.1f}x"),
+        "compressor": table["method"], "seeds": table["seeds"],
+        "validation": table["val"].map(lambda value: f"{100 * value:.2f}%"),
+        "test": [accuracy_text(mean, std) for mean, std in zip(table["test"],
+                                                               table["test_std"])],
+        "test - dense": table["drop"].map(lambda value: f"{value:+.2f}"),
+        "seconds": table["seconds"].map(lambda value: f"{value:.1f}")})
+
+
+def readable_trained(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`trained_table` for a reader: each accuracy with its drop from dense, each
+    verdict with its adjusted p-value."""
+    if table.empty:
+        return table
+    out = pd.DataFrame({
+        "model": table["model"].str.upper(), "dataset": table["dataset"].map(dataset_name),
+        "size": table["ratio"].map(_size),
+        "images N": table["examples"].map(lambda value: f"{value:,}"),
+        "steps S": table["steps"].map(lambda value: f"{value:,}")})
+    for kind in TRAINED_KINDS:
+        out[kind] = [f"{text} ({drop:+.2f})" for text, drop
+                     in zip(table[kind], table[f"{kind} drop (pp)"])]
+    for baseline in BASELINES:
+        out[f"fine-tuned against {baseline}"] = [
+            f"{verdict} (p = {p:.3f})" if pd.notna(p) else verdict for verdict, p
+            in zip(table[f"against {baseline}"], table[f"adjusted p ({baseline})"])]
+    return out
+
+
+def readable_tests(tests: pd.DataFrame) -> pd.DataFrame:
+    """:func:`page_tests` for a reader: one row per comparison, means in percent, the
+    difference in points, both p-values and the verdict."""
+    if tests.empty:
+        return tests
+    return pd.DataFrame({
+        "question": tests["question"], "model": tests["model"].str.upper(),
+        "dataset": tests["dataset"].map(dataset_name), "size": tests["ratio"].map(_size),
+        "images N": tests["examples"].map(lambda value: f"{value:,}"),
+        "steps S": tests["steps"].map(lambda value: f"{value:,}"),
+        "first": [f"{label} {100 * mean:.2f}%" for label, mean
+                  in zip(tests["first label"], tests["first mean"])],
+        "second": [f"{label} {100 * mean:.2f}%" for label, mean
+                   in zip(tests["second label"], tests["second mean"])],
+        "difference (points)": tests["difference (pp)"].map(lambda value: f"{value:+.2f}"),
+        "seeds": tests["first seeds"],
+        "p": tests["p"].map(lambda value: f"{value:.3f}"),
+        "adjusted p": tests["adjusted p"].map(lambda value: f"{value:.3f}"),
+        "verdict": tests["verdict"]})

@@ -160,3 +160,18 @@ def test_a_study_stopped_before_fine_tuning_still_gives_its_tables(tmp_path):
     assert pr.size_figure(frame) is not None
     assert "Compressing a trained network" in pr.finding(frame)
     assert len(pr.target_table(frame)) == 0  # no compressor chosen yet, nothing fine-tuned
+
+
+def test_readable_tables_carry_the_same_numbers(study):
+    table = pr.readable_no_training(pr.no_training_table(study))
+    row = table[(table["budget"] == "10x") & (table["compressor"] == "sequential")].iloc[0]
+    assert row["test"] == "97.50 ± 0.10%" and row["test - dense"] == "-0.50"
+    assert row["model"] == "MLP" and row["dataset"] == "MNIST" and row["seconds"] == "20.0"
+    trained = pr.readable_trained(pr.trained_table(study))
+    row = trained[trained["images N"] == "4,096"].iloc[0]
+    assert row["fine-tuned"] == "97.80 ± 0.10% (-0.20)"
+    assert row["small"] == "93.00 ± 0.10% (-5.00)"
+    assert row["fine-tuned against small"].startswith("better (p = 0.0")
+    tests = pr.readable_tests(pr.page_tests(study))
+    assert set(tests["verdict"]) <= {"better", "worse", "no significant difference"}
+    assert len(tests) == len(pr.page_tests(study))
