@@ -7,7 +7,9 @@ SVD (one pass and sequential), side by side on the same trained model.
 
 For each seed: trains the model (``mlp``: the reference 5x1024 MLP; ``cnn`` and ``vit``:
 the harness's CNN and vision transformer) on the first 55,000 training images for
-``--epochs`` epochs, keeping the last 5,000 as a validation split; then, at each
+``--epochs`` epochs, keeping the last 5,000 as a validation split (the split, the models
+and the compressors are those of :mod:`svdnet.experiments.post_training`, whose study adds
+fine-tuning and the small baselines); then, at each
 compression ratio, factorises it with one parameter budget (dense parameters / ratio)
 three ways, with no training at all:
 
@@ -42,17 +44,19 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from svdnet import factorize, parameter_counts  # noqa: E402
-from svdnet.experiments.architectures import build_architecture, compile_model  # noqa: E402
-from svdnet.experiments.data import load_dataset, training_dataset  # noqa: E402
-from svdnet.experiments.model import build_mlp  # noqa: E402
+from svdnet.experiments.data import training_dataset  # noqa: E402
 from svdnet.experiments.execution import execution_record, pin_threads  # noqa: E402
+from svdnet.experiments.post_training import (  # noqa: E402
+    COMPRESSORS,
+    VALIDATION,
+    build_model,
+    splits,
+)
 from svdnet.experiments.provenance import provenance  # noqa: E402
 from svdnet.experiments.results import write_json_atomic  # noqa: E402
 
-VALIDATION = 5_000
-"""Training images held out as the validation split (the last ones)."""
-
-MODES = {"plain": {}, "one pass": {"sequential": False}, "sequential": {"sequential": True}}
+MODES = {name: COMPRESSORS[name] for name in ("plain", "one pass", "sequential")}
+"""The compressors measured here: those of the post-training study that take no labels."""
 
 
 def _numbers(text: str, kind):
@@ -126,17 +130,12 @@ def main(argv=None):
                      f"{args.calibration}.")
     out = args.out or f"reports/post_training/{args.model}-{args.dataset}.json"
     pin_threads()  # the one execution rule of every result, before TensorFlow's first operation
-    data = load_dataset(args.dataset)
-    train_x, train_y = data.x_train[:-VALIDATION], data.y_train[:-VALIDATION]
-    val_x, val_y = data.x_train[-VALIDATION:], data.y_train[-VALIDATION:]
+    data, (train_x, train_y), (val_x, val_y) = splits(args.dataset)
     calibration = train_x[:args.calibration]
     rows = []
     for seed in args.seeds:
         keras.utils.set_random_seed(seed)
-        if args.model == "mlp":
-            model = build_mlp(data.input_dim, data.num_classes)
-        else:
-            model = compile_model(build_architecture(args.model, data.num_classes))
+        model = build_model(args.model, data.num_classes, data.input_dim)
         start = time.perf_counter()
         model.fit(training_dataset(train_x, train_y, 128, seed), epochs=args.epochs, verbose=0)
         train_seconds = time.perf_counter() - start
