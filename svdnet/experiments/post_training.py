@@ -58,6 +58,10 @@ keeps each layer's output on the uncompressed model's inputs, ``sequential`` on 
 the already truncated layers produce, ``loss budget`` also shares the budget among layers by
 the loss on the labelled sample instead of by output energy."""
 
+BASELINES = ("small", "distilled")
+"""The small networks trained on the fine-tuning images and steps: from scratch, and distilled
+from the dense model."""
+
 MODELS = ("mlp", "cnn", "vit")
 """The models the study can compress: the reference MLP and the harness's CNN and ViT."""
 
@@ -311,25 +315,23 @@ def run_study(settings: StudySettings, out: str = "reports/post_training/study",
                 finish(key, compressed, start, kind="fine-tuned", method=chosen, **where)
             if not steps:
                 continue
-            key = f"{ratio:g}x small N={len(x)} S={steps}"
-            if key not in study:
+            for kind in BASELINES:
+                key = f"{ratio:g}x {kind} N={len(x)} S={steps}"
+                if key in study:
+                    continue
                 keras.utils.set_random_seed(seed)
                 small = build_model(settings.model, data.num_classes, data.input_dim,
                                     parameters, settings.scratch_rate)
                 start = time.perf_counter()
-                _train_steps(small, x, y, steps, seed)
-                finish(key, small, start, kind="small", method="", **where)
-            key = f"{ratio:g}x distilled N={len(x)} S={steps}"
-            if key not in study:
-                keras.utils.set_random_seed(seed)
-                small = build_model(settings.model, data.num_classes, data.input_dim,
-                                    parameters, settings.scratch_rate)
-                start = time.perf_counter()
-                targets = distillation_targets(y, teacher_log_probabilities(dense, x))
-                config = compile_for_distillation(small, settings.distill, settings.temperature)
-                _train_steps(small, x, targets, steps, seed)
-                restore_compile(small, config)
-                finish(key, small, start, kind="distilled", method="", **where)
+                if kind == "small":
+                    _train_steps(small, x, y, steps, seed)
+                else:
+                    targets = distillation_targets(y, teacher_log_probabilities(dense, x))
+                    config = compile_for_distillation(small, settings.distill,
+                                                      settings.temperature)
+                    _train_steps(small, x, targets, steps, seed)
+                    restore_compile(small, config)
+                finish(key, small, start, kind=kind, method="", **where)
     log(f"wrote {path}")
     return path
 

@@ -17,14 +17,11 @@ import pandas as pd
 
 from svdnet.experiments.formatting import accuracy_text, dataset_name
 from svdnet.experiments.paths import REPORTS
-from svdnet.experiments.post_training import COMPRESSORS, SWEEP_EXAMPLES, SWEEP_STEPS
+from svdnet.experiments.post_training import BASELINES, COMPRESSORS, SWEEP_EXAMPLES, SWEEP_STEPS
 from svdnet.experiments.report import significance
 
 RESULTS_DIR = os.path.join(REPORTS, "post_training", "study")
 """The study's result files, one per model, dataset and seed."""
-
-BASELINES = ("small", "distilled")
-"""The networks trained small on the fine-tuning examples: from scratch, and distilled."""
 
 TRAINED_KINDS = ("fine-tuned",) + BASELINES
 
