@@ -97,6 +97,8 @@ def test_targets_are_met_or_missed_by_the_numbers(study):
     assert tuned["measured"].startswith("-0.20 points") and bool(tuned["met"])
     ahead = targets.loc[[t for t in targets.index if "ahead of" in t][0]]
     assert not bool(ahead["met"])  # not better than the distilled network at 4,096 images
+    others = pr.target_table(study).set_index("model").loc[["cnn", "vit"]]
+    assert others["met"].isna().all() and others["measured"].str.startswith("not run").all()
 
 
 def test_the_finding_carries_the_measured_drops_and_verdict_counts(study):
@@ -159,7 +161,8 @@ def test_a_study_stopped_before_fine_tuning_still_gives_its_tables(tmp_path):
     assert pr.sweep_figure(frame, "steps") is None
     assert pr.size_figure(frame) is not None
     assert "Compressing a trained network" in pr.finding(frame)
-    assert len(pr.target_table(frame)) == 0  # no compressor chosen yet, nothing fine-tuned
+    # no compressor chosen yet, nothing fine-tuned: only the models not run are listed
+    assert set(pr.target_table(frame)["model"]) == {"cnn", "vit"}
 
 
 def test_readable_tables_carry_the_same_numbers(study):
