@@ -180,9 +180,9 @@ def target_table(frame: pd.DataFrame) -> pd.DataFrame:
     :data:`~svdnet.experiments.post_training.SWEEP_STEPS` steps on
     :data:`~svdnet.experiments.post_training.SWEEP_EXAMPLES` examples, within
     :data:`TOLERANCE` of dense at 10x, and not worse than either small baseline at any
-    ratio up to 25x. ``met`` is ``True`` or ``False``; the measured value says by how much.
-    The targets of :data:`NOT_RUN_TARGETS` of a model with no study file are listed as not
-    run (``met`` ``None``).
+    ratio up to 25x. ``met`` is ``"met"`` or ``"missed"``; the measured value says by how
+    much. The targets of :data:`NOT_RUN_TARGETS` of a model with no study file are listed as
+    ``"not run"``.
     """
     rows = with_drop(frame)
     out = []
@@ -197,7 +197,7 @@ def target_table(frame: pd.DataFrame) -> pd.DataFrame:
                         "target": f"no gradient step: within {TOLERANCE['no gradient step']:g} "
                                   f"point of dense at {near_25:g}x",
                         "measured": f"{drop.mean():+.2f} points ({len(drop)} seeds)",
-                        "met": bool(drop.mean() >= -TOLERANCE["no gradient step"])})
+                        "met": _met(drop.mean() >= -TOLERANCE["no gradient step"])})
         tuned = part[(part["kind"] == "fine-tuned") & (part["examples"] == SWEEP_EXAMPLES)
                      & (part["steps"] == SWEEP_STEPS)]
         at_10 = tuned[tuned["ratio"] == 10.0]["drop (pp)"]
@@ -206,12 +206,12 @@ def target_table(frame: pd.DataFrame) -> pd.DataFrame:
                         "target": f"{SWEEP_STEPS:,} steps on {SWEEP_EXAMPLES:,} examples: "
                                   f"within {TOLERANCE['fine-tuned']:g} points of dense at 10x",
                         "measured": f"{at_10.mean():+.2f} points ({len(at_10)} seeds)",
-                        "met": bool(at_10.mean() >= -TOLERANCE["fine-tuned"])})
+                        "met": _met(at_10.mean() >= -TOLERANCE["fine-tuned"])})
     for model, target in NOT_RUN_TARGETS.items():
         if model not in set(frame["model"]):
             out.append({"model": model, "dataset": "", "target": target,
                         "measured": "not run: python -m svdnet.experiments.post_training "
-                                    f"--model {model}", "met": None})
+                                    f"--model {model}", "met": "not run"})
     tests = page_tests(frame)
     if len(tests):
         few = tests[tests["question"].str.startswith("fine-tuned")
@@ -225,8 +225,12 @@ def target_table(frame: pd.DataFrame) -> pd.DataFrame:
                                   f"model ahead of small and distilled",
                         "measured": ", ".join(f"{count} {verdict}" for verdict, count
                                               in counts.items()) + f" of {len(part)} tests",
-                        "met": bool(counts.get("better", 0) == len(part))})
+                        "met": _met(counts.get("better", 0) == len(part))})
     return pd.DataFrame(out)
+
+
+def _met(met) -> str:
+    return "met" if met else "missed"
 
 
 def _nearest(values: pd.Series, target: float):
@@ -308,7 +312,10 @@ def size_figure(frame: pd.DataFrame):
             axis.errorbar(means["ratio"], 100 * means["mean"], yerr=100 * means["std"].fillna(0),
                           marker="o", color=COLOURS[curve], label=label, capsize=3)
         axis.set_xscale("log")
-        axis.set_xlabel("compression (dense parameters / parameters)")
+        ratios = sorted(set(part.loc[part["kind"] == "compressed", "ratio"]))
+        axis.set_xticks(ratios, [f"{ratio:g}x" for ratio in ratios])
+        axis.minorticks_off()
+        axis.set_xlabel("parameter budget (dense parameters / budget)")
         axis.set_ylabel("test accuracy (%)")
         axis.set_title(f"{model.upper()}, {dataset_name(dataset)}")
     legend_outside(figure, axes[0])
