@@ -276,6 +276,39 @@ def finding(frame: pd.DataFrame) -> str:
     return "Compressing a trained network: " + " — ".join(parts) + "."
 
 
+def practice(frame: pd.DataFrame, page: str = "html/post_training.html") -> str:
+    """The landing page's practitioner's line for a network that already exists: per model
+    and dataset, the drop from dense after :data:`~svdnet.experiments.post_training.SWEEP_STEPS`
+    steps on :data:`~svdnet.experiments.post_training.SWEEP_EXAMPLES` images at each ratio
+    fine-tuned, and the verdicts against the small networks at each ratio (all N and S)."""
+    tests = page_tests(frame)
+    rows = with_drop(frame)
+    parts = []
+    for (model, dataset), part in rows.groupby(["model", "dataset"]):
+        tuned = part[(part["kind"] == "fine-tuned") & (part["examples"] == SWEEP_EXAMPLES)
+                     & (part["steps"] == SWEEP_STEPS)]
+        sizes = []
+        for ratio in sorted(set(tuned["ratio"])):
+            verdicts = tests[tests["question"].str.startswith("fine-tuned")
+                             & (tests["model"] == model) & (tests["dataset"] == dataset)
+                             & (tests["ratio"] == ratio)]["verdict"]
+            sizes.append(f"{ratio:g}x {tuned[tuned['ratio'] == ratio]['drop (pp)'].mean():+.2f} "
+                         f"points from dense, better than the small networks in "
+                         f"{int((verdicts == 'better').sum())} and worse in "
+                         f"{int((verdicts == 'worse').sum())} of {len(verdicts)} tests")
+        if sizes:
+            parts.append(f"the {model.upper()} on {dataset_name(dataset)} "
+                         f"({part['seed'].nunique()} seeds): " + "; ".join(sizes))
+    if not parts:
+        return ""
+    return (f"**When the network already exists** ([the trained-network study]({page})): "
+            f"compress it with a sample of its data (`factorize(model, budget=..., data=...)`) "
+            f"and fine-tune it briefly. After "
+            f"{SWEEP_STEPS:,} steps on {SWEEP_EXAMPLES:,} images, "
+            + " — ".join(parts) + " (trained from scratch or distilled on the same images, "
+            "tested at every number of images and steps).")
+
+
 COLOURS = {"dense": "#7f7f7f", "plain": "#0173b2", "one pass": "#de8f05",
            "sequential": "#029e73", "loss budget": "#d55e00", "fine-tuned": "#cc78bc",
            "small": "#ca9161", "distilled": "#56b4e9"}

@@ -281,17 +281,20 @@ def write_site(reports_dir: str = "reports", pages=(), run_page_list=(), unfinis
     summary = (findings.summary(frame) if len(frame) else
                ["No results yet: run `python -m svdnet.experiments.grid`."])
     study_dir = os.path.join(reports_dir, "post_training", "study")
+    practice = findings.practice(frame) if len(frame) else []
     if os.path.isdir(study_dir) and os.listdir(study_dir):
-        from svdnet.experiments.post_training_report import finding, load_study
+        from svdnet.experiments import post_training_report
 
-        summary.append(finding(load_study(study_dir))
+        study = post_training_report.load_study(study_dir)
+        summary.append(post_training_report.finding(study)
                        + " ([the page](html/post_training.html))")
+        practice.append(post_training_report.practice(study))
     tested = comparisons(frame) if len(frame) else pd.DataFrame()
     index = environment.get_template("index.html.j2").render(
         links=_links(), provenance=provenance, runs=len(frame),
         seeds=frame["seed"].nunique() if len(frame) else 0, epochs=epochs_text(frame),
         summary=summary,
-        practice=findings.practice(frame) if len(frame) else [],
+        practice=[paragraph for paragraph in practice if paragraph],
         terms=findings.definitions(frame) if len(frame) else [],
         published_note=counts_note(PUBLISHED), mnist_note=MNIST_NOTE,
         figures=figures, figure_names=dict(core=FIGURE, options=OPTIONS_FIGURE),

@@ -150,6 +150,9 @@ def test_the_landing_page_carries_the_study_finding_and_links_its_page(tmp_path,
     assert "Compressing a trained network:" in page
     assert "10x -0.50 → -0.20" in page
     assert 'href="html/post_training.html"' in page
+    practice = page[page.index('id="practice"'):page.index("<h2>Findings")]
+    assert "When the network already exists" in practice
+    assert "10x -0.20 points from dense" in practice
 
 
 def test_a_study_stopped_before_fine_tuning_still_gives_its_tables(tmp_path):
@@ -179,3 +182,13 @@ def test_readable_tables_carry_the_same_numbers(study):
     tests = pr.readable_tests(pr.page_tests(study))
     assert set(tests["verdict"]) <= {"better", "worse", "no significant difference"}
     assert len(tests) == len(pr.page_tests(study))
+
+
+def test_the_practitioners_line_carries_the_drops_and_verdicts_per_size(study):
+    text = pr.practice(study)
+    tests = pr.page_tests(study)
+    at_10 = tests[tests["question"].str.startswith("fine-tuned") & (tests["ratio"] == 10.0)]
+    better = int((at_10["verdict"] == "better").sum())
+    assert (f"10x -0.20 points from dense, better than the small networks in {better} and "
+            f"worse in 0 of {len(at_10)} tests") in text
+    assert pr.practice(study[~study["kind"].isin(pr.TRAINED_KINDS)]) == ""
