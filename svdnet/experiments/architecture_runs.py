@@ -288,8 +288,10 @@ def _integers(text: str) -> list[int]:
 
 
 def main(argv=None) -> None:
+    """The command line; a bad flag, an empty or repeated list and an output folder that
+    cannot be written are refused with the usage, before anything trains."""
     parser = argparse.ArgumentParser(
-        prog="python -m svdnet.experiments.architecture_runs",
+        prog="python -m svdnet.experiments.architecture_runs", allow_abbrev=False,
         description="Train the CNN (Fashion-MNIST) and the vision transformer (MNIST) "
                     "dense and compressed; rerun to resume.")
     parser.add_argument("--architectures", default="cnn,vit")
@@ -303,10 +305,23 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     architectures = [item for item in args.architectures.split(",") if item]
     methods = [item for item in args.methods.split(",") if item]
-    for name in methods:
-        check_choice("method", name, METHODS)
-    runs = plan_runs(architectures, args.ranks, args.seeds, methods, args.epochs,
-                     args.train_size)
+    try:
+        for name, values in (("architectures", architectures), ("methods", methods),
+                             ("ranks", args.ranks), ("seeds", args.seeds)):
+            if not values:
+                raise ValueError(f"--{name} must list at least one value; received none.")
+            repeated = sorted({value for value in values if values.count(value) > 1}, key=str)
+            if repeated:
+                raise ValueError(f"--{name} lists {repeated} more than once; give each once.")
+        for name in methods:
+            check_choice("method", name, METHODS)
+        runs = plan_runs(architectures, args.ranks, args.seeds, methods, args.epochs,
+                         args.train_size)
+        probe = os.path.join(args.out, ".write-probe")
+        write_json_atomic(probe, {})
+        os.unlink(probe)
+    except (TypeError, ValueError, OSError) as error:
+        parser.error(str(error))
     done = run_grid(runs, args.out, args.cache)
     print(f"{len(done)} run(s) done now, {len(runs) - len(done)} already finished.")
 

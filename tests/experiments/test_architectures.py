@@ -178,9 +178,28 @@ def test_runs_resume_and_a_corrupt_result_is_run_again(tmp_path, monkeypatch):
     assert is_done(done[2])
 
 
-def test_command_line_refuses_unknown_methods(capsys):
-    with pytest.raises(ValueError, match="method"):
-        main(["--methods", "dense,tucker", "--out", "/nonexistent"])
+@pytest.mark.parametrize("argv, text", [
+    (["--methods", "dense,tucker"], "received 'tucker'"),
+    (["--ranks", ""], "--ranks must list at least one value"),
+    (["--seeds", "0,0"], "--seeds lists [0] more than once"),
+    (["--rank", "4"], "unrecognized arguments: --rank"),  # no abbreviations
+    (["--ranks", "4,x"], "expected comma-separated integers"),
+])
+def test_bad_command_lines_exit_with_the_usage_before_training(argv, text, capsys, tmp_path):
+    with pytest.raises(SystemExit) as stop:
+        main(argv + ["--out", str(tmp_path / "out")])
+    assert stop.value.code == 2
+    assert text in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_output_that_cannot_be_written_is_refused_before_training(capsys, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(SystemExit):
+        main(["--methods", "dense", "--ranks", "4", "--seeds", "0", "--out",
+              str(blocker / "results")])
+    assert "file" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("build, rank", [(build_cnn, 10), (build_vit, 6)])
