@@ -225,7 +225,8 @@ def target_table(frame: pd.DataFrame) -> pd.DataFrame:
                                   f"model ahead of small and distilled",
                         "measured": ", ".join(f"{count} {verdict}" for verdict, count
                                               in counts.items()) + f" of {len(part)} tests",
-                        "met": _met(counts.get("better", 0) == len(part))})
+                        "met": ("not tested" if counts.get("not tested", 0) == len(part)
+                                else _met(counts.get("better", 0) == len(part)))})
     return pd.DataFrame(out)
 
 
@@ -271,6 +272,8 @@ def finding(frame: pd.DataFrame) -> str:
             f"steps, the fine-tuned one is better in {counts.get('better', 0)}, worse in "
             f"{counts.get('worse', 0)} and not significantly different in "
             f"{counts.get('no significant difference', 0)} of {len(verdicts)} tests"
+            + (f" ({counts['not tested']} not tested: one seed)" if counts.get("not tested")
+               else "")
             + (f" (compression took {best['seconds'].min():.0f}-{best['seconds'].max():.0f} "
                f"s)" if len(best) else ""))
     return "Compressing a trained network: " + " — ".join(parts) + "."
@@ -292,10 +295,12 @@ def practice(frame: pd.DataFrame, page: str = "html/post_training.html") -> str:
             verdicts = tests[tests["question"].str.startswith("fine-tuned")
                              & (tests["model"] == model) & (tests["dataset"] == dataset)
                              & (tests["ratio"] == ratio)]["verdict"]
-            sizes.append(f"{ratio:g}x {tuned[tuned['ratio'] == ratio]['drop (pp)'].mean():+.2f} "
-                         f"points from dense, better than the small networks in "
-                         f"{int((verdicts == 'better').sum())} and worse in "
-                         f"{int((verdicts == 'worse').sum())} of {len(verdicts)} tests")
+            drop = tuned[tuned["ratio"] == ratio]["drop (pp)"].mean()
+            sizes.append(f"{ratio:g}x {drop:+.2f} points from dense, " + (
+                "not tested against the small networks (one seed)"
+                if (verdicts == "not tested").all() else
+                f"better than the small networks in {int((verdicts == 'better').sum())} and "
+                f"worse in {int((verdicts == 'worse').sum())} of {len(verdicts)} tests"))
         if sizes:
             parts.append(f"the {model.upper()} on {dataset_name(dataset)} "
                          f"({part['seed'].nunique()} seeds): " + "; ".join(sizes))

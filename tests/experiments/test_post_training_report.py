@@ -192,3 +192,14 @@ def test_the_practitioners_line_carries_the_drops_and_verdicts_per_size(study):
     assert (f"10x -0.20 points from dense, better than the small networks in {better} and "
             f"worse in 0 of {len(at_10)} tests") in text
     assert pr.practice(study[~study["kind"].isin(pr.TRAINED_KINDS)]) == ""
+
+
+def test_a_study_of_one_seed_says_not_tested_rather_than_missed(tmp_path):
+    _study(tmp_path, 0, 0.0)
+    frame = pr.load_study(str(tmp_path))
+    ahead = pr.target_table(frame)
+    ahead = ahead[ahead["target"].str.contains("ahead of")].iloc[0]
+    assert ahead["met"] == "not tested"
+    assert "not tested: one seed" in pr.finding(frame)
+    assert "10x -0.20 points from dense, not tested against the small networks (one seed)" in \
+        pr.practice(frame)
