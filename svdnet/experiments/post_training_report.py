@@ -186,7 +186,7 @@ def target_table(frame: pd.DataFrame) -> pd.DataFrame:
     """
     rows = with_drop(frame)
     out = []
-    for (model, dataset), part in rows.groupby(["model", "dataset"]):
+    for (model, dataset), part in _in_order(rows):
         picks = chosen(part)
         compressed = part[part["kind"] == "compressed"].merge(
             picks, on=["model", "dataset", "ratio", "seed", "method"])
@@ -230,6 +230,17 @@ def target_table(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def _in_order(rows: pd.DataFrame):
+    """``rows`` grouped by model and dataset, MNIST before Fashion-MNIST."""
+    return sorted(rows.groupby(["model", "dataset"]),
+                  key=lambda item: (item[0][0], item[0][1] != "mnist", item[0][1]))
+
+
+def _seeds(part: pd.DataFrame) -> str:
+    count = part["seed"].nunique()
+    return f"{count} seed{'' if count == 1 else 's'}"
+
+
 def _met(met) -> str:
     return "met" if met else "missed"
 
@@ -248,7 +259,7 @@ def finding(frame: pd.DataFrame) -> str:
     parts = []
     table = no_training_table(frame)
     rows = with_drop(frame)
-    for (model, dataset), part in rows.groupby(["model", "dataset"]):
+    for (model, dataset), part in _in_order(rows):
         picks = chosen(part)
         compressed = part[part["kind"] == "compressed"].merge(
             picks, on=["model", "dataset", "ratio", "seed", "method"])
@@ -265,7 +276,7 @@ def finding(frame: pd.DataFrame) -> str:
         best = table[(table["model"] == model) & (table["dataset"] == dataset)]
         parts.append(
             f"the trained {model.upper()} on {dataset_name(dataset)} "
-            f"({part['seed'].nunique()} seeds; points from dense, compressed with no gradient "
+            f"({_seeds(part)}; points from dense, compressed with no gradient "
             f"step → after {SWEEP_STEPS:,} steps on {SWEEP_EXAMPLES:,} examples): "
             + "; ".join(sizes)
             + f". Against the small network trained or distilled on the same examples and "
@@ -287,7 +298,7 @@ def practice(frame: pd.DataFrame, page: str = "html/post_training.html") -> str:
     tests = page_tests(frame)
     rows = with_drop(frame)
     parts = []
-    for (model, dataset), part in rows.groupby(["model", "dataset"]):
+    for (model, dataset), part in _in_order(rows):
         tuned = part[(part["kind"] == "fine-tuned") & (part["examples"] == SWEEP_EXAMPLES)
                      & (part["steps"] == SWEEP_STEPS)]
         sizes = []
@@ -303,7 +314,7 @@ def practice(frame: pd.DataFrame, page: str = "html/post_training.html") -> str:
                 f"worse in {int((verdicts == 'worse').sum())} of {len(verdicts)} tests"))
         if sizes:
             parts.append(f"the {model.upper()} on {dataset_name(dataset)} "
-                         f"({part['seed'].nunique()} seeds): " + "; ".join(sizes))
+                         f"({_seeds(part)}): " + "; ".join(sizes))
     if not parts:
         return ""
     return (f"**When the network already exists** ([the trained-network study]({page})): "
