@@ -28,8 +28,9 @@
 # dataset and seed, resumable):
 #
 # - **Model and data:** the reference MLP (five Dense(1024, relu) layers) trained for 10
-#   epochs (Adam 1e-3, batch 128) on the first 55,000 MNIST training images; the last 5,000
-#   are the **validation split**, on which every choice is made. Test accuracy is reported, never
+#   epochs (Adam 1e-3, batch 128) on the first 55,000 training images of the dataset (the
+#   tables and findings name it and the seeds run); the last 5,000 are the **validation split**,
+#   on which every choice is made. Test accuracy is reported, never
 #   used to choose.
 # - **Compression with no gradient step**, at parameter budgets of 1/3, 1/10, 1/25 and 1/50
 #   of the dense model, four ways (`svdnet.factorize(model, budget=...)`): `plain`, the SVD of
