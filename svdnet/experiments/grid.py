@@ -351,7 +351,10 @@ def run_grid(base: RunConfig, out: str = "reports/grid", log=_print, client=None
     return {"done_before": done, "ran": ran, "failed": failed}
 
 
-def _list(kind, allowed=None):
+def comma_list(kind, allowed=None):
+    """An argparse ``type``: a comma-separated list of ``kind`` (int, float or str, then
+    among ``allowed``), as a tuple; empty lists, bad items and repeated values are refused
+    naming them."""
     def parse(text):
         items = [item.strip() for item in text.split(",") if item.strip()]
         if not items:
@@ -383,13 +386,13 @@ def main(argv=None) -> int:
         prog="python -m svdnet.experiments.grid", allow_abbrev=False,
         description="Run notebooks/sweep.ipynb over a grid of datasets, methods, ranks and "
                     "seeds; rerun to resume after an interruption.")
-    parser.add_argument("--datasets", type=_list(str, DATASETS), default=DATASETS)
-    parser.add_argument("--methods", type=_list(str, METHODS), default=METHODS)
-    parser.add_argument("--ranks", type=_list(int), default=GRID_RANKS)
-    parser.add_argument("--seeds", type=_list(int), default=GRID_SEEDS)
-    parser.add_argument("--energies", type=_list(float), default=(),
+    parser.add_argument("--datasets", type=comma_list(str, DATASETS), default=DATASETS)
+    parser.add_argument("--methods", type=comma_list(str, METHODS), default=METHODS)
+    parser.add_argument("--ranks", type=comma_list(int), default=GRID_RANKS)
+    parser.add_argument("--seeds", type=comma_list(int), default=GRID_SEEDS)
+    parser.add_argument("--energies", type=comma_list(float), default=(),
                         help="energy thresholds to run too, e.g. 0.9,0.99 (default: none)")
-    parser.add_argument("--budgets", type=_list(int), default=(),
+    parser.add_argument("--budgets", type=comma_list(int), default=(),
                         help="parameter budgets to run too, e.g. 100000 (default: none)")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--finetune-epochs", type=int, default=2)

@@ -342,28 +342,19 @@ def _batches(x, y, seed):
     return training_dataset(x, y, BATCH_SIZE, seed)
 
 
-def _numbers(text: str, kind):
-    try:
-        values = tuple(kind(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated {kind.__name__}s; received {text!r}") from None
-    if len(set(values)) != len(values):
-        raise argparse.ArgumentTypeError(f"expected distinct values; received {text!r}")
-    return values
-
-
 def main(argv=None) -> None:
     """The command line: one study file per seed, in turn."""
+    from svdnet.experiments.grid import comma_list
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     defaults = StudySettings()
     parser.add_argument("--model", choices=MODELS, default=defaults.model)
     parser.add_argument("--dataset", default=defaults.dataset)
-    parser.add_argument("--seeds", type=lambda text: _numbers(text, int), default=(0,))
+    parser.add_argument("--seeds", type=comma_list(int), default=(0,))
     parser.add_argument("--epochs", type=int, default=defaults.epochs)
-    parser.add_argument("--ratios", type=lambda text: _numbers(text, float),
+    parser.add_argument("--ratios", type=comma_list(float),
                         default=defaults.ratios)
-    parser.add_argument("--fine-tune-ratios", type=lambda text: _numbers(text, float),
+    parser.add_argument("--fine-tune-ratios", type=comma_list(float),
                         default=defaults.fine_tune_ratios)
     parser.add_argument("--calibration", type=int, default=defaults.calibration)
     parser.add_argument("--out", default="reports/post_training/study")

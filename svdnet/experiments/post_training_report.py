@@ -95,6 +95,19 @@ def chosen(frame: pd.DataFrame) -> pd.DataFrame:
             .reset_index())
 
 
+def chosen_compressed(frame: pd.DataFrame) -> pd.DataFrame:
+    """The no-step rows of the compressor each seed chose at each ratio (:func:`chosen`)."""
+    return frame[frame["kind"] == "compressed"].merge(
+        chosen(frame), on=["model", "dataset", "ratio", "seed", "method"])
+
+
+def at_sweep_point(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """The rows of ``kind`` trained on :data:`~svdnet.experiments.post_training.SWEEP_EXAMPLES`
+    images for :data:`~svdnet.experiments.post_training.SWEEP_STEPS` steps."""
+    return frame[(frame["kind"] == kind) & (frame["examples"] == SWEEP_EXAMPLES)
+                 & (frame["steps"] == SWEEP_STEPS)]
+
+
 def _samples(part: pd.DataFrame) -> list:
     return part.sort_values("seed")["test"].tolist()
 
@@ -187,9 +200,7 @@ def target_table(frame: pd.DataFrame) -> pd.DataFrame:
     rows = with_drop(frame)
     out = []
     for (model, dataset), part in _in_order(rows):
-        picks = chosen(part)
-        compressed = part[part["kind"] == "compressed"].merge(
-            picks, on=["model", "dataset", "ratio", "seed", "method"])
+        compressed = chosen_compressed(part)
         near_25 = _nearest(compressed["ratio"], 25.0)
         if near_25 is not None:
             drop = compressed[compressed["ratio"] == near_25]["drop (pp)"]
@@ -198,8 +209,7 @@ def target_table(frame: pd.DataFrame) -> pd.DataFrame:
                                   f"point of dense at {near_25:g}x",
                         "measured": f"{drop.mean():+.2f} points ({len(drop)} seeds)",
                         "met": _met(drop.mean() >= -TOLERANCE["no gradient step"])})
-        tuned = part[(part["kind"] == "fine-tuned") & (part["examples"] == SWEEP_EXAMPLES)
-                     & (part["steps"] == SWEEP_STEPS)]
+        tuned = at_sweep_point(part, "fine-tuned")
         at_10 = tuned[tuned["ratio"] == 10.0]["drop (pp)"]
         if len(at_10):
             out.append({"model": model, "dataset": dataset,
@@ -260,11 +270,8 @@ def finding(frame: pd.DataFrame) -> str:
     table = no_training_table(frame)
     rows = with_drop(frame)
     for (model, dataset), part in _in_order(rows):
-        picks = chosen(part)
-        compressed = part[part["kind"] == "compressed"].merge(
-            picks, on=["model", "dataset", "ratio", "seed", "method"])
-        tuned = part[(part["kind"] == "fine-tuned") & (part["examples"] == SWEEP_EXAMPLES)
-                     & (part["steps"] == SWEEP_STEPS)]
+        compressed = chosen_compressed(part)
+        tuned = at_sweep_point(part, "fine-tuned")
         sizes = []
         for ratio in sorted(set(tuned["ratio"])):
             before = compressed[compressed["ratio"] == ratio]["drop (pp)"].mean()
@@ -299,8 +306,7 @@ def practice(frame: pd.DataFrame, page: str = "html/post_training.html") -> str:
     rows = with_drop(frame)
     parts = []
     for (model, dataset), part in _in_order(rows):
-        tuned = part[(part["kind"] == "fine-tuned") & (part["examples"] == SWEEP_EXAMPLES)
-                     & (part["steps"] == SWEEP_STEPS)]
+        tuned = at_sweep_point(part, "fine-tuned")
         sizes = []
         for ratio in sorted(set(tuned["ratio"])):
             verdicts = tests[tests["question"].str.startswith("fine-tuned")
@@ -393,9 +399,7 @@ def sweep_figure(frame: pd.DataFrame, swept: str):
         part = frame[(frame["model"] == model) & (frame["dataset"] == dataset)]
         axis.axhline(100 * part[part["kind"] == "dense"]["test"].mean(), color=COLOURS["dense"],
                      linestyle="--", label="dense")
-        picks = chosen(part)
-        start = part[part["kind"] == "compressed"].merge(
-            picks, on=["model", "dataset", "ratio", "seed", "method"])
+        start = chosen_compressed(part)
         start = start[start["ratio"] == ratio]["test"].mean()
         axis.axhline(100 * start, color=COLOURS["fine-tuned"], linestyle=":",
                      label="compressed, no gradient step")
