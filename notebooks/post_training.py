@@ -27,11 +27,13 @@
 # **The study** (`python -m svdnet.experiments.post_training`, one result file per model,
 # dataset and seed, resumable):
 #
-# - **Model and data:** the reference MLP (five Dense(1024, relu) layers) trained for 10
-#   epochs (Adam 1e-3, batch 128) on the first 55,000 training images of the dataset (the
-#   tables and findings name it and the seeds run); the last 5,000 are the **validation split**,
-#   on which every choice is made. Test accuracy is reported, never
-#   used to choose.
+# - **Models and data:** the reference MLP (five Dense(1024, relu) layers; MNIST and
+#   Fashion-MNIST), the CNN (three Conv2D blocks and Dense(128); Fashion-MNIST) and the vision
+#   transformer (two blocks of Keras' MultiHeadAttention and Dense layers; MNIST) of the
+#   architectures page, each trained for 10 epochs (Adam 1e-3, batch 128; the architectures page
+#   used 3) on the first 55,000 training images of its dataset; the last 5,000 are the
+#   **validation split**, on which every choice is made. Test accuracy is reported, never used
+#   to choose. The table below names each model, dataset and the seeds run.
 # - **Compression with no gradient step**, at parameter budgets of 1/3, 1/10, 1/25 and 1/50
 #   of the dense model, four ways (`svdnet.factorize(model, budget=...)`): `plain`, the SVD of
 #   the weights alone; `one pass`, each layer's factors fitted to its output on 2,048
@@ -39,13 +41,15 @@
 #   truncated layers before it produce (`sequential=True`); `loss budget`, sequential with the
 #   budget shared among layers by the loss on the labelled calibration images
 #   (`allocation="loss"`) instead of by output energy.
-# - **Fine-tuning** (at 10x, 25x and 50x; at 3x every compressor is already within a few
-#   tenths of a point of dense): the compressor that did best on the validation split, fine-tuned
+# - **Fine-tuning** (the MLP at 10x, 25x and 50x; the CNN and the ViT at 10x and 25x, the sizes
+#   of the issue's targets; at 3x every compressor of the MLP is already within a few tenths of a
+#   point of dense): the compressor that did best on the validation split, fine-tuned
 #   with Adam 1e-4 on N training images (the first N) for S steps of 128. Two sweeps instead of
 #   the full product: N in 256, 1,024, 4,096 and all 55,000 at S = 1,000, and S in 100, 430 (one
 #   epoch of the whole split) and 1,000 at N = 4,096.
-# - **The simplest alternatives, on the same N images and S steps:** `small`, the MLP narrowed
-#   to the compressed model's parameter count and trained from scratch (Adam 1e-3); `distilled`,
+# - **The simplest alternatives, on the same N images and S steps:** `small`, the same model
+#   narrowed (every layer's units or filters scaled alike) to the compressed model's parameter
+#   count and trained from scratch (Adam 1e-3); `distilled`,
 #   the same network trained on the dense model's softened outputs (weight 0.9, temperature 4),
 #   which a user who has the trained network also has.
 # - **Statistics:** every comparison of this page (each data-aware compressor against `plain`,
@@ -76,6 +80,15 @@ else:
           f"{os.path.relpath(results_dir)}")
 
 # %% [markdown]
+# The trained models (mean ± standard deviation over seeds; seconds of training on one CPU
+# thread):
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+if frame is not None:
+    display(pr.dense_table(frame).style.hide(axis="index"))
+
+# %% [markdown]
 # ## Findings
 
 # %%
@@ -90,7 +103,8 @@ if frame is not None:
 # Test accuracy (mean ± standard deviation over seeds) and its difference from the same seed's
 # dense model, in points; "budget" is the parameter budget asked for (dense parameters / budget),
 # "compression" the ratio reached; "seconds" is the whole compression (calibration pass and SVDs
-# together, not timed apart) on one CPU thread.
+# together) on one CPU thread, while other runs may have shared the machine; the section
+# "Seconds to compress" times them apart, with nothing else running.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -141,6 +155,23 @@ if frame is not None:
 # NBVAL_IGNORE_OUTPUT
 if frame is not None:
     figure = pr.sweep_figure(frame, "steps")
+
+# %% [markdown]
+# ## Seconds to compress
+#
+# `python benchmarks/compression_cost.py --model M --dataset D` on the study's cached dense
+# model, at 10x, median of 3 repeats in one process on one CPU thread with nothing else
+# running: the calibration pass alone (one forward pass over the 2,048 calibration images,
+# accumulating every compressed layer's input covariance), each compressor, and `one pass` less
+# the calibration pass (the whitened SVDs and the rebuilt model).
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+costs = pr.cost_table()
+if costs.empty:
+    print("no timings yet: run benchmarks/compression_cost.py")
+else:
+    display(costs.style.hide(axis="index"))
 
 # %% [markdown]
 # ## Every test

@@ -8,6 +8,7 @@ PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(_
 NOTEBOOKS = os.path.join(PROJECT_ROOT, "notebooks")
 REPORTS = os.path.join(PROJECT_ROOT, "reports")
 GRID_RESULTS = os.path.join(REPORTS, "grid", "results")
+POST_TRAINING = os.path.join(REPORTS, "post_training")
 
 
 def without_folder(text: str, folder: str, replacement: str = "") -> str:

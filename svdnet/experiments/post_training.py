@@ -31,6 +31,8 @@ import math
 import os
 import time
 
+from svdnet.experiments.paths import POST_TRAINING
+
 EXAMPLES = (256, 1024, 4096, 0)
 """Fine-tuning examples ``N`` swept at :data:`SWEEP_STEPS` steps (0: the whole training split)."""
 
@@ -58,9 +60,23 @@ keeps each layer's output on the uncompressed model's inputs, ``sequential`` on 
 the already truncated layers produce, ``loss budget`` also shares the budget among layers by
 the loss on the labelled sample instead of by output energy."""
 
+CALIBRATION_PASS = "calibration pass"
+"""The name of the calibration pass alone among the compressors' timings
+(``benchmarks/compression_cost.py``)."""
+
 BASELINES = ("small", "distilled")
 """The small networks trained on the fine-tuning images and steps: from scratch, and distilled
 from the dense model."""
+
+OUT = os.path.join(POST_TRAINING, "study")
+"""Default folder of the result files (committed): ``reports/post_training/study``."""
+
+CACHE = os.path.join(POST_TRAINING, "cache")
+"""Default folder of the dense models' weights (ignored by git):
+``reports/post_training/cache``."""
+
+COSTS = os.path.join(POST_TRAINING, "costs")
+"""Default folder of ``benchmarks/compression_cost.py``'s timings (committed)."""
 
 MODELS = ("mlp", "cnn", "vit")
 """The models the study can compress: the reference MLP and the harness's CNN and ViT."""
@@ -219,8 +235,14 @@ class StudyFile:
         return row
 
 
-def run_study(settings: StudySettings, out: str = "reports/post_training/study",
-              cache: str = "reports/post_training/cache", log=print) -> str:
+def dense_weights_path(settings: StudySettings,
+                       cache: str = CACHE) -> str:
+    """Where :func:`run_study` caches the dense model of ``settings`` (its seed and epochs)."""
+    return os.path.join(cache, f"{settings.name}-e{settings.epochs}.weights.h5")
+
+
+def run_study(settings: StudySettings, out: str = OUT, cache: str = CACHE,
+              log=print) -> str:
     """Runs (or resumes) one study file; see the module docstring.
 
     Args:
@@ -262,7 +284,7 @@ def run_study(settings: StudySettings, out: str = "reports/post_training/study",
             f"{row['seconds']:.1f} s")
         return study.add(row)
 
-    weights = os.path.join(cache, f"{settings.name}-e{settings.epochs}.weights.h5")
+    weights = dense_weights_path(settings, cache)
     keras.utils.set_random_seed(seed)
     dense = build_model(settings.model, data.num_classes, data.input_dim)
     if os.path.exists(weights) and "dense" in study:
@@ -357,8 +379,8 @@ def main(argv=None) -> None:
     parser.add_argument("--fine-tune-ratios", type=comma_list(float),
                         default=defaults.fine_tune_ratios)
     parser.add_argument("--calibration", type=int, default=defaults.calibration)
-    parser.add_argument("--out", default="reports/post_training/study")
-    parser.add_argument("--cache", default="reports/post_training/cache")
+    parser.add_argument("--out", default=OUT)
+    parser.add_argument("--cache", default=CACHE)
     args = parser.parse_args(argv)
     try:
         studies = [StudySettings(model=args.model, dataset=args.dataset, seed=seed,
