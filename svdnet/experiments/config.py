@@ -8,6 +8,7 @@ import dataclasses
 from svdnet.cost import kernel_cost
 from svdnet.experiments.data import DATASETS, SPLITS, check_train_size
 from svdnet.experiments.model import mlp_shapes, width_for_parameters
+from svdnet.experiments.options import check_options, dense_options
 from svdnet.rank_selection import (
     REFERENCE_RANK,
     check_budget,
@@ -19,7 +20,6 @@ from svdnet.validation import (
     check_bool,
     check_choice,
     check_int,
-    check_number,
     check_rank,
     check_seed,
 )
@@ -44,72 +44,12 @@ METHODS = ("dense", "projection", "posthoc", "finetune", "lowrank", "small")
 Every compressed method is tested as its exported factorised model (:func:`svdnet.factorize`).
 """
 
-OUTPUT_LAYERS = ("auto", "dense")
-"""What the compressed methods do with the output layer: ``"auto"`` factorises it like
-every other layer where its factors are smaller (below its break-even rank), ``"dense"``
-keeps it as it is (it holds 0.2% of the reference model's parameters, and a rank below
-the number of classes caps how many classes the network can tell apart)."""
-
 BUDGET_EPOCHS = 10
 """The default training budget of a run, in epochs (teacher epochs not included)."""
-
-LR_SCHEDULES = ("constant", "cosine")
-"""Learning-rate schedules of ``finetune``'s factor epochs (see :class:`RunConfig`)."""
-
-ALLOCATIONS = ("energy", "accuracy")
-"""How a parameter budget is shared between layers (see :class:`RunConfig`)."""
 
 SENSITIVITY_EXAMPLES = 5000
 """Training examples (the last ones of the split) on which ``allocation="accuracy"``
 measures each layer's sensitivity; never the test set."""
-
-DISTILLED = ("finetune", "lowrank", "small")
-"""The methods that can learn from the dense teacher (``distill > 0``)."""
-
-def method_label(method: str, output_layer: str = "auto", distill: float = 0.0,
-                 weight_decay: float = 0.0, anneal_epochs: int = 0,
-                 allocation: str = "energy", lr_schedule: str = "constant") -> str:
-    """A method's name with the options that change how it trains, as the report shows
-    it: ``"lowrank"``, ``"lowrank+denseout+kd"``, ``"small+kd"``, ``"lowrank+fd"``,
-    ``"projection+anneal"``. (The report adds ``"+30ep"`` to runs of another training
-    budget than its main one: :func:`svdnet.experiments.report.load_results`.)"""
-    label = method
-    if output_layer == "dense":
-        label += "+denseout"
-    if distill:
-        label += "+kd"
-    if weight_decay:
-        label += "+fd"
-    if anneal_epochs:
-        label += "+anneal"
-    if allocation != "energy":
-        label += f"+{allocation}"
-    if lr_schedule != "constant":
-        label += f"+{lr_schedule}"
-    return label
-
-
-def option_tokens(config: "RunConfig") -> list[str]:
-    """The file-name tokens of the options that change how a method trains, in result and
-    notebook names alike: ``outdense``, ``kd0.9t4`` (distillation weight and
-    temperature), ``wd0.0001`` (Frobenius decay; a minus sign in an exponent is written
-    ``m``), ``an3`` (rank annealing), ``alaccuracy`` (budget allocation), ``lrcosine``
-    (learning-rate schedule). None for the defaults."""
-    tokens = []
-    if config.output_layer != "auto":
-        tokens.append(f"out{config.output_layer}")
-    if config.distill:
-        tokens.append(f"kd{config.distill:g}t{config.temperature:g}")
-    if config.weight_decay:
-        tokens.append(f"wd{config.weight_decay:g}".replace("-", "m"))
-    if config.anneal_epochs:
-        tokens.append(f"an{config.anneal_epochs}")
-    if config.allocation != "energy":
-        tokens.append(f"al{config.allocation}")
-    if config.lr_schedule != "constant":
-        tokens.append(f"lr{config.lr_schedule}")
-    return tokens
-
 
 def base_method(label: str) -> str:
     """The method of a :func:`method_label`: ``"lowrank+kd"`` -> ``"lowrank"``."""
@@ -147,11 +87,11 @@ class RunConfig:
             values. Defaults to ``None``.
         budget: Choose the ranks that keep the most spectral energy with the exported
             model within this many parameters. Defaults to ``None``.
-        output_layer: One of :data:`OUTPUT_LAYERS`, for the compressed methods; for
+        output_layer: One of :data:`svdnet.experiments.options.OUTPUT_LAYERS`, for the compressed methods; for
             ``small``, which model size it matches. Defaults to ``"auto"`` (what every
             result before this field had).
         distill: Weight of the dense teacher's softened outputs in the loss, in [0, 1)
-            (Hinton et al. 2015); 0 trains on the labels alone. For :data:`DISTILLED`
+            (Hinton et al. 2015); 0 trains on the labels alone. For :data:`svdnet.experiments.options.DISTILLED`
             methods; the teacher is the dense run of the same dataset and seed, trained
             for ``epochs``. Defaults to 0.
         temperature: Softmax temperature of the distillation, > 0. Defaults to 4.
@@ -218,9 +158,8 @@ class RunConfig:
         """The dense run of the same dataset, seed and recipe (trained for ``epochs``,
         default ``self.epochs``): the baseline, the start of ``posthoc`` and
         ``finetune``, and the distillation teacher."""
-        return self.replace(method="dense", output_layer="auto", distill=0.0,
-                            weight_decay=0.0, anneal_epochs=0, allocation="energy",
-                            lr_schedule="constant", epochs=self.epochs if epochs is None else epochs)
+        return self.replace(method="dense", **dense_options(self),
+                            epochs=self.epochs if epochs is None else epochs)
 
     @property
     def dense_epochs(self) -> int:
@@ -262,36 +201,7 @@ def validate_config(config: RunConfig) -> RunConfig:
         check_int("finetune_epochs", config.finetune_epochs, minimum=1)
     check_bool("jit_compile", config.jit_compile)
     check_choice("pipeline", config.pipeline, PIPELINES)
-    check_choice("output_layer", config.output_layer, OUTPUT_LAYERS)
-    if config.output_layer != "auto" and config.method == "dense":
-        raise ValueError(f"output_layer={config.output_layer!r} applies to the compressed "
-                         "methods and small; received method='dense'.")
-    check_number("distill", config.distill, minimum=0, maximum=1, include_maximum=False)
-    if config.distill and config.method not in DISTILLED:
-        raise ValueError(f"distill={config.distill} needs a method that trains after the "
-                         f"teacher, one of {', '.join(map(repr, DISTILLED))}; received "
-                         f"method={config.method!r}.")
-    check_number("temperature", config.temperature, minimum=0, include_minimum=False)
-    check_number("weight_decay", config.weight_decay, minimum=0)
-    if config.weight_decay and config.method != "lowrank":
-        raise ValueError(f"weight_decay={config.weight_decay} is the Frobenius decay of "
-                         f"'lowrank''s factors; received method={config.method!r}.")
-    check_choice("allocation", config.allocation, ALLOCATIONS)
-    if config.allocation != "energy" and (config.method != "finetune"
-                                           or config.budget is None):
-        raise ValueError(f"allocation={config.allocation!r} shares a budget between the "
-                         f"layers of 'finetune'; received method={config.method!r} with "
-                         f"{config.rank_label}.")
-    check_choice("lr_schedule", config.lr_schedule, LR_SCHEDULES)
-    if config.lr_schedule != "constant" and config.method != "finetune":
-        raise ValueError(f"lr_schedule={config.lr_schedule!r} schedules the factor epochs of "
-                         f"'finetune'; received method={config.method!r}.")
-    check_int("anneal_epochs", config.anneal_epochs, minimum=0)
-    if config.anneal_epochs and (config.method != "projection"
-                                 or rank_request(**config.rank_choice).needs_spectrum):
-        raise ValueError(f"anneal_epochs={config.anneal_epochs} anneals the rank of "
-                         f"'projection' with a rank; received method={config.method!r} "
-                         f"with {config.rank_label}.")
+    check_options(config)  # svdnet.experiments.options: each option's values and methods
     if config.method != "dense":
         _check_ranks_fit_the_model(config)
     return config

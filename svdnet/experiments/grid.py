@@ -32,14 +32,15 @@ import re
 import sys
 import time
 
-from svdnet.experiments.config import (
-    CHOICES,
-    METHODS,
-    RunConfig,
-    expand_choices,
-    option_tokens,
-)
+from svdnet.experiments.config import CHOICES, METHODS, RunConfig, expand_choices
 from svdnet.experiments.data import DATASETS
+from svdnet.experiments.options import (
+    METHOD_OPTIONS,
+    add_flags,
+    option_tokens,
+    options_pattern,
+    read_options,
+)
 from svdnet.experiments.paths import NOTEBOOKS, PROJECT_ROOT, without_folder
 from svdnet.experiments.results import is_finished, write_text_atomic
 from svdnet.experiments.sweep import result_name
@@ -112,11 +113,7 @@ class Group:
 
 _NAME = re.compile(
     r"^(?P<dataset>.+?)-(?P<method>" + "|".join(METHODS) + r")-e(?P<epochs>\d+)"
-    r"(?:-n(?P<train_size>\d+))?(?:-out(?P<output_layer>[a-z]+))?"
-    r"(?:-kd(?P<distill>[\d.]+)t(?P<temperature>[\d.]+))?(?:-wd(?P<weight_decay>[\d.em+]+))?"
-    r"(?:-an(?P<anneal_epochs>\d+))?(?:-al(?P<allocation>[a-z]+))?"
-    r"(?:-lr(?P<lr_schedule>[a-z]+))?"
-    r"-seed(?P<seed>\d+)"
+    r"(?:-n(?P<train_size>\d+))?" + options_pattern() + r"-seed(?P<seed>\d+)"
     r"(?:-r(?P<ranks>[\d.]+(?:-[\d.]+)*))?(?:-e(?P<energies>[\d.]+(?:-[\d.]+)*))?"
     r"(?:-p(?P<budgets>[\d.]+(?:-[\d.]+)*))?$"
 )
@@ -146,14 +143,7 @@ def describe_name(name: str) -> dict | None:
         return tuple(float(value) for value in text.split("-")) if text else ()
 
     return {"dataset": match.group("dataset"), "method": match.group("method"),
-            "epochs": int(match.group("epochs")),
-            "output_layer": match.group("output_layer") or "auto",
-            "distill": float(match.group("distill") or 0),
-            "temperature": float(match.group("temperature") or 4),
-            "weight_decay": float((match.group("weight_decay") or "0").replace("m", "-")),
-            "anneal_epochs": int(match.group("anneal_epochs") or 0),
-            "allocation": match.group("allocation") or "energy",
-            "lr_schedule": match.group("lr_schedule") or "constant",
+            "epochs": int(match.group("epochs")), **read_options(match.groupdict()),
             "train_size": int(match.group("train_size") or 0), "seed": int(match.group("seed")),
             "ranks": values("ranks"), "energies": values("energies"),
             "budgets": values("budgets")}
@@ -400,21 +390,7 @@ def main(argv=None) -> int:
                         help="training examples per run; 0 (default) for the whole split")
     parser.add_argument("--svd-method", default="auto",
                         help="SVD backend: auto (default), exact or randomized")
-    parser.add_argument("--output-layer", default="auto",
-                        help="compressed methods: 'auto' or 'dense' (keep the output layer)")
-    parser.add_argument("--distill", type=float, default=0.0,
-                        help="finetune, lowrank, small: weight of the dense teacher's soft "
-                             "targets, in [0, 1)")
-    parser.add_argument("--temperature", type=float, default=4.0,
-                        help="distillation temperature, > 0")
-    parser.add_argument("--weight-decay", type=float, default=0.0,
-                        help="lowrank: Frobenius decay of each product U V")
-    parser.add_argument("--anneal-epochs", type=int, default=0,
-                        help="projection: epochs over which the kept rank falls to k")
-    parser.add_argument("--allocation", default="energy",
-                        help="finetune with budgets: 'energy' or 'accuracy' (measured per layer)")
-    parser.add_argument("--lr-schedule", default="constant",
-                        help="finetune: 'constant' or 'cosine' learning rate for the factor epochs")
+    add_flags(parser)  # one per option of svdnet.experiments.options
     parser.add_argument("--out", default="reports/grid", help="output folder")
     parser.add_argument("--quick", action="store_true",
                         help="tiny grid (mnist; all methods; ranks 2, 20; seed 0; 2 epochs, "
@@ -437,7 +413,9 @@ def main(argv=None) -> int:
         parser.error(f"give --workers ({args.workers}) or --scheduler ({args.scheduler!r}), "
                      "not both.")
     if args.scheduler:
-        from svdnet.experiments.cluster import check_scheduler_address  # imports no Dask
+        from svdnet.experiments.cluster import (
+            check_scheduler_address,  # imports no Dask
+        )
 
         try:
             check_scheduler_address(args.scheduler)
@@ -461,10 +439,9 @@ def main(argv=None) -> int:
         base = RunConfig(method=grid["methods"][0] if grid["methods"] else "dense",
                          epochs=grid.pop("epochs"), train_size=grid.pop("train_size"),
                          finetune_epochs=grid.pop("finetune_epochs"),
-                         svd_method=args.svd_method, output_layer=args.output_layer,
-                         distill=args.distill, temperature=args.temperature,
-                         weight_decay=args.weight_decay, anneal_epochs=args.anneal_epochs,
-                         allocation=args.allocation, lr_schedule=args.lr_schedule)  # plan() validates each run
+                         svd_method=args.svd_method,
+                         **{option.name: getattr(args, option.name)
+                            for option in METHOD_OPTIONS})  # plan() validates each run
         groups, done = plan(base, results_dir=os.path.join(args.out, "results"), **grid)
         if not args.dry_run:
             check_writable(args.out)

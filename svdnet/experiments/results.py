@@ -11,8 +11,9 @@ import tempfile
 
 import numpy as np
 
-from svdnet.experiments.config import METHODS, method_label
+from svdnet.experiments.config import METHODS
 from svdnet.experiments.execution import follows_rule
+from svdnet.experiments.options import method_label, option_values
 from svdnet.rank_selection import rank_request
 
 
@@ -255,11 +256,7 @@ def result_row(payload: dict, path: str) -> dict:
         choice, value = run_choice(config)
         return {
             "dataset": config["dataset"],
-            "method": method_label(config["method"], config.get("output_layer", "auto"),
-                                   config.get("distill", 0.0), config.get("weight_decay", 0.0),
-                                   config.get("anneal_epochs", 0),
-                                   config.get("allocation", "energy"),
-                                   config.get("lr_schedule", "constant")),
+            "method": method_label(config["method"], **option_values(config)),
             "choice": choice,
             "value": value,
             "rank": config["rank"] if choice == "rank" else np.nan,

@@ -27,6 +27,7 @@ from svdnet.experiments.formatting import (
 from svdnet.experiments.grid import describe_name
 from svdnet.experiments.images import compact_png
 from svdnet.experiments.literature import MNIST_NOTE, PUBLISHED, counts_note
+from svdnet.experiments.options import option_words
 from svdnet.experiments.report import (
     comparisons,
     frontier_table,
@@ -132,24 +133,6 @@ def _size_label(fields: dict) -> str:
     return "; ".join(parts) or "dense"
 
 
-def variant_text(fields: dict) -> str:
-    """The training options of a run page in words, ``""`` for the defaults."""
-    words = []
-    if fields.get("output_layer", "auto") != "auto":
-        words.append(f"output layer {fields['output_layer']}")
-    if fields.get("distill"):
-        words.append(f"distilled, weight {fields['distill']:g}, T {fields['temperature']:g}")
-    if fields.get("weight_decay"):
-        words.append(f"Frobenius decay {fields['weight_decay']:g}")
-    if fields.get("allocation", "energy") != "energy":
-        words.append(f"budget shared by {fields['allocation']}")
-    if fields.get("lr_schedule", "constant") != "constant":
-        words.append(f"{fields['lr_schedule']} learning rate")
-    if fields.get("anneal_epochs"):
-        words.append(f"rank annealed over {fields['anneal_epochs']} epochs")
-    return f" ({'; '.join(words)})" if words else ""
-
-
 def run_pages(pages: list[str], epochs: int | None = None
               ) -> tuple[list[int], list[dict], list[tuple[str, str]]]:
     """Groups the grid's run pages by dataset and method, one column per seed.
@@ -179,7 +162,7 @@ def run_pages(pages: list[str], epochs: int | None = None
             others.append((os.path.basename(page), page))
             continue
         seeds.add(fields["seed"])
-        label = _size_label(fields) + variant_text(fields)
+        label = _size_label(fields) + option_words(fields)
         if fields["epochs"] != epochs or fields["train_size"]:
             label += f" ({fields['epochs']} epochs" + (
                 f", {fields['train_size']:,} examples)" if fields["train_size"] else ")")

@@ -27,11 +27,11 @@ import pandas as pd
 from svdnet.experiments.config import (  # noqa: F401
     RunConfig,
     expand_choices,
-    option_tokens,
     validate_config,
 )
 from svdnet.experiments.data import Dataset, load_dataset
 from svdnet.experiments.execution import execution_record, pin_threads
+from svdnet.experiments.options import option_tokens
 from svdnet.experiments.provenance import provenance
 from svdnet.experiments.results import ResultValueError, write_result
 from svdnet.experiments.snapshots import SaveWeightsAt

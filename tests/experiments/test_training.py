@@ -224,7 +224,8 @@ def test_output_layer_dense_sizes_small_like_the_model_that_keeps_it():
 
 
 def test_options_name_their_runs_and_their_method_labels():
-    from svdnet.experiments.config import base_method, method_label
+    from svdnet.experiments.config import base_method
+    from svdnet.experiments.options import method_label
     from svdnet.experiments.sweep import result_name
 
     config = RunConfig(method="lowrank", rank=5, output_layer="dense", distill=0.9,
@@ -232,7 +233,8 @@ def test_options_name_their_runs_and_their_method_labels():
     assert result_name(config) == ("mnist-lowrank-r5-outdense-kd0.9t4-wd0.0001-5x1024-e10-b128"
                                    "-seed0.json")
     assert result_name(config.dense_twin()) == "mnist-dense-5x1024-e10-b128-seed0.json"
-    assert method_label("lowrank", "dense", 0.9, 1e-4) == "lowrank+denseout+kd+fd"
+    assert method_label("lowrank", output_layer="dense", distill=0.9,
+                        weight_decay=1e-4) == "lowrank+denseout+kd+fd"
     assert method_label("small") == "small" and base_method("small+kd") == "small"
 
 
