@@ -50,6 +50,11 @@ class Calibration:
     allocation: str = "energy"
     labelled: tuple | None = None
 
+    @property
+    def examples(self) -> int:
+        """The number of calibration examples read (at most the ``max_examples`` asked)."""
+        return sum(len(batch) for batch in self.batches)
+
 
 ALLOCATIONS = ("energy", "loss")
 """How a budget's parameters are shared among layers, with calibration data:
@@ -306,8 +311,9 @@ def calibrated_ranks(model: keras.Model, layers: dict, kernels: dict,
     """
     if calibrated is None:
         return choose_layer_ranks(model, kernels, request)
+    # every example read (max_examples may exceed input_covariances' default cap)
     covariances = input_covariances(model, layers, list(calibrated.batches),
-                                    conv_scheme=conv_scheme)
+                                    max_examples=calibrated.examples, conv_scheme=conv_scheme)
     ranks, full, fixed = choose_layer_ranks(model, kernels, request, covariances)
     if calibrated.allocation == "loss":
         # Imported here: svdnet.sensitivity reads kernels through this module.

@@ -57,6 +57,25 @@ def test_one_pass_factors_are_the_whitened_svd_of_each_kernel():
                                    expected, atol=2e-5)
 
 
+def test_every_example_up_to_max_examples_is_used_beyond_the_default_cap():
+    # 3,000 examples with max_examples=3000: the factors are the whitened SVD on all of
+    # them, not on the default cap's first 2,048.
+    model = _model()
+    rng = np.random.default_rng(5)
+    many = (rng.standard_normal((3000, 24)) * np.geomspace(5, 0.05, 24)).astype("float32")
+    many[2048:] *= np.geomspace(0.05, 5, 24).astype("float32")  # other directions after 2,048
+    aware = factorize(model, 4, verbose=0, data=many, max_examples=3000)
+    selected, _ = select_layers(model)
+    everything = input_covariances(model, selected, many, max_examples=3000)
+    kernel = keras.ops.convert_to_numpy(model.get_layer("hidden_1").kernel)
+    expected = whitened_svd(kernel, everything["hidden_1"]).truncate(4).reconstruct()
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(aware.get_layer("hidden_1").kernel),
+                               expected, atol=2e-5)
+    first = input_covariances(model, selected, many[:2048])
+    assert not np.allclose(whitened_svd(kernel, first["hidden_1"]).truncate(4).reconstruct(),
+                           expected, atol=2e-5)
+
+
 def test_sequential_makes_up_for_the_layers_before_it():
     # Each layer's sequential factors are the best rank-k kernel for its original output
     # from the inputs of the truncated layers before it: at least as good as one pass.
