@@ -75,6 +75,16 @@ CACHE = os.path.join(POST_TRAINING, "cache")
 """Default folder of the dense models' weights (ignored by git):
 ``reports/post_training/cache``."""
 
+CALIBRATION = os.path.join(POST_TRAINING, "calibration")
+"""Default folder of the calibration sweeps' result files (committed)."""
+
+CALIBRATION_SIZES = (256, 1024, 4096, 8192)
+"""Calibration examples of :func:`run_calibration_sweep` (the study itself uses
+:attr:`StudySettings.calibration`)."""
+
+SWEPT_COMPRESSORS = ("one pass", "sequential")
+"""The compressors of the calibration sweep: those that take unlabelled data."""
+
 COSTS = os.path.join(POST_TRAINING, "costs")
 """Default folder of ``benchmarks/compression_cost.py``'s timings (committed)."""
 
@@ -358,6 +368,87 @@ def run_study(settings: StudySettings, out: str = OUT, cache: str = CACHE,
     return path
 
 
+def run_calibration_sweep(settings: StudySettings, ratios=(10.0,),
+                          sizes=CALIBRATION_SIZES, out: str = CALIBRATION,
+                          cache: str = CACHE, log=print) -> str:
+    """Test and validation accuracy of the study's dense model compressed with no gradient
+    step, against the number of calibration examples (the first ``n`` training images):
+    each of :data:`SWEPT_COMPRESSORS` at each ratio and size, and ``plain`` (no data) once
+    per ratio. One result file per model, dataset and seed, resumable row by row like the
+    study's.
+
+    Args:
+        settings: The study's :class:`StudySettings`; its dense model must be cached
+            (run :func:`run_study` first).
+        ratios: Compression ratios. Defaults to 10x only.
+        sizes: Calibration examples. Defaults to :data:`CALIBRATION_SIZES`.
+        out: Folder of the result files. Defaults to :data:`CALIBRATION`.
+        cache: Folder of the dense models' weights. Defaults to :data:`CACHE`.
+        log: Called with one line per finished row. Defaults to ``print``.
+
+    Returns:
+        The result file's path.
+
+    Raises:
+        FileNotFoundError: when the dense model is not cached, naming the command that
+            makes it.
+        ValueError: for an empty, repeated or non-positive list of ratios or sizes, or
+            sizes beyond the training split.
+    """
+    import keras
+
+    from svdnet import factorize
+    from svdnet.experiments.execution import pin_threads
+    from svdnet.validation import check_int, check_number
+
+    for name, values, check in (("ratios", ratios, lambda v: check_number(
+            "ratios", v, minimum=1, include_minimum=False)),
+            ("sizes", sizes, lambda v: check_int("sizes", v, minimum=1))):
+        if not values or len(set(values)) != len(values):
+            raise ValueError(f"{name} must list distinct values; received {list(values)!r}.")
+        for value in values:
+            check(value)
+    weights = dense_weights_path(settings, cache)
+    if not os.path.exists(weights):
+        raise FileNotFoundError(
+            f"no cached dense model at {weights!r}: run `python -m "
+            f"svdnet.experiments.post_training --model {settings.model} --dataset "
+            f"{settings.dataset} --seeds {settings.seed} --epochs {settings.epochs}` first.")
+    pin_threads()
+    data, (train_x, train_y), (val_x, val_y) = splits(settings.dataset)
+    too_many = [size for size in sizes if size > len(train_x)]
+    if too_many:
+        raise ValueError(f"sizes {too_many} exceed the {len(train_x):,} training images.")
+    study = StudyFile(os.path.join(out, f"{settings.name}.json"), settings)
+    keras.utils.set_random_seed(settings.seed)
+    dense = build_model(settings.model, data.num_classes, data.input_dim)
+    dense.load_weights(weights)
+    total = int(dense.count_params())
+    points = [(ratio, "plain", 0) for ratio in ratios]
+    points += [(ratio, name, size) for ratio in ratios for name in SWEPT_COMPRESSORS
+               for size in sizes]
+    for ratio, name, size in points:
+        key = f"{ratio:g}x {name} calibration={size}"
+        if key in study:
+            continue
+        options = ({} if name == "plain" else
+                   {"data": train_x[:size], "max_examples": size, **COMPRESSORS[name]})
+        keras.utils.set_random_seed(settings.seed)
+        start = time.perf_counter()
+        compressed = factorize(dense, budget=int(total / ratio), verbose=0, **options)
+        row = {"key": key, "model": settings.model, "dataset": settings.dataset,
+               "seed": settings.seed, "kind": "calibration", "method": name, "ratio": ratio,
+               "examples": size, "parameters": int(compressed.count_params()),
+               "seconds": time.perf_counter() - start,
+               "val": _accuracy(compressed, val_x, val_y),
+               "test": _accuracy(compressed, data.x_test, data.y_test)}
+        study.add(row)
+        log(f"{settings.name} {key}: val {100 * row['val']:.2f}%, test "
+            f"{100 * row['test']:.2f}%, {row['seconds']:.1f} s")
+    log(f"wrote {study.path}")
+    return study.path
+
+
 def _batches(x, y, seed):
     from svdnet.experiments.data import training_dataset
 
@@ -374,23 +465,43 @@ def main(argv=None) -> None:
     parser.add_argument("--dataset", default=defaults.dataset)
     parser.add_argument("--seeds", type=comma_list(int), default=(0,))
     parser.add_argument("--epochs", type=int, default=defaults.epochs)
-    parser.add_argument("--ratios", type=comma_list(float),
-                        default=defaults.ratios)
+    parser.add_argument("--ratios", type=comma_list(float), default=None,
+                        help="compression ratios (default: 3,10,25,50; with "
+                             "--calibration-sizes, 10)")
     parser.add_argument("--fine-tune-ratios", type=comma_list(float),
                         default=defaults.fine_tune_ratios)
     parser.add_argument("--calibration", type=int, default=defaults.calibration)
-    parser.add_argument("--out", default=OUT)
+    parser.add_argument("--calibration-sizes", type=comma_list(int), default=None,
+                        help="instead of the study, compress its cached dense model with no "
+                             "gradient step on this many calibration images each, e.g. "
+                             "256,1024,4096,8192, at each of --ratios (written to "
+                             "reports/post_training/calibration)")
+    parser.add_argument("--out", default=None,
+                        help="folder of the result files (default: reports/post_training/"
+                             "study, or .../calibration with --calibration-sizes)")
     parser.add_argument("--cache", default=CACHE)
     args = parser.parse_args(argv)
+    sweep = args.calibration_sizes is not None
     try:
-        studies = [StudySettings(model=args.model, dataset=args.dataset, seed=seed,
-                                 epochs=args.epochs, ratios=args.ratios,
-                                 fine_tune_ratios=args.fine_tune_ratios,
-                                 calibration=args.calibration) for seed in args.seeds]
+        if sweep:  # the dense model's settings only: the sweep's ratios are its rows
+            studies = [StudySettings(model=args.model, dataset=args.dataset, seed=seed,
+                                     epochs=args.epochs) for seed in args.seeds]
+        else:
+            studies = [StudySettings(model=args.model, dataset=args.dataset, seed=seed,
+                                     epochs=args.epochs, ratios=args.ratios or defaults.ratios,
+                                     fine_tune_ratios=args.fine_tune_ratios,
+                                     calibration=args.calibration) for seed in args.seeds]
     except (TypeError, ValueError) as error:
         parser.error(str(error))
     for settings in studies:
-        run_study(settings, args.out, args.cache)
+        if not sweep:
+            run_study(settings, args.out or OUT, args.cache)
+            continue
+        try:
+            run_calibration_sweep(settings, args.ratios or (10.0,), args.calibration_sizes,
+                                  args.out or CALIBRATION, args.cache)
+        except (FileNotFoundError, ValueError) as error:
+            parser.error(str(error))
 
 
 if __name__ == "__main__":

@@ -157,3 +157,52 @@ def test_data_aware_compression_keeps_more_accuracy_than_plain_at_high_ratio(tin
             if row["kind"] == "compressed" and row["ratio"] == 8.0}
     assert max(at_8[name] for name in COMPRESSORS if name != "plain") >= at_8["plain"]
     assert np.isfinite(list(at_8.values())).all()
+
+
+@pytest.mark.parametrize("ratios, sizes, named", [
+    ((10.0,), (), "sizes"), ((10.0,), (256, 256), "[256, 256]"), ((10.0,), (0,), "0"),
+    ((), (256,), "ratios"), ((1.0,), (256,), "1.0"), ((10.0,), (2.5,), "2.5"),
+])
+def test_a_calibration_sweep_refuses_bad_lists_naming_them(tmp_path, ratios, sizes, named):
+    with pytest.raises((TypeError, ValueError)) as error:
+        post_training.run_calibration_sweep(StudySettings(), ratios, sizes,
+                                            str(tmp_path / "out"), str(tmp_path / "cache"))
+    assert named in str(error.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_calibration_sweep_without_the_dense_model_names_the_command(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        post_training.main(["--model", "cnn", "--dataset", "fashion_mnist",
+                            "--calibration-sizes", "256,1024", "--cache", str(tmp_path)])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "no cached dense model" in err and "--model cnn --dataset fashion_mnist" in err
+
+
+@pytest.mark.slow
+def test_a_calibration_sweep_writes_each_size_once_and_resumes(tiny_study, tmp_path):
+    settings, out, cache, path = tiny_study
+    sweep = str(tmp_path / "calibration")
+    lines = []
+    result = post_training.run_calibration_sweep(settings, (8.0,), (64, 256), sweep, cache,
+                                                 log=lines.append)
+    rows = _rows(result)
+    assert sorted(rows) == sorted(["8x plain calibration=0"] + [
+        f"8x {name} calibration={size}" for name in post_training.SWEPT_COMPRESSORS
+        for size in (64, 256)])
+    dense = _rows(path)["dense"]
+    for row in rows.values():
+        assert row["kind"] == "calibration" and 0 <= row["test"] <= 1
+        assert row["parameters"] <= dense["parameters"] / 8.0
+    # the rows at 256 examples are the study's own one pass and sequential at 8x
+    study = _rows(path)
+    for name in post_training.SWEPT_COMPRESSORS:
+        assert rows[f"8x {name} calibration=256"]["val"] == study[f"8x {name}"]["val"]
+    assert rows["8x plain calibration=0"]["val"] == study["8x plain"]["val"]
+    again = []
+    post_training.run_calibration_sweep(settings, (8.0,), (64, 256), sweep, cache,
+                                        log=again.append)
+    assert again == [f"wrote {result}"]
+    with pytest.raises(ValueError, match="exceed the 1,000 training images"):
+        post_training.run_calibration_sweep(settings, (8.0,), (4096,), sweep, cache)
