@@ -157,6 +157,30 @@ if frame is not None:
     figure = pr.sweep_figure(frame, "steps")
 
 # %% [markdown]
+# ## How many calibration images
+#
+# The study calibrates on 2,048 images. Here the same dense model (seed 0) is compressed with no
+# gradient step on 256 to 8,192 of its training images (`python -m
+# svdnet.experiments.post_training --calibration-sizes 256,1024,4096,8192 --ratios R`), at the
+# size of each model's target: 25x for the MLP, 10x for the CNN and the ViT. A layer sees as
+# many input vectors as images, except a convolution, which sees one per image position: the
+# CNN's Dense layer after Flatten has 3,136 inputs, so below 3,136 images its input covariance
+# is singular and only the damping fills the directions the images never reached.
+#
+# **What to see:** whether the data-aware compressors still gain from more images at the size
+# that matters, and where they level off.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+sweep = pr.load_calibration()
+if sweep.empty or frame is None:
+    print("no calibration sweep yet: run python -m svdnet.experiments.post_training "
+          "--calibration-sizes 256,1024,4096,8192")
+else:
+    figure = pr.calibration_figure(sweep, frame)
+    display(pr.readable_calibration(sweep).style.hide(axis="index"))
+
+# %% [markdown]
 # ## Seconds to compress
 #
 # `python benchmarks/compression_cost.py --model M --dataset D` on the study's cached dense

@@ -19,6 +19,7 @@ import pandas as pd
 from svdnet.experiments.formatting import accuracy_text, dataset_name
 from svdnet.experiments.post_training import (
     BASELINES,
+    CALIBRATION,
     CALIBRATION_PASS,
     COMPRESSORS,
     COSTS,
@@ -500,6 +501,76 @@ def sweep_figure(frame: pd.DataFrame, swept: str):
         axis.set_title(f"{model.upper()} {dataset_name(dataset)}, {ratio:g}x")
     legend_outside(figure, axes[0])
     return figure
+
+
+def load_calibration(folder: str = CALIBRATION) -> pd.DataFrame:
+    """Every row of the calibration sweeps' files in ``folder``
+    (:func:`svdnet.experiments.post_training.run_calibration_sweep`), empty when there is
+    none."""
+    rows = []
+    for path in sorted(glob.glob(os.path.join(folder, "*.json"))):
+        with open(path, encoding="utf-8") as handle:
+            stored = json.load(handle)
+        commit = stored["provenance"].get("commit", "")
+        rows += [{**row, "commit": commit} for row in stored["rows"]]
+    return pd.DataFrame(rows)
+
+
+def calibration_figure(sweep: pd.DataFrame, frame: pd.DataFrame):
+    """Test accuracy with no gradient step against the number of calibration images, one
+    panel per model, dataset and ratio: each data-aware compressor, ``plain`` (no data)
+    and the dense model (``frame``'s, same seeds) as lines. ``None`` without a sweep."""
+    import matplotlib.pyplot as plt
+
+    from svdnet.experiments.plots import legend_outside
+
+    if sweep.empty:
+        return None
+    panels = sorted(set(zip(sweep["model"], sweep["dataset"], sweep["ratio"])))
+    figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.8),
+                                squeeze=False)
+    for axis, (model, dataset, ratio) in zip(axes[0], panels):
+        part = sweep[(sweep["model"] == model) & (sweep["dataset"] == dataset)
+                     & (sweep["ratio"] == ratio)]
+        dense = frame[(frame["kind"] == "dense") & (frame["model"] == model)
+                      & (frame["dataset"] == dataset) & frame["seed"].isin(part["seed"])]
+        if len(dense):
+            axis.axhline(100 * dense["test"].mean(), color=COLOURS["dense"], linestyle="--",
+                         label="dense")
+        plain = part[part["method"] == "plain"]
+        if len(plain):
+            axis.axhline(100 * plain["test"].mean(), color=COLOURS["plain"], linestyle=":",
+                         label="plain (no data)")
+        for name in sorted(set(part["method"]) - {"plain"}, key=list(COMPRESSORS).index):
+            means = (part[part["method"] == name].groupby("examples")["test"]
+                     .agg(["mean", "std"]).reset_index())
+            axis.errorbar(means["examples"], 100 * means["mean"],
+                          yerr=100 * means["std"].fillna(0), marker="o",
+                          color=COLOURS[name], label=name, capsize=3)
+        axis.set_xscale("log", base=2)
+        axis.set_xlabel("calibration images")
+        axis.set_ylabel("test accuracy (%)")
+        axis.set_title(f"{model.upper()} {dataset_name(dataset)}, {ratio:g}x "
+                       f"({_seeds(part)})")
+    legend_outside(figure, axes[0])
+    return figure
+
+
+def readable_calibration(sweep: pd.DataFrame) -> pd.DataFrame:
+    """The calibration sweep for a reader: per model, dataset, ratio and compressor, the
+    test accuracy at each number of calibration images (mean over seeds)."""
+    if sweep.empty:
+        return sweep
+    table = sweep.assign(test=100 * sweep["test"]).pivot_table(
+        index=["model", "dataset", "ratio", "method"], columns="examples", values="test",
+        aggfunc="mean")
+    table.columns = ["no data" if examples == 0 else f"{examples:,} images"
+                     for examples in table.columns]
+    table = table.reset_index()
+    table["model"] = table["model"].str.upper()
+    table["dataset"] = table["dataset"].map(dataset_name)
+    table["ratio"] = table["ratio"].map(_size)
+    return table.rename(columns={"ratio": "size", "method": "compressor"}).round(2)
 
 
 def _size(ratio) -> str:

@@ -260,3 +260,31 @@ def test_the_cost_table_splits_the_calibration_pass_from_the_svds(tmp_path):
     assert row["calibration pass (s)"] == "1.25" and row["loss budget (s)"] == "30.00"
     assert row["whitened SVDs and rebuild (s)"] == "0.75"  # one pass less the calibration pass
     assert row["commit"] == "0123456789"
+
+
+def _sweep(folder, seed, accuracies):
+    rows = [{"key": f"10x {method} calibration={examples}", "model": "mlp", "dataset": "mnist",
+             "seed": seed, "kind": "calibration", "method": method, "ratio": 10.0,
+             "examples": examples, "val": test, "test": test, "parameters": 500_000,
+             "seconds": 1.0} for (method, examples), test in accuracies.items()]
+    folder.mkdir(exist_ok=True)
+    (folder / f"mlp-mnist-seed{seed}.json").write_text(json.dumps(
+        {"settings": {}, "rows": rows, "provenance": {"commit": "abc123"}}))
+
+
+def test_the_calibration_sweep_reads_as_accuracy_per_number_of_images(tmp_path, study):
+    assert pr.load_calibration(str(tmp_path / "none")).empty
+    assert pr.calibration_figure(pr.load_calibration(str(tmp_path / "none")), study) is None
+    accuracies = {("plain", 0): 0.90, ("one pass", 256): 0.93, ("one pass", 4096): 0.96,
+                  ("sequential", 256): 0.94, ("sequential", 4096): 0.97}
+    _sweep(tmp_path / "sweep", 0, accuracies)
+    _sweep(tmp_path / "sweep", 1, {key: value + 0.002 for key, value in accuracies.items()})
+    sweep = pr.load_calibration(str(tmp_path / "sweep"))
+    table = pr.readable_calibration(sweep).set_index("compressor")
+    assert table.loc["sequential", "4,096 images"] == pytest.approx(97.1)
+    assert table.loc["plain", "no data"] == pytest.approx(90.1)
+    assert table.loc["one pass", "size"] == "10x" and table.loc["one pass", "model"] == "MLP"
+    figure = pr.calibration_figure(sweep, study)
+    axis = figure.axes[0]
+    assert "2 seeds" in axis.get_title()
+    assert {line.get_label() for line in axis.get_lines()} >= {"dense", "plain (no data)"}
