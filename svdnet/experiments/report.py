@@ -24,6 +24,7 @@ from svdnet.experiments.paths import GRID_RESULTS
 from svdnet.experiments.results import (
     CorruptResultError,
     check_not_duplicate,
+    check_one_recipe,
     read_json,
     result_row,
 )
@@ -59,12 +60,17 @@ def load_results(results_dir: str, on_corrupt: str = "raise") -> tuple[pd.DataFr
         ``test loss``, ``train accuracy`` (the last epoch's, as Keras reported it during
         training), ``parameters``, ``factorised parameters``, ``compression``,
         ``width`` (of a ``small`` network), ``train s``, ``svd s``, ``wall s``,
-        ``commit``, ``file``; and the messages of the files skipped.
+        ``commit``, ``execution rule``, ``recipe`` (the settings a row does not show,
+        :func:`svdnet.experiments.results.recipe`), ``file``; and the messages of the
+        files skipped.
 
     Raises:
         FileNotFoundError: when ``results_dir`` is not a folder.
         CorruptResultError: for a corrupt, invalid or duplicate file when
             ``on_corrupt="raise"``.
+        MixedRecipeError: when runs of one row (dataset, method, rank choice, epochs)
+            differ in a setting the row does not show
+            (:func:`svdnet.experiments.results.check_one_recipe`).
     """
     check_choice("on_corrupt", on_corrupt, ON_CORRUPT)
     if not os.path.isdir(results_dir):
@@ -91,8 +97,12 @@ def load_results(results_dir: str, on_corrupt: str = "raise") -> tuple[pd.DataFr
     columns = ["dataset", "method", "choice", "value", "rank", "chosen ranks", "seed", "epochs",
                "finetune epochs", "test accuracy", "test loss", "train accuracy",
                "parameters", "factorised parameters", "compression", "width", "train s",
-               "svd s", "wall s", "commit", "execution rule", "file"]
-    return label_budgets(pd.DataFrame(rows, columns=columns)), problems
+               "svd s", "wall s", "commit", "execution rule", "recipe", "file"]
+    frame = pd.DataFrame(rows, columns=columns)
+    # never one mean of runs that differ beyond what a row shows
+    check_one_recipe(frame, ["dataset", "method", "choice", "value", "epochs",
+                             "finetune epochs"])
+    return label_budgets(frame), problems
 
 
 def main_epochs(frame: pd.DataFrame):

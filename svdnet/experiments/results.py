@@ -25,6 +25,11 @@ class DuplicateResultError(CorruptResultError):
     """Raised when two result files hold the same run configuration (a stray copy)."""
 
 
+class MixedRecipeError(ValueError):
+    """Raised when runs that the report would average (the same dataset, method label,
+    rank choice and epochs) differ in a setting it does not show."""
+
+
 class ResultValueError(ValueError):
     """Raised by :func:`check_result` for a field a result record cannot hold.
 
@@ -224,6 +229,43 @@ def is_finished(path: str | os.PathLike) -> bool:
     return True
 
 
+SHOWN_FIELDS = ("dataset", "method", "rank", "energy", "budget", "epochs", "finetune_epochs",
+                "seed")
+"""The fields of a run's config that the report's rows show (with the options of
+:data:`svdnet.experiments.options.METHOD_OPTIONS`, in the method label): every other field
+is the run's :func:`recipe`."""
+
+
+def recipe(config: dict) -> str:
+    """The settings of a run that the report's rows do not show (batch size, training
+    examples, model shape, SVD backend, input pipeline, ...), as canonical text: runs of
+    one report row must share it (:func:`check_one_recipe`)."""
+    shown = set(SHOWN_FIELDS) | set(option_values({}))
+    return json.dumps({key: value for key, value in config.items() if key not in shown},
+                      sort_keys=True, default=str)
+
+
+def check_one_recipe(rows, keys) -> None:
+    """Raises :class:`MixedRecipeError` when rows of the same ``keys`` (the report's row:
+    dataset, method, choice, value, epochs) hold runs of different :func:`recipe`, naming
+    the row, the files and the settings that differ.
+
+    Args:
+        rows: A ``pandas.DataFrame`` with ``keys``, ``recipe`` and ``file`` columns.
+        keys: The columns of one report row.
+    """
+    for key, part in rows.groupby(list(keys), dropna=False):
+        if part["recipe"].nunique() > 1:
+            recipes = [json.loads(text) for text in part["recipe"].unique()]
+            differ = sorted(name for name in set().union(*recipes)
+                            if len({json.dumps(r.get(name), default=str) for r in recipes}) > 1)
+            files = part.drop_duplicates("recipe")["file"].tolist()
+            raise MixedRecipeError(
+                f"The runs of {dict(zip(keys, key))} differ in {', '.join(differ)} "
+                f"(for example {', '.join(files)}): the report would average them. Keep "
+                "one setting per results folder (move the others to a folder of their own).")
+
+
 def result_row(payload: dict, path: str) -> dict:
     """Returns the fields of a sweep result that the report reads, as one table row.
 
@@ -276,6 +318,7 @@ def result_row(payload: dict, path: str) -> dict:
             "wall s": payload.get("wall_seconds", np.nan),
             "commit": payload.get("provenance", {}).get("commit"),
             "execution rule": follows_rule(payload.get("execution")),
+            "recipe": recipe(config),
             "file": os.path.basename(path),
         }
     except KeyError as error:

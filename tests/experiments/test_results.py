@@ -193,3 +193,36 @@ def test_a_stray_copy_of_a_result_is_refused_naming_both_files(tmp_path):
     other["config"]["seed"] = 1  # another run: both count
     write_json_atomic(tmp_path / "a-run copy.json", other)
     assert len(load_results(str(tmp_path))[0]) == 2
+
+
+@pytest.mark.parametrize("field, value", [("train_size", 0), ("batch_size", 64),
+                                          ("svd_method", "randomized"), ("pipeline", "numpy"),
+                                          ("every", 2)])
+def test_runs_of_one_row_that_differ_beyond_the_seed_are_never_averaged(tmp_path, field, value):
+    from svdnet.experiments.report import load_results
+    from svdnet.experiments.results import MixedRecipeError
+
+    write_json_atomic(tmp_path / "seed0.json", _valid_result())
+    other = _valid_result()
+    other["config"]["seed"] = 1
+    assert other["config"][field] != value
+    other["config"][field] = value  # a setting no column of the report shows
+    write_json_atomic(tmp_path / "seed1.json", other)
+    with pytest.raises(MixedRecipeError) as info:
+        load_results(str(tmp_path))
+    message = str(info.value)
+    assert field in message and "seed0.json" in message and "seed1.json" in message
+    other["config"][field] = _valid_result()["config"][field]  # the same recipe: one mean
+    write_json_atomic(tmp_path / "seed1.json", other)
+    frame = load_results(str(tmp_path))[0]
+    assert len(frame) == 2 and frame["recipe"].nunique() == 1
+
+
+def test_runs_that_a_row_tells_apart_are_not_a_mixed_recipe(tmp_path):
+    from svdnet.experiments.report import load_results
+
+    write_json_atomic(tmp_path / "a.json", _valid_result())
+    other = _valid_result()
+    other["config"].update(epochs=30, seed=1)  # another row of the report
+    write_json_atomic(tmp_path / "b.json", other)
+    assert len(load_results(str(tmp_path))[0]) == 2
