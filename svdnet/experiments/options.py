@@ -38,6 +38,14 @@ def _number(value) -> str:
     return f"{value:g}"
 
 
+def _prefixed(name: str, prefix: str, chars: str = "[a-z]+", kind=str) -> dict:
+    """``token``, ``pattern`` and ``read`` of an option written as ``prefix`` and its value
+    (``outdense``, ``an3``)."""
+    return {"token": lambda fields: f"{prefix}{fields[name]}",
+            "pattern": rf"{prefix}(?P<{name}>{chars})",
+            "read": lambda groups: {name: kind(groups[name])}}
+
+
 @dataclasses.dataclass(frozen=True)
 class MethodOption:
     """One option of how a method trains.
@@ -98,9 +106,7 @@ METHOD_OPTIONS = (
             f"output_layer={config.output_layer!r} applies to the compressed methods and "
             "small; received method='dense'."),
         label="denseout",
-        token=lambda fields: f"out{fields['output_layer']}",
-        pattern=r"out(?P<output_layer>[a-z]+)",
-        read=lambda groups: {"output_layer": groups["output_layer"]},
+        **_prefixed("output_layer", "out"),
         words=lambda fields: f"output layer {fields['output_layer']}"),
     MethodOption(
         "distill", 0.0, float,
@@ -143,9 +149,7 @@ METHOD_OPTIONS = (
             f"anneal_epochs={config.anneal_epochs} anneals the rank of 'projection' with a "
             f"rank; received method={config.method!r} with {config.rank_label}."),
         label="anneal",
-        token=lambda fields: f"an{fields['anneal_epochs']}",
-        pattern=r"an(?P<anneal_epochs>\d+)",
-        read=lambda groups: {"anneal_epochs": int(groups["anneal_epochs"])},
+        **_prefixed("anneal_epochs", "an", r"\d+", int),
         words=lambda fields: f"rank annealed over {fields['anneal_epochs']} epochs"),
     MethodOption(
         "allocation", "energy", str,
@@ -156,9 +160,7 @@ METHOD_OPTIONS = (
             f"allocation={config.allocation!r} shares a budget between the layers of "
             f"'finetune'; received method={config.method!r} with {config.rank_label}."),
         label="{value}",
-        token=lambda fields: f"al{fields['allocation']}",
-        pattern=r"al(?P<allocation>[a-z]+)",
-        read=lambda groups: {"allocation": groups["allocation"]},
+        **_prefixed("allocation", "al"),
         words=lambda fields: f"budget shared by {fields['allocation']}"),
     MethodOption(
         "lr_schedule", "constant", str,
@@ -168,9 +170,7 @@ METHOD_OPTIONS = (
             f"lr_schedule={config.lr_schedule!r} schedules the factor epochs of 'finetune'; "
             f"received method={config.method!r}."),
         label="{value}",
-        token=lambda fields: f"lr{fields['lr_schedule']}",
-        pattern=r"lr(?P<lr_schedule>[a-z]+)",
-        read=lambda groups: {"lr_schedule": groups["lr_schedule"]},
+        **_prefixed("lr_schedule", "lr"),
         words=lambda fields: f"{fields['lr_schedule']} learning rate"),
 )
 """Every option of how a method trains, in the order of labels, names and page text."""
