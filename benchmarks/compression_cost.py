@@ -10,7 +10,7 @@ epochs first) and, in one process under the execution rule, times side by side a
 parameter budget (dense parameters / ``--ratio``), each ``--repeats`` times:
 
 - ``calibration pass``: :func:`svdnet.calibration.input_covariances` alone, the one
-  forward pass over the study's 2,048 calibration images that accumulates every
+  forward pass over the study's calibration images (2,048 by default) that accumulates every
   compressed layer's input covariance;
 - each compressor of the study (:data:`svdnet.experiments.post_training.COMPRESSORS`):
   ``plain`` (the SVDs of the weights and the rebuilt model, no data), ``one pass`` (the
@@ -125,7 +125,7 @@ def main(argv=None) -> None:
     svds = seconds["one pass"] - seconds[CALIBRATION_PASS]
     print(f"| one pass less the calibration pass | {svds:.2f} | "
           f"{svds / seconds['plain']:.1f}x |")
-    os.makedirs(os.path.dirname(out), exist_ok=True)
+    os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
     write_json_atomic(out, {**result, "execution": execution_record(),
                             "provenance": provenance()})
     print(f"wrote {out}")

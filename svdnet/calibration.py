@@ -179,8 +179,9 @@ def input_covariances(
                 f"Layer {key!r} saw {rows[key]} input vectors (from {examples} examples), "
                 f"fewer than its input width {width}: its input covariance is singular "
                 f"(rank at most {rows[key]}), and whitened_svd's damping alone sets the "
-                "directions the data never reached. Give more calibration examples "
-                f"(max_examples is {max_examples}) for a covariance of full rank.",
+                f"directions the data never reached. Give more calibration examples (at least "
+                f"{width} input vectors; a cap of max_examples={max_examples} stops the "
+                "reading) for a covariance of full rank.",
                 stacklevel=2,
             )
         matrix = sums[key]

@@ -52,7 +52,7 @@ SENSITIVITY_EXAMPLES = 5000
 measures each layer's sensitivity; never the test set."""
 
 def base_method(label: str) -> str:
-    """The method of a :func:`method_label`: ``"lowrank+kd"`` -> ``"lowrank"``."""
+    """The method of a :func:`svdnet.experiments.options.method_label`: ``"lowrank+kd"`` -> ``"lowrank"``."""
     return label.split("+")[0]
 
 

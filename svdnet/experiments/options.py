@@ -72,6 +72,10 @@ class MethodOption:
             to ``None``.
         words: Its words on a run page when not at its default, from the run's fields.
             Defaults to ``None``.
+        labelled: Whether the method label tells its value (not only that it is set):
+            the report's rows then tell runs of different values apart, and the value
+            is not part of a run's recipe (:func:`svdnet.experiments.results.recipe`).
+            Defaults to ``False``.
     """
 
     name: str
@@ -85,6 +89,7 @@ class MethodOption:
     pattern: str = ""
     read: Callable[[dict], dict] | None = None
     words: Callable[[dict], str] | None = None
+    labelled: bool = False
 
     @property
     def flag(self) -> str:
@@ -107,7 +112,8 @@ METHOD_OPTIONS = (
             "small; received method='dense'."),
         label="denseout",
         **_prefixed("output_layer", "out"),
-        words=lambda fields: f"output layer {fields['output_layer']}"),
+        words=lambda fields: f"output layer {fields['output_layer']}",
+        labelled=True),  # one value besides the default
     MethodOption(
         "distill", 0.0, float,
         "finetune, lowrank, small: weight of the dense teacher's soft targets, in [0, 1)",
@@ -161,7 +167,7 @@ METHOD_OPTIONS = (
             f"'finetune'; received method={config.method!r} with {config.rank_label}."),
         label="{value}",
         **_prefixed("allocation", "al"),
-        words=lambda fields: f"budget shared by {fields['allocation']}"),
+        words=lambda fields: f"budget shared by {fields['allocation']}", labelled=True),
     MethodOption(
         "lr_schedule", "constant", str,
         "finetune: 'constant' or 'cosine' learning rate for the factor epochs",
@@ -171,7 +177,7 @@ METHOD_OPTIONS = (
             f"received method={config.method!r}."),
         label="{value}",
         **_prefixed("lr_schedule", "lr"),
-        words=lambda fields: f"{fields['lr_schedule']} learning rate"),
+        words=lambda fields: f"{fields['lr_schedule']} learning rate", labelled=True),
 )
 """Every option of how a method trains, in the order of labels, names and page text."""
 
@@ -188,8 +194,9 @@ def option_values(fields: dict) -> dict:
 
 
 def check_options(config) -> None:
-    """Checks each option's value of ``config``, then that each option set applies to its
-    method and rank choice; raises naming the first one that does not."""
+    """Checks each option's value of ``config`` (in table order), then that each option
+    set applies to its method and rank choice; raises naming the first one that does not
+    (so a value out of range is reported before an option given to the wrong method)."""
     fields = {option.name: getattr(config, option.name) for option in METHOD_OPTIONS}
     for option in METHOD_OPTIONS:
         option.check(fields[option.name])

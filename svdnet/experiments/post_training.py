@@ -368,6 +368,35 @@ def run_study(settings: StudySettings, out: str = OUT, cache: str = CACHE,
     return path
 
 
+def check_calibration_sweep(settings: StudySettings, ratios, sizes, cache: str = CACHE) -> None:
+    """Refuses a calibration sweep that cannot run, before any work: ratios not above 1,
+    sizes not positive integers or beyond the training split, a list empty or with a value
+    twice, or no cached dense model (naming the command that makes it).
+
+    Raises:
+        TypeError, ValueError: naming the bad value.
+        FileNotFoundError: when the dense model of ``settings`` is not cached.
+    """
+    from svdnet.experiments.data import SPLITS
+    from svdnet.validation import check_int, check_number
+
+    train = SPLITS[settings.dataset]["train"] - VALIDATION
+    for name, values in (("ratios", ratios), ("sizes", sizes)):
+        if not values or len(set(values)) != len(values):
+            raise ValueError(f"{name} must list distinct values; received {list(values)!r}.")
+        for value in values:
+            if name == "ratios":
+                check_number(name, value, minimum=1, include_minimum=False)
+            else:
+                check_int(name, value, minimum=1, maximum=train)
+    weights = dense_weights_path(settings, cache)
+    if not os.path.exists(weights):
+        raise FileNotFoundError(
+            f"no cached dense model at {weights!r}: run `python -m "
+            f"svdnet.experiments.post_training --model {settings.model} --dataset "
+            f"{settings.dataset} --seeds {settings.seed} --epochs {settings.epochs}` first.")
+
+
 def run_calibration_sweep(settings: StudySettings, ratios=(10.0,),
                           sizes=CALIBRATION_SIZES, out: str = CALIBRATION,
                           cache: str = CACHE, log=print) -> str:
@@ -375,13 +404,15 @@ def run_calibration_sweep(settings: StudySettings, ratios=(10.0,),
     step, against the number of calibration examples (the first ``n`` training images):
     each of :data:`SWEPT_COMPRESSORS` at each ratio and size, and ``plain`` (no data) once
     per ratio. One result file per model, dataset and seed, resumable row by row like the
-    study's.
+    study's; the file records the study settings of its dense model (``settings``), and its
+    rows say their ratio and size, so a later sweep of other ratios or sizes adds rows to it.
 
     Args:
-        settings: The study's :class:`StudySettings`; its dense model must be cached
-            (run :func:`run_study` first).
-        ratios: Compression ratios. Defaults to 10x only.
-        sizes: Calibration examples. Defaults to :data:`CALIBRATION_SIZES`.
+        settings: The :class:`StudySettings` of the study whose dense model is compressed;
+            it must be cached (run :func:`run_study` first).
+        ratios: Compression ratios, each above 1. Defaults to 10x only.
+        sizes: Calibration examples, each a positive integer within the training split.
+            Defaults to :data:`CALIBRATION_SIZES`.
         out: Folder of the result files. Defaults to :data:`CALIBRATION`.
         cache: Folder of the dense models' weights. Defaults to :data:`CACHE`.
         log: Called with one line per finished row. Defaults to ``print``.
@@ -390,35 +421,17 @@ def run_calibration_sweep(settings: StudySettings, ratios=(10.0,),
         The result file's path.
 
     Raises:
-        FileNotFoundError: when the dense model is not cached, naming the command that
-            makes it.
-        ValueError: for an empty, repeated or non-positive list of ratios or sizes, or
-            sizes beyond the training split.
+        The errors of :func:`check_calibration_sweep`, before any work.
     """
     import keras
 
     from svdnet import factorize
     from svdnet.experiments.execution import pin_threads
-    from svdnet.validation import check_int, check_number
 
-    for name, values, check in (("ratios", ratios, lambda v: check_number(
-            "ratios", v, minimum=1, include_minimum=False)),
-            ("sizes", sizes, lambda v: check_int("sizes", v, minimum=1))):
-        if not values or len(set(values)) != len(values):
-            raise ValueError(f"{name} must list distinct values; received {list(values)!r}.")
-        for value in values:
-            check(value)
+    check_calibration_sweep(settings, ratios, sizes, cache)
     weights = dense_weights_path(settings, cache)
-    if not os.path.exists(weights):
-        raise FileNotFoundError(
-            f"no cached dense model at {weights!r}: run `python -m "
-            f"svdnet.experiments.post_training --model {settings.model} --dataset "
-            f"{settings.dataset} --seeds {settings.seed} --epochs {settings.epochs}` first.")
     pin_threads()
     data, (train_x, train_y), (val_x, val_y) = splits(settings.dataset)
-    too_many = [size for size in sizes if size > len(train_x)]
-    if too_many:
-        raise ValueError(f"sizes {too_many} exceed the {len(train_x):,} training images.")
     study = StudyFile(os.path.join(out, f"{settings.name}.json"), settings)
     keras.utils.set_random_seed(settings.seed)
     dense = build_model(settings.model, data.num_classes, data.input_dim)
@@ -493,15 +506,25 @@ def main(argv=None) -> None:
                                      calibration=args.calibration) for seed in args.seeds]
     except (TypeError, ValueError) as error:
         parser.error(str(error))
+    if sweep:
+        ignored = [flag for flag, value, default in (
+            ("--fine-tune-ratios", args.fine_tune_ratios, defaults.fine_tune_ratios),
+            ("--calibration", args.calibration, defaults.calibration)) if value != default]
+        if ignored:
+            parser.error(f"{' and '.join(ignored)} set the study, not the calibration sweep "
+                         "(--calibration-sizes); give them without it.")
+        for settings in studies:
+            try:
+                check_calibration_sweep(settings, args.ratios or (10.0,),
+                                        args.calibration_sizes, args.cache)
+            except (TypeError, ValueError, FileNotFoundError) as error:
+                parser.error(str(error))
     for settings in studies:
-        if not sweep:
-            run_study(settings, args.out or OUT, args.cache)
-            continue
-        try:
+        if sweep:
             run_calibration_sweep(settings, args.ratios or (10.0,), args.calibration_sizes,
                                   args.out or CALIBRATION, args.cache)
-        except (FileNotFoundError, ValueError) as error:
-            parser.error(str(error))
+        else:
+            run_study(settings, args.out or OUT, args.cache)
 
 
 if __name__ == "__main__":

@@ -56,6 +56,11 @@ class NoStepTarget:
     drop: float | None = None
     accuracy: float | None = None
 
+    def __post_init__(self):
+        if (self.drop is None) == (self.accuracy is None):
+            raise ValueError(f"A no-step target needs exactly one of drop and accuracy; "
+                             f"received drop={self.drop!r}, accuracy={self.accuracy!r}.")
+
     def text(self, measured_at: float | None = None) -> str:
         """The target in words, naming the ratio it was measured at when that differs."""
         bound = (f"within {self.drop:g} point{'' if self.drop == 1 else 's'} of dense"
@@ -139,7 +144,7 @@ def cost_table(costs_dir: str = COSTS) -> pd.DataFrame:
         row.update({f"{name} (s)": f"{value:.2f}" for name, value in seconds.items()})
         row["whitened SVDs and rebuild (s)"] = (
             f"{seconds['one pass'] - seconds[CALIBRATION_PASS]:.2f}")
-        row["commit"] = stored["provenance"].get("commit", "")[:10]
+        row["commit"] = stored["provenance"].get("commit") or "unknown"
         out.append(row)
     return pd.DataFrame(out)
 

@@ -100,8 +100,7 @@ def load_results(results_dir: str, on_corrupt: str = "raise") -> tuple[pd.DataFr
                "svd s", "wall s", "commit", "execution rule", "recipe", "file"]
     frame = pd.DataFrame(rows, columns=columns)
     # never one mean of runs that differ beyond what a row shows
-    check_one_recipe(frame, ["dataset", "method", "choice", "value", "epochs",
-                             "finetune epochs"])
+    check_one_recipe(frame, ["dataset", "method", "choice", "value", "epochs"])
     return label_budgets(frame), problems
 
 
@@ -442,7 +441,7 @@ def main_budget(frame: pd.DataFrame) -> pd.DataFrame:
 
 def is_svd(methods: pd.Series) -> pd.Series:
     """Which method labels (with their options, see
-    :func:`svdnet.experiments.config.method_label`) are SVD methods."""
+    :func:`svdnet.experiments.options.method_label`) are SVD methods."""
     return methods.map(base_method).isin(SVD_METHODS)
 
 
@@ -462,7 +461,7 @@ def matching_small(method: str) -> str:
     ``"small+denseout+kd"``; ``"finetune+accuracy"`` -> ``"small"``).
 
     Args:
-        method: A method label of :func:`svdnet.experiments.config.method_label`.
+        method: A method label of :func:`svdnet.experiments.options.method_label`.
     """
     options = ["+" + option for option in method.split("+")[1:]]
     return "small" + "".join(option for option in SMALL_OPTIONS if option in options)

@@ -11,9 +11,9 @@ import tempfile
 
 import numpy as np
 
-from svdnet.experiments.config import METHODS
+from svdnet.experiments.config import METHODS, RunConfig
 from svdnet.experiments.execution import follows_rule
-from svdnet.experiments.options import method_label, option_values
+from svdnet.experiments.options import METHOD_OPTIONS, method_label, option_values
 from svdnet.rank_selection import rank_request
 
 
@@ -229,20 +229,24 @@ def is_finished(path: str | os.PathLike) -> bool:
     return True
 
 
-SHOWN_FIELDS = ("dataset", "method", "rank", "energy", "budget", "epochs", "finetune_epochs",
-                "seed")
-"""The fields of a run's config that the report's rows show (with the options of
-:data:`svdnet.experiments.options.METHOD_OPTIONS`, in the method label): every other field
-is the run's :func:`recipe`."""
+SHOWN_FIELDS = ("dataset", "method", "energy", "budget", "epochs", "seed")
+"""The fields of a run's config that the report's rows tell apart (with one rank, the
+options whose value the method label tells, :attr:`MethodOption.labelled`): every other
+field is the run's :func:`recipe`."""
 
 
 def recipe(config: dict) -> str:
-    """The settings of a run that the report's rows do not show (batch size, training
-    examples, model shape, SVD backend, input pipeline, ...), as canonical text: runs of
-    one report row must share it (:func:`check_one_recipe`)."""
-    shown = set(SHOWN_FIELDS) | set(option_values({}))
-    return json.dumps({key: value for key, value in config.items() if key not in shown},
-                      sort_keys=True, default=str)
+    """The settings of a run that the report's rows do not tell apart (batch size,
+    training examples, model shape, SVD backend, input pipeline, fine-tuning epochs, a
+    distillation's weight and temperature, a per-layer rank map, ...), as canonical text,
+    fields missing from an older file at their defaults: runs of one report row must share
+    it (:func:`check_one_recipe`)."""
+    defaults = {field.name: field.default for field in dataclasses.fields(RunConfig)}
+    shown = set(SHOWN_FIELDS) | {option.name for option in METHOD_OPTIONS if option.labelled}
+    if not isinstance(config.get("rank"), dict):
+        shown.add("rank")  # one rank is the row's value; a per-layer map is not shown
+    return json.dumps({key: value for key, value in {**defaults, **config}.items()
+                       if key not in shown}, sort_keys=True, default=str)
 
 
 def check_one_recipe(rows, keys) -> None:

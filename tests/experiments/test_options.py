@@ -66,15 +66,16 @@ def test_an_option_set_for_a_method_it_does_not_apply_to_is_refused_naming_it(op
 
 
 @pytest.mark.parametrize("option", METHOD_OPTIONS, ids=lambda option: option.name)
-@pytest.mark.parametrize("bad", ["", None, -1, float("nan"), "Dense", 2.0])
+@pytest.mark.parametrize("bad", ["", None, -1, float("nan"), "Dense", 1.5, True])
 def test_a_bad_value_of_an_option_is_refused_naming_it(option, bad):
-    fields, value = SET[option.name]
-    try:
-        option.check(bad)
-    except (TypeError, ValueError) as error:
-        assert option.name in str(error) and repr(bad)[:3] in str(error) or bad is None
-    else:  # some values are allowed for some options (2.0 temperature, -1 never)
-        assert RunConfig(**fields, **{option.name: bad})
+    fields, _ = SET[option.name]
+    if option.name in ("temperature", "weight_decay") and bad == 1.5:
+        pytest.skip(f"1.5 is an allowed {option.name}")
+    with pytest.raises((TypeError, ValueError)) as error:
+        RunConfig(**fields, **{option.name: bad})
+    message = str(error.value)
+    assert option.name in message
+    assert repr(bad) in message or str(bad) in message, message
 
 
 def test_the_dense_twin_takes_the_defaults_of_the_options_of_some_methods_only():

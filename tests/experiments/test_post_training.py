@@ -162,6 +162,7 @@ def test_data_aware_compression_keeps_more_accuracy_than_plain_at_high_ratio(tin
 @pytest.mark.parametrize("ratios, sizes, named", [
     ((10.0,), (), "sizes"), ((10.0,), (256, 256), "[256, 256]"), ((10.0,), (0,), "0"),
     ((), (256,), "ratios"), ((1.0,), (256,), "1.0"), ((10.0,), (2.5,), "2.5"),
+    ((10.0,), (55_001,), "55001"),  # beyond the 55,000 training images
 ])
 def test_a_calibration_sweep_refuses_bad_lists_naming_them(tmp_path, ratios, sizes, named):
     with pytest.raises((TypeError, ValueError)) as error:
@@ -169,6 +170,14 @@ def test_a_calibration_sweep_refuses_bad_lists_naming_them(tmp_path, ratios, siz
                                             str(tmp_path / "out"), str(tmp_path / "cache"))
     assert named in str(error.value)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("flag", [["--calibration", "4096"], ["--fine-tune-ratios", "10"]])
+def test_a_calibration_sweep_refuses_the_studys_flags_it_would_ignore(tmp_path, capsys, flag):
+    with pytest.raises(SystemExit) as stop:
+        post_training.main(["--calibration-sizes", "256", "--cache", str(tmp_path), *flag])
+    assert stop.value.code == 2
+    assert f"{flag[0]} set the study, not the calibration sweep" in capsys.readouterr().err
 
 
 def test_a_calibration_sweep_without_the_dense_model_names_the_command(tmp_path, capsys):
@@ -204,5 +213,3 @@ def test_a_calibration_sweep_writes_each_size_once_and_resumes(tiny_study, tmp_p
     post_training.run_calibration_sweep(settings, (8.0,), (64, 256), sweep, cache,
                                         log=again.append)
     assert again == [f"wrote {result}"]
-    with pytest.raises(ValueError, match="exceed the 1,000 training images"):
-        post_training.run_calibration_sweep(settings, (8.0,), (4096,), sweep, cache)

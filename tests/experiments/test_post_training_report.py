@@ -127,6 +127,12 @@ def test_each_models_no_step_target_is_its_own(tmp_path, model, dataset, shift, 
     assert "not run" in set(targets.loc[targets["model"] == "mlp", "met"])
 
 
+def test_a_no_step_target_needs_exactly_one_bound():
+    for bounds in ({}, {"drop": 1.0, "accuracy": 0.8}):
+        with pytest.raises(ValueError, match="exactly one of drop and accuracy"):
+            pr.NoStepTarget("mnist", 10.0, **bounds)
+
+
 def test_a_target_set_on_another_dataset_is_not_measured(tmp_path):
     _study(tmp_path, 0, 0.0, dataset="fashion_mnist")
     targets = pr.target_table(pr.load_study(str(tmp_path)))
@@ -259,7 +265,7 @@ def test_the_cost_table_splits_the_calibration_pass_from_the_svds(tmp_path):
     assert row["model"] == "CNN" and row["dataset"] == "Fashion-MNIST" and row["budget"] == "10x"
     assert row["calibration pass (s)"] == "1.25" and row["loss budget (s)"] == "30.00"
     assert row["whitened SVDs and rebuild (s)"] == "0.75"  # one pass less the calibration pass
-    assert row["commit"] == "0123456789"
+    assert row["commit"] == "0123456789abcdef"
 
 
 def _sweep(folder, seed, accuracies):
@@ -288,3 +294,13 @@ def test_the_calibration_sweep_reads_as_accuracy_per_number_of_images(tmp_path, 
     axis = figure.axes[0]
     assert "2 seeds" in axis.get_title()
     assert {line.get_label() for line in axis.get_lines()} >= {"dense", "plain (no data)"}
+
+
+def test_a_cost_file_made_outside_a_checkout_says_its_commit_is_unknown(tmp_path):
+    stored = {"model": "mlp", "dataset": "mnist", "seed": 0, "epochs": 10, "ratio": 10.0,
+              "budget": 1, "calibration_examples": 2048, "layers": 6, "repeats": 1,
+              "seconds": {"calibration pass": 1.0, "plain": 1.0, "one pass": 2.0,
+                          "sequential": 3.0, "loss budget": 4.0},
+              "provenance": {"commit": None}}
+    (tmp_path / "mlp-mnist-seed0.json").write_text(json.dumps(stored))
+    assert pr.cost_table(str(tmp_path)).iloc[0]["commit"] == "unknown"

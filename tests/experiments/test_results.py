@@ -197,7 +197,7 @@ def test_a_stray_copy_of_a_result_is_refused_naming_both_files(tmp_path):
 
 @pytest.mark.parametrize("field, value", [("train_size", 0), ("batch_size", 64),
                                           ("svd_method", "randomized"), ("pipeline", "numpy"),
-                                          ("every", 2)])
+                                          ("every", 2), ("finetune_epochs", 3)])
 def test_runs_of_one_row_that_differ_beyond_the_seed_are_never_averaged(tmp_path, field, value):
     from svdnet.experiments.report import load_results
     from svdnet.experiments.results import MixedRecipeError
@@ -216,6 +216,29 @@ def test_runs_of_one_row_that_differ_beyond_the_seed_are_never_averaged(tmp_path
     write_json_atomic(tmp_path / "seed1.json", other)
     frame = load_results(str(tmp_path))[0]
     assert len(frame) == 2 and frame["recipe"].nunique() == 1
+
+
+def test_distillations_of_another_weight_or_temperature_are_not_averaged(tmp_path):
+    from svdnet.experiments.report import load_results
+    from svdnet.experiments.results import MixedRecipeError
+
+    for seed, temperature in enumerate((4.0, 2.0)):
+        result = _valid_result()
+        result["config"].update(seed=seed, distill=0.9, temperature=temperature)
+        write_json_atomic(tmp_path / f"kd{seed}.json", result)
+    with pytest.raises(MixedRecipeError, match="temperature"):
+        load_results(str(tmp_path))  # both are lowrank+kd: the label does not tell them apart
+
+
+def test_a_field_an_older_file_lacks_is_read_at_its_default(tmp_path):
+    from svdnet.experiments.report import load_results
+
+    write_json_atomic(tmp_path / "new.json", _valid_result())
+    older = _valid_result()
+    older["config"]["seed"] = 1
+    del older["config"]["pipeline"]  # written before the field existed: its default
+    write_json_atomic(tmp_path / "old.json", older)
+    assert len(load_results(str(tmp_path))[0]) == 2
 
 
 def test_runs_that_a_row_tells_apart_are_not_a_mixed_recipe(tmp_path):
