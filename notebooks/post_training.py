@@ -95,7 +95,7 @@ if frame is not None:
 # NBVAL_IGNORE_OUTPUT
 if frame is not None:
     display(Markdown(pr.finding(frame)))
-    display(pr.target_table(frame).style.hide(axis="index"))
+    display(pr.readable_targets(pr.target_table(frame)).style.hide(axis="index"))
 
 # %% [markdown]
 # ## With no gradient step

@@ -331,6 +331,14 @@ def target_table(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def readable_targets(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`target_table` for a reader: the model and dataset as the page names them."""
+    if table.empty:
+        return table
+    return table.assign(model=table["model"].str.upper(),
+                        dataset=table["dataset"].map(dataset_name))
+
+
 def _in_order(rows: pd.DataFrame):
     """``rows`` grouped by model and dataset, MNIST before Fashion-MNIST."""
     return sorted(rows.groupby(["model", "dataset"]),

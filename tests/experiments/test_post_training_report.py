@@ -127,6 +127,13 @@ def test_each_models_no_step_target_is_its_own(tmp_path, model, dataset, shift, 
     assert "not run" in set(targets.loc[targets["model"] == "mlp", "met"])
 
 
+def test_readable_targets_name_the_model_and_dataset_as_the_page_does(study):
+    table = pr.readable_targets(pr.target_table(study))
+    assert {"MLP", "CNN", "VIT"} == set(table["model"])
+    assert set(table["dataset"]) == {"MNIST", "Fashion-MNIST"}
+    assert list(table["met"]) == list(pr.target_table(study)["met"])
+
+
 def test_a_no_step_target_needs_exactly_one_bound():
     for bounds in ({}, {"drop": 1.0, "accuracy": 0.8}):
         with pytest.raises(ValueError, match="exactly one of drop and accuracy"):
