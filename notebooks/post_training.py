@@ -104,7 +104,7 @@ if frame is not None:
 # dense model, in points; "budget" is the parameter budget asked for (dense parameters / budget),
 # "compression" the ratio reached; "seconds" is the whole compression (calibration pass and SVDs
 # together) on one CPU thread, while other runs may have shared the machine; the section
-# "Seconds to compress" times them apart, with nothing else running.
+# "Seconds to compress" times them apart.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -184,8 +184,9 @@ else:
 # ## Seconds to compress
 #
 # `python benchmarks/compression_cost.py --model M --dataset D` on the study's cached dense
-# model, at 10x, median of 3 repeats in one process on one CPU thread with nothing else
-# running: the calibration pass alone (one forward pass over the 2,048 calibration images,
+# model, at 10x, in one process on one CPU thread (the execution rule; the committed timings are
+# one repeat each, beside at most one other one-thread run on this 2-core machine): the
+# calibration pass alone (one forward pass over the 2,048 calibration images,
 # accumulating every compressed layer's input covariance), each compressor, and `one pass` less
 # the calibration pass (the whitened SVDs and the rebuilt model).
 
