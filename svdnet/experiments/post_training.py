@@ -267,7 +267,7 @@ def run_study(settings: StudySettings, out: str = OUT, cache: str = CACHE,
     """
     import keras
 
-    from svdnet import factorize
+    from svdnet import factorize, parameter_counts
     from svdnet.experiments.distillation import (
         compile_for_distillation,
         distillation_targets,
@@ -317,6 +317,11 @@ def run_study(settings: StudySettings, out: str = OUT, cache: str = CACHE,
 
     points = design(len(train_x))
     for ratio in settings.ratios:
+        try:  # a budget below the smallest factorisation (rank 1 everywhere) cannot be met
+            parameter_counts(dense, budget=int(total / ratio))
+        except ValueError as error:
+            log(f"{settings.name} {ratio:g}x: skipped, {error}")
+            continue
         for compressor in COMPRESSORS:
             key = f"{ratio:g}x {compressor}"
             if key not in study:

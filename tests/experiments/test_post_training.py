@@ -138,6 +138,22 @@ def test_a_rerun_redoes_nothing_and_a_lost_row_comes_back_the_same(tiny_study):
 
 
 @pytest.mark.slow
+def test_a_ratio_below_the_smallest_factorisation_is_skipped_saying_so(tiny_study, tmp_path):
+    settings, out, cache, path = tiny_study
+    # 400x asks for about 140 parameters, below rank-1 factors of every kernel
+    more = StudySettings(epochs=1, ratios=(8.0, 400.0), fine_tune_ratios=(8.0,),
+                         calibration=256)
+    lines = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(post_training, "design", lambda examples: [(256, 0)])
+        result = run_study(more, str(tmp_path), cache, log=lines.append)
+    skipped = [line for line in lines if "400x: skipped" in line]
+    assert len(skipped) == 1 and "below the smallest possible model" in skipped[0]
+    assert not [key for key in _rows(result) if key.startswith("400x")]
+    assert "8x sequential" in _rows(result)
+
+
+@pytest.mark.slow
 def test_a_file_of_other_settings_is_refused_not_mixed(tiny_study):
     settings, out, cache, path = tiny_study
     before = open(path, encoding="utf-8").read()
