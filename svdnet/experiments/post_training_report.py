@@ -141,7 +141,8 @@ def cost_table(costs_dir: str = COSTS) -> pd.DataFrame:
                "seed": stored["seed"], "budget": _size(stored["ratio"]),
                "layers": stored["layers"],
                "calibration images": f"{stored['calibration_examples']:,}"}
-        row.update({f"{name} (s)": f"{value:.2f}" for name, value in seconds.items()})
+        row.update({f"{name} (s)": f"{seconds[name]:.2f}"
+                    for name in (CALIBRATION_PASS, *COMPRESSORS)})
         row["whitened SVDs and rebuild (s)"] = (
             f"{seconds['one pass'] - seconds[CALIBRATION_PASS]:.2f}")
         row["commit"] = stored["provenance"].get("commit") or "unknown"
@@ -579,11 +580,15 @@ def readable_calibration(sweep: pd.DataFrame) -> pd.DataFrame:
         aggfunc="mean")
     table.columns = ["no data" if examples == 0 else f"{examples:,} images"
                      for examples in table.columns]
-    table = table.reset_index()
+    table = table.map(lambda value: "" if pd.isna(value) else f"{value:.2f}%").reset_index()
+    order = {name: index for index, name in enumerate(COMPRESSORS)}
+    table = table.sort_values(["model", "dataset", "ratio", "method"],
+                              key=lambda column: column.map(order) if column.name == "method"
+                              else column).reset_index(drop=True)
     table["model"] = table["model"].str.upper()
     table["dataset"] = table["dataset"].map(dataset_name)
     table["ratio"] = table["ratio"].map(_size)
-    return table.rename(columns={"ratio": "size", "method": "compressor"}).round(2)
+    return table.rename(columns={"ratio": "size", "method": "compressor"})
 
 
 def _size(ratio) -> str:

@@ -262,8 +262,9 @@ def test_the_dense_table_describes_each_trained_model(study):
 
 def test_the_cost_table_splits_the_calibration_pass_from_the_svds(tmp_path):
     assert pr.cost_table(str(tmp_path)).empty
-    seconds = {"calibration pass": 1.25, "plain": 0.5, "one pass": 2.0, "sequential": 6.0,
-               "loss budget": 30.0}
+    # stored sorted by name, as write_json_atomic writes them
+    seconds = {"calibration pass": 1.25, "loss budget": 30.0, "one pass": 2.0, "plain": 0.5,
+               "sequential": 6.0}
     stored = {"model": "cnn", "dataset": "fashion_mnist", "seed": 0, "epochs": 10,
               "ratio": 10.0, "budget": 45857, "calibration_examples": 2048, "layers": 5,
               "repeats": 3, "seconds": seconds, "provenance": {"commit": "0123456789abcdef"}}
@@ -272,6 +273,8 @@ def test_the_cost_table_splits_the_calibration_pass_from_the_svds(tmp_path):
     assert row["model"] == "CNN" and row["dataset"] == "Fashion-MNIST" and row["budget"] == "10x"
     assert row["calibration pass (s)"] == "1.25" and row["loss budget (s)"] == "30.00"
     assert row["whitened SVDs and rebuild (s)"] == "0.75"  # one pass less the calibration pass
+    assert [column for column in row.index if column.endswith("(s)")][:5] == [
+        "calibration pass (s)", "plain (s)", "one pass (s)", "sequential (s)", "loss budget (s)"]
     assert row["commit"] == "0123456789abcdef"
 
 
@@ -294,8 +297,9 @@ def test_the_calibration_sweep_reads_as_accuracy_per_number_of_images(tmp_path, 
     _sweep(tmp_path / "sweep", 1, {key: value + 0.002 for key, value in accuracies.items()})
     sweep = pr.load_calibration(str(tmp_path / "sweep"))
     table = pr.readable_calibration(sweep).set_index("compressor")
-    assert table.loc["sequential", "4,096 images"] == pytest.approx(97.1)
-    assert table.loc["plain", "no data"] == pytest.approx(90.1)
+    assert table.loc["sequential", "4,096 images"] == "97.10%"
+    assert table.loc["plain", "no data"] == "90.10%" and table.loc["plain", "256 images"] == ""
+    assert list(table.index) == ["plain", "one pass", "sequential"]
     assert table.loc["one pass", "size"] == "10x" and table.loc["one pass", "model"] == "MLP"
     figure = pr.calibration_figure(sweep, study)
     axis = figure.axes[0]
