@@ -413,8 +413,13 @@ def practice(frame: pd.DataFrame, page: str = "html/post_training.html") -> str:
                              & (tests["model"] == model) & (tests["dataset"] == dataset)
                              & (tests["ratio"] == ratio)]["verdict"]
             drop = tuned[tuned["ratio"] == ratio]["drop (pp)"].mean()
+            means = {}
+            for kind in TRAINED_KINDS:
+                runs = at_sweep_point(part, kind)
+                means[kind] = runs[runs["ratio"] == ratio]["test"].mean()
             sizes.append(f"{ratio:g}x {drop:+.2f} points from dense, " + (
-                "not tested against the small networks (one seed)"
+                f"{100 * means['fine-tuned']:.2f}% against {100 * means['small']:.2f}% "
+                f"(small) and {100 * means['distilled']:.2f}% (distilled), not tested (one seed)"
                 if (verdicts == "not tested").all() else
                 f"better than the small networks in {int((verdicts == 'better').sum())} and "
                 f"worse in {int((verdicts == 'worse').sum())} of {len(verdicts)} tests"))
