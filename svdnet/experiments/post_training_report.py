@@ -429,11 +429,12 @@ def practice(frame: pd.DataFrame, page: str = "html/post_training.html") -> str:
     if not parts:
         return ""
     return (f"**When the network already exists** ([the trained-network study]({page})): "
-            f"compress it with a sample of its data (`factorize(model, budget=..., data=...)`) "
-            f"and fine-tune it briefly. After "
-            f"{SWEEP_STEPS:,} steps on {SWEEP_EXAMPLES:,} images, "
+            f"compressed with a sample of its data (`factorize(model, budget=..., data=...)`) "
+            f"and fine-tuned briefly, against the small network trained on the same images. "
+            f"After {SWEEP_STEPS:,} steps on {SWEEP_EXAMPLES:,} images, "
             + " — ".join(parts) + " (trained from scratch or distilled on the same images, "
-            "tested at every number of images and steps).")
+            "tested at every number of images and steps). Where the small networks are ahead, "
+            "train the small network.")
 
 
 COLOURS = {"dense": "#7f7f7f", "plain": "#0173b2", "one pass": "#de8f05",
