@@ -46,7 +46,7 @@ from svdnet.experiments.post_training import (  # noqa: E402
     MODELS,
     StudySettings,
     build_model,
-    dense_weights_path,
+    cached_dense_weights,
     splits,
 )
 from svdnet.experiments.provenance import provenance  # noqa: E402
@@ -67,12 +67,10 @@ def _median_seconds(work, repeats: int) -> float:
 def measure(settings: StudySettings, ratio: float, repeats: int, cache: str = CACHE) -> dict:
     """The median seconds of the calibration pass and of each compressor, on the cached
     dense model of ``settings``."""
-    weights = dense_weights_path(settings, cache)
-    if not os.path.exists(weights):
-        raise SystemExit(f"no cached dense model at {weights!r}: run `python -m "
-                         f"svdnet.experiments.post_training --model {settings.model} "
-                         f"--dataset {settings.dataset} --seeds {settings.seed} --epochs "
-                         f"{settings.epochs}` first.")
+    try:
+        weights = cached_dense_weights(settings, cache)
+    except FileNotFoundError as error:
+        raise SystemExit(str(error)) from None
     data, (train_x, train_y), _ = splits(settings.dataset)
     model = build_model(settings.model, data.num_classes, data.input_dim)
     model.load_weights(weights)

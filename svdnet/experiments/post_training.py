@@ -394,12 +394,22 @@ def check_calibration_sweep(settings: StudySettings, ratios, sizes, cache: str =
                 check_number(name, value, minimum=1, include_minimum=False)
             else:
                 check_int(name, value, minimum=1, maximum=train)
+    cached_dense_weights(settings, cache)
+
+
+def cached_dense_weights(settings: StudySettings, cache: str = CACHE) -> str:
+    """The path of the dense model :func:`run_study` cached for ``settings``.
+
+    Raises:
+        FileNotFoundError: when it is not there, naming the command that makes it.
+    """
     weights = dense_weights_path(settings, cache)
     if not os.path.exists(weights):
         raise FileNotFoundError(
             f"no cached dense model at {weights!r}: run `python -m "
             f"svdnet.experiments.post_training --model {settings.model} --dataset "
             f"{settings.dataset} --seeds {settings.seed} --epochs {settings.epochs}` first.")
+    return weights
 
 
 def run_calibration_sweep(settings: StudySettings, ratios=(10.0,),
@@ -434,7 +444,7 @@ def run_calibration_sweep(settings: StudySettings, ratios=(10.0,),
     from svdnet.experiments.execution import pin_threads
 
     check_calibration_sweep(settings, ratios, sizes, cache)
-    weights = dense_weights_path(settings, cache)
+    weights = cached_dense_weights(settings, cache)
     pin_threads()
     data, (train_x, train_y), (val_x, val_y) = splits(settings.dataset)
     study = StudyFile(os.path.join(out, f"{settings.name}.json"), settings)
