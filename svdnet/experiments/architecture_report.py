@@ -93,10 +93,11 @@ def readable_table(table: pd.DataFrame) -> pd.DataFrame:
 def layer_costs_table(results_dir: str, architecture: str, method: str, rank: int,
                       seed: int = 0) -> pd.DataFrame:
     """Per kernel layer of one run: parameters and MACs per example, dense and
-    compressed, and the rank kept (from the run's result file)."""
+    compressed, and the rank kept (from the run's result file, found by the config it
+    holds, not by its name; of several, the first by file name)."""
+    wanted = {"architecture": architecture, "method": method, "rank": rank, "seed": seed}
     matches = [path for path in glob.glob(os.path.join(results_dir, "*.json"))
-               if os.path.basename(path).startswith(f"{architecture}-{method}-r{rank}-")
-               and os.path.basename(path).endswith(f"-seed{seed}.json")]
+               if {key: read_json(path)["config"].get(key) for key in wanted} == wanted]
     if not matches:
         return pd.DataFrame()
     payload = read_json(min(matches))

@@ -4,6 +4,7 @@ rank, energy and budget choices into runs."""
 from __future__ import annotations
 
 import dataclasses
+import json
 
 from svdnet.cost import kernel_cost
 from svdnet.experiments.data import DATASETS, SPLITS, check_train_size
@@ -136,8 +137,7 @@ class RunConfig:
     lr_schedule: str = "constant"
 
     def __post_init__(self):
-        if self.rank is None and self.energy is None and self.budget is None:
-            object.__setattr__(self, "rank", REFERENCE_RANK)
+        object.__setattr__(self, "rank", _rank_field(self.rank, self.energy, self.budget))
         validate_config(self)  # a config that exists is valid: RunConfig(rank=0) raises here
 
     @property
@@ -167,6 +167,54 @@ class RunConfig:
         if self.method == "finetune":
             return self.epochs - self.finetune_epochs
         return 0 if self.method == "lowrank" else self.epochs
+
+
+def _rank_field(rank, energy, budget):
+    """A config's ``rank``: :data:`svdnet.rank_selection.REFERENCE_RANK` when none of
+    ``rank``, ``energy`` and ``budget`` is set."""
+    return REFERENCE_RANK if rank is None and energy is None and budget is None else rank
+
+
+def full_config(config: dict) -> dict:
+    """The whole configuration of a stored run: ``config`` (a result file's ``config``)
+    with every field an older file lacks at its default (what those runs trained with).
+    What a result file stores, and what readers compare: two result files hold the same
+    run exactly when their full configs are equal, whatever their names. The values are
+    not checked here (``RunConfig(**full_config(config))`` checks them).
+
+    Args:
+        config: A result file's ``config`` (field name to value).
+
+    Returns:
+        Every field of :class:`RunConfig`, by name, in its order.
+
+    Raises:
+        TypeError: when ``config`` is not a dict or holds a field :class:`RunConfig` does
+            not have, naming it.
+    """
+    if not isinstance(config, dict):
+        raise TypeError(f"A run's config must be a JSON object (dict); received "
+                        f"{type(config).__name__} {config!r}.")
+    fields = {field.name: field.default for field in dataclasses.fields(RunConfig)}
+    unknown = sorted(set(config) - set(fields))
+    if unknown:
+        raise TypeError(f"A run's config holds fields RunConfig does not have: {unknown}; "
+                        f"allowed: {sorted(fields)}.")
+    full = {**fields, **config}
+    full["rank"] = _rank_field(full["rank"], full["energy"], full["budget"])
+    return full
+
+
+def identity(config: dict, without=()) -> str:
+    """A run's identity: its :func:`full_config` as canonical JSON text, the fields in
+    ``without`` left out (``without=("seed",)``: the configuration its seeds share).
+
+    Args:
+        config: A result file's ``config``.
+        without: Field names to leave out. Defaults to none.
+    """
+    return json.dumps({key: value for key, value in full_config(config).items()
+                       if key not in without}, sort_keys=True, default=str)
 
 
 def validate_config(config: RunConfig) -> RunConfig:

@@ -13,12 +13,13 @@ to state how far numbers move between sittings, next to how far they move betwee
 from __future__ import annotations
 
 import glob
+import json
 import os
-import re
 
 import numpy as np
 import pandas as pd
 
+from svdnet.experiments.config import identity
 from svdnet.experiments.execution import follows_rule
 from svdnet.experiments.results import read_json
 
@@ -65,10 +66,13 @@ def adopt_reruns(grid_dir: str, pattern: str = "*.json") -> list[str]:
         raise ValueError(f"No rerun in {reruns!r} matches {pattern!r}.")
     unruled = [name for name in names
                if not follows_rule(read_json(os.path.join(reruns, name)).get("execution"))]
-    orphans = [name for name in names if not os.path.exists(os.path.join(results, name))]
+    orphans = [name for name in names if not os.path.exists(os.path.join(results, name))
+               or _identity(os.path.join(results, name))
+               != _identity(os.path.join(reruns, name))]
     if unruled or orphans:
         raise ValueError(f"Not adopted, nothing moved: reruns that do not follow the execution "
-                         f"rule {unruled}, reruns that repeat no result {orphans}.")
+                         f"rule {unruled}, reruns that repeat no result (none of that name, or "
+                         f"one of another configuration) {orphans}.")
     os.makedirs(earlier, exist_ok=True)
     for name in names:
         kept = os.path.join(earlier, name)
@@ -80,6 +84,17 @@ def adopt_reruns(grid_dir: str, pattern: str = "*.json") -> list[str]:
     return names
 
 
+def _identity(path: str, without=()) -> str:
+    """The identity of the run in result file ``path``: its config, never its name."""
+    return identity(read_json(path)["config"], without)
+
+
+def _by_identity(folder: str) -> dict[str, str]:
+    """Identity (:func:`svdnet.experiments.config.identity`) to path, for every result
+    file of ``folder``."""
+    return {_identity(path): path for path in sorted(glob.glob(os.path.join(folder, "*.json")))}
+
+
 def _row(payload: dict) -> dict:
     provenance = payload.get("provenance", {})
     return {"accuracy": payload["run"]["test_accuracy"],
@@ -89,15 +104,17 @@ def _row(payload: dict) -> dict:
 
 
 def sitting_differences(results_dir: str, reruns_dir: str) -> pd.DataFrame:
-    """Every run present in both folders (the same file name: the same configuration and
-    seed), with both sittings' test accuracy.
+    """Every run present in both folders (the same full configuration, seed included, read
+    from the files, whatever their names), with both sittings' test accuracy.
 
     Args:
         results_dir: The folder of the earlier result files (the report's).
         reruns_dir: The folder of the runs done again (:data:`RERUNS`).
 
     Returns:
-        One row per run, sorted by name: ``name``, ``dataset``, ``method``, ``seed``,
+        One row per run, sorted by the rerun's file: ``name`` (its file name),
+        ``configuration`` (the identity without the seed, shared by a configuration's
+        seeds), ``dataset``, ``method``, ``seed``,
         ``earlier``, ``now`` (test accuracy), ``difference (pp)`` (now - earlier, in
         percentage points), ``earlier commit``, ``now commit``, ``now follows rule``.
         Empty (with these columns) when no run is in both.
@@ -109,63 +126,64 @@ def sitting_differences(results_dir: str, reruns_dir: str) -> pd.DataFrame:
     for folder in (results_dir, reruns_dir):
         if not os.path.isdir(folder):
             raise FileNotFoundError(f"No result folder at {folder!r}.")
-    rows = []
-    for path in sorted(glob.glob(os.path.join(reruns_dir, "*.json"))):
-        name = os.path.basename(path)
-        previous = os.path.join(results_dir, name)
-        if not os.path.exists(previous):
+    rows, earlier_runs = [], _by_identity(results_dir)
+    for key, path in sorted(_by_identity(reruns_dir).items(), key=lambda item: item[1]):
+        previous = earlier_runs.get(key)
+        if previous is None:
             continue
         earlier, now = read_json(previous), read_json(path)
         before, after = _row(earlier), _row(now)
         config = now["config"]
-        rows.append({"name": name, "dataset": config["dataset"], "method": config["method"],
+        rows.append({"name": os.path.basename(path),
+                     "configuration": identity(config, without=("seed",)),
+                     "dataset": config["dataset"], "method": config["method"],
                      "seed": config["seed"], "earlier": before["accuracy"],
                      "now": after["accuracy"],
                      "difference (pp)": 100 * (after["accuracy"] - before["accuracy"]),
                      "earlier commit": before["commit"], "now commit": after["commit"],
                      "now follows rule": after["rule"]})
-    columns = ["name", "dataset", "method", "seed", "earlier", "now", "difference (pp)",
+    columns = ["name", "configuration", "dataset", "method", "seed", "earlier", "now",
+               "difference (pp)",
                "earlier commit", "now commit", "now follows rule"]
     return pd.DataFrame(rows, columns=columns)
 
 
 def same_network_pairs(results_dir: str) -> pd.DataFrame:
-    """Runs of one network under two names: each run with the output layer kept dense
-    (``-outdense-`` in its name, no teacher) beside the run of the same configuration and
-    seed without that option, when both exported the same parameter count: at those ranks the
-    output layer stays dense either way (its factors would not be smaller), so the two
-    trained the same network and, under one execution rule, must give the same accuracy
-    whatever commit or sitting each came from.
+    """Runs of one network under two configurations: each run with the output layer kept
+    dense (``output_layer="dense"``, no teacher) beside the run of the same configuration
+    and seed with ``output_layer="auto"``, when both exported the same parameter count: at
+    those ranks the output layer stays dense either way (its factors would not be
+    smaller), so the two trained the same network and, under one execution rule, must give
+    the same accuracy whatever commit or sitting each came from. Runs are matched by the
+    configs in their files, not by their names.
 
     Args:
         results_dir: A folder of result files.
 
     Returns:
-        One row per pair: ``name``, ``accuracy``, ``twin accuracy``, ``commit``, ``twin
-        commit``, ``both follow rule``, ``identical``.
+        One row per pair: ``name`` (the file of the run with the output layer kept dense),
+        ``accuracy``, ``twin accuracy``, ``commit``, ``twin commit``, ``both follow
+        rule``, ``identical``.
     """
-    rows = []
-    for path in sorted(glob.glob(os.path.join(results_dir, "*-outdense-*.json"))):
-        name = os.path.basename(path)
-        if "-kd" in name:
+    runs, rows = _by_identity(results_dir), []
+    for key, path in sorted(runs.items(), key=lambda item: item[1]):
+        config = json.loads(key)
+        if config["output_layer"] != "dense" or config["distill"]:
             continue
-        twin = os.path.join(results_dir, name.replace("-outdense", ""))
-        if not os.path.exists(twin):
+        twin = runs.get(identity({**config, "output_layer": "auto"}))
+        if twin is None:
             continue
         ours, theirs = read_json(path), read_json(twin)
         if ours["run"]["params"]["factorised"] != theirs["run"]["params"]["factorised"]:
             continue
         first, second = _row(ours), _row(theirs)
-        rows.append({"name": name, "accuracy": first["accuracy"],
+        rows.append({"name": os.path.basename(path), "accuracy": first["accuracy"],
                      "twin accuracy": second["accuracy"], "commit": first["commit"],
                      "twin commit": second["commit"],
                      "both follow rule": first["rule"] and second["rule"],
                      "identical": first["accuracy"] == second["accuracy"]})
     return pd.DataFrame(rows, columns=["name", "accuracy", "twin accuracy", "commit",
                                        "twin commit", "both follow rule", "identical"])
-
-
-_SEED = r"-seed\d+\.json$"
 
 
 def sitting_summary(differences: pd.DataFrame, results_dir: str) -> dict:
@@ -189,10 +207,10 @@ def sitting_summary(differences: pd.DataFrame, results_dir: str) -> dict:
     if moves.empty:
         return {"runs": 0, "mean absolute": None, "largest": None, "mean": None, "std": None,
                 "seed std": None}
-    configurations = set(differences["name"].str.replace(_SEED, "", regex=True))
+    configurations = set(differences["configuration"])
     accuracies = {}
-    for path in glob.glob(os.path.join(results_dir, "*.json")):
-        configuration = re.sub(_SEED, "", os.path.basename(path))
+    for path in sorted(glob.glob(os.path.join(results_dir, "*.json"))):
+        configuration = _identity(path, without=("seed",))
         if configuration in configurations:
             accuracies.setdefault(configuration, []).append(
                 read_json(path)["run"]["test_accuracy"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import math
 import os
@@ -11,7 +10,7 @@ import tempfile
 
 import numpy as np
 
-from svdnet.experiments.config import METHODS, RunConfig
+from svdnet.experiments.config import METHODS, RunConfig, full_config, identity
 from svdnet.experiments.execution import follows_rule
 from svdnet.experiments.options import METHOD_OPTIONS, method_label, option_values
 from svdnet.rank_selection import rank_request
@@ -241,12 +240,10 @@ def recipe(config: dict) -> str:
     distillation's weight and temperature, a per-layer rank map, ...), as canonical text,
     fields missing from an older file at their defaults: runs of one report row must share
     it (:func:`check_one_recipe`)."""
-    defaults = {field.name: field.default for field in dataclasses.fields(RunConfig)}
     shown = set(SHOWN_FIELDS) | {option.name for option in METHOD_OPTIONS if option.labelled}
     if not isinstance(config.get("rank"), dict):
         shown.add("rank")  # one rank is the row's value; a per-layer map is not shown
-    return json.dumps({key: value for key, value in {**defaults, **config}.items()
-                       if key not in shown}, sort_keys=True, default=str)
+    return identity(config, without=shown)
 
 
 def check_one_recipe(rows, keys) -> None:
@@ -298,7 +295,7 @@ def result_row(payload: dict, path: str) -> dict:
             "a finished run of this version of svdnet's sweep. Delete it and rerun that run."
         ) from error
     try:
-        config, run = payload["config"], payload["run"]
+        config, run = full_config(payload["config"]), payload["run"]
         choice, value = run_choice(config)
         return {
             "dataset": config["dataset"],
@@ -309,7 +306,7 @@ def result_row(payload: dict, path: str) -> dict:
             "chosen ranks": run.get("chosen_ranks"),
             "seed": config["seed"],
             "epochs": config["epochs"],
-            "finetune epochs": config.get("finetune_epochs", np.nan),
+            "finetune epochs": config["finetune_epochs"],
             "test accuracy": run["test_accuracy"],
             "test loss": run["test_loss"],
             "train accuracy": _last(run.get("history", {}).get("accuracy")),
@@ -451,19 +448,19 @@ def check_not_duplicate(payload: dict, path: str, seen: dict) -> None:
             when it can be told.
     """
     config = payload["config"]
-    key = json.dumps(config, sort_keys=True)
+    try:
+        key = identity(config)  # an older file's config, its defaults filled in, is the same run
+    except (TypeError, ValueError):
+        key = json.dumps(config, sort_keys=True)  # a configuration of another version
     if key not in seen:
         seen[key] = path
         return
     first = seen[key]
     hint = ""
     try:
-        from svdnet.experiments.config import RunConfig
         from svdnet.experiments.sweep import result_name
 
-        run = RunConfig(**config)
-        if dataclasses.asdict(run) == config:
-            hint = f" (the runner names this run {result_name(run)!r})"
+        hint = f" (the runner names this run {result_name(RunConfig(**config))!r})"
     except (TypeError, ValueError):
         pass  # a configuration of another version: no name to suggest
     raise DuplicateResultError(

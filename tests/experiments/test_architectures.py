@@ -156,6 +156,10 @@ def test_layer_costs_table_reads_one_run(tmp_path):
         "parameters": "1,000", "compressed parameters": "100", "MACs": "500",
         "compressed MACs": "50"}]
     assert ar.layer_costs_table(str(tmp_path), "vit", "finetune", 4).empty
+    # the run is found by the config its file holds, whatever the file's name
+    (tmp_path / "cnn-finetune-r4-e3-seed0.json").rename(tmp_path / "renamed.json")
+    assert ar.layer_costs_table(str(tmp_path), "cnn", "finetune", 4).equals(costs)
+    assert ar.layer_costs_table(str(tmp_path), "cnn", "finetune", 4, seed=1).empty
 
 
 @pytest.mark.slow

@@ -9,18 +9,21 @@ from svdnet.experiments.report import load_results
 from svdnet.experiments.reproducibility import sitting_differences, sitting_summary
 
 
-def test_runs_in_both_folders_are_paired_by_name_and_their_moves_measured(tmp_path, write_result):
+def test_runs_in_both_folders_are_paired_by_config_and_their_moves_measured(tmp_path, write_result):
     now, earlier = tmp_path / "reruns", tmp_path / "results"
     now.mkdir(), earlier.mkdir()
-    write_result(now, "small", 0, 0.976, 101, rank=10)
+    write_result(now, "small", 0, 0.976, 101, rank=10, name="renamed-run.json")
     write_result(now, "small", 1, 0.970, 101, rank=10)
     write_result(now, "dense", 0, 0.98, 1000)  # no earlier result: not paired
+    write_result(now, "small", 2, 0.9, 101, rank=10, batch_size=64)  # another configuration
     write_result(earlier, "small", 0, 0.972, 101, rank=10)
     write_result(earlier, "small", 1, 0.975, 101, rank=10)
     write_result(earlier, "small", 2, 0.9, 101, rank=10)  # not rerun: not paired
     table = sitting_differences(str(earlier), str(now))
-    assert list(table["seed"]) == [0, 1]
-    assert table["difference (pp)"].tolist() == pytest.approx([0.4, -0.5])
+    assert list(table["seed"]) == [1, 0]  # in the order of the reruns' files
+    assert list(table["name"]) == ["mnist-small-r10-seed1.json", "renamed-run.json"]
+    assert table["configuration"].nunique() == 1  # the seeds of one configuration
+    assert table["difference (pp)"].tolist() == pytest.approx([-0.5, 0.4])
     assert not table["now follows rule"].any()  # these files record no execution
     summary = sitting_summary(table, str(earlier))
     assert summary["runs"] == 2
@@ -107,21 +110,38 @@ def test_reruns_off_the_rule_or_without_a_result_are_not_adopted(tmp_path, write
         adopt_reruns(str(tmp_path), "*lowrank*")
 
 
-def test_one_network_under_two_names_is_paired_only_when_the_sizes_agree(tmp_path, write_result):
+def test_one_network_under_two_configs_is_paired_only_when_the_sizes_agree(tmp_path, write_result):
     from svdnet.experiments.reproducibility import same_network_pairs
 
     for seed, (plain, kept) in enumerate(((0.976, 0.976), (0.970, 0.971))):
+        write_result(tmp_path, "small", seed, kept, 115, rank=10, output_layer="dense",
+                     name=f"mnist-small-r10-outdense-seed{seed}.json")
         write_result(tmp_path, "small", seed, plain, 115, rank=10)
-        write_result(tmp_path, "small", seed, kept, 115, rank=10)
-        (tmp_path / f"mnist-small-r10-seed{seed}.json").rename(
-            tmp_path / f"mnist-small-r10-outdense-seed{seed}.json")
-        write_result(tmp_path, "small", seed, plain, 115, rank=10)
-    write_result(tmp_path, "small", 0, 0.97, 59, rank=5)  # sizes differ: another network
-    (tmp_path / "mnist-small-r5-seed0.json").rename(tmp_path / "mnist-small-r5-outdense-seed0.json")
+    write_result(tmp_path, "small", 0, 0.97, 59, rank=5, output_layer="dense",
+                 name="mnist-small-r5-outdense-seed0.json")  # sizes differ: another network
     write_result(tmp_path, "small", 0, 0.97, 64, rank=5)
+    # paired by the configs in the files: a misleading name changes nothing
+    write_result(tmp_path, "small", 0, 0.97, 115, rank=20, name="mnist-small-r20-outdense-seed0.json")
+    write_result(tmp_path, "small", 0, 0.97, 115, rank=20, output_layer="dense", distill=0.9,
+                 name="mnist-small-r20-seed7.json")  # a teacher: not the same network
     pairs = same_network_pairs(str(tmp_path))
     assert list(pairs["name"]) == ["mnist-small-r10-outdense-seed0.json",
                                    "mnist-small-r10-outdense-seed1.json"]
     assert list(pairs["identical"]) == [True, False]
     assert not pairs["both follow rule"].any()  # these files record no execution
     assert pairs["twin accuracy"].tolist() == pytest.approx([0.976, 0.970])
+
+
+def test_a_rerun_of_another_configuration_under_the_same_name_is_not_adopted(tmp_path,
+                                                                            write_result):
+    from svdnet.experiments.reproducibility import RERUNS, adopt_reruns
+
+    results, reruns = tmp_path / "results", tmp_path / RERUNS / "results"
+    results.mkdir(), reruns.mkdir(parents=True)
+    write_result(results, "small", 0, 0.972, 101, rank=10)
+    write_result(reruns, "small", 0, 0.976, 101, rank=10, batch_size=64)
+    _ruled(reruns / "mnist-small-r10-seed0.json")
+    with pytest.raises(ValueError, match="another configuration") as error:
+        adopt_reruns(str(tmp_path))
+    assert "mnist-small-r10-seed0.json" in str(error.value)
+    assert (reruns / "mnist-small-r10-seed0.json").exists()
