@@ -28,7 +28,6 @@ import argparse
 import dataclasses
 import glob
 import os
-import re
 import sys
 import time
 
@@ -38,8 +37,6 @@ from svdnet.experiments.options import (
     METHOD_OPTIONS,
     add_flags,
     option_tokens,
-    options_pattern,
-    read_options,
 )
 from svdnet.experiments.paths import NOTEBOOKS, PROJECT_ROOT, without_folder
 from svdnet.experiments.results import is_finished, write_text_atomic
@@ -109,44 +106,6 @@ class Group:
             if values:
                 parts.append(prefix + "-".join(f"{value:g}" for value in values))
         return "-".join(parts) + ".ipynb"
-
-
-_NAME = re.compile(
-    r"^(?P<dataset>.+?)-(?P<method>" + "|".join(METHODS) + r")-e(?P<epochs>\d+)"
-    r"(?:-n(?P<train_size>\d+))?" + options_pattern() + r"-seed(?P<seed>\d+)"
-    r"(?:-r(?P<ranks>[\d.]+(?:-[\d.]+)*))?(?:-e(?P<energies>[\d.]+(?:-[\d.]+)*))?"
-    r"(?:-p(?P<budgets>[\d.]+(?:-[\d.]+)*))?$"
-)
-
-
-def describe_name(name: str) -> dict | None:
-    """Reads back what :attr:`Group.name` wrote: ``"mnist-lowrank-e10-seed0-r1-2-5.html"``
-    -> ``{"dataset": "mnist", "method": "lowrank", "epochs": 10, "output_layer": "auto",
-    "distill": 0.0, "temperature": 4.0, "weight_decay": 0.0, "train_size": 0, "seed": 0,
-    "ranks": (1.0, 2.0, 5.0), "energies": (), "budgets": ()}``.
-
-    Args:
-        name: A file name (any extension, folder ignored) of an executed notebook of the
-            grid or of its page.
-
-    Returns:
-        The fields, or ``None`` when the name is not one the runner writes (an
-        interrupted or failed execution, another notebook).
-    """
-    stem = os.path.splitext(os.path.basename(name))[0]
-    match = _NAME.match(stem)
-    if match is None:
-        return None
-
-    def values(key):
-        text = match.group(key)
-        return tuple(float(value) for value in text.split("-")) if text else ()
-
-    return {"dataset": match.group("dataset"), "method": match.group("method"),
-            "epochs": int(match.group("epochs")), **read_options(match.groupdict()),
-            "train_size": int(match.group("train_size") or 0), "seed": int(match.group("seed")),
-            "ranks": values("ranks"), "energies": values("energies"),
-            "budgets": values("budgets")}
 
 
 def plan(

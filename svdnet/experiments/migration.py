@@ -8,16 +8,26 @@ identity is read from its file, never from its name. Nothing else in a file chan
 file already whole is left untouched, and running it twice changes nothing more.
 
     python -m svdnet.experiments.migration reports/grid/results reports/grid/earlier/results
+
+The grid's run pages rendered before pages carried their notebook's Papermill parameters
+(:func:`svdnet.experiments.render.embed_parameters`) are given the parameters their names
+encode, once (:func:`migrate_pages`), so that the landing page reads every page's
+parameters from the page:
+
+    python -m svdnet.experiments.migration --pages reports/grid/html
 """
 
 from __future__ import annotations
 
 import glob
 import os
+import re
 import sys
 
-from svdnet.experiments.config import RunConfig, full_config
-from svdnet.experiments.results import read_json, write_json_atomic
+from svdnet.experiments.config import METHODS, RunConfig, full_config
+from svdnet.experiments.options import options_pattern, read_options
+from svdnet.experiments.render import embed_parameters, page_parameters
+from svdnet.experiments.results import read_json, write_json_atomic, write_text_atomic
 
 
 def _full_config(path: str, payload: dict) -> dict:
@@ -92,20 +102,95 @@ def migrate_folder(folder: str) -> list[str]:
     return [path for path in paths if migrate_result(path)]
 
 
+_LEGACY_PAGE_NAME = re.compile(
+    r"^(?P<dataset>.+?)-(?P<method>" + "|".join(METHODS) + r")-e(?P<epochs>\d+)"
+    r"(?:-n(?P<train_size>\d+))?" + options_pattern() + r"-seed(?P<seed>\d+)"
+    r"(?:-r(?P<ranks>[\d.]+(?:-[\d.]+)*))?(?:-e(?P<energies>[\d.]+(?:-[\d.]+)*))?"
+    r"(?:-p(?P<budgets>[\d.]+(?:-[\d.]+)*))?$"
+)
+
+
+def legacy_page_fields(name: str) -> dict | None:
+    """Reads back what :attr:`svdnet.experiments.grid.Group.name` wrote into the name of a
+    page rendered before pages carried their parameters (used once, by
+    :func:`migrate_pages`): ``"mnist-lowrank-e10-seed0-r1-2-5.html"``
+    -> ``{"dataset": "mnist", "method": "lowrank", "epochs": 10, "output_layer": "auto",
+    "distill": 0.0, "temperature": 4.0, "weight_decay": 0.0, "train_size": 0, "seed": 0,
+    "ranks": (1.0, 2.0, 5.0), "energies": (), "budgets": ()}``.
+
+    Args:
+        name: A file name (any extension, folder ignored) of an executed notebook of the
+            grid or of its page.
+
+    Returns:
+        The fields, or ``None`` when the name is not one the runner writes (an
+        interrupted or failed execution, another notebook).
+    """
+    stem = os.path.splitext(os.path.basename(name))[0]
+    match = _LEGACY_PAGE_NAME.match(stem)
+    if match is None:
+        return None
+
+    def values(key):
+        text = match.group(key)
+        return tuple(float(value) for value in text.split("-")) if text else ()
+
+    return {"dataset": match.group("dataset"), "method": match.group("method"),
+            "epochs": int(match.group("epochs")), **read_options(match.groupdict()),
+            "train_size": int(match.group("train_size") or 0), "seed": int(match.group("seed")),
+            "ranks": values("ranks"), "energies": values("energies"),
+            "budgets": values("budgets")}
+
+
+def migrate_pages(html_dir: str) -> list[str]:
+    """Gives each run page of ``html_dir`` that carries no parameters the fields its name
+    encodes (:func:`legacy_page_fields`), with lists for ``ranks``, ``energies`` and
+    ``budgets``; pages that carry parameters, and pages whose names the runner did not
+    write, are left as they are.
+
+    Args:
+        html_dir: A folder of the grid's run pages (``reports/grid/html``).
+
+    Returns:
+        The pages rewritten, sorted.
+
+    Raises:
+        FileNotFoundError: naming ``html_dir`` when it is not a folder.
+    """
+    if not os.path.isdir(html_dir):
+        raise FileNotFoundError(f"No page folder at {html_dir!r}.")
+    changed = []
+    for path in sorted(glob.glob(os.path.join(html_dir, "*.html"))):
+        fields = legacy_page_fields(path)
+        if fields is None or page_parameters(path) is not None:
+            continue
+        with open(path, encoding="utf-8") as stream:
+            page = stream.read()
+        parameters = {key: list(value) if isinstance(value, tuple) else value
+                      for key, value in fields.items()}
+        write_text_atomic(path, embed_parameters(page, parameters))
+        changed.append(path)
+    return changed
+
+
 def main(argv=None) -> int:
-    """The command line: migrates each folder named; returns the exit status."""
-    folders = sys.argv[1:] if argv is None else list(argv)
-    if not folders:
-        print("usage: python -m svdnet.experiments.migration RESULTS_FOLDER [...]",
-              file=sys.stderr)
+    """The command line: migrates each result folder named, or with ``--pages`` each
+    folder of run pages; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    pages = argv[:1] == ["--pages"]
+    folders = argv[1:] if pages else argv
+    if not folders or any(folder.startswith("-") for folder in folders):
+        print("usage: python -m svdnet.experiments.migration [--pages] FOLDER [...]; "
+              f"received {argv}", file=sys.stderr)
         return 2
     for folder in folders:
         try:
-            changed = migrate_folder(folder)
+            changed = migrate_pages(folder) if pages else migrate_folder(folder)
         except (FileNotFoundError, ValueError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
-        print(f"{folder}: {len(changed)} file(s) given their full config")
+        what = "page(s) given their parameters" if pages else "file(s) given their full config"
+        print(f"{folder}: {len(changed)} {what}")
     return 0
 
 

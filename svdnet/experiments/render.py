@@ -11,6 +11,7 @@ page of every result (:mod:`svdnet.experiments.site`).
 from __future__ import annotations
 
 import glob
+import json
 import os
 import re
 import sys
@@ -22,6 +23,53 @@ from svdnet.experiments.results import CorruptResultError, write_text_atomic
 
 TEMPLATES = os.path.join(os.path.dirname(__file__), "templates")
 STYLESHEET = "notebook.css"
+PARAMETERS_ID = "papermill-parameters"
+"""The ``id`` of the JSON script element in which a page carries the Papermill parameters
+of its notebook (:func:`page_parameters` reads them): what the run was asked to do, read
+from the page rather than from its name."""
+_PARAMETERS = re.compile(r'<script type="application/json" id="' + PARAMETERS_ID
+                         + r'">(.*?)</script>', re.DOTALL)
+
+
+def embed_parameters(page: str, parameters: dict) -> str:
+    """Returns the HTML ``page`` with ``parameters`` in a JSON script element (id
+    :data:`PARAMETERS_ID`) at the end of its ``<head>``, replacing one already there.
+
+    Args:
+        page: An HTML page with a ``</head>``.
+        parameters: JSON-serialisable parameters.
+
+    Raises:
+        ValueError: when ``page`` has no ``</head>``.
+    """
+    text = json.dumps(parameters, sort_keys=True).replace("</", "<\\/")  # stays in the element
+    element = f'<script type="application/json" id="{PARAMETERS_ID}">{text}</script>'
+    page = _PARAMETERS.sub("", page)
+    if "</head>" not in page:
+        raise ValueError("The page has no </head> to hold its parameters.")
+    return page.replace("</head>", element + "\n</head>", 1)
+
+
+def page_parameters(path: str) -> dict | None:
+    """The Papermill parameters a page carries (:func:`embed_parameters`), or ``None`` for
+    a page without them (one not rendered from a Papermill execution).
+
+    Raises:
+        CorruptResultError: naming the page when its parameters are not a JSON object.
+    """
+    with open(path, encoding="utf-8") as stream:
+        match = _PARAMETERS.search(stream.read())
+    if match is None:
+        return None
+    try:
+        parameters = json.loads(match.group(1))
+    except json.JSONDecodeError as error:
+        raise CorruptResultError(f"Page {path!r} carries parameters that are not JSON "
+                                 f"({error}); render its notebook again.") from error
+    if not isinstance(parameters, dict):
+        raise CorruptResultError(f"Page {path!r} carries parameters that are not a JSON "
+                                 f"object: {parameters!r}; render its notebook again.")
+    return parameters
 
 
 def render_html(notebook_path: str, html_path: str, hide_code: bool = False,
@@ -56,6 +104,9 @@ def render_html(notebook_path: str, html_path: str, hide_code: bool = False,
                                 if not (output.output_type == "stream"
                                         and output.name == "stderr")]
     body, _ = exporter.from_notebook_node(notebook, resources=resources)
+    parameters = notebook.metadata.get("papermill", {}).get("parameters")
+    if parameters:  # what the run was asked to do, for readers of the page (site.run_pages)
+        body = embed_parameters(body, dict(parameters))
     return write_text_atomic(html_path, compact_data_uris(body))
 
 

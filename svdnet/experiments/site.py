@@ -24,7 +24,7 @@ from svdnet.experiments.formatting import (
     dataset_order,
     readable_results,
 )
-from svdnet.experiments.grid import describe_name
+from svdnet.experiments.render import page_parameters
 from svdnet.experiments.images import compact_png
 from svdnet.experiments.literature import MNIST_NOTE, PUBLISHED, counts_note
 from svdnet.experiments.options import option_words
@@ -133,26 +133,37 @@ def _size_label(fields: dict) -> str:
     return "; ".join(parts) or "dense"
 
 
-def run_pages(pages: list[str], epochs: int | None = None
+RUN_FIELDS = ("dataset", "method", "seed", "epochs")
+"""The Papermill parameters that make a page one of the grid's run pages."""
+
+
+def run_pages(pages: list[str], epochs: int | None = None, reports_dir: str = "reports"
               ) -> tuple[list[int], list[dict], list[tuple[str, str]]]:
-    """Groups the grid's run pages by dataset and method, one column per seed.
+    """Groups the grid's run pages by dataset and method, one column per seed, from the
+    Papermill parameters each page carries (:func:`svdnet.experiments.render.page_parameters`),
+    never from its name.
 
     Args:
-        pages: Page paths relative to the reports folder, named as
-            :attr:`svdnet.experiments.grid.Group.name` names notebooks (the name carries
-            the runs' ``config.epochs``).
+        pages: Page paths relative to ``reports_dir``.
         epochs: The main training budget (:func:`svdnet.experiments.report.main_epochs`
             of the results): a page whose runs trained for other epochs says how many.
             Defaults to ``None``: the epochs most of the pages' runs trained for.
+        reports_dir: The folder the pages are relative to. Defaults to ``"reports"``.
 
     Returns:
         ``(seeds, rows, others)``: the seeds; one row per (dataset, method) with
         ``dataset``, ``method`` and ``cells`` (per seed, a list of ``(label, href)``
         whose label names the sizes the notebook ran, and its epochs when they are not
-        ``epochs``); and ``(label, href)`` of pages whose names are not the runner's.
+        ``epochs``); and ``(label, href)`` of pages that carry no run's parameters.
     """
     cells, others, seeds = defaultdict(lambda: defaultdict(list)), [], set()
-    described = [(page, describe_name(page)) for page in pages]
+    described = []
+    for page in pages:
+        fields = page_parameters(os.path.join(reports_dir, page))
+        if fields is not None and not all(key in fields for key in RUN_FIELDS):
+            fields = None  # another notebook's parameters: not a run of the grid
+        described.append((page, fields and {"train_size": 0, "ranks": (), "energies": (),
+                                            "budgets": (), **fields}))
     if epochs is None:
         counts = pd.Series([fields["epochs"] for _, fields in described if fields],
                            dtype=int)
@@ -241,7 +252,7 @@ def write_site(reports_dir: str = "reports", pages=(), run_page_list=(), unfinis
                                   csv=CSV, sections=sections))
 
     seeds, rows, others = run_pages(list(run_page_list),
-                                    main_epochs(frame) if len(frame) else None)
+                                    main_epochs(frame) if len(frame) else None, reports_dir)
     further = [("The full report", "html/report.html",
                 "every table and figure, the conclusions, the provenance"),
                ("Every result", "results.html",

@@ -250,44 +250,6 @@ def test_without_workers_the_runner_never_imports_dask(tmp_path):
     assert result.stdout.strip().splitlines()[-1] == "[]"
 
 
-@pytest.mark.parametrize("group", [
-    Group(BASE.replace(method="lowrank", rank=2, train_size=0, epochs=10), (1, 2, 5)),
-    Group(BASE.replace(method="dense", rank=20, seed=2), ()),
-    Group(BASE.replace(dataset="fashion_mnist", method="finetune", rank=None, energy=0.5),
-          (), energies=(0.5, 0.9), budgets=(65370, 100000)),
-    Group(BASE.replace(method="small", rank=1), (1, 200), budgets=(215370,)),
-    Group(BASE.replace(method="lowrank", rank=5, output_layer="dense", distill=0.9,
-                       temperature=2.5, weight_decay=1e-5), (5, 10)),
-    Group(BASE.replace(method="projection", rank=5, anneal_epochs=3), (2, 5)),
-    Group(BASE.replace(method="finetune", rank=None, budget=100_000, allocation="accuracy",
-                       lr_schedule="cosine"), (), budgets=(65_370, 100_000)),
-])
-def test_describe_name_reads_back_what_the_group_name_wrote(group):
-    from svdnet.experiments.grid import describe_name
-
-    fields = describe_name(group.name.replace(".ipynb", ".html"))
-    config = group.config
-    assert (fields["dataset"], fields["method"], fields["epochs"], fields["train_size"],
-            fields["seed"]) == (config.dataset, config.method, config.epochs,
-                                config.train_size, config.seed)
-    assert fields["ranks"] == tuple(float(r) for r in group.ranks)
-    assert fields["energies"] == group.energies and fields["budgets"] == group.budgets
-    assert (fields["output_layer"], fields["distill"], fields["weight_decay"],
-            fields["anneal_epochs"]) == (config.output_layer, config.distill,
-                                         config.weight_decay, config.anneal_epochs)
-    assert fields["temperature"] == (config.temperature if config.distill else 4.0)
-    assert (fields["allocation"], fields["lr_schedule"]) == (config.allocation,
-                                                             config.lr_schedule)
-
-
-@pytest.mark.parametrize("name", ["mnist-dense-e10-seed0-interrupted.ipynb", "report.html",
-                                  "mnist-lowrank-e10-seed0-r1-2.failed.ipynb"])
-def test_describe_name_refuses_names_the_runner_does_not_write(name):
-    from svdnet.experiments.grid import describe_name
-
-    assert describe_name(name) is None
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_a_tiny_dense_run_near_chance_is_a_result_and_a_rerun_has_nothing_to_do(tmp_path):

@@ -6,7 +6,15 @@ import json
 import pytest
 
 from svdnet.experiments.config import RunConfig
-from svdnet.experiments.migration import main, migrate_folder, migrate_result
+from svdnet.experiments.grid import Group
+from svdnet.experiments.migration import (
+    legacy_page_fields,
+    main,
+    migrate_folder,
+    migrate_pages,
+    migrate_result,
+)
+from svdnet.experiments.render import page_parameters
 from svdnet.experiments.report import load_results
 from svdnet.experiments.results import write_json_atomic
 
@@ -68,6 +76,9 @@ def test_a_folder_with_one_bad_file_is_left_as_it_was(tmp_path, payload, text):
 
 def test_the_command_line_names_a_missing_folder_and_counts_what_it_did(tmp_path, capsys):
     assert main([]) == 2
+    assert main(["--pages"]) == 2
+    assert main(["--page", str(tmp_path)]) == 2  # no abbreviation: refused, named
+    assert "--page" in capsys.readouterr().err
     assert main([str(tmp_path / "nowhere")]) == 1
     assert "nowhere" in capsys.readouterr().err
     _older(tmp_path)
@@ -90,3 +101,72 @@ def test_the_committed_results_hold_their_full_configs():
         with open(path, encoding="utf-8") as stream:
             config = json.load(stream)["config"]
         assert set(config) == fields, path
+
+
+BASE = RunConfig(epochs=2, finetune_epochs=1, train_size=1000)
+
+
+@pytest.mark.parametrize("group", [
+    Group(BASE.replace(method="lowrank", rank=2, train_size=0, epochs=10), (1, 2, 5)),
+    Group(BASE.replace(method="dense", rank=20, seed=2), ()),
+    Group(BASE.replace(dataset="fashion_mnist", method="finetune", rank=None, energy=0.5),
+          (), energies=(0.5, 0.9), budgets=(65370, 100000)),
+    Group(BASE.replace(method="small", rank=1), (1, 200), budgets=(215370,)),
+    Group(BASE.replace(method="lowrank", rank=5, output_layer="dense", distill=0.9,
+                       temperature=2.5, weight_decay=1e-5), (5, 10)),
+    Group(BASE.replace(method="projection", rank=5, anneal_epochs=3), (2, 5)),
+    Group(BASE.replace(method="finetune", rank=None, budget=100_000, allocation="accuracy",
+                       lr_schedule="cosine"), (), budgets=(65_370, 100_000)),
+])
+def test_legacy_page_fields_reads_back_what_the_group_name_wrote(group):
+    fields = legacy_page_fields(group.name.replace(".ipynb", ".html"))
+    config = group.config
+    assert (fields["dataset"], fields["method"], fields["epochs"], fields["train_size"],
+            fields["seed"]) == (config.dataset, config.method, config.epochs,
+                                config.train_size, config.seed)
+    assert fields["ranks"] == tuple(float(r) for r in group.ranks)
+    assert fields["energies"] == group.energies and fields["budgets"] == group.budgets
+    assert (fields["output_layer"], fields["distill"], fields["weight_decay"],
+            fields["anneal_epochs"]) == (config.output_layer, config.distill,
+                                         config.weight_decay, config.anneal_epochs)
+    assert fields["temperature"] == (config.temperature if config.distill else 4.0)
+    assert (fields["allocation"], fields["lr_schedule"]) == (config.allocation,
+                                                             config.lr_schedule)
+
+
+@pytest.mark.parametrize("name", ["mnist-dense-e10-seed0-interrupted.ipynb", "report.html",
+                                  "mnist-lowrank-e10-seed0-r1-2.failed.ipynb"])
+def test_legacy_page_fields_refuses_names_the_runner_does_not_write(name):
+    assert legacy_page_fields(name) is None
+
+
+def test_older_pages_get_the_parameters_their_names_encode_once(tmp_path):
+    head = "<html><head><title>t</title></head><body>page</body></html>"
+    (tmp_path / "mnist-lowrank-e10-outdense-seed1-r1-2-5.html").write_text(head)
+    (tmp_path / "notes.html").write_text(head)  # not a run page: left alone
+    assert migrate_pages(str(tmp_path)) == [str(tmp_path / "mnist-lowrank-e10-outdense-seed1-r1-2-5.html")]
+    fields = page_parameters(str(tmp_path / "mnist-lowrank-e10-outdense-seed1-r1-2-5.html"))
+    assert (fields["dataset"], fields["method"], fields["seed"], fields["epochs"]) == (
+        "mnist", "lowrank", 1, 10)
+    assert fields["ranks"] == [1, 2, 5] and fields["output_layer"] == "dense"
+    assert page_parameters(str(tmp_path / "notes.html")) is None
+    text = (tmp_path / "mnist-lowrank-e10-outdense-seed1-r1-2-5.html").read_text()
+    assert text.replace(text[text.index("<script"):text.index("</script>") + 10], "") == head
+    assert migrate_pages(str(tmp_path)) == []  # a second run changes nothing
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        migrate_pages(str(tmp_path / "nowhere"))
+
+
+def test_the_committed_run_pages_carry_their_parameters():
+    """The landing page reads each committed run page's parameters from the page."""
+    import glob
+    import os
+
+    from svdnet.experiments.paths import REPORTS
+    from svdnet.experiments.site import RUN_FIELDS
+
+    pages = glob.glob(os.path.join(REPORTS, "grid", "html", "*.html"))
+    assert pages
+    for page in pages:
+        fields = page_parameters(page)
+        assert fields is not None and all(key in fields for key in RUN_FIELDS), page

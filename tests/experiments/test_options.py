@@ -10,7 +10,7 @@ import pytest
 
 from svdnet.experiments import options
 from svdnet.experiments.config import RunConfig
-from svdnet.experiments.grid import Group, describe_name
+from svdnet.experiments.grid import Group, notebook_parameters
 from svdnet.experiments.options import METHOD_OPTIONS
 from svdnet.experiments.paths import NOTEBOOKS
 from svdnet.experiments.sweep import result_name
@@ -47,12 +47,13 @@ def test_an_option_set_reaches_the_label_the_names_and_the_page(option):
         assert label(plain) != label(config)
     else:  # the temperature is named with the distillation it belongs to
         assert label(plain) == label(config)
-    # the file names differ from the plain run's, the runner reads the value back, and the
-    # run page says it
+    # the file names differ from the plain run's, the notebook (and so its page) is given the
+    # value, and the run page says it
     assert result_name(config) != result_name(plain)
     group = Group(config, (5,) if config.rank else (),
                   budgets=(100_000,) if config.budget else ())
-    assert describe_name(group.name)[option.name] == value
+    assert group.name != Group(plain, group.ranks, budgets=group.budgets).name
+    assert notebook_parameters(group, "out")[option.name] == value  # what its page carries
     assert (options.option_words(dataclasses.asdict(config))
             != options.option_words(dataclasses.asdict(plain)))
 

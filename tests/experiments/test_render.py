@@ -173,3 +173,38 @@ def test_help_prints_the_usage(capsys, tmp_path, monkeypatch):
     main(["--help"])
     assert capsys.readouterr().out.startswith("usage:")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_page_carries_its_notebooks_papermill_parameters(tmp_path):
+    from svdnet.experiments.render import page_parameters, render_html
+
+    path = str(tmp_path / "run.ipynb")
+    _executed_notebook(path)
+    notebook = nbformat.read(path, as_version=4)
+    parameters = {"dataset": "mnist", "method": "lowrank", "seed": 1, "epochs": 10,
+                  "ranks": [2, 5], "note": "</script><b>x</b>"}  # cannot close the element
+    notebook.metadata["papermill"] = {"parameters": parameters}
+    nbformat.write(notebook, path)
+    page = render_html(path, str(tmp_path / "run.html"))
+    assert page_parameters(page) == parameters
+    assert "<b>x</b>" not in open(page, encoding="utf-8").read()
+    # a notebook that Papermill did not execute: a page without parameters
+    _executed_notebook(str(tmp_path / "plain.ipynb"))
+    assert page_parameters(render_html(str(tmp_path / "plain.ipynb"),
+                                       str(tmp_path / "plain.html"))) is None
+
+
+def test_parameters_replace_earlier_ones_and_bad_ones_are_named(tmp_path):
+    from svdnet.experiments.render import PARAMETERS_ID, embed_parameters, page_parameters
+
+    page = embed_parameters(embed_parameters("<head></head>", {"a": 1}), {"a": 2})
+    assert page.count(PARAMETERS_ID) == 1
+    (tmp_path / "p.html").write_text(page)
+    assert page_parameters(str(tmp_path / "p.html")) == {"a": 2}
+    with pytest.raises(ValueError, match="</head>"):
+        embed_parameters("<p>no head</p>", {"a": 1})
+    for text in ("{broken", "[1, 2]"):
+        (tmp_path / "bad.html").write_text(
+            f'<script type="application/json" id="{PARAMETERS_ID}">{text}</script>')
+        with pytest.raises(CorruptResultError, match="bad.html"):
+            page_parameters(str(tmp_path / "bad.html"))

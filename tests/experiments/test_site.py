@@ -73,12 +73,33 @@ def test_every_result_page_and_csv_hold_one_readable_row_per_file(tmp_path, swee
     assert '<a href="grid/results/mnist-finetune-p110-seed0.json" ' in page
 
 
-def test_run_pages_are_grouped_by_dataset_method_and_seed():
-    pages = ["grid/html/mnist-dense-e10-seed0.html", "grid/html/mnist-dense-e10-seed1.html",
-             "grid/html/mnist-lowrank-e10-seed0-r20-5-1.html",
-             "grid/html/fashion_mnist-finetune-e10-seed1-e0.5-p100000.html",
-             "grid/html/mnist-lowrank-e2-n1000-seed0-r2.html", "html/notes.html"]
-    seeds, rows, others = run_pages(pages)
+def _page(reports, name, **parameters):
+    """A run page as render_html writes it: the notebook's Papermill parameters inside."""
+    from svdnet.experiments.render import embed_parameters
+
+    path = reports / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page = "<html><head></head><body>run</body></html>"
+    path.write_text(embed_parameters(page, parameters) if parameters else page)
+    return name
+
+
+def _run(dataset="mnist", method="lowrank", seed=0, epochs=10, **more):
+    return {"dataset": dataset, "method": method, "seed": seed, "epochs": epochs,
+            "rank": 20, "train_size": 0, "ranks": [], "energies": [], "budgets": [], **more}
+
+
+def test_run_pages_are_grouped_by_dataset_method_and_seed(tmp_path):
+    # the names say nothing (or mislead): the parameters inside each page decide
+    pages = [_page(tmp_path, "grid/html/a.html", **_run(method="dense")),
+             _page(tmp_path, "grid/html/b.html", **_run(method="dense", seed=1)),
+             _page(tmp_path, "grid/html/mnist-dense-e10-seed0.html", **_run(ranks=[20, 5, 1])),
+             _page(tmp_path, "grid/html/d.html", **_run(
+                 "fashion_mnist", "finetune", 1, rank=None, energies=[0.5], budgets=[100000])),
+             _page(tmp_path, "grid/html/e.html", **_run(epochs=2, train_size=1000, ranks=[2])),
+             _page(tmp_path, "html/notes.html"),
+             _page(tmp_path, "html/other.html", rank=20)]  # another notebook's parameters
+    seeds, rows, others = run_pages(pages, reports_dir=str(tmp_path))
     assert seeds == [0, 1]
     table = {(row["dataset"], row["method"]): row["cells"] for row in rows}
     assert list(table) == [("MNIST", "dense"), ("MNIST", "lowrank"),
@@ -88,21 +109,24 @@ def test_run_pages_are_grouped_by_dataset_method_and_seed():
                                               ("ranks 2 (2 epochs, 1,000 examples)", pages[4])]
     assert table[("Fashion-MNIST", "finetune")] == [[], [("budgets 100,000; energy 50%",
                                                           pages[3])]]
-    assert others == [("notes.html", "html/notes.html")]
+    assert others == [("notes.html", "html/notes.html"), ("other.html", "html/other.html")]
 
 
-def test_run_pages_name_the_epochs_of_runs_off_the_main_budget():
-    pages = ["grid/html/mnist-small-e30-seed0-r2.html", "grid/html/mnist-small-e30-seed1-r2.html",
-             "grid/html/mnist-small-e10-seed0-r5.html"]
+def test_run_pages_name_the_epochs_of_runs_off_the_main_budget(tmp_path):
+    pages = [_page(tmp_path, "grid/html/x.html", **_run(method="small", epochs=30, ranks=[2])),
+             _page(tmp_path, "grid/html/y.html", **_run(method="small", seed=1, epochs=30,
+                                                          ranks=[2])),
+             _page(tmp_path, "grid/html/z.html", **_run(method="small", ranks=[5]))]
     # The main budget from the results: the 30-epoch runs are named as such.
-    _, rows, _ = run_pages(pages, epochs=10)
+    _, rows, _ = run_pages(pages, epochs=10, reports_dir=str(tmp_path))
     assert rows[0]["cells"] == [[("ranks 2 (30 epochs)", pages[0]), ("ranks 5", pages[2])],
                                 [("ranks 2 (30 epochs)", pages[1])]]
     # Results of 30 epochs throughout: the 10-epoch page is the one set apart.
-    _, rows, _ = run_pages(pages, epochs=30)
+    _, rows, _ = run_pages(pages, epochs=30, reports_dir=str(tmp_path))
     assert rows[0]["cells"][0] == [("ranks 2", pages[0]), ("ranks 5 (10 epochs)", pages[2])]
     # Without results, the epochs most pages ran.
-    assert run_pages(pages)[1] == run_pages(pages, epochs=30)[1]
+    assert (run_pages(pages, reports_dir=str(tmp_path))[1]
+            == run_pages(pages, epochs=30, reports_dir=str(tmp_path))[1])
 
 
 def test_the_landing_page_opens_with_the_practitioners_paragraph(tmp_path, sweep_results,
