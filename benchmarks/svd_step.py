@@ -56,7 +56,7 @@ def main(argv=None):
                if min(layer.kernel.shape) > args.rank]
     exact_errors = [truncated_svd(k, args.rank, "exact").relative_error() for k in kernels]
     for backend in ("exact", "randomized", "auto"):
-        callback = svdnet.SVDProjection(rank=args.rank, method=backend)
+        callback = svdnet.SVDProjection(rank=args.rank, svd_method=backend)
         callback.set_model(model)
         times = []
         for _ in range(args.rounds):

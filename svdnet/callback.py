@@ -15,7 +15,7 @@ from svdnet.layers import check_factorised_ranks, check_layer_names, select_laye
 from svdnet.printing import print_msg
 from svdnet.rank_selection import RankRequest, check_budget, choose_ranks, rank_request
 from svdnet.schedule import annealed_rank
-from svdnet.svd import BACKENDS
+from svdnet.svd import BACKENDS, PROJECTION_BACKEND, svd_method_argument
 from svdnet.validation import check_bool, check_choice, check_int, check_seed
 
 __all__ = ["NonFiniteWeightsError", "SVDProjection"]
@@ -41,7 +41,7 @@ class SVDProjection(keras.callbacks.Callback):
     whole model, as factors, within that many parameters; see
     :func:`svdnet.rank_selection.budget_ranks`). Energy and budget ranks are chosen
     afresh at every projection from the kernels' full (exact) spectra, so they may
-    change from epoch to epoch; ``method`` then does not apply.
+    change from epoch to epoch; ``svd_method`` then does not apply.
 
     Biases are not changed, nor is the optimizer state. The epoch ``logs`` (and so
     ``History``, ``CSVLogger`` and ``TensorBoard``) receive, on projection epochs:
@@ -69,11 +69,11 @@ class SVDProjection(keras.callbacks.Callback):
             models share is given as a path, ``"outer/name"``; logs and records use the
             same keys (see :func:`svdnet.layers.layer_map`). Defaults to ``None``.
         every: Project at the end of every ``every``-th epoch. Defaults to 1.
-        method: SVD backend, ``"auto"``, ``"exact"`` or ``"randomized"`` (see
+        svd_method: SVD backend, ``"auto"``, ``"exact"`` or ``"randomized"`` (see
             :func:`svdnet.svd.truncated_svd`). ``"auto"`` takes the randomized SVD when
             k is at most a tenth of the kernel's smaller side (about 1.002x the optimal
             error, for a tenth of the cost; ``benchmarks/README.md``) and the exact one
-            otherwise. Defaults to ``"auto"``.
+            otherwise. Defaults to :data:`svdnet.svd.PROJECTION_BACKEND`, ``"auto"``.
         seed: Seed of the randomized backend. Defaults to 0.
         record_spectrum: Keep every singular value of each kernel (with ``data``, of
             its output on the data) as it was just before
@@ -104,13 +104,15 @@ class SVDProjection(keras.callbacks.Callback):
             :func:`svdnet.factorize` (read once, when the callback is given its model):
             each kernel is then replaced by the rank-k kernel that keeps the layer's
             output on those inputs closest, ``energy`` is output energy and the logged
-            ``svd_energy``/``svd_error`` are the output's; ``method`` does not apply.
+            ``svd_energy``/``svd_error`` are the output's; ``svd_method`` does not apply.
             Each projection costs one forward pass over them (one per layer with
             ``sequential``). Defaults to ``None`` (the SVD of the weights alone).
         sequential: With ``data``, calibrate each layer on the inputs of the layers
             before it once projected (see :func:`svdnet.factorize`). Defaults to
             ``False``.
         max_examples: Most calibration examples read from ``data``. Defaults to 2048.
+        method: The former name of ``svd_method``, deprecated (a ``DeprecationWarning``).
+            Defaults to ``None``.
 
     Attributes:
         projections: One dict per projection: ``epoch`` (0-based; ``None`` for the one
@@ -134,7 +136,7 @@ class SVDProjection(keras.callbacks.Callback):
         rank=None,
         layers=None,
         every: int = 1,
-        method: str = "auto",
+        svd_method: str = PROJECTION_BACKEND,
         seed: int | None = 0,
         record_spectrum: bool = False,
         verbose: int = 0,
@@ -146,6 +148,8 @@ class SVDProjection(keras.callbacks.Callback):
         data=None,
         sequential: bool = False,
         max_examples: int = DEFAULT_MAX_EXAMPLES,
+        *,
+        method: str | None = None,
     ):
         super().__init__()
         self.conv_scheme = check_conv_scheme(conv_scheme)
@@ -163,7 +167,9 @@ class SVDProjection(keras.callbacks.Callback):
         self.rank = self.request.rank
         self.layer_names = None if layers is None else check_layer_names(layers)
         self.every = check_int("every", every, minimum=1)
-        self.method = check_choice("method", method, BACKENDS)
+        svd_method = svd_method_argument(svd_method, method, "SVDProjection",
+                                         PROJECTION_BACKEND)
+        self.svd_method = check_choice("svd_method", svd_method, BACKENDS)
         self.seed = check_seed(seed)
         self.record_spectrum = check_bool("record_spectrum", record_spectrum)
         self.verbose = check_int("verbose", verbose, minimum=0, maximum=2)
@@ -271,7 +277,8 @@ class SVDProjection(keras.callbacks.Callback):
         if self._fixed_ranks is not None:  # the fixed ranks of the layers not skipped
             request = RankRequest(rank={key: self.rank_at(key, None if final else epoch)
                                         for key in active})
-        parts = decompose(self.model, active, request, method=self.method, seed=self.seed,
+        parts = decompose(self.model, active, request, svd_method=self.svd_method,
+                          seed=self.seed,
                           when=when, conv_scheme=self.conv_scheme,
                           calibrated=self._calibrated) if active else None
         for name, weights in (parts.kernels if parts else {}).items():

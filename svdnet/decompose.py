@@ -19,7 +19,7 @@ from svdnet.calibration import (
 from svdnet.cost import shrinks
 from svdnet.kernels import KernelView
 from svdnet.rank_selection import RankRequest, choose_ranks
-from svdnet.svd import TruncatedSVD, truncated_svd
+from svdnet.svd import DEFAULT_BACKEND, TruncatedSVD, truncated_svd
 from svdnet.validation import check_bool, check_choice
 from svdnet.whitening import corrected_kernel, whitened_svd
 
@@ -190,7 +190,7 @@ def decompose(
     model: keras.Model,
     layers,
     request: RankRequest | None,
-    method: str = "auto",
+    svd_method: str = DEFAULT_BACKEND,
     seed: int | None = 0,
     when: str = "",
     only_shrinking: bool = False,
@@ -200,13 +200,13 @@ def decompose(
     """Reads the layers' kernels, chooses their ranks and takes their truncated SVDs.
 
     With a rank or per-layer request, each kernel whose rank is below ``min(m, n)``
-    gets a truncated SVD by ``method``. With an energy or budget request every kernel's
+    gets a truncated SVD by ``svd_method``. With an energy or budget request every kernel's
     full spectrum is needed first: each gets one exact SVD, truncated afterwards to the
     rank chosen from the spectra (the budget counts the model's other parameters as
     fixed). With ``request=None`` every kernel gets its complete exact SVD.
 
     With calibration data every kernel instead gets the complete data-aware SVD of its
-    output on that data (:func:`svdnet.whitening.whitened_svd`, ``method`` unused):
+    output on that data (:func:`svdnet.whitening.whitened_svd`, ``svd_method`` unused):
     energies, budgets and errors are then those of the layers' outputs. A sequential
     calibration chooses the ranks on the uncompressed model's inputs, then takes each
     kernel's SVD again on the inputs that the layers before it, already truncated,
@@ -217,8 +217,8 @@ def decompose(
         layers: Key to Dense, Conv2D or EinsumDense layer, for the layers to decompose.
         request: A :class:`svdnet.rank_selection.RankRequest`, or ``None`` for every
             singular triplet.
-        method: SVD backend for fixed ranks: ``"auto"``, ``"exact"`` or
-            ``"randomized"``. Defaults to ``"auto"``.
+        svd_method: SVD backend for fixed ranks: ``"auto"``, ``"exact"`` or
+            ``"randomized"``. Defaults to :data:`svdnet.svd.DEFAULT_BACKEND`.
         seed: Seed of the randomized backend. Defaults to 0.
         when: Words for a NaN error, for example ``"at epoch 3"``. Defaults to ``""``.
         only_shrinking: Decompose only the kernels whose rank-k factors are smaller
@@ -247,7 +247,7 @@ def decompose(
         if name in full:
             svds[name] = full[name].truncate(rank)
         elif rank < min(shapes[name]):
-            svds[name] = truncated_svd(kernels[name], rank, method=method, seed=seed)
+            svds[name] = truncated_svd(kernels[name], rank, svd_method=svd_method, seed=seed)
     if calibrated is not None and calibrated.sequential:
         svds = _sequential_svds(model, layers, kernels, svds, calibrated, conv_scheme)
     return Decomposition(kernels, ranks, svds, fixed)

@@ -33,7 +33,7 @@ from svdnet.lowrank_conv import LowRankConv2D
 from svdnet.lowrank_einsum import LowRankEinsumDense
 from svdnet.printing import print_msg
 from svdnet.rank_selection import rank_request
-from svdnet.svd import BACKENDS
+from svdnet.svd import BACKENDS, DEFAULT_BACKEND, svd_method_argument
 from svdnet.validation import check_bool, check_choice, check_int, check_seed
 
 
@@ -138,7 +138,7 @@ def factorize(
     model: keras.Model,
     rank=None,
     layers=None,
-    method: str = "exact",
+    svd_method: str = DEFAULT_BACKEND,
     seed: int | None = 0,
     verbose: int = 1,
     energy: float | None = None,
@@ -149,6 +149,8 @@ def factorize(
     sequential: bool = False,
     max_examples: int = DEFAULT_MAX_EXAMPLES,
     allocation: str = "energy",
+    *,
+    method: str | None = None,
 ):
     """Returns a copy of ``model`` whose selected layers hold rank-k factors.
 
@@ -193,10 +195,10 @@ def factorize(
             Defaults to ``None``: rank 20 unless ``energy`` or ``budget`` is given.
         layers: Names of the Dense, Conv2D and EinsumDense layers to factorise, or
             ``None`` for all. Defaults to ``None``.
-        method: SVD backend, ``"exact"``, ``"auto"`` or ``"randomized"`` (see
+        svd_method: SVD backend, ``"exact"``, ``"auto"`` or ``"randomized"`` (see
             :func:`svdnet.svd.truncated_svd`). A one-off export takes the optimal
             rank-k kernels (Eckart-Young) by default: under a second per 1024 x 1024
-            kernel. Defaults to ``"exact"``.
+            kernel. Defaults to :data:`svdnet.svd.DEFAULT_BACKEND`, ``"exact"``.
         seed: Seed of the randomized backend. Defaults to 0.
         verbose: 1 prints the layers left Dense and why; 0 is silent. Defaults to 1.
         energy: Per layer, the smallest rank keeping this fraction (``0 < energy <= 1``)
@@ -226,6 +228,8 @@ def factorize(
             by the model's compiled loss on ``data=(x, y)`` with that layer alone
             truncated (a forward pass per layer and candidate rank;
             :func:`svdnet.sensitivity.loss_ranks`). Defaults to ``"energy"``.
+        method: The former name of ``svd_method``, deprecated (a ``DeprecationWarning``).
+            Defaults to ``None``.
 
     Returns:
         A new ``keras.Model`` (``model`` is not changed), or ``(model, plan)`` with
@@ -238,7 +242,8 @@ def factorize(
         TypeError: when ``model`` is not a Keras model, or ``layers`` not names.
         NonFiniteWeightsError: when a selected kernel holds NaN or infinite values.
     """
-    check_choice("method", method, BACKENDS)
+    svd_method = check_choice("svd_method", svd_method_argument(svd_method, method, "factorize"),
+                              BACKENDS)
     seed = check_seed(seed)
     verbose = check_int("verbose", verbose, minimum=0, maximum=2)
     check_bool("return_plan", return_plan)
@@ -254,7 +259,8 @@ def factorize(
     check_conv_scheme(conv_scheme)
     calibrated = calibration(model, data, sequential, max_examples, allocation, request)
     selected, skipped = select_layers(model, layers, factorising=True)
-    parts = decompose(model, selected, request, method=method, seed=seed, only_shrinking=True,
+    parts = decompose(model, selected, request, svd_method=svd_method, seed=seed,
+                      only_shrinking=True,
                       conv_scheme=conv_scheme, calibrated=calibrated)
     plan = {item.name: item for item in plan_from_ranks(parts.shapes, parts.ranks, skipped)}
     factors = {key: svd.factors() for key, svd in parts.svds.items()

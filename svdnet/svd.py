@@ -16,12 +16,25 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import warnings
 
 import numpy as np
 
 from svdnet.validation import check_choice, check_int, check_rank, check_seed
 
 BACKENDS = ("auto", "exact", "randomized")
+
+DEFAULT_BACKEND = "exact"
+"""The SVD backend of one decomposition (:func:`truncated_svd`, :func:`project`,
+:func:`svdnet.factorize`): exact LAPACK, whose rank-k kernels are the optimal ones
+(Eckart-Young) and depend on no seed; a model is factorised once, in under a second per
+1024 x 1024 kernel."""
+
+PROJECTION_BACKEND = "auto"
+"""The SVD backend of the epoch-end projection (:class:`svdnet.SVDProjection`): it
+decomposes every kernel at every projection, so the randomized SVD takes over where the
+rank is at most :data:`AUTO_RANDOMIZED_FRACTION` of the kernel's smaller side (within 1%
+of the optimal error even on flat spectra, ``tests/core/test_svd.py``)."""
 
 # "auto" uses the randomized backend when rank <= this fraction of min(m, n).
 AUTO_RANDOMIZED_FRACTION = 0.1
@@ -124,17 +137,43 @@ def _as_matrix(matrix) -> np.ndarray:
     return array
 
 
-def resolve_backend(method: str, rank: int, shape: tuple[int, int]) -> str:
+def svd_method_argument(svd_method: str, method: str | None, caller: str,
+                        default: str = DEFAULT_BACKEND) -> str:
+    """The SVD backend a caller was given: ``svd_method``, or ``method``, its former
+    name, with a ``DeprecationWarning`` (one name for the backend everywhere, as in
+    :class:`svdnet.experiments.RunConfig`, where ``method`` is the training method).
+
+    Args:
+        svd_method: The value of ``svd_method``.
+        method: The value of the deprecated ``method`` (``None`` when not given).
+        caller: The function's name, for the messages.
+        default: The caller's default ``svd_method`` (``svd_method`` at it counts as not
+            given). Defaults to :data:`DEFAULT_BACKEND`.
+
+    Raises:
+        TypeError: when both are given with different values.
+    """
+    if method is None:
+        return svd_method
+    if svd_method not in (method, default):
+        raise TypeError(f"{caller} was given svd_method={svd_method!r} and method={method!r}; "
+                        "give the SVD backend once, as svd_method.")
+    warnings.warn(f"{caller}(method=...) is deprecated: the SVD backend is svd_method=...; "
+                  f"received method={method!r}.", DeprecationWarning, stacklevel=3)
+    return method
+
+
+def resolve_backend(svd_method: str, rank: int, shape: tuple[int, int]) -> str:
     """Returns the concrete backend ``"exact"`` or ``"randomized"`` for a request.
 
     Args:
-        method: One of ``"auto"``, ``"exact"``, ``"randomized"``.
+        svd_method: One of ``"auto"``, ``"exact"``, ``"randomized"``.
         rank: Requested rank k.
         shape: Shape ``(m, n)`` of the matrix.
     """
-    check_choice("method", method, BACKENDS)
-    if method != "auto":
-        return method
+    check_choice("svd_method", svd_method, BACKENDS)
+    if svd_method != "auto":
+        return svd_method
     return "randomized" if rank <= AUTO_RANDOMIZED_FRACTION * min(shape) else "exact"
 
 
@@ -151,10 +190,12 @@ def _blas_controller():
 def truncated_svd(
     matrix,
     rank: int,
-    method: str = "exact",
+    svd_method: str = DEFAULT_BACKEND,
     n_oversamples: int = 10,
     n_iter: int = 4,
     seed: int | None = 0,
+    *,
+    method: str | None = None,
 ) -> TruncatedSVD:
     """Computes the rank-k truncated SVD of a matrix.
 
@@ -162,7 +203,8 @@ def truncated_svd(
         matrix: A 2-D array-like of shape ``(m, n)`` with finite entries.
         rank: Number of singular triplets to keep, ``1 <= rank``. A rank above
             ``min(m, n)`` is clipped to ``min(m, n)`` (the decomposition is then exact).
-        method: ``"exact"``, ``"randomized"`` or ``"auto"``. Defaults to ``"exact"``.
+        svd_method: ``"exact"``, ``"randomized"`` or ``"auto"``. Defaults to
+            :data:`DEFAULT_BACKEND`, ``"exact"``.
         n_oversamples: Extra random directions for the randomized backend, an integer
             >= 0. Defaults to 10.
         n_iter: Power iterations of the randomized backend, an integer >= 0. Defaults
@@ -170,10 +212,12 @@ def truncated_svd(
             even on flat spectra (``tests/core/test_svd.py``), and within 0.2% on
             trained kernels (``benchmarks/README.md``).
         seed: Seed of the randomized backend's test matrix. Defaults to 0.
+        method: The former name of ``svd_method``, deprecated. Defaults to ``None``.
 
     Returns:
         A :class:`TruncatedSVD`.
     """
+    svd_method = svd_method_argument(svd_method, method, "truncated_svd")
     rank = check_rank(rank)
     seed = check_seed(seed)
     n_oversamples = check_int("n_oversamples", n_oversamples, minimum=0)
@@ -182,7 +226,7 @@ def truncated_svd(
     if 0 in array.shape:
         raise ValueError(f"Cannot take the SVD of an empty matrix (shape {array.shape}).")
     k = min(rank, min(array.shape))
-    backend = resolve_backend(method, k, array.shape)
+    backend = resolve_backend(svd_method, k, array.shape)
     total_energy = float(np.sum(np.square(array, dtype=np.float64)))
     if backend == "exact" or k == min(array.shape):
         u, s, vt = np.linalg.svd(array, full_matrices=False)
@@ -207,19 +251,23 @@ def truncated_svd(
     return TruncatedSVD(u, s, vt, total_energy, "randomized")
 
 
-def project(matrix, rank: int, method: str = "exact", seed: int | None = 0) -> np.ndarray:
+def project(matrix, rank: int, svd_method: str = DEFAULT_BACKEND, seed: int | None = 0, *,
+            method: str | None = None) -> np.ndarray:
     """Returns the rank-k approximation of ``matrix`` in its own dtype.
 
     Args:
         matrix: A 2-D array-like.
         rank: Target rank k (positive integer).
-        method: SVD backend, see :func:`truncated_svd`. Defaults to ``"exact"``.
+        svd_method: SVD backend, see :func:`truncated_svd`. Defaults to
+            :data:`DEFAULT_BACKEND`, ``"exact"``.
         seed: Seed of the randomized backend. Defaults to 0.
+        method: The former name of ``svd_method``, deprecated. Defaults to ``None``.
     """
+    svd_method = svd_method_argument(svd_method, method, "project")
     original = np.asarray(matrix)
     array = _as_matrix(original)  # float16 is decomposed in float32, and returned as float16
     dtype = original.dtype if np.issubdtype(original.dtype, np.floating) else array.dtype
-    return truncated_svd(array, rank, method=method, seed=seed).reconstruct().astype(
+    return truncated_svd(array, rank, svd_method=svd_method, seed=seed).reconstruct().astype(
         dtype, copy=False
     )
 

@@ -42,6 +42,7 @@ from svdnet.experiments.results import CorruptResultError, read_json, write_json
 from svdnet.experiments.speed import best_seconds
 from svdnet.factorize import factorize
 from svdnet.params import parameter_counts
+from svdnet.svd import PROJECTION_BACKEND
 from svdnet.validation import check_choice, check_int
 
 METHODS = ("dense", "posthoc", "finetune", "projection", "lowrank", "small")
@@ -50,7 +51,7 @@ CACHE_DIR = os.path.join(REPORTS, "architectures", "cache")
 INFERENCE_EXAMPLES = 2048
 """Test examples each inference timing predicts, in batches of 256."""
 
-SVD_METHOD = "auto"
+SVD_METHOD = PROJECTION_BACKEND
 """The SVD backend of these runs' factorisations and projections: the committed results
 were made with ``"auto"`` (``factorize``'s default until it became ``"exact"``), so a
 resumed or repeated run computes what they computed."""
@@ -196,24 +197,24 @@ def run_architecture(run: ArchitectureRun, data, results_dir: str = RESULTS_DIR,
             record = {"history": {}, "train_seconds": None}
     elif run.method == "posthoc":
         model, plan = factorize(dense, rank=run.rank, conv_scheme=run.conv_scheme,
-                                method=SVD_METHOD, verbose=0, return_plan=True)
+                                svd_method=SVD_METHOD, verbose=0, return_plan=True)
         record = {"history": {}, "train_seconds": 0.0}
     elif run.method == "finetune":
         model, plan = factorize(_dense_model(run, data, before_last), rank=run.rank,
-                                conv_scheme=run.conv_scheme, method=SVD_METHOD, verbose=0,
+                                conv_scheme=run.conv_scheme, svd_method=SVD_METHOD, verbose=0,
                                 return_plan=True)
         record = _fit(model, data, run, 1)
     elif run.method == "lowrank":
         model, plan = factorize(_dense_model(run, data), rank=run.rank,
-                                conv_scheme=run.conv_scheme, method=SVD_METHOD, verbose=0,
+                                conv_scheme=run.conv_scheme, svd_method=SVD_METHOD, verbose=0,
                                 return_plan=True)
         record = _fit(model, data, run, run.epochs)
     else:  # projection
         model = _dense_model(run, data)
-        callback = SVDProjection(rank=run.rank, conv_scheme=run.conv_scheme, method=SVD_METHOD)
+        callback = SVDProjection(rank=run.rank, conv_scheme=run.conv_scheme, svd_method=SVD_METHOD)
         record = _fit(model, data, run, run.epochs, [callback])
         model, plan = factorize(model, rank=run.rank, conv_scheme=run.conv_scheme,
-                                method=SVD_METHOD, verbose=0, return_plan=True)
+                                svd_method=SVD_METHOD, verbose=0, return_plan=True)
     loss, accuracy = model.evaluate(data.x_test, data.y_test, batch_size=1024, verbose=0)
     timing = predict_seconds({"model": model, "dense": dense},
                              data.x_test[:INFERENCE_EXAMPLES])

@@ -16,7 +16,7 @@ from svdnet.rank_selection import (
     choose_ranks,
     rank_request,
 )
-from svdnet.svd import BACKENDS
+from svdnet.svd import BACKENDS, DEFAULT_BACKEND
 from svdnet.validation import (
     check_bool,
     check_choice,
@@ -78,7 +78,9 @@ class RunConfig:
         width: Units per hidden layer, >= 1. Defaults to 1024.
         seed: Seed of weights, shuffling and the randomized SVD. Defaults to 0.
         train_size: Training examples to use, 0 for the whole split. Defaults to 0.
-        svd_method: SVD backend of the projection. Defaults to ``"exact"``.
+        svd_method: SVD backend of the projection and the factorisation. Defaults to
+            :data:`svdnet.svd.DEFAULT_BACKEND`, ``"exact"`` (the grid runner's flag
+            defaults to :data:`svdnet.svd.PROJECTION_BACKEND`).
         every: Project every ``every`` epochs. Defaults to 1.
         finetune_epochs: Of the ``epochs``, how many the ``finetune`` method spends
             training the factors, from 1 to ``epochs - 1``. Defaults to 2.
@@ -121,7 +123,7 @@ class RunConfig:
     width: int = 1024
     seed: int = 0
     train_size: int = 0
-    svd_method: str = "exact"
+    svd_method: str = DEFAULT_BACKEND
     every: int = 1
     finetune_epochs: int = 2
     jit_compile: bool = True

@@ -41,6 +41,7 @@ from svdnet.experiments.options import (
 from svdnet.experiments.paths import NOTEBOOKS, PROJECT_ROOT, without_folder
 from svdnet.experiments.results import is_finished, write_text_atomic
 from svdnet.experiments.sweep import result_name
+from svdnet.svd import PROJECTION_BACKEND
 
 GRID_RANKS = (1, 2, 5, 10, 20, 50, 100, 200)
 GRID_SEEDS = (0, 1, 2)
@@ -347,8 +348,9 @@ def main(argv=None) -> int:
     parser.add_argument("--finetune-epochs", type=int, default=2)
     parser.add_argument("--train-size", type=int, default=0,
                         help="training examples per run; 0 (default) for the whole split")
-    parser.add_argument("--svd-method", default="auto",
-                        help="SVD backend: auto (default), exact or randomized")
+    parser.add_argument("--svd-method", default=PROJECTION_BACKEND,
+                        help=f"SVD backend (default: {PROJECTION_BACKEND}, the projection's "
+                             "backend, with which every committed grid result ran)")
     add_flags(parser)  # one per option of svdnet.experiments.options
     parser.add_argument("--out", default="reports/grid", help="output folder")
     parser.add_argument("--quick", action="store_true",

@@ -37,6 +37,7 @@ from svdnet.experiments.results import ResultValueError, write_result
 from svdnet.experiments.snapshots import SaveWeightsAt
 from svdnet.experiments.training import Run, dense_model, layer_spectra, train  # noqa: F401
 from svdnet.rank_selection import request_label
+from svdnet.svd import DEFAULT_BACKEND
 from svdnet.validation import check_bool
 
 QUICK_ENV = "SVDNET_QUICK"
@@ -92,7 +93,7 @@ def result_name(config: RunConfig) -> str:
     parts = [config.dataset, config.method]
     if config.method != "dense":
         parts.append(request_label(**config.rank_choice))
-        if config.svd_method != "exact" and config.method != "small":  # small takes no SVD
+        if config.svd_method != DEFAULT_BACKEND and config.method != "small":  # no SVD in small
             parts.append(config.svd_method)
         if config.every != 1:
             parts.append(f"every{config.every}")

@@ -28,7 +28,7 @@ from svdnet.factorize import factorize, factorized_ranks
 from svdnet.layers import layer_map
 from svdnet.lowrank import LowRankDense
 from svdnet.sensitivity import accuracy_score, layer_sensitivity, sensitivity_ranks
-from svdnet.svd import rank_of_spectrum, singular_values
+from svdnet.svd import DEFAULT_BACKEND, rank_of_spectrum, singular_values
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -234,7 +234,7 @@ def train(
         choice = config.rank_choice
         if config.allocation == "accuracy":
             choice = {"rank": accuracy_allocation(data, trained_dense, config)}
-        model = factorize(trained_dense, method=config.svd_method, seed=config.seed,
+        model = factorize(trained_dense, svd_method=config.svd_method, seed=config.seed,
                           layers=compressed_layers(trained_dense, config), verbose=0,
                           **choice)
         svd_seconds = time.perf_counter() - start
@@ -246,7 +246,7 @@ def train(
             for key, layer in layer_map(initial).items():
                 if layers is None or key in layers:
                     layer.kernel_regularizer = keras.regularizers.L2(config.weight_decay)
-        model = factorize(initial, method=config.svd_method, seed=config.seed,
+        model = factorize(initial, svd_method=config.svd_method, seed=config.seed,
                           layers=layers, verbose=0, **config.rank_choice)
         epochs = config.epochs
     elif method == "small":
@@ -259,7 +259,7 @@ def train(
         if method == "projection":
             projection = SVDProjection(
                 every=config.every,
-                method=config.svd_method,
+                svd_method=config.svd_method,
                 seed=config.seed,
                 record_spectrum=record_spectrum,
                 layers=compressed_layers(model, config),
@@ -299,7 +299,7 @@ def train(
         start = time.perf_counter()
         # The kernels already have the last projection's ranks: factorise at those.
         last_ranks = projection.projections[-1]["rank"] if projection.projections else {}
-        model = factorize(model, rank=last_ranks or config.rank, method=config.svd_method,
+        model = factorize(model, rank=last_ranks or config.rank, svd_method=config.svd_method,
                           seed=config.seed, layers=compressed_layers(model, config), verbose=0)
         svd_seconds += time.perf_counter() - start
     test_loss, test_accuracy = model.evaluate(
@@ -380,7 +380,7 @@ def run_reference(
     batch_size: int = 128,
     seed: int = 0,
     train_size: int = 0,
-    svd_method: str = "exact",
+    svd_method: str = DEFAULT_BACKEND,
     data_dir: str | None = None,
     verbose: int = 0,
 ) -> dict:
@@ -396,7 +396,7 @@ def run_reference(
         batch_size: Batch size. Defaults to 128.
         seed: Random seed. Defaults to 0.
         train_size: Training examples, 0 for all. Defaults to 0.
-        svd_method: SVD backend. Defaults to ``"exact"``.
+        svd_method: SVD backend. Defaults to :data:`svdnet.svd.DEFAULT_BACKEND`.
         data_dir: TFDS data folder; defaults to ``TFDS_DATA_DIR``.
         verbose: Keras ``fit`` verbosity. Defaults to 0.
 

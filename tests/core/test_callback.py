@@ -113,7 +113,7 @@ def test_randomized_backend_inside_fit():
     x, y = _data()
     model = build_mlp(input_dim=32, num_classes=4, depth=2, width=64)
     model.fit(x, y, epochs=1, verbose=0,
-              callbacks=[SVDProjection(rank=3, method="randomized")])
+              callbacks=[SVDProjection(rank=3, svd_method="randomized")])
     assert all(rank <= 3 for rank in _ranks(model).values())
 
 
@@ -144,7 +144,7 @@ def test_record_spectrum_keeps_full_spectrum_before_last_projection():
         ({"budget": 1e5}, TypeError, "budget must be an integer >= 1, received 100000.0 of type float"),
         ({"rank": {}}, ValueError, "must name at least one layer"),
         ({"rank": 2, "every": 0}, ValueError, "every must be an integer >= 1, received 0"),
-        ({"rank": 2, "method": "full"}, ValueError, "received 'full'"),
+        ({"rank": 2, "svd_method": "full"}, ValueError, "received 'full'"),
         ({"rank": 2, "layers": 5}, TypeError,
          "layers must be a layer name or a list of names; received 5 of type int"),
         ({"rank": 2, "layers": []}, ValueError, "layers must name at least one layer"),
@@ -254,7 +254,7 @@ def test_per_layer_ranks_leave_other_layers_alone():
 
 def test_default_backend_is_auto():
     # auto: randomized when k <= min(m, n) / 10 (the fast path), exact otherwise
-    assert SVDProjection(rank=2).method == "auto"
+    assert SVDProjection(rank=2).svd_method == "auto"
 
 
 def test_quantized_and_lora_layers_are_left_alone_with_the_reason_or_refused_by_name():
@@ -420,3 +420,10 @@ def test_a_rank_below_a_factorised_layers_rank_is_refused_before_training():
         SVDProjection(rank=3).set_model(factorised)
     SVDProjection(rank=3, layers=["hidden_2"]).set_model(factorised)  # named: fine
     SVDProjection(rank=8).set_model(factorised)  # not below: fine
+
+
+def test_the_former_name_method_still_works_with_a_deprecation_warning():
+    with pytest.deprecated_call(match="SVDProjection"):
+        assert SVDProjection(rank=2, method="exact").svd_method == "exact"
+    with pytest.raises(TypeError, match="give the SVD backend once"):
+        SVDProjection(rank=2, svd_method="randomized", method="exact")

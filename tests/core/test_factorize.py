@@ -26,7 +26,7 @@ def _trained(depth=2, width=40):
 def _projected_copy(model, rank, layers=None):
     copy = keras.models.clone_model(model)
     copy.set_weights(model.get_weights())
-    projection = SVDProjection(rank=rank, layers=layers, method="exact")
+    projection = SVDProjection(rank=rank, layers=layers, svd_method="exact")
     projection.set_model(copy)
     projection.project()
     return copy
@@ -106,12 +106,23 @@ def test_sequential_and_nested_models():
         ({"rank": 0}, ValueError, "rank must be an integer >= 1, received 0"),
         ({"rank": 1.5}, TypeError, "received 1.5"),
         ({"rank": 2, "layers": ["hidden_9"]}, ValueError, "Unknown layer name 'hidden_9'"),
-        ({"rank": 2, "method": "svd"}, ValueError, "received 'svd'"),
+        ({"rank": 2, "svd_method": "svd"}, ValueError, "received 'svd'"),
+        ({"rank": 2, "svd_method": "auto", "method": "randomized"}, TypeError,
+         "give the SVD backend once, as svd_method"),
     ],
 )
 def test_bad_arguments(kwargs, error, text):
     with pytest.raises(error, match=text):
         factorize(_trained(), **kwargs)
+
+
+def test_the_former_name_method_still_works_with_a_deprecation_warning():
+    model = _trained()
+    with pytest.deprecated_call(match=r"factorize\(method=...\)"):
+        old = factorize(model, rank=2, method="randomized", verbose=0)
+    new = factorize(model, rank=2, svd_method="randomized", verbose=0)
+    for a, b in zip(old.get_weights(), new.get_weights()):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_non_dense_layer_name_is_rejected():
@@ -412,7 +423,7 @@ def test_the_default_export_is_the_optimal_rank_k_kernel_on_a_flat_spectrum():
     product = keras.ops.convert_to_numpy(factorised.get_layer("flat").kernel)
     from svdnet import project
 
-    np.testing.assert_allclose(product, project(kernel, 8, method="exact"), atol=1e-5)
+    np.testing.assert_allclose(product, project(kernel, 8, svd_method="exact"), atol=1e-5)
 
 
 @pytest.mark.parametrize("flag", ["no", 0, None])

@@ -18,7 +18,7 @@ matrices = st.tuples(st.integers(1, 12), st.integers(1, 12)).flatmap(
 @settings(max_examples=60, deadline=None)
 @given(matrix=matrices, rank=st.integers(1, 14))
 def test_eckart_young_error_is_root_of_discarded_energy(matrix, rank):
-    result = svd.truncated_svd(matrix, rank, method="exact")
+    result = svd.truncated_svd(matrix, rank, svd_method="exact")
     everything = np.linalg.svd(matrix, compute_uv=False)
     discarded = np.sqrt(np.sum(everything[rank:] ** 2))
     error = np.linalg.norm(matrix - result.reconstruct())
@@ -76,8 +76,8 @@ def test_rank_above_matrix_size_is_exact():
 def test_randomized_close_to_exact_on_decaying_spectrum(rank):
     values = 0.8 ** np.arange(200)
     matrix = matrix_with_spectrum(values, 300, 256, seed=3)
-    exact = svd.truncated_svd(matrix, rank, method="exact")
-    fast = svd.truncated_svd(matrix, rank, method="randomized", seed=0)
+    exact = svd.truncated_svd(matrix, rank, svd_method="exact")
+    fast = svd.truncated_svd(matrix, rank, svd_method="randomized", seed=0)
     assert fast.backend == "randomized"
     exact_error = np.linalg.norm(matrix - exact.reconstruct())
     fast_error = np.linalg.norm(matrix - fast.reconstruct())
@@ -118,8 +118,37 @@ def test_bad_ranks_are_rejected_by_name(rank, error, text):
 
 
 def test_bad_method_lists_allowed():
-    with pytest.raises(ValueError, match=r"method must be one of 'auto', 'exact', 'randomized'; received 'qr'"):
-        svd.truncated_svd(np.eye(3), 1, method="qr")
+    with pytest.raises(ValueError, match=r"svd_method must be one of 'auto', 'exact', 'randomized'; received 'qr'"):
+        svd.truncated_svd(np.eye(3), 1, svd_method="qr")
+
+
+def test_the_former_name_method_still_works_with_a_deprecation_warning():
+    matrix = np.random.default_rng(0).normal(size=(40, 30))
+    with pytest.deprecated_call(match=r"truncated_svd\(method=...\) is deprecated.*'randomized'"):
+        old = svd.truncated_svd(matrix, 3, method="randomized")
+    new = svd.truncated_svd(matrix, 3, svd_method="randomized")
+    assert old.backend == new.backend == "randomized"
+    np.testing.assert_array_equal(old.s, new.s)
+    with pytest.deprecated_call(match="project"):
+        np.testing.assert_array_equal(svd.project(matrix, 3, method="exact"),
+                                      svd.project(matrix, 3))
+    with pytest.raises(TypeError, match="svd_method='randomized' and method='exact'"):
+        svd.truncated_svd(matrix, 3, svd_method="randomized", method="exact")
+    with pytest.raises(ValueError, match="received 'qr'"), pytest.deprecated_call():
+        svd.truncated_svd(matrix, 3, method="qr")
+
+
+def test_one_default_backend_per_purpose():
+    import inspect
+
+    import svdnet
+
+    def default(function):
+        return inspect.signature(function).parameters["svd_method"].default
+
+    assert default(svd.truncated_svd) == default(svd.project) == svd.DEFAULT_BACKEND
+    assert default(svdnet.factorize) == svd.DEFAULT_BACKEND == "exact"
+    assert default(svdnet.SVDProjection.__init__) == svd.PROJECTION_BACKEND == "auto"
 
 
 def test_non_matrix_and_non_finite_inputs():
@@ -156,7 +185,7 @@ def test_randomized_backend_runs_on_one_blas_thread(monkeypatch):
 
     monkeypatch.setattr(extmath, "randomized_svd", spy)
     matrix = np.random.default_rng(0).standard_normal((64, 48))
-    result = svd.truncated_svd(matrix, 3, method="randomized")
+    result = svd.truncated_svd(matrix, 3, svd_method="randomized")
     assert result.backend == "randomized" and seen and set(seen) == {1}
 
 
@@ -173,7 +202,7 @@ def test_half_precision_is_decomposed_and_kept_in_its_dtype():
 ])
 def test_bad_randomized_seed_is_named(seed, error, text):
     with pytest.raises(error, match=text):
-        svd.truncated_svd(np.eye(20), 2, method="randomized", seed=seed)
+        svd.truncated_svd(np.eye(20), 2, svd_method="randomized", seed=seed)
 
 
 @pytest.mark.parametrize(
@@ -207,7 +236,7 @@ def test_empty_matrix_is_named():
 )
 def test_bad_randomized_settings_are_named_not_a_scikit_learn_error(kwargs, error, text):
     with pytest.raises(error, match=text):
-        svd.truncated_svd(np.eye(30), 2, method="randomized", **kwargs)
+        svd.truncated_svd(np.eye(30), 2, svd_method="randomized", **kwargs)
 
 
 @pytest.mark.parametrize("shape", [(100, 120), (400, 300)])
@@ -222,8 +251,8 @@ def test_auto_stays_within_one_percent_of_the_optimal_error_on_flat_spectra(shap
     matrix = (np.random.default_rng(3).standard_normal(shape) if spectrum is None
               else matrix_with_spectrum(spectrum, *shape, seed=3))
     for rank in sorted({1, 2, n // 40, n // 20, n // 10} - {0}):
-        result = svd.truncated_svd(matrix, rank, method="auto")
+        result = svd.truncated_svd(matrix, rank, svd_method="auto")
         assert result.backend == "randomized"
-        optimal = svd.truncated_svd(matrix, rank, method="exact").relative_error()
+        optimal = svd.truncated_svd(matrix, rank, svd_method="exact").relative_error()
         achieved = np.linalg.norm(matrix - result.reconstruct()) / np.linalg.norm(matrix)
         assert achieved <= 1.01 * optimal, (rank, achieved / optimal)

@@ -16,6 +16,6 @@ def test_randomized_within_one_percent_of_optimum_on_trained_reference_layers(mn
     model.fit(mnist_small.x_train, mnist_small.y_train, epochs=2, batch_size=64, verbose=0)
     for layer in dense_layers(model)[:-1]:
         kernel = keras.ops.convert_to_numpy(layer.kernel)
-        exact = np.linalg.norm(kernel - svd.project(kernel, 20, method="exact"))
-        fast = np.linalg.norm(kernel - svd.project(kernel, 20, method="randomized"))
+        exact = np.linalg.norm(kernel - svd.project(kernel, 20, svd_method="exact"))
+        fast = np.linalg.norm(kernel - svd.project(kernel, 20, svd_method="randomized"))
         assert exact <= fast <= 1.01 * exact, layer.name
