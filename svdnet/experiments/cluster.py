@@ -204,53 +204,53 @@ def execute_on_worker(notebook_text: str, name: str, parameters: dict) -> dict:
             "seconds": time.perf_counter() - start}
 
 
-def run_groups(client, groups, out: str, notebook: str, parameters_of, log) -> tuple[int, list]:
-    """Runs every group as a task on ``client``'s cluster and writes what comes back.
+class DaskExecutor:
+    """Runs every group as a task on a Dask cluster and writes what comes back (an
+    executor of :func:`svdnet.experiments.executors.execute_groups`).
 
     Args:
         client: A :class:`distributed.Client`.
-        groups: The groups of :func:`svdnet.experiments.grid.plan`.
         out: The output folder.
         notebook: Path of the sweep notebook (its text is sent with every task).
         parameters_of: Group to its notebook parameters.
-        log: Where progress lines go.
-
-    Returns:
-        ``(runs written, names of the groups that failed)``.
     """
-    from distributed import as_completed
 
-    with open(notebook, encoding="utf-8") as stream:
-        text = stream.read()
-    futures = {}
-    for group in groups:
-        future = client.submit(execute_on_worker, text, group.name, parameters_of(group),
-                               key=f"svdnet-{group.name}-{time.time_ns()}", pure=False)
-        futures[future] = group
-    total, started = sum(group.size for group in groups), time.perf_counter()
-    ran, finished, failed = 0, 0, []
-    workers = max(1, len(client.scheduler_info().get("workers", {})))
-    for future in as_completed(futures):
-        group = futures[future]
-        finished += 1
-        try:
-            answer = future.result()
-        except Exception as error:  # the group's own error, or KilledWorker
-            failed.append(group.name)
-            log(f"[{finished}/{len(groups)}] {group.name} FAILED: {type(error).__name__}: "
-                f"{str(error).strip().splitlines()[-1][:300] if str(error).strip() else ''}")
-            continue
-        written = _write(answer, group, out)
-        ran += written
-        elapsed = time.perf_counter() - started
-        left_runs = total - ran
-        eta = elapsed / max(ran, 1) * left_runs
-        running = min(workers, len(groups) - finished)
-        log(f"[{finished}/{len(groups)}] {group.name}: {written} run(s) in "
-            f"{answer['seconds']:.0f} s on {answer['worker']}; {ran}/{total} runs done, "
-            f"{running} notebook(s) running, {len(groups) - finished - running} waiting, "
-            f"elapsed {elapsed / 60:.1f} min, about {eta / 60:.0f} min left")
-    return ran, failed
+    def __init__(self, client, out: str, notebook: str, parameters_of):
+        self.client = client
+        self.out = out
+        self.notebook = notebook
+        self.parameters_of = parameters_of
+
+    def run(self, groups: list):
+        """Submits every group, then yields an :class:`svdnet.experiments.executors.Outcome`
+        per group as its task finishes (its results written under ``out`` first)."""
+        from distributed import as_completed
+
+        from svdnet.experiments.executors import Outcome
+
+        with open(self.notebook, encoding="utf-8") as stream:
+            text = stream.read()
+        futures, submitted = {}, {}
+        for group in groups:
+            future = self.client.submit(execute_on_worker, text, group.name,
+                                        self.parameters_of(group),
+                                        key=f"svdnet-{group.name}-{time.time_ns()}", pure=False)
+            futures[future], submitted[future] = group, time.perf_counter()
+        workers = max(1, len(self.client.scheduler_info().get("workers", {})))
+        finished = 0
+        for future in as_completed(futures):
+            group = futures[future]
+            finished += 1
+            try:
+                answer = future.result()
+            except Exception as error:  # the group's own error, or KilledWorker
+                yield Outcome(group, 0, time.perf_counter() - submitted[future], "the cluster",
+                              error)
+                continue
+            running = min(workers, len(groups) - finished)
+            yield Outcome(group, _write(answer, group, self.out), answer["seconds"],
+                          answer["worker"], note=f" ({running} notebook(s) running, "
+                                                 f"{len(groups) - finished - running} waiting)")
 
 
 def _write(answer: dict, group, out: str) -> int:

@@ -33,6 +33,7 @@ import time
 
 from svdnet.experiments.config import CHOICES, METHODS, RunConfig, expand_choices
 from svdnet.experiments.data import DATASETS
+from svdnet.experiments.executors import LocalExecutor, execute_groups
 from svdnet.experiments.options import (
     METHOD_OPTIONS,
     add_flags,
@@ -264,38 +265,17 @@ def run_grid(base: RunConfig, out: str = "reports/grid", log=_print, client=None
     total_runs = sum(group.size for group in groups)
     log(f"svdnet grid: {done} run(s) already finished, {total_runs} to do in "
         f"{len(groups)} notebook(s); output in {out}")
+    started = time.perf_counter()
     if client is not None and groups:
         from svdnet.experiments import cluster
 
-        started = time.perf_counter()
         workers = cluster.check_workers(client, sorted({g.config.dataset for g in groups}))
         log(f"svdnet grid: {len(workers)} Dask worker(s) can load the data: {workers}")
-        ran, failed = cluster.run_groups(client, groups, out, NOTEBOOK,
-                                         lambda group: notebook_parameters(group, out), log)
-        log(f"svdnet grid: ran {ran} run(s) in {(time.perf_counter() - started) / 60:.1f} "
-            "min" + (f"; {len(failed)} notebook(s) failed: {failed}" if failed else ""))
-        return {"done_before": done, "ran": ran, "failed": failed}
-    started = time.perf_counter()
-    ran, failed = 0, []
-    for index, group in enumerate(groups, 1):
-        label = (f"{group.config.dataset} {group.config.method} seed {group.config.seed}"
-                 + (f" ranks {list(group.ranks)}" if group.ranks else "")
-                 + (f" energies {list(group.energies)}" if group.energies else "")
-                 + (f" budgets {list(group.budgets)}" if group.budgets else ""))
-        log(f"[{index}/{len(groups)}] {label} ...")
-        start = time.perf_counter()
-        try:
-            execute(group, out)
-        except Exception as error:  # keep going: other groups do not depend on this one
-            failed.append(group.name)
-            log(f"    FAILED after {time.perf_counter() - start:.0f} s: "
-                f"{type(error).__name__}: {str(error).strip().splitlines()[-1][:300]}")
-            continue
-        ran += group.size
-        elapsed = time.perf_counter() - started
-        left = elapsed / ran * (total_runs - ran)
-        log(f"    done in {time.perf_counter() - start:.0f} s; {ran}/{total_runs} runs, "
-            f"elapsed {elapsed / 60:.1f} min, about {left / 60:.0f} min left")
+        executor = cluster.DaskExecutor(client, out, NOTEBOOK,
+                                        lambda group: notebook_parameters(group, out))
+    else:
+        executor = LocalExecutor(lambda group: execute(group, out), log)
+    ran, failed = execute_groups(executor, groups, log)
     log(f"svdnet grid: ran {ran} run(s) in {(time.perf_counter() - started) / 60:.1f} min"
         + (f"; {len(failed)} notebook(s) failed: {failed}" if failed else ""))
     return {"done_before": done, "ran": ran, "failed": failed}
