@@ -11,7 +11,7 @@ import numpy as np
 from svdnet.calibration import DEFAULT_MAX_EXAMPLES
 from svdnet.decompose import NonFiniteWeightsError, calibration, check_sequential, decompose
 from svdnet.kernels import KernelView, check_conv_scheme
-from svdnet.layers import check_factorised_ranks, check_layer_names, select_layers
+from svdnet.layers import check_factorized_ranks, check_layer_names, select_layers
 from svdnet.printing import print_msg
 from svdnet.rank_selection import RankRequest, check_budget, choose_ranks, rank_request
 from svdnet.schedule import annealed_rank
@@ -188,7 +188,7 @@ class SVDProjection(keras.callbacks.Callback):
         # Resolve the layers and check the request now, so that an unknown name, a rank
         # below a factorised layer's or a budget that cannot be met fails before training.
         if self.request.kind == "rank" and self.layer_names is None:
-            check_factorised_ranks(model, self.request.rank)
+            check_factorized_ranks(model, self.request.rank)
         self._layers, unsupported = select_layers(model, self.layer_names)
         shapes = {key: KernelView(layer, self.conv_scheme).shape
                   for key, layer in self._layers.items()}

@@ -20,7 +20,7 @@ from svdnet.jit import resolve_jit_compile
 from svdnet.kernels import KERNEL_LAYERS, check_conv_scheme
 from svdnet.layers import (
     LOW_RANK_LAYERS,
-    check_factorised_ranks,
+    check_factorized_ranks,
     children,
     is_graph_model,
     layer_map,
@@ -91,7 +91,7 @@ def factorization_plan(model: keras.Model, rank=None, layers=None, energy=None,
     check_conv_scheme(conv_scheme)
     calibrated = calibration(model, data, max_examples=max_examples, allocation=allocation,
                              request=request)
-    selected, skipped = select_layers(model, layers, factorising=True)
+    selected, skipped = select_layers(model, layers, factorizing=True)
     kernels = finite_kernels(selected, conv_scheme=conv_scheme)
     # A rank or per-layer request does not depend on the data: no calibration pass.
     ranks, _, _ = calibrated_ranks(model, selected, kernels, request,
@@ -101,10 +101,10 @@ def factorization_plan(model: keras.Model, rank=None, layers=None, energy=None,
 
 def _checked_request(model, layers, rank, energy, budget):
     """The validated rank request; one rank below a factorised layer's is refused
-    (:func:`svdnet.layers.check_factorised_ranks`)."""
+    (:func:`svdnet.layers.check_factorized_ranks`)."""
     request = rank_request(rank, energy, budget)
     if request.kind == "rank" and layers is None and isinstance(model, keras.Model):
-        check_factorised_ranks(model, request.rank)
+        check_factorized_ranks(model, request.rank)
     return request
 
 
@@ -258,7 +258,7 @@ def factorize(
     request = _checked_request(model, layers, rank, energy, budget)
     check_conv_scheme(conv_scheme)
     calibrated = calibration(model, data, sequential, max_examples, allocation, request)
-    selected, skipped = select_layers(model, layers, factorising=True)
+    selected, skipped = select_layers(model, layers, factorizing=True)
     parts = decompose(model, selected, request, svd_method=svd_method, seed=seed,
                       only_shrinking=True,
                       conv_scheme=conv_scheme, calibrated=calibrated)

@@ -161,23 +161,23 @@ def dense_layers(model: keras.Model, names: Iterable[str] | None = None) -> list
             if isinstance(layer, keras.layers.Dense)]
 
 
-def skip_reason(layer, factorising: bool = False, ancestors=()) -> str | None:
+def skip_reason(layer, factorizing: bool = False, ancestors=()) -> str | None:
     """Says why svdnet leaves a layer alone, or ``None`` when it compresses it.
 
     The one rule every selection follows (:func:`select_layers`, hence the callback,
     :func:`svdnet.factorize` and its plan): a Dense, Conv2D or EinsumDense layer is left
     alone when its kernel cannot be compressed (:func:`unsupported_reason`) or, when
-    factorising, cannot be stored as factors (:func:`unfactorisable_reason`); any other
+    factorizing, cannot be stored as factors (:func:`unfactorizable_reason`); any other
     layer when :func:`other_layer_reason` names it (another kind of convolution, a
     recurrent layer, a layer already stored as factors), and never for a layer without
     such weights.
 
     Args:
         layer: The layer.
-        factorising: Whether the layer is to be stored as factors (``factorize``), not
+        factorizing: Whether the layer is to be stored as factors (``factorize``), not
             only projected (``SVDProjection``). Defaults to ``False``.
         ancestors: The models and layers that hold it, innermost first, without the
-            model itself (:func:`ancestors`); read only when factorising. Defaults to
+            model itself (:func:`ancestors`); read only when factorizing. Defaults to
             ``()`` (a layer of the model itself).
 
     Returns:
@@ -187,8 +187,8 @@ def skip_reason(layer, factorising: bool = False, ancestors=()) -> str | None:
     if not isinstance(layer, KERNEL_LAYERS):
         return other_layer_reason(layer) or None
     reason = unsupported_reason(layer)
-    if not reason and factorising:
-        reason = unfactorisable_reason(layer, ancestors)
+    if not reason and factorizing:
+        reason = unfactorizable_reason(layer, ancestors)
     return reason or None
 
 
@@ -220,7 +220,7 @@ def is_graph_model(model) -> bool:
         cls.__name__ == "Functional" for cls in type(model).__mro__)
 
 
-def unfactorisable_reason(layer, ancestors=()) -> str:
+def unfactorizable_reason(layer, ancestors=()) -> str:
     """Says why a layer cannot be stored as rank-k factors although it can be projected
     (``""`` if it can): a kernel constraint, which two factors cannot keep, or a layer
     built inside something ``factorize`` cannot rebuild: a layer other than a model
@@ -275,7 +275,7 @@ def parent_map(model: keras.Model) -> dict:
 
 
 def select_layers(model: keras.Model, names: Iterable[str] | None = None,
-                  factorising: bool = False) -> tuple[dict, dict]:
+                  factorizing: bool = False) -> tuple[dict, dict]:
     """Returns the layers to compress and those left alone, with the reason.
 
     Like :func:`kernel_layer_map`, but layers that svdnet leaves alone (see
@@ -288,7 +288,7 @@ def select_layers(model: keras.Model, names: Iterable[str] | None = None,
         model: A built Keras model.
         names: Keys or names of the layers to select, or ``None`` for every Dense,
             Conv2D and EinsumDense layer. Defaults to ``None``.
-        factorising: Also leave out layers that cannot become factors (see
+        factorizing: Also leave out layers that cannot become factors (see
             :func:`skip_reason`). Defaults to ``False``.
 
     Returns:
@@ -302,7 +302,7 @@ def select_layers(model: keras.Model, names: Iterable[str] | None = None,
         TypeError: when ``model`` is not a Keras model.
     """
     layers = kernel_layer_map(model, names)
-    parents = parent_map(model) if factorising else {}
+    parents = parent_map(model) if factorizing else {}
     unbuilt = [key for key, layer in layers.items() if not layer.built]
     if unbuilt:
         raise ValueError(
@@ -311,12 +311,12 @@ def select_layers(model: keras.Model, names: Iterable[str] | None = None,
         )
     selected, skipped = {}, {}
     for key, layer in layers.items():
-        reason = skip_reason(layer, factorising, ancestors(layer, parents, model))
+        reason = skip_reason(layer, factorizing, ancestors(layer, parents, model))
         if reason is None:
             selected[key] = layer
         elif names is not None:
             # "factorised" when the layer could be projected, but not stored as factors
-            verb = "factorised" if factorising and skip_reason(layer) is None else "compressed"
+            verb = "factorised" if factorizing and skip_reason(layer) is None else "compressed"
             raise ValueError(f"Layer {key!r} cannot be {verb}: {reason}.")
         else:
             skipped[key] = reason
@@ -350,7 +350,7 @@ def other_layer_reason(layer) -> str:
     return ""
 
 
-def check_factorised_ranks(model: keras.Model, rank: int) -> None:
+def check_factorized_ranks(model: keras.Model, rank: int) -> None:
     """Refuses one rank for a model whose factorised layers keep a higher one.
 
     Layers already stored as factors (:data:`LOW_RANK_LAYERS`) are left as they are by

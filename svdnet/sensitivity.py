@@ -73,7 +73,7 @@ def layer_sensitivity(model: keras.Model, score, layers=None,
         Layer key to ``{rank: score}``, plus ``None: score`` for the layer left dense
         (the model's own score).
     """
-    selected, _ = select_layers(model, layers, factorising=True)
+    selected, _ = select_layers(model, layers, factorizing=True)
     kernels = finite_kernels(selected, "while measuring sensitivity", conv_scheme)
     baseline = float(score(model))
     result = {}

@@ -32,17 +32,17 @@ def test_the_reason_a_layer_is_left_alone_or_none(layer, expected):
 def test_factorising_adds_what_factors_cannot_keep():
     constrained = _built(keras.layers.Dense(4, kernel_constraint="non_neg"), (None, 8))
     assert skip_reason(constrained) is None
-    assert "its kernel has a constraint (NonNeg)" in skip_reason(constrained, factorising=True)
+    assert "its kernel has a constraint (NonNeg)" in skip_reason(constrained, factorizing=True)
     # a kernel that cannot be compressed at all says so first
     quantized = _built(keras.layers.Dense(4, kernel_constraint="non_neg"), (None, 8))
     quantized.quantize("int8")
-    assert skip_reason(quantized, factorising=True).startswith("its kernel is quantized")
+    assert skip_reason(quantized, factorizing=True).startswith("its kernel is quantized")
 
 
 def test_factorising_names_the_layer_that_cannot_be_rebuilt():
     attention = keras.layers.MultiHeadAttention(2, 4, name="attention")
     attention.build((None, 3, 8), (None, 3, 8))
     query, inner = attention._query_dense, keras.layers.Dense(4, name="inner")
-    assert skip_reason(query, factorising=True, ancestors=[attention]) is None
+    assert skip_reason(query, factorizing=True, ancestors=[attention]) is None
     assert "'attention''s 'inner' projection" in skip_reason(
-        inner, factorising=True, ancestors=[attention])
+        inner, factorizing=True, ancestors=[attention])

@@ -46,7 +46,7 @@ out["logged_ranks"] = history.history["svd_rank/hidden_1"]
 # 2. factorize in the scope: a distributed factorised model computing the same function.
 with strategy.scope():
     factorised = svdnet.factorize(model, 3, verbose=0)
-out["factorised_mirrored"] = type(factorised.layers[1].u.value).__name__
+out["factorized_mirrored"] = type(factorised.layers[1].u.value).__name__
 out["max_output_difference"] = float(np.max(np.abs(
     factorised.predict(x[:64], verbose=0) - model.predict(x[:64], verbose=0))))
 factorised.fit(x, y, epochs=1, batch_size=64, verbose=0)  # the factors train distributed
@@ -75,7 +75,7 @@ def test_callback_factorize_and_train_under_mirrored_strategy():
     assert out["mirrored"] == "MirroredVariable"
     assert out["ranks"] == {"hidden_1": 3, "hidden_2": 3, "output": 3}
     assert out["logged_ranks"] == [3, 3]
-    assert out["factorised_mirrored"] == "MirroredVariable"
+    assert out["factorized_mirrored"] == "MirroredVariable"
     assert out["max_output_difference"] < 1e-4
     for method, run in out["train"].items():
         assert run["mirrored"] == "MirroredVariable", method
