@@ -14,7 +14,7 @@ from svdnet.experiments.architectures import build_architecture
 from svdnet.experiments.formatting import accuracy_text, compression_text, points
 from svdnet.experiments.plots import legend_outside, method_colours, method_order
 from svdnet.experiments.report import significance, statistics_note
-from svdnet.experiments.results import read_json
+from svdnet.experiments.results import read_architecture_result, read_json
 from svdnet.layers import kernel_layer_map
 
 TITLES = {"cnn": "CNN on Fashion-MNIST", "vit": "Vision transformer on MNIST"}
@@ -28,10 +28,15 @@ def machine_text(machine: dict) -> str:
 
 
 def load_architecture_results(results_dir: str) -> pd.DataFrame:
-    """One row per result file of ``results_dir`` (empty when there is none)."""
+    """One row per result file of ``results_dir`` (empty when there is none).
+
+    Raises:
+        CorruptResultError: naming a file that does not pass
+            :func:`svdnet.experiments.results.check_architecture_result`.
+    """
     rows = []
     for path in sorted(glob.glob(os.path.join(results_dir, "*.json"))):
-        payload = read_json(path)
+        payload = read_architecture_result(path)
         config, inference = payload["config"], payload["inference"]
         rows.append({
             "architecture": config["architecture"], "dataset": payload["dataset"],

@@ -8,8 +8,10 @@ epoch, factorised, the factors trained for the last one); ``posthoc`` (the train
 model factorised, no further training: it reuses the dense run); ``small`` (the simplest
 alternative: the same model narrowed to the parameter count of its rank-k factorisation,
 :func:`svdnet.experiments.architectures.small_width`, trained like ``dense``). A run whose result file
-is complete is never run again; an interrupted one leaves no file (results are written
-atomically), so rerunning the same command resumes.
+reads back and passes :func:`svdnet.experiments.results.check_architecture_result` is
+never run again (:func:`svdnet.experiments.results.is_finished`, the grid's rule); a
+result is written only when it passes that check, atomically, so an interrupted run
+leaves no file and rerunning the same command resumes.
 
 Usage::
 
@@ -38,7 +40,13 @@ from svdnet.experiments.data import load_dataset, training_dataset
 from svdnet.experiments.paths import REPORTS
 from svdnet.experiments.execution import execution_record, pin_threads
 from svdnet.experiments.provenance import provenance
-from svdnet.experiments.results import CorruptResultError, read_json, write_json_atomic
+from svdnet.experiments.results import (
+    check_architecture_result,
+    is_finished,
+    read_architecture_result,
+    write_json_atomic,
+    write_result,
+)
 from svdnet.experiments.speed import best_seconds
 from svdnet.factorize import factorize
 from svdnet.params import parameter_counts
@@ -238,16 +246,8 @@ def run_architecture(run: ArchitectureRun, data, results_dir: str = RESULTS_DIR,
         "execution": execution_record(),
         "provenance": provenance(),
     }
-    write_json_atomic(os.path.join(results_dir, run.name), payload)
+    write_result(os.path.join(results_dir, run.name), payload, check_architecture_result)
     return payload
-
-
-def is_done(path: str) -> bool:
-    """True when ``path`` holds a complete result file (a run to skip)."""
-    try:
-        return os.path.isfile(path) and "test_accuracy" in read_json(path)
-    except CorruptResultError:
-        return False
 
 
 def plan_runs(architectures, ranks, seeds, methods=METHODS, epochs: int = 3,
@@ -269,7 +269,7 @@ def run_grid(runs, results_dir: str = RESULTS_DIR, cache_dir: str = CACHE_DIR,
     pin_threads()  # the one execution rule, before TensorFlow's first operation
     for run in runs:
         path = os.path.join(results_dir, run.name)
-        if is_done(path):
+        if is_finished(path, read_architecture_result):  # the runners' one "finished" rule
             continue
         key = (run.dataset, run.train_size)
         if key not in loaded:

@@ -153,24 +153,27 @@ def write_json_atomic(path: str | os.PathLike, payload: dict) -> str:
                                               separators=(",", ":")))
 
 
-def write_result(path: str | os.PathLike, payload: dict) -> str:
-    """Writes a sweep result record, atomically, only when :func:`check_result` accepts it
-    as it will be stored (numpy values converted, NaN and infinity as ``null``): a result
-    that the runner would not count as finished is never written.
+def write_result(path: str | os.PathLike, payload: dict, check=None) -> str:
+    """Writes a result record, atomically, only when its check accepts it as it will be
+    stored (numpy values converted, NaN and infinity as ``null``): a result that the
+    runner would not count as finished is never written.
 
     Args:
         path: Destination file. Its folder is created when missing.
         payload: The record.
+        check: The rule of its schema: :func:`check_result` (a sweep result) or
+            :func:`check_architecture_result`. Defaults to ``None``:
+            :func:`check_result`.
 
     Returns:
         The destination path as a string.
 
     Raises:
-        ResultValueError: naming the first field that :func:`check_result` refuses; nothing
-            is written.
+        ResultValueError: naming the first field that the check refuses; nothing is
+            written.
     """
     stored = _plain(payload)
-    check_result(stored)
+    (check or check_result)(stored)
     return write_json_atomic(path, stored)
 
 
@@ -211,18 +214,42 @@ def read_result(path: str | os.PathLike) -> dict:
     return payload
 
 
-def is_finished(path: str | os.PathLike) -> bool:
-    """True when the result file at ``path`` exists and the report can read it.
+def read_architecture_result(path: str | os.PathLike) -> dict:
+    """Reads a CNN or vision-transformer result file
+    (:mod:`svdnet.experiments.architecture_runs`) and checks it
+    (:func:`check_architecture_result`).
 
-    The runner skips a run exactly when this is true; anything else (missing, truncated,
-    another schema, a value :func:`check_result` refuses) is run again and the file
-    replaced.
+    Raises:
+        CorruptResultError: if the file is not JSON, not UTF-8, or holds a field that is
+            missing or invalid, naming the file, the field and the value.
+    """
+    path = os.fspath(path)
+    payload = read_json(path)
+    try:
+        check_architecture_result(payload)
+    except ResultValueError as error:
+        raise _corrupt(error, path) from error
+    return payload
+
+
+def is_finished(path: str | os.PathLike, read=None) -> bool:
+    """True when the result file at ``path`` exists and reads back: the one "finished"
+    rule of every runner.
+
+    A runner skips a run exactly when this is true; anything else (missing, truncated,
+    another schema, a value its check refuses) is run again and the file replaced.
+
+    Args:
+        path: The run's result file.
+        read: The reader of its schema, raising :class:`CorruptResultError`:
+            :func:`read_result` (a sweep result) or :func:`read_architecture_result`.
+            Defaults to ``None``: :func:`read_result`.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
         return False
     try:
-        read_result(path)
+        (read or read_result)(path)
     except CorruptResultError:
         return False
     return True
@@ -267,6 +294,18 @@ def check_one_recipe(rows, keys) -> None:
                 "one setting per results folder (move the others to a folder of their own).")
 
 
+def _corrupt(error: ResultValueError, path: str) -> CorruptResultError:
+    """The error naming the file ``path`` whose check failed with ``error``."""
+    if error.value is MISSING:
+        return CorruptResultError(
+            f"Result file {path!r} lacks the field {error.field!r} ({error.allowed}); "
+            "it was not written by this version of svdnet's runner. Delete it and rerun "
+            "that run.")
+    return CorruptResultError(
+        f"Result file {path!r} holds an invalid value: {error}. It was not written by "
+        "a finished run of this version of svdnet's runner. Delete it and rerun that run.")
+
+
 def result_row(payload: dict, path: str) -> dict:
     """Returns the fields of a sweep result that the report reads, as one table row.
 
@@ -285,15 +324,7 @@ def result_row(payload: dict, path: str) -> dict:
     try:
         check_result(payload)
     except ResultValueError as error:
-        if error.value is MISSING:
-            raise CorruptResultError(
-                f"Result file {path!r} lacks the field {error.field!r} ({error.allowed}); "
-                "it was not written by this version of svdnet's sweep. Delete it and rerun "
-                "that run.") from error
-        raise CorruptResultError(
-            f"Result file {path!r} holds an invalid value: {error}. It was not written by "
-            "a finished run of this version of svdnet's sweep. Delete it and rerun that run."
-        ) from error
+        raise _corrupt(error, path) from error
     try:
         config, run = full_config(payload["config"]), payload["run"]
         choice, value = run_choice(config)
@@ -378,6 +409,59 @@ _RESULT_FIELDS = (
 )
 """What each field of a result record may hold: the rule of :func:`check_result`."""
 
+_NON_NEGATIVE_OR_NULL = (lambda v: v is None or _NON_NEGATIVE[0](v),
+                         "a finite number >= 0, or null")
+_ARCHITECTURE_FIELDS = (
+    ("config", True, (lambda v: isinstance(v, dict), "a JSON object")),
+    ("config.architecture", True, (lambda v: isinstance(v, str) and bool(v),
+                                   "an architecture name")),
+    ("config.method", True, (lambda v: v in METHODS, f"one of {', '.join(METHODS)}")),
+    ("config.seed", True, (lambda v: _integer(v) and v >= 0, "an integer >= 0")),
+    ("config.epochs", True, _COUNT),
+    ("dataset", True, (lambda v: isinstance(v, str) and bool(v), "a dataset name")),
+    ("test_accuracy", True, _FRACTION),
+    ("test_loss", True, _NON_NEGATIVE),
+    ("parameters", True, _COUNT),
+    ("dense_parameters", True, _COUNT),
+    ("layers", True, (lambda v: isinstance(v, dict), "a JSON object")),
+    ("dense_layers", True, (lambda v: isinstance(v, dict), "a JSON object")),
+    ("train_seconds", False, _NON_NEGATIVE_OR_NULL),  # null: a dense run whose weights were cached
+    ("svd_seconds", False, _NON_NEGATIVE_OR_NULL),
+    ("inference", True, (lambda v: isinstance(v, dict), "a JSON object")),
+    ("inference.seconds", True, _POSITIVE),
+    ("inference.dense_seconds", True, _POSITIVE),
+    ("wall_seconds", False, _NON_NEGATIVE),
+)
+"""What each field of a CNN or vision-transformer result may hold: the rule of
+:func:`check_architecture_result`."""
+
+
+def _check_fields(payload, rules) -> None:
+    """Checks ``payload`` against a table of ``(field, required, (test, allowed))``."""
+    if not isinstance(payload, dict):
+        raise ResultValueError("(the record)", payload, "a JSON object")
+    for field, required, (test, allowed) in rules:
+        value = _lookup(payload, field)
+        if value is MISSING:
+            if required:
+                raise ResultValueError(field, MISSING, allowed)
+            continue
+        if not test(value):
+            raise ResultValueError(field, value, allowed)
+
+
+def check_architecture_result(payload: dict) -> None:
+    """Checks a CNN or vision-transformer result record
+    (:mod:`svdnet.experiments.architecture_runs`), as :func:`check_result` checks a sweep
+    result: the runner writes a record only when it passes and counts a run as finished
+    only when its file does (:func:`is_finished` with :func:`read_architecture_result`).
+
+    Raises:
+        ResultValueError: for the first field that is missing or holds what it cannot,
+            naming the field, the value and what is allowed.
+    """
+    _check_fields(payload, _ARCHITECTURE_FIELDS)
+
 
 def _lookup(payload: dict, field: str):
     value = payload
@@ -409,16 +493,7 @@ def check_result(payload: dict) -> None:
         ResultValueError: for the first field that is missing or holds what it cannot,
             naming the field, the value and what is allowed.
     """
-    if not isinstance(payload, dict):
-        raise ResultValueError("(the record)", payload, "a JSON object")
-    for field, required, (test, allowed) in _RESULT_FIELDS:
-        value = _lookup(payload, field)
-        if value is MISSING:
-            if required:
-                raise ResultValueError(field, MISSING, allowed)
-            continue
-        if not test(value):
-            raise ResultValueError(field, value, allowed)
+    _check_fields(payload, _RESULT_FIELDS)
     ranks, chosen = payload["run"].get("ranks") or {}, payload["run"].get("chosen_ranks") or {}
     for name, limit in sorted(chosen.items()):
         if limit is not None and name in ranks:

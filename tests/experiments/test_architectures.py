@@ -11,11 +11,18 @@ from svdnet import factorization_plan
 from svdnet.experiments import architecture_report as ar
 from svdnet.experiments.architecture_runs import (
     ArchitectureRun,
-    is_done,
     main,
     plan_runs,
     predict_seconds,
     run_grid,
+)
+from svdnet.experiments.results import (
+    CorruptResultError,
+    check_architecture_result,
+    ResultValueError,
+    is_finished,
+    read_architecture_result,
+    write_result,
 )
 from svdnet.experiments.architectures import (
     WIDTHS,
@@ -148,6 +155,22 @@ def test_table_and_findings_follow_the_results(tmp_path):
         str(tmp_path))))["test accuracy"].iloc[0] == "91.00 ± 1.41%"
 
 
+def test_a_result_is_written_and_read_only_when_its_check_passes(tmp_path):
+    _result(tmp_path, "cnn", "lowrank", 4, 0, 0.8, 100)
+    path = tmp_path / "cnn-lowrank-r4-e3-seed0.json"
+    payload = read_architecture_result(str(path))
+    assert is_finished(str(path), read_architecture_result)
+    for field, value in (("test_accuracy", 80.0), ("parameters", 0), ("test_accuracy", None)):
+        with pytest.raises(ResultValueError, match=field):
+            write_result(str(tmp_path / "bad.json"), {**payload, field: value},
+                         check_architecture_result)
+        assert not (tmp_path / "bad.json").exists()  # nothing written
+    path.write_text(json.dumps({**payload, "inference": {"seconds": -1, "dense_seconds": 2}}))
+    assert not is_finished(str(path), read_architecture_result)
+    with pytest.raises(CorruptResultError, match="inference.seconds"):
+        ar.load_architecture_results(str(tmp_path))
+
+
 def test_layer_costs_table_reads_one_run(tmp_path):
     _result(tmp_path, "cnn", "finetune", 4, 0, 0.8, 100)
     costs = ar.layer_costs_table(str(tmp_path), "cnn", "finetune", 4)
@@ -168,7 +191,7 @@ def test_runs_resume_and_a_corrupt_result_is_run_again(tmp_path, monkeypatch):
     runs = [ArchitectureRun("cnn", method, rank, 0, epochs=2, train_size=500)
             for method, rank in (("dense", None), ("posthoc", 3), ("finetune", 3))]
     done = run_grid(runs, str(results), str(cache))
-    assert len(done) == 3 and all(is_done(path) for path in done)
+    assert len(done) == 3 and all(is_finished(path, read_architecture_result) for path in done)
     with open(done[1]) as stream:
         payload = json.load(stream)
     assert payload["parameters"] < payload["dense_parameters"]
@@ -179,7 +202,11 @@ def test_runs_resume_and_a_corrupt_result_is_run_again(tmp_path, monkeypatch):
     with open(done[2], "w") as stream:
         stream.write('{"config": ')  # interrupted by hand
     assert run_grid(runs, str(results), str(cache)) == [done[2]]
-    assert is_done(done[2])
+    assert is_finished(done[2], read_architecture_result)
+    payload["test_accuracy"] = 97.5  # a value a result cannot hold: not finished, run again
+    with open(done[1], "w") as stream:
+        json.dump(payload, stream)
+    assert run_grid(runs, str(results), str(cache)) == [done[1]]
 
 
 @pytest.mark.parametrize("argv, text", [
