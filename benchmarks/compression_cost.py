@@ -76,7 +76,7 @@ def measure(settings: StudySettings, ratio: float, repeats: int, cache: str = CA
     model.load_weights(weights)
     calibration = (train_x[:settings.calibration], train_y[:settings.calibration])
     budget = int(model.count_params() / ratio)
-    layers = select_layers(model, None, factorising=True)[0]
+    layers = select_layers(model, None, factorizing=True)[0]
     seconds = {CALIBRATION_PASS: _median_seconds(
         lambda: input_covariances(model, layers, calibration[0]), repeats)}
     for name, options in COMPRESSORS.items():
