@@ -401,7 +401,9 @@ def practice(frame: pd.DataFrame, page: str = "html/post_training.html") -> str:
     """The landing page's practitioner's line for a network that already exists: per model
     and dataset, the drop from dense after :data:`~svdnet.experiments.post_training.SWEEP_STEPS`
     steps on :data:`~svdnet.experiments.post_training.SWEEP_EXAMPLES` images at each ratio
-    fine-tuned, and the verdicts against the small networks at each ratio (all N and S)."""
+    fine-tuned, its mean test accuracy and the small networks' there (stated whether or not a
+    test separates them, so a mean behind the small networks is said), and the verdicts
+    against the small networks at each ratio (all N and S)."""
     tests = page_tests(frame)
     rows = with_drop(frame)
     parts = []
@@ -417,12 +419,13 @@ def practice(frame: pd.DataFrame, page: str = "html/post_training.html") -> str:
             for kind in TRAINED_KINDS:
                 runs = at_sweep_point(part, kind)
                 means[kind] = runs[runs["ratio"] == ratio]["test"].mean()
-            sizes.append(f"{ratio:g}x {drop:+.2f} points from dense, " + (
+            sizes.append(
+                f"{ratio:g}x {drop:+.2f} points from dense, "
                 f"{100 * means['fine-tuned']:.2f}% against {100 * means['small']:.2f}% "
-                f"(small) and {100 * means['distilled']:.2f}% (distilled), not tested (one seed)"
-                if (verdicts == "not tested").all() else
-                f"better than the small networks in {int((verdicts == 'better').sum())} and "
-                f"worse in {int((verdicts == 'worse').sum())} of {len(verdicts)} tests"))
+                f"(small) and {100 * means['distilled']:.2f}% (distilled), " + (
+                    "not tested (one seed)" if (verdicts == "not tested").all() else
+                    f"better than the small networks in {int((verdicts == 'better').sum())} "
+                    f"and worse in {int((verdicts == 'worse').sum())} of {len(verdicts)} tests"))
         if sizes:
             parts.append(f"the {model.upper()} on {dataset_name(dataset)} "
                          f"({_seeds(part)}): " + "; ".join(sizes))
