@@ -183,6 +183,15 @@ class SVDProjection(keras.callbacks.Callback):
         self._digests = {}
         self._calibrated = None
 
+    @property
+    def method(self) -> str:
+        """The former name of :attr:`svd_method`, deprecated."""
+        import warnings
+
+        warnings.warn("SVDProjection.method is deprecated: read svd_method.",
+                      DeprecationWarning, stacklevel=2)
+        return self.svd_method
+
     def set_model(self, model):
         super().set_model(model)
         # Resolve the layers and check the request now, so that an unknown name, a rank

@@ -24,13 +24,18 @@ from svdnet.validation import check_choice, check_int, check_rank, check_seed
 
 BACKENDS = ("auto", "exact", "randomized")
 
-DEFAULT_BACKEND = "exact"
+class _BackendDefault(str):
+    """A default SVD backend: equal to its name, and told apart (``is``) from the same name
+    given explicitly, so that ``svd_method="exact", method="randomized"`` is refused."""
+
+
+DEFAULT_BACKEND = _BackendDefault("exact")
 """The SVD backend of one decomposition (:func:`truncated_svd`, :func:`project`,
 :func:`svdnet.factorize`): exact LAPACK, whose rank-k kernels are the optimal ones
 (Eckart-Young) and depend on no seed; a model is factorised once, in under a second per
 1024 x 1024 kernel."""
 
-PROJECTION_BACKEND = "auto"
+PROJECTION_BACKEND = _BackendDefault("auto")
 """The SVD backend of the epoch-end projection (:class:`svdnet.SVDProjection`): it
 decomposes every kernel at every projection, so the randomized SVD takes over where the
 rank is at most :data:`AUTO_RANDOMIZED_FRACTION` of the kernel's smaller side (within 1%
@@ -147,7 +152,7 @@ def svd_method_argument(svd_method: str, method: str | None, caller: str,
         svd_method: The value of ``svd_method``.
         method: The value of the deprecated ``method`` (``None`` when not given).
         caller: The function's name, for the messages.
-        default: The caller's default ``svd_method`` (``svd_method`` at it counts as not
+        default: The caller's default ``svd_method`` (that very object counts as not
             given). Defaults to :data:`DEFAULT_BACKEND`.
 
     Raises:
@@ -155,7 +160,7 @@ def svd_method_argument(svd_method: str, method: str | None, caller: str,
     """
     if method is None:
         return svd_method
-    if svd_method not in (method, default):
+    if svd_method is not default and svd_method != method:
         raise TypeError(f"{caller} was given svd_method={svd_method!r} and method={method!r}; "
                         "give the SVD backend once, as svd_method.")
     warnings.warn(f"{caller}(method=...) is deprecated: the SVD backend is svd_method=...; "

@@ -14,7 +14,7 @@ from svdnet.experiments.architectures import build_architecture
 from svdnet.experiments.formatting import accuracy_text, compression_text, points
 from svdnet.experiments.plots import legend_outside, method_colours, method_order
 from svdnet.experiments.report import significance, statistics_note
-from svdnet.experiments.results import read_architecture_result, read_json
+from svdnet.experiments.results import CorruptResultError, read_architecture_result
 from svdnet.layers import kernel_layer_map
 
 TITLES = {"cnn": "CNN on Fashion-MNIST", "vit": "Vision transformer on MNIST"}
@@ -101,11 +101,17 @@ def layer_costs_table(results_dir: str, architecture: str, method: str, rank: in
     compressed, and the rank kept (from the run's result file, found by the config it
     holds, not by its name; of several, the first by file name)."""
     wanted = {"architecture": architecture, "method": method, "rank": rank, "seed": seed}
-    matches = [path for path in glob.glob(os.path.join(results_dir, "*.json"))
-               if {key: read_json(path)["config"].get(key) for key in wanted} == wanted]
+    matches = {}
+    for path in glob.glob(os.path.join(results_dir, "*.json")):
+        try:
+            payload = read_architecture_result(path)
+        except CorruptResultError:
+            continue  # not a readable result: load_architecture_results names it
+        if {key: payload["config"].get(key) for key in wanted} == wanted:
+            matches[path] = payload
     if not matches:
         return pd.DataFrame()
-    payload = read_json(min(matches))
+    payload = matches[min(matches)]
     # result files store keys sorted; the table follows the model's own layer order
     order = list(kernel_layer_map(build_architecture(architecture)))
     keys = sorted(payload["dense_layers"],

@@ -204,6 +204,11 @@ def full_config(config: dict) -> dict:
                         f"allowed: {sorted(fields)}.")
     full = {**fields, **config}
     full["rank"] = _rank_field(full["rank"], full["energy"], full["budget"])
+    for field in dataclasses.fields(RunConfig):  # 0 and 0.0 are one value, one identity
+        value = full[field.name]
+        if (str(field.type).startswith("float") and isinstance(value, int)
+                and not isinstance(value, bool)):
+            full[field.name] = float(value)
     return full
 
 

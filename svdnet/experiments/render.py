@@ -42,7 +42,8 @@ def embed_parameters(page: str, parameters: dict) -> str:
     Raises:
         ValueError: when ``page`` has no ``</head>``.
     """
-    text = json.dumps(parameters, sort_keys=True).replace("</", "<\\/")  # stays in the element
+    text = (json.dumps(parameters, sort_keys=True).replace("<", "\\u003c")
+            .replace(">", "\\u003e").replace("&", "\\u0026"))  # nothing HTML reads inside
     element = f'<script type="application/json" id="{PARAMETERS_ID}">{text}</script>'
     page = _PARAMETERS.sub("", page)
     if "</head>" not in page:

@@ -85,8 +85,15 @@ def adopt_reruns(grid_dir: str, pattern: str = "*.json") -> list[str]:
 
 
 def _identity(path: str, without=()) -> str:
-    """The identity of the run in result file ``path``: its config, never its name."""
-    return identity(read_json(path)["config"], without)
+    """The identity of the run in result file ``path``: its config, never its name.
+
+    Raises:
+        ValueError: naming the file when it holds no config, or one that is not a run's.
+    """
+    try:
+        return identity(read_json(path)["config"], without)
+    except (KeyError, TypeError) as error:
+        raise ValueError(f"Result file {path!r} holds no run configuration ({error}).") from error
 
 
 def _by_identity(folder: str) -> dict[str, str]:

@@ -427,3 +427,7 @@ def test_the_former_name_method_still_works_with_a_deprecation_warning():
         assert SVDProjection(rank=2, method="exact").svd_method == "exact"
     with pytest.raises(TypeError, match="give the SVD backend once"):
         SVDProjection(rank=2, svd_method="randomized", method="exact")
+    with pytest.raises(TypeError, match="give the SVD backend once"):
+        SVDProjection(rank=2, svd_method="auto", method="exact")
+    with pytest.deprecated_call(match="svd_method"):
+        assert SVDProjection(rank=2).method == "auto"  # the former attribute, read

@@ -134,6 +134,9 @@ def test_the_former_name_method_still_works_with_a_deprecation_warning():
                                       svd.project(matrix, 3))
     with pytest.raises(TypeError, match="svd_method='randomized' and method='exact'"):
         svd.truncated_svd(matrix, 3, svd_method="randomized", method="exact")
+    # the default's name given explicitly is a choice too: both at different values refused
+    with pytest.raises(TypeError, match="svd_method='exact' and method='randomized'"):
+        svd.truncated_svd(matrix, 3, svd_method="exact", method="randomized")
     with pytest.raises(ValueError, match="received 'qr'"), pytest.deprecated_call():
         svd.truncated_svd(matrix, 3, method="qr")
 

@@ -183,6 +183,8 @@ def test_layer_costs_table_reads_one_run(tmp_path):
     (tmp_path / "cnn-finetune-r4-e3-seed0.json").rename(tmp_path / "renamed.json")
     assert ar.layer_costs_table(str(tmp_path), "cnn", "finetune", 4).equals(costs)
     assert ar.layer_costs_table(str(tmp_path), "cnn", "finetune", 4, seed=1).empty
+    (tmp_path / "stray.json").write_text('{"not": "a result"}')  # skipped, not a KeyError
+    assert ar.layer_costs_table(str(tmp_path), "cnn", "finetune", 4).equals(costs)
 
 
 @pytest.mark.slow

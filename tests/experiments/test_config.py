@@ -37,3 +37,11 @@ def test_identity_tells_every_field_apart_and_can_leave_the_seed_out():
 def test_a_config_that_is_not_one_of_runconfig_is_named(config, text):
     with pytest.raises(TypeError, match=text):
         full_config(config)
+
+
+def test_an_integer_where_a_float_belongs_is_the_same_run():
+    """papermill -p weight_decay 0 gives an int: the same run as the default 0.0."""
+    base = {"method": "lowrank", "rank": 5}
+    assert identity({**base, "weight_decay": 0, "temperature": 4}) == identity(base)
+    assert full_config({**base, "weight_decay": 0})["weight_decay"] == 0.0
+    assert full_config({**base, "jit_compile": True})["jit_compile"] is True  # not a float

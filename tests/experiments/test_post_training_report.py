@@ -237,7 +237,7 @@ def test_the_practitioners_line_carries_the_drops_and_verdicts_per_size(study):
     at_10 = tests[tests["question"].str.startswith("fine-tuned") & (tests["ratio"] == 10.0)]
     better = int((at_10["verdict"] == "better").sum())
     # the means at the sweep point are stated whatever the tests say, then the verdicts
-    assert (f"10x -0.20 points from dense, 97.80% against 93.00% (small) and ") in text
+    assert "10x -0.20 points from dense, 97.80% against 93.00% (small) and " in text
     assert (f"(distilled), better than the small networks in {better} and "
             f"worse in 0 of {len(at_10)} tests") in text
     assert pr.practice(study[~study["kind"].isin(pr.TRAINED_KINDS)]) == ""

@@ -145,3 +145,11 @@ def test_a_rerun_of_another_configuration_under_the_same_name_is_not_adopted(tmp
         adopt_reruns(str(tmp_path))
     assert "mnist-small-r10-seed0.json" in str(error.value)
     assert (reruns / "mnist-small-r10-seed0.json").exists()
+
+
+def test_a_file_without_a_run_config_is_named(tmp_path, write_result):
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    write_result(tmp_path / "a", "small", 0, 0.97, 101, rank=10)
+    (tmp_path / "b" / "stray.json").write_text('{"run": {}}')
+    with pytest.raises(ValueError, match="stray.json"):
+        sitting_differences(str(tmp_path / "a"), str(tmp_path / "b"))
