@@ -13,13 +13,12 @@ to state how far numbers move between sittings, next to how far they move betwee
 from __future__ import annotations
 
 import glob
-import json
 import os
 
 import numpy as np
 import pandas as pd
 
-from svdnet.experiments.config import identity
+from svdnet.experiments.config import full_config, identity
 from svdnet.experiments.execution import follows_rule
 from svdnet.experiments.results import read_json
 
@@ -84,22 +83,27 @@ def adopt_reruns(grid_dir: str, pattern: str = "*.json") -> list[str]:
     return names
 
 
-def _identity(path: str, without=()) -> str:
-    """The identity of the run in result file ``path``: its config, never its name.
+def _identity(path: str, without=(), payload: dict | None = None) -> str:
+    """The identity of the run in result file ``path`` (read unless its ``payload`` is
+    given): its config, never its name.
 
     Raises:
         ValueError: naming the file when it holds no config, or one that is not a run's.
     """
     try:
-        return identity(read_json(path)["config"], without)
+        return identity((payload or read_json(path))["config"], without)
     except (KeyError, TypeError) as error:
         raise ValueError(f"Result file {path!r} holds no run configuration ({error}).") from error
 
 
-def _by_identity(folder: str) -> dict[str, str]:
-    """Identity (:func:`svdnet.experiments.config.identity`) to path, for every result
-    file of ``folder``."""
-    return {_identity(path): path for path in sorted(glob.glob(os.path.join(folder, "*.json")))}
+def _by_identity(folder: str) -> dict[str, tuple[str, dict]]:
+    """Identity (:func:`svdnet.experiments.config.identity`) to ``(path, payload)``, for
+    every result file of ``folder``, each read once."""
+    runs = {}
+    for path in sorted(glob.glob(os.path.join(folder, "*.json"))):
+        payload = read_json(path)
+        runs[_identity(path, payload=payload)] = (path, payload)
+    return runs
 
 
 def _row(payload: dict) -> dict:
@@ -134,11 +138,11 @@ def sitting_differences(results_dir: str, reruns_dir: str) -> pd.DataFrame:
         if not os.path.isdir(folder):
             raise FileNotFoundError(f"No result folder at {folder!r}.")
     rows, earlier_runs = [], _by_identity(results_dir)
-    for key, path in sorted(_by_identity(reruns_dir).items(), key=lambda item: item[1]):
-        previous = earlier_runs.get(key)
-        if previous is None:
+    for key, (path, now) in sorted(_by_identity(reruns_dir).items(),
+                                   key=lambda item: item[1][0]):
+        if key not in earlier_runs:
             continue
-        earlier, now = read_json(previous), read_json(path)
+        earlier = earlier_runs[key][1]
         before, after = _row(earlier), _row(now)
         config = now["config"]
         rows.append({"name": os.path.basename(path),
@@ -173,14 +177,12 @@ def same_network_pairs(results_dir: str) -> pd.DataFrame:
         rule``, ``identical``.
     """
     runs, rows = _by_identity(results_dir), []
-    for key, path in sorted(runs.items(), key=lambda item: item[1]):
-        config = json.loads(key)
-        if config["output_layer"] != "dense" or config["distill"]:
+    for path, ours in sorted(runs.values(), key=lambda run: run[0]):
+        config = full_config(ours["config"])
+        twin = identity({**config, "output_layer": "auto"})
+        if config["output_layer"] != "dense" or config["distill"] or twin not in runs:
             continue
-        twin = runs.get(identity({**config, "output_layer": "auto"}))
-        if twin is None:
-            continue
-        ours, theirs = read_json(path), read_json(twin)
+        theirs = runs[twin][1]
         if ours["run"]["params"]["factorised"] != theirs["run"]["params"]["factorised"]:
             continue
         first, second = _row(ours), _row(theirs)
