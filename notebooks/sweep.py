@@ -55,6 +55,7 @@ weight_decay: float = 0.0  # lowrank: Frobenius decay, this times the squared Fr
 allocation: str = "energy"  # finetune with a budget: share it between layers by spectral "energy" or by each layer's measured "accuracy" on held-out training examples
 lr_schedule: str = "constant"  # finetune: learning rate of the factor epochs, "constant" or "cosine" (decays to 0 over them)
 anneal_epochs: int = 0  # projection with a rank: epochs over which the kept rank falls from the full rank to k; 0 drops to k at once
+calibration: int = 0  # projection, posthoc, finetune: fit each truncation to its layer's outputs on the first this many training examples (data-aware SVD); 0 truncates the weights alone
 baseline: bool = True  # also train the dense model with the same seed and data, for comparison
 results_dir: str = "reports/results"  # folder of the JSON results, relative to the working directory
 cache_dir: str = ""  # folder where dense runs keep weights for posthoc and finetune runs to reuse; empty shares nothing
@@ -90,7 +91,7 @@ config = RunConfig(
     every=every, finetune_epochs=finetune_epochs, jit_compile=jit_compile, pipeline=pipeline,
     energy=energy, budget=budget, output_layer=output_layer, distill=distill,
     temperature=temperature, weight_decay=weight_decay, anneal_epochs=anneal_epochs,
-    allocation=allocation, lr_schedule=lr_schedule,
+    calibration=calibration, allocation=allocation, lr_schedule=lr_schedule,
 ).replace()  # validates every field
 configs = expand_choices(config, ranks, energies, budgets)  # one run per rank, energy, budget
 quick = quick_mode(quick)  # True or False as given; None: SVDNET_QUICK (the notebook tests)

@@ -112,6 +112,11 @@ class RunConfig:
             kernel's full rank to k over this many epochs
             (:func:`svdnet.schedule.annealed_rank`); 0 drops to k at the first epoch.
             Defaults to 0.
+        calibration: ``projection``, ``posthoc`` and ``finetune``: truncate each trained
+            kernel to the rank-k kernel that keeps its layer's outputs closest on the
+            first ``calibration`` training examples (activation-whitened SVD,
+            ``svdnet.factorize(data=...)``), instead of the SVD of the weights alone; 0
+            keeps the weights' SVD. Defaults to 0.
     """
 
     method: str = "projection"
@@ -135,6 +140,7 @@ class RunConfig:
     temperature: float = 4.0
     weight_decay: float = 0.0
     anneal_epochs: int = 0
+    calibration: int = 0
     allocation: str = "energy"
     lr_schedule: str = "constant"
 
@@ -257,6 +263,11 @@ def validate_config(config: RunConfig) -> RunConfig:
     check_bool("jit_compile", config.jit_compile)
     check_choice("pipeline", config.pipeline, PIPELINES)
     check_options(config)  # svdnet.experiments.options: each option's values and methods
+    examples = config.train_size or SPLITS[config.dataset]["train"]
+    if config.calibration > examples:
+        raise ValueError(f"calibration={config.calibration} asks for more examples than the "
+                         f"run trains on ({examples:,} of {config.dataset!r}); give at most "
+                         f"{examples}.")
     if config.method != "dense":
         _check_ranks_fit_the_model(config)
     return config

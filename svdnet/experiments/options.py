@@ -33,6 +33,10 @@ ALLOCATIONS = ("energy", "accuracy")
 DISTILLED = ("finetune", "lowrank", "small")
 """The methods that can learn from the dense teacher (``distill > 0``)."""
 
+CALIBRATED = ("projection", "posthoc", "finetune")
+"""The methods whose SVD can fit the layers' outputs on training examples (``calibration
+> 0``): those that truncate trained kernels (``lowrank`` factorises its random start)."""
+
 
 def _number(value) -> str:
     return f"{value:g}"
@@ -76,6 +80,9 @@ class MethodOption:
             the report's rows then tell runs of different values apart, and the value
             is not part of a run's recipe (:func:`svdnet.experiments.results.recipe`).
             Defaults to ``False``.
+        definitions: ``(label word, one line of definition)`` for each word the option
+            puts in method labels, for the report's and the landing page's definitions
+            (:func:`svdnet.experiments.findings.definitions`). Defaults to none.
     """
 
     name: str
@@ -90,6 +97,7 @@ class MethodOption:
     read: Callable[[dict], dict] | None = None
     words: Callable[[dict], str] | None = None
     labelled: bool = False
+    definitions: tuple = ()
 
     @property
     def flag(self) -> str:
@@ -113,7 +121,9 @@ METHOD_OPTIONS = (
         label="denseout",
         **_prefixed("output_layer", "out"),
         words=lambda fields: f"output layer {fields['output_layer']}",
-        labelled=True),  # one value besides the default
+        labelled=True,  # one value besides the default
+        definitions=(("denseout", "output dense: the output layer is not factorised (its "
+                                  "`small` is sized to match)"),)),
     MethodOption(
         "distill", 0.0, float,
         "finetune, lowrank, small: weight of the dense teacher's soft targets, in [0, 1)",
@@ -129,7 +139,9 @@ METHOD_OPTIONS = (
         read=lambda groups: {"distill": float(groups["distill"]),
                              "temperature": float(groups["temperature"])},
         words=lambda fields: (f"distilled, weight {fields['distill']:g}, "
-                              f"T {fields.get('temperature', 4.0):g}")),
+                              f"T {fields.get('temperature', 4.0):g}"),
+        definitions=(("kd", "distillation: also trained on the softened outputs of the dense "
+                            "network of the same seed (`small+kd` gets the same teacher)"),)),
     # Named in the distillation's label, token and words: none of its own.
     MethodOption(
         "temperature", 4.0, float, "distillation temperature, > 0",
@@ -145,7 +157,9 @@ METHOD_OPTIONS = (
         token=lambda fields: f"wd{_number(fields['weight_decay'])}".replace("-", "m"),
         pattern=r"wd(?P<weight_decay>[\d.em+]+)",
         read=lambda groups: {"weight_decay": float(groups["weight_decay"].replace("m", "-"))},
-        words=lambda fields: f"Frobenius decay {fields['weight_decay']:g}"),
+        words=lambda fields: f"Frobenius decay {fields['weight_decay']:g}",
+        definitions=(("fd", "Frobenius decay: `lowrank` with weight decay on each product of "
+                            "factors (U V), not on each factor"),)),
     MethodOption(
         "anneal_epochs", 0, int, "projection: epochs over which the kept rank falls to k",
         lambda value: check_int("anneal_epochs", value, minimum=0),
@@ -156,7 +170,25 @@ METHOD_OPTIONS = (
             f"rank; received method={config.method!r} with {config.rank_label}."),
         label="anneal",
         **_prefixed("anneal_epochs", "an", r"\d+", int),
-        words=lambda fields: f"rank annealed over {fields['anneal_epochs']} epochs"),
+        words=lambda fields: f"rank annealed over {fields['anneal_epochs']} epochs",
+        definitions=(("anneal", "annealing: `projection`'s rank lowered step by step over "
+                                "the first epochs, not at once"),)),
+    MethodOption(
+        "calibration", 0, int,
+        "projection, posthoc, finetune: first training examples whose layer inputs the SVD "
+        "fits (data-aware truncation, svdnet.factorize(data=...)); 0 for the weights' SVD",
+        lambda value: check_int("calibration", value, minimum=0),
+        misuse=lambda config: None if config.method in CALIBRATED else (
+            f"calibration={config.calibration} fits the SVD of a trained kernel to its "
+            f"layer's outputs, for one of {', '.join(map(repr, CALIBRATED))}; received "
+            f"method={config.method!r}."),
+        label="calib",
+        **_prefixed("calibration", "cal", r"\d+", int),
+        words=lambda fields: (f"data-aware SVD on {fields['calibration']:,} training "
+                              "examples"),
+        definitions=(("calib", "data-aware: each kernel truncated to keep its layer's "
+                               "outputs on the first training examples closest "
+                               "(activation-whitened SVD), not its weights"),)),
     MethodOption(
         "allocation", "energy", str,
         "finetune with budgets: 'energy' or 'accuracy' (measured per layer)",
@@ -167,7 +199,10 @@ METHOD_OPTIONS = (
             f"'finetune'; received method={config.method!r} with {config.rank_label}."),
         label="{value}",
         **_prefixed("allocation", "al"),
-        words=lambda fields: f"budget shared by {fields['allocation']}", labelled=True),
+        words=lambda fields: f"budget shared by {fields['allocation']}", labelled=True,
+        definitions=(("accuracy", "accuracy allocation: a budget shared by each layer's "
+                                  "measured accuracy when truncated alone, not its spectral "
+                                  "energy"),)),
     MethodOption(
         "lr_schedule", "constant", str,
         "finetune: 'constant' or 'cosine' learning rate for the factor epochs",
@@ -177,7 +212,9 @@ METHOD_OPTIONS = (
             f"received method={config.method!r}."),
         label="{value}",
         **_prefixed("lr_schedule", "lr"),
-        words=lambda fields: f"{fields['lr_schedule']} learning rate", labelled=True),
+        words=lambda fields: f"{fields['lr_schedule']} learning rate", labelled=True,
+        definitions=(("cosine", "cosine: `finetune`'s factor epochs with a learning rate "
+                                "that decays along a cosine"),)),
 )
 """Every option of how a method trains, in the order of labels, names and page text."""
 
@@ -237,7 +274,7 @@ def option_tokens(config) -> list[str]:
     """The file-name tokens of the options set in ``config`` (a
     :class:`~svdnet.experiments.config.RunConfig`), in result and notebook names alike:
     ``outdense``, ``kd0.9t4`` (distillation weight and temperature), ``wd0.0001``, ``an3``,
-    ``alaccuracy``, ``lrcosine``. None for the defaults."""
+    ``cal2048``, ``alaccuracy``, ``lrcosine``. None for the defaults."""
     fields = {option.name: getattr(config, option.name) for option in METHOD_OPTIONS}
     return [option.token(fields) for option in METHOD_OPTIONS
             if option.token and option.is_set(fields)]

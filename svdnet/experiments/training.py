@@ -161,6 +161,24 @@ def dense_model(data: Dataset, config: RunConfig) -> keras.Model:
     )
 
 
+def calibration_inputs(data: Dataset, config: RunConfig) -> dict:
+    """The keyword arguments that make ``config``'s truncations data-aware: ``data`` (the
+    first ``config.calibration`` training inputs) and ``max_examples``, for
+    :func:`svdnet.factorize` and :class:`svdnet.SVDProjection`; none for
+    ``calibration=0`` (the weights' SVD).
+
+    Raises:
+        ValueError: when ``config.calibration`` exceeds the training examples, naming both.
+    """
+    if not config.calibration:
+        return {}
+    if config.calibration > len(data.x_train):
+        raise ValueError(f"config.calibration is {config.calibration} but the run trains on "
+                         f"{len(data.x_train)} examples of {data.name!r}; give at most "
+                         f"{len(data.x_train)}.")
+    return {"data": data.x_train[:config.calibration], "max_examples": config.calibration}
+
+
 def _training_split(data: Dataset, train_size: int) -> Dataset:
     """``data`` with its first ``train_size`` training examples (all for 0), as the config
     says; the test split is kept whole."""
@@ -212,6 +230,7 @@ def train(
     """
     config = validate_config(config)
     data = _training_split(data, config.train_size)
+    calibrated = calibration_inputs(data, config)  # checked before any training
     method = config.method
     timer = EpochTimer()
     fit_callbacks = [timer]
@@ -236,7 +255,7 @@ def train(
             choice = {"rank": accuracy_allocation(data, trained_dense, config)}
         model = factorize(trained_dense, svd_method=config.svd_method, seed=config.seed,
                           layers=compressed_layers(trained_dense, config), verbose=0,
-                          **choice)
+                          **choice, **calibrated)
         svd_seconds = time.perf_counter() - start
         epochs = config.finetune_epochs if method == "finetune" else 0
     elif method == "lowrank":
@@ -265,6 +284,7 @@ def train(
                 layers=compressed_layers(model, config),
                 anneal_epochs=config.anneal_epochs,
                 **config.rank_choice,
+                **calibrated,
             )
             fit_callbacks.append(projection)
     if config.lr_schedule == "cosine" and epochs:

@@ -21,6 +21,7 @@ SET = {
     "temperature": ({"method": "small", "rank": 5, "distill": 0.5}, 2.5),
     "weight_decay": ({"method": "lowrank", "rank": 5}, 1e-5),
     "anneal_epochs": ({"method": "projection", "rank": 5}, 3),
+    "calibration": ({"method": "posthoc", "rank": 5}, 256),
     "allocation": ({"method": "finetune", "rank": None, "budget": 100_000}, "accuracy"),
     "lr_schedule": ({"method": "finetune", "rank": 5}, "cosine"),
 }
@@ -43,8 +44,10 @@ def test_an_option_set_reaches_the_label_the_names_and_the_page(option):
         return options.method_label(run.method, **options.option_values(dataclasses.asdict(run)))
 
     if option.label:
-        assert option.label.format(value=value) in label(config).split("+")[1:]
+        word = option.label.format(value=value)
+        assert word in label(config).split("+")[1:]
         assert label(plain) != label(config)
+        assert word in dict(option.definitions)  # the report defines the word it shows
     else:  # the temperature is named with the distillation it belongs to
         assert label(plain) == label(config)
     # the file names differ from the plain run's, the notebook (and so its page) is given the

@@ -300,3 +300,36 @@ def test_train_takes_its_training_size_from_the_config(mnist_small):
     with pytest.raises(ValueError, match="train_size is 5000") as error:
         train(mnist_small, config.replace(train_size=5000))
     assert "holds 2000 training examples" in str(error.value)
+
+
+def test_calibrated_truncation_keeps_the_layer_outputs_closer_on_its_examples(mnist_small):
+    """``calibration=N`` makes posthoc's SVD data-aware: on its N examples (more than the
+    input width, so the covariance has full rank) the first layer's output error is
+    smaller than the weights' SVD gives (what it minimises), and the projection run
+    reaches its rank k the same way."""
+    from svdnet.experiments.training import effective_kernels
+
+    base = RunConfig(method="posthoc", epochs=1, depth=1, width=64, rank=4, batch_size=100,
+                     train_size=1000)
+    dense = train(mnist_small, base.dense_twin()).model
+    plain = train(mnist_small, base, trained_dense=dense)
+    calibrated = train(mnist_small, base.replace(calibration=1000), trained_dense=dense)
+    assert calibrated.chosen_ranks == plain.chosen_ranks == {"hidden_1": 4, "output": 4}
+    x = mnist_small.x_train[:1000]
+    kernel = keras.ops.convert_to_numpy(dense.get_layer("hidden_1").kernel)
+    def error(run):
+        return np.linalg.norm(x @ (kernel - effective_kernels(run.model)["hidden_1"]))
+    assert error(calibrated) < 0.9 * error(plain)
+    projected = train(mnist_small, base.replace(method="projection", calibration=1000))
+    assert projected.chosen_ranks == {"hidden_1": 4, "output": 4}
+    assert max(projected.history["svd_rank/hidden_1"]) == 4
+
+
+def test_calibration_beyond_the_training_examples_is_refused_before_training(mnist_small):
+    config = RunConfig(method="posthoc", epochs=1, depth=1, width=16, rank=4, calibration=3000)
+    with pytest.raises(ValueError, match="calibration is 3000 but the run trains on 2000 "
+                                         "examples"):
+        train(mnist_small, config)  # the fixture holds 2,000 of the split's 60,000
+    with pytest.raises(ValueError, match=r"calibration=301 asks for more examples than the "
+                                         r"run trains on \(300 of 'mnist'\)"):
+        config.replace(train_size=300, calibration=301)
