@@ -20,6 +20,7 @@ from svdnet.experiments.formatting import (
     points,
     size_text,
 )
+from svdnet.experiments.options import METHOD_OPTIONS
 from svdnet.experiments.report import (
     SVD_METHODS,
     accuracy_table,
@@ -413,7 +414,7 @@ def conclusions(frame: pd.DataFrame, reference_rank: int = 20, tolerance: float 
                   at_reference_rank(frame, reference_rank), truncating_once(frame),
                   best_method_by_rank(frame), training_accuracy_trap(frame),
                   high_ranks(frame), budget_against_uniform(frame), budget_options(frame),
-                  ceiling(frame), energy_thresholds(frame),
+                  data_aware(frame), ceiling(frame), energy_thresholds(frame),
                   build_cost(frame, reused)]
     return [paragraph for paragraph in paragraphs if paragraph]
 
@@ -594,19 +595,9 @@ def definitions(frame: pd.DataFrame) -> list[tuple[str, str]]:
         ("budget", ("a parameter count for the whole network; each layer's rank is chosen "
                     "to fit it, shared by spectral energy")),
         ("Nx", "the dense network's parameters over the exported model's"),
-        ("`+denseout`", ("output dense: the output layer is not factorised (its `small` is "
-                         "sized to match)")),
-        ("`+kd`", ("distillation: also trained on the softened outputs of the dense network "
-                   "of the same seed (`small+kd` gets the same teacher)")),
-        ("`+cosine`", ("cosine: `finetune`'s factor epochs with a learning rate that decays "
-                       "along a cosine")),
-        ("`+accuracy`", ("accuracy allocation: a budget shared by each layer's measured "
-                         "accuracy when truncated alone, not its spectral energy")),
-        ("`+anneal`", ("annealing: `projection`'s rank lowered step by step over the first "
-                       "epochs, not at once")),
-        ("`+fd`", ("Frobenius decay: `lowrank` with weight decay on each product of factors "
-                   "(U V), not on each factor")),
     ]
+    terms += [(f"`+{word}`", text) for option in METHOD_OPTIONS
+              for word, text in option.definitions]  # each option's, from its table entry
     longer = sorted(int(e) for e in frame["epochs"].dropna().unique() if e != main) \
         if len(frame) else []
     terms += [(f"`+{epochs}ep`", f"trained for {epochs} epochs instead of {main}")
@@ -686,6 +677,30 @@ def budget_options(frame: pd.DataFrame) -> str:
             "by each layer's measured accuracy instead of its spectral energy; `+cosine`: the factor epochs' learning rate decays along a "
             "cosine; better at " f"{verdict_counts(tests)['better']} of {len(tests)}, worse "
             f"at {verdict_counts(tests)['worse']}): " + "; ".join(clauses) + ".")
+
+
+def data_aware(frame: pd.DataFrame) -> str:
+    """Each method's data-aware truncation (``+calib``: the SVD fitted to the layers'
+    outputs on training examples) against the same method and size with the weights' SVD,
+    from the tests of :func:`svdnet.experiments.report.comparisons`."""
+    tests = comparisons(frame)
+    tests = tests[tests["question"] == "data-aware against weight SVD"]
+    clauses = []
+    for dataset in _datasets(tests):
+        items = [_configuration(row["method"], row["choice"], row["value"],
+                                row["first parameters"], row["first mean"], row["first std"])
+                 + f" is {PHRASES[row['verdict']]} `{row['against']}` "
+                 f"{accuracy_text(row['second mean'], row['second std'])} "
+                 f"({points(row['first mean'] - row['second mean'])}, {_adjusted(row)})"
+                 for _, row in tests[tests["dataset"] == dataset].iterrows()]
+        clauses.append(f"on {dataset_name(dataset)}, " + "; ".join(items))
+    if not clauses:
+        return ""
+    counts = verdict_counts(tests)
+    return ("**Data-aware truncation** (`+calib`: each kernel truncated to keep its layer's "
+            "outputs on training examples closest, against the weights' SVD at the same "
+            f"rank; better at {counts['better']} of {len(tests)}, worse at "
+            f"{counts['worse']}): " + "; ".join(clauses) + ".")
 
 
 def ceiling(frame: pd.DataFrame) -> str:

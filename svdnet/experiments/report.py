@@ -20,6 +20,7 @@ from svdnet.experiments.formatting import (
     percent,
     size_text,
 )
+from svdnet.experiments.options import METHOD_OPTIONS
 from svdnet.experiments.paths import GRID_RESULTS
 from svdnet.experiments.results import (
     CorruptResultError,
@@ -496,7 +497,7 @@ def _row(question: str, key, runs, other_key, other_runs) -> dict:
 
 
 QUESTIONS = ("against small", "trained against posthoc", "budget against one rank",
-             "budget options", "longer budget")
+             "budget options", "data-aware against weight SVD", "longer budget")
 """The comparisons the report tests (:func:`comparisons`), in the order it states them:
 
 - ``against small``: every SVD configuration of the main budget (a rank or a parameter
@@ -507,8 +508,16 @@ QUESTIONS = ("against small", "trained against posthoc", "budget against one ran
 - ``budget against one rank``: ``finetune`` with budget-chosen ranks against ``finetune``
   with one rank at the nearest size;
 - ``budget options``: ``finetune``'s options at a budget against ``finetune`` alone;
+- ``data-aware against weight SVD``: a method with data-aware truncation (the label word
+  of the ``calibration`` option) against the same label without it, at the same rank or
+  budget;
 - ``longer budget``: a run of a longer budget against the same method and size trained
   for the main budget."""
+
+
+CALIBRATED_WORD = next(option.label for option in METHOD_OPTIONS
+                       if option.name == "calibration")
+"""The method-label word of a data-aware truncation (``projection+calib``)."""
 
 
 def comparisons(frame: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
@@ -558,6 +567,13 @@ def comparisons(frame: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
                 near = min(uniform, key=lambda item: abs(
                     item[1]["factorised parameters"].mean() - size))
                 rows.append(_row("budget against one rank", key, runs, *near))
+        words = method.split("+")
+        if CALIBRATED_WORD in words[1:]:
+            weights = (dataset, "+".join(w for w in words if w != CALIBRATED_WORD), choice,
+                       value)
+            if weights in configs:
+                rows.append(_row("data-aware against weight SVD", key, runs, weights,
+                                 configs[weights]))
         if choice == "budget" and base_method(method) == "finetune" and method != "finetune":
             alone = (dataset, "finetune", choice, value)
             if alone in configs:

@@ -157,6 +157,30 @@ def test_allocation_by_accuracy_is_set_against_energy_at_each_budget(sweep_resul
     assert row["difference (pp)"] == pytest.approx(2.0)
 
 
+def test_data_aware_truncation_is_tested_against_the_weights_svd_of_the_same_method(
+        sweep_results):
+    from svdnet.experiments.report import comparisons
+    from svdnet.experiments.results import write_json_atomic
+
+    for seed in (0, 1):  # posthoc at rank 20: 90% with the weights' SVD, 96% data-aware
+        write_json_atomic(sweep_results / f"mnist-posthoc-r20-cal512-seed{seed}.json", {
+            "config": {"dataset": "mnist", "method": "posthoc", "rank": 20, "seed": seed,
+                       "epochs": 10, "calibration": 512},
+            "quick": False, "run": {
+                "test_accuracy": 0.96 + 0.001 * seed, "test_loss": 0.1,
+                "params": {"dense": 1000, "factorised": 400, "ratio": 2.5},
+                "train_seconds": 5.0, "svd_seconds": 0.5}})
+    frame = _frame(sweep_results)
+    row = comparisons(frame).set_index("question").loc["data-aware against weight SVD"]
+    assert (row["method"], row["against"], row["value"], row["verdict"]) == (
+        "posthoc+calib", "posthoc", 20, "better")
+    assert row["difference (pp)"] == pytest.approx(6.0)
+    text = findings.data_aware(frame)
+    assert {96.05, 90.05, 6.00} <= set(_numbers(text))
+    assert (_count(text, "better"), _count(text, "worse")) == (1, 0)
+    assert findings.data_aware(_frame(sweep_results).query("method != 'posthoc+calib'")) == ""
+
+
 def test_a_longer_budget_is_set_apart_from_the_main_comparison(sweep_results, write_result):
     from svdnet.experiments.report import small_comparison
     from svdnet.experiments.results import write_json_atomic
@@ -274,6 +298,6 @@ def test_definitions_name_every_method_and_option_with_the_results_epochs(sweep_
     terms = dict(findings.definitions(_frame(sweep_results)))
     assert {f"`{method}`" for method in METHODS} <= set(terms)
     assert {"budget", "`+denseout`", "`+kd`", "`+cosine`", "`+accuracy`", "`+anneal`",
-            "`+fd`"} <= set(terms)
+            "`+fd`", "`+calib`"} <= set(terms)
     assert 10 in _numbers(terms["`dense`"])  # the epochs, from the results
     assert findings.practice(_frame(sweep_results).iloc[0:0]) == []
