@@ -85,6 +85,16 @@ CALIBRATION_SIZES = (256, 1024, 4096, 8192)
 SWEPT_COMPRESSORS = ("one pass", "sequential")
 """The compressors of the calibration sweep: those that take unlabelled data."""
 
+RATES = os.path.join(POST_TRAINING, "rates")
+"""Folder of the learning-rate sweeps (:func:`run_rate_sweep`)."""
+
+RATE_GRID = (3e-5, 1e-4, 3e-4, 1e-3, 3e-3)
+"""The Adam learning rates the rate sweep tries, for fine-tuning and the small baselines
+alike: the study's two rates (1e-4 and 1e-3) and a step of about 3x around them."""
+
+TRAINED = ("fine-tuned",) + BASELINES
+"""What the study trains: the compressed model fine-tuned, and the small baselines."""
+
 COSTS = os.path.join(POST_TRAINING, "costs")
 """Default folder of ``benchmarks/compression_cost.py``'s timings (committed)."""
 
@@ -477,6 +487,149 @@ def run_calibration_sweep(settings: StudySettings, ratios=(10.0,),
     return study.path
 
 
+def study_rate(settings: StudySettings, kind: str) -> float:
+    """The learning rate the study trains ``kind`` (one of :data:`TRAINED`) with."""
+    return settings.fine_tune_rate if kind == "fine-tuned" else settings.scratch_rate
+
+
+def chosen_compressor(rows: dict, ratio: float) -> str:
+    """The compressor the study fine-tunes at ``ratio``: the best of :data:`COMPRESSORS`
+    on the validation split, the first in their order on a tie.
+
+    Args:
+        rows: A study file's rows by key (:class:`StudyFile`'s ``rows``).
+        ratio: A ratio the study compressed at.
+
+    Raises:
+        KeyError: naming the ratio when the study has not compressed at it.
+    """
+    keys = [f"{ratio:g}x {name}" for name in COMPRESSORS]
+    missing = [key for key in keys if key not in rows]
+    if missing:
+        raise KeyError(f"the study has no rows {missing}: run it at ratio {ratio:g} first.")
+    return max((rows[key] for key in keys), key=lambda row: row["val"])["method"]
+
+
+def run_rate_sweep(settings: StudySettings, ratio: float = 10.0, rates=RATE_GRID,
+                   examples: int = SWEEP_EXAMPLES, steps: int = SWEEP_STEPS,
+                   study_dir: str = OUT, out: str = RATES, cache: str = CACHE,
+                   log=print) -> str:
+    """Validation accuracy of each trained row of the study (:data:`TRAINED`: the chosen
+    compressor fine-tuned, the small network trained and distilled) at each Adam learning
+    rate, at one ratio, number of examples and steps: how the study's rates were chosen on
+    the validation split (the test accuracy is recorded, not used). One result file per
+    model, dataset and seed, resumable row by row like the study's.
+
+    Args:
+        settings: The :class:`StudySettings` of a finished study at ``ratio`` (its dense
+            model cached, its result file in ``study_dir``).
+        ratio: The compression ratio, one of the study's ``fine_tune_ratios``. Defaults
+            to 10.
+        rates: Learning rates, each > 0, distinct. Defaults to :data:`RATE_GRID`.
+        examples: Training examples (the first ones). Defaults to :data:`SWEEP_EXAMPLES`.
+        steps: Training steps. Defaults to :data:`SWEEP_STEPS`.
+        study_dir: Folder of the study's result files. Defaults to :data:`OUT`.
+        out: Folder of the sweep's result files. Defaults to :data:`RATES`.
+        cache: Folder of the dense models' weights. Defaults to :data:`CACHE`.
+        log: Called with one line per finished row. Defaults to ``print``.
+
+    Returns:
+        The result file's path.
+
+    Raises:
+        ValueError, TypeError: for a bad rate, ratio, number of examples or steps, naming it.
+        FileNotFoundError: when the study's result file or dense model is missing.
+        KeyError: when the study has not compressed at ``ratio``.
+    """
+    import keras
+
+    from svdnet import factorize
+    from svdnet.experiments.architectures import compile_model
+    from svdnet.experiments.data import SPLITS
+    from svdnet.experiments.distillation import (
+        compile_for_distillation,
+        distillation_targets,
+        restore_compile,
+        teacher_log_probabilities,
+    )
+    from svdnet.experiments.execution import pin_threads
+    from svdnet.validation import check_int, check_number
+
+    if ratio not in settings.fine_tune_ratios:
+        raise ValueError(f"ratio must be one of the study's fine_tune_ratios "
+                         f"{settings.fine_tune_ratios}; received {ratio!r}.")
+    if not rates or len(set(rates)) != len(rates):
+        raise ValueError(f"rates must list distinct values; received {list(rates)!r}.")
+    for rate in rates:
+        check_number("rates", rate, minimum=0, include_minimum=False)
+    check_int("examples", examples, minimum=1,
+              maximum=SPLITS[settings.dataset]["train"] - VALIDATION)
+    check_int("steps", steps, minimum=1)
+    study_path = os.path.join(study_dir, f"{settings.name}.json")
+    if not os.path.exists(study_path):
+        raise FileNotFoundError(f"no study at {study_path!r}: run the study first.")
+    compressor = chosen_compressor(StudyFile(study_path, settings).rows, ratio)
+    weights = cached_dense_weights(settings, cache)
+    pin_threads()
+    data, (train_x, train_y), (val_x, val_y) = splits(settings.dataset)
+    sweep = StudyFile(os.path.join(out, f"{settings.name}.json"), settings)
+    keras.utils.set_random_seed(settings.seed)
+    dense = build_model(settings.model, data.num_classes, data.input_dim)
+    dense.load_weights(weights)
+    total = int(dense.count_params())
+    x, y = train_x[:examples], train_y[:examples]
+    compressed = parameters = None
+    for kind in TRAINED:
+        for rate in rates:
+            key = f"{ratio:g}x {kind} N={examples} S={steps} rate={rate:g}"
+            if key in sweep:
+                continue
+            if compressed is None:  # the study's compressor, as it compressed
+                keras.utils.set_random_seed(settings.seed)
+                options = COMPRESSORS[compressor]
+                compressed = factorize(dense, budget=int(total / ratio), verbose=0,
+                                       **({} if not options else
+                                          {"data": (train_x[:settings.calibration],
+                                                    train_y[:settings.calibration]),
+                                           **options}))
+                start_weights = compressed.get_weights()
+                parameters = int(compressed.count_params())
+            keras.utils.set_random_seed(settings.seed)
+            start = time.perf_counter()
+            if kind == "fine-tuned":
+                model = compressed
+                model.set_weights(start_weights)
+                compile_model(model, rate)
+                keras.utils.set_random_seed(settings.seed)
+                start = time.perf_counter()
+                _train_steps(model, x, y, steps, settings.seed)
+            else:
+                model = build_model(settings.model, data.num_classes, data.input_dim,
+                                    parameters, rate)
+                start = time.perf_counter()
+                if kind == "small":
+                    _train_steps(model, x, y, steps, settings.seed)
+                else:
+                    targets = distillation_targets(y, teacher_log_probabilities(dense, x))
+                    config = compile_for_distillation(model, settings.distill,
+                                                      settings.temperature)
+                    _train_steps(model, x, targets, steps, settings.seed)
+                    restore_compile(model, config)
+            row = {"key": key, "model": settings.model, "dataset": settings.dataset,
+                   "seed": settings.seed, "kind": kind, "method": compressor
+                   if kind == "fine-tuned" else "", "ratio": ratio, "examples": examples,
+                   "steps": steps, "rate": rate, "study_rate": rate == study_rate(settings, kind),
+                   "parameters": int(model.count_params()),
+                   "seconds": time.perf_counter() - start,
+                   "val": _accuracy(model, val_x, val_y),
+                   "test": _accuracy(model, data.x_test, data.y_test)}
+            sweep.add(row)
+            log(f"{settings.name} {key}: val {100 * row['val']:.2f}%, test "
+                f"{100 * row['test']:.2f}%, {row['seconds']:.1f} s")
+    log(f"wrote {sweep.path}")
+    return sweep.path
+
+
 def _batches(x, y, seed):
     from svdnet.experiments.data import training_dataset
 
@@ -504,12 +657,36 @@ def main(argv=None) -> None:
                              "gradient step on this many calibration images each, e.g. "
                              "256,1024,4096,8192, at each of --ratios (written to "
                              "reports/post_training/calibration)")
+    parser.add_argument("--rates", type=comma_list(float), default=None,
+                        help="instead of the study, train its fine-tuned and small rows at "
+                             "each of these Adam learning rates, e.g. "
+                             "0.00003,0.0001,0.0003,0.001,0.003, at one ratio of --ratios "
+                             "(default 10) on 4,096 images for 1,000 steps (written to "
+                             "reports/post_training/rates)")
     parser.add_argument("--out", default=None,
                         help="folder of the result files (default: reports/post_training/"
-                             "study, or .../calibration with --calibration-sizes)")
+                             "study, or .../calibration with --calibration-sizes, or "
+                             ".../rates with --rates)")
     parser.add_argument("--cache", default=CACHE)
     args = parser.parse_args(argv)
     sweep = args.calibration_sizes is not None
+    if args.rates is not None:
+        if sweep:
+            parser.error("give --rates or --calibration-sizes, not both.")
+        ratios = args.ratios or (10.0,)
+        if len(ratios) != 1:
+            parser.error(f"--rates sweeps one ratio; received --ratios {','.join(map(str, ratios))}.")
+        for seed in args.seeds:
+            try:
+                settings = StudySettings(model=args.model, dataset=args.dataset, seed=seed,
+                                         epochs=args.epochs,
+                                         fine_tune_ratios=args.fine_tune_ratios,
+                                         calibration=args.calibration)
+                run_rate_sweep(settings, ratios[0], args.rates, out=args.out or RATES,
+                               cache=args.cache)
+            except (TypeError, ValueError, KeyError, FileNotFoundError) as error:
+                parser.error(str(error))
+        return
     try:
         if sweep:  # the dense model's settings only: the sweep's ratios are its rows
             studies = [StudySettings(model=args.model, dataset=args.dataset, seed=seed,

@@ -1,6 +1,7 @@
 """The post-training study: its design, its settings' refusals, its rows, and resuming."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -229,3 +230,45 @@ def test_a_calibration_sweep_writes_each_size_once_and_resumes(tiny_study, tmp_p
     post_training.run_calibration_sweep(settings, (8.0,), (64, 256), sweep, cache,
                                         log=again.append)
     assert again == [f"wrote {result}"]
+
+
+@pytest.mark.slow
+def test_a_rate_sweep_reproduces_the_studys_rows_at_its_rates_and_resumes(tiny_study, tmp_path):
+    settings, out, cache, path = tiny_study
+    sweep = str(tmp_path / "rates")
+    lines = []
+    result = post_training.run_rate_sweep(settings, 8.0, (1e-4, 1e-3), examples=256, steps=3,
+                                          study_dir=out, out=sweep, cache=cache,
+                                          log=lines.append)
+    rows, study = _rows(result), _rows(path)
+    assert len(rows) == 3 * 2 and len(lines) == 7
+    chosen = post_training.chosen_compressor(study, 8.0)
+    for kind in post_training.TRAINED:
+        own = post_training.study_rate(settings, kind)
+        for rate in (1e-4, 1e-3):
+            row = rows[f"8x {kind} N=256 S=3 rate={rate:g}"]
+            assert row["study_rate"] == (rate == own) and 0 <= row["val"] <= 1
+        # at the study's own rate the sweep trains the study's row again: the same numbers
+        name = f"fine-tuned {chosen}" if kind == "fine-tuned" else kind
+        assert rows[f"8x {kind} N=256 S=3 rate={own:g}"]["val"] == study[f"8x {name} N=256 S=3"]["val"]
+    again = []
+    post_training.run_rate_sweep(settings, 8.0, (1e-4, 1e-3), examples=256, steps=3,
+                                 study_dir=out, out=sweep, cache=cache, log=again.append)
+    assert again == [f"wrote {result}"]
+
+
+@pytest.mark.parametrize("changes, named", [
+    ({"ratio": 3.0}, "ratio must be one of the study's fine_tune_ratios"),
+    ({"rates": ()}, "rates must list distinct values; received []"),
+    ({"rates": (1e-3, 1e-3)}, "rates must list distinct values"),
+    ({"rates": (-1.0,)}, "received -1.0"),
+    ({"steps": 0}, "steps must be an integer >= 1, received 0"),
+    ({"examples": 60_000}, "received 60000"),
+])
+def test_a_rate_sweep_refuses_bad_values_naming_them(tmp_path, changes, named):
+    arguments = {"ratio": 10.0, "rates": (1e-3,), "examples": 256, "steps": 10,
+                 "study_dir": str(tmp_path), "out": str(tmp_path), **changes}
+    with pytest.raises((TypeError, ValueError), match=re.escape(named)):
+        post_training.run_rate_sweep(StudySettings(), **arguments)
+    with pytest.raises(FileNotFoundError, match="no study at"):
+        post_training.run_rate_sweep(StudySettings(), study_dir=str(tmp_path), out=str(tmp_path))
