@@ -24,6 +24,7 @@ from svdnet.experiments.post_training import (
     COMPRESSORS,
     COSTS,
     OUT,
+    RATES,
     SWEEP_EXAMPLES,
     SWEEP_STEPS,
 )
@@ -530,6 +531,85 @@ def load_calibration(folder: str = CALIBRATION) -> pd.DataFrame:
     """Every row of the calibration sweeps' files in ``folder``
     (:func:`svdnet.experiments.post_training.run_calibration_sweep`), empty when there is
     none."""
+    return _sweep_rows(folder)
+
+
+def load_rates(folder: str = RATES) -> pd.DataFrame:
+    """Every row of the learning-rate sweeps' files in ``folder``
+    (:func:`svdnet.experiments.post_training.run_rate_sweep`), empty when there is none."""
+    return _sweep_rows(folder)
+
+
+def rate_table(rates: pd.DataFrame) -> pd.DataFrame:
+    """How the study's learning rates compare on the validation split: per model, dataset,
+    ratio and kind (fine-tuned, small, distilled), the validation accuracy at each rate
+    (mean over the seeds swept), the rate best on validation, the study's rate and how many
+    points of validation accuracy the study's rate is below the best.
+
+    Args:
+        rates: The frame of :func:`load_rates`.
+    """
+    if rates.empty:
+        return rates
+    keys = ["model", "dataset", "ratio", "kind"]
+    means = rates.groupby(keys + ["rate"])["val"].mean().reset_index()
+    rows = []
+    for key, part in means.groupby(keys, sort=False):
+        study = rates[(rates[keys] == pd.Series(key, index=keys)).all(axis=1)
+                      & rates["study_rate"]]["rate"]
+        best = part.loc[part["val"].idxmax()]
+        own = study.iloc[0] if len(study) else np.nan
+        own_val = part.loc[part["rate"] == own, "val"]
+        rows.append({**dict(zip(keys, key)),
+                     **{rate: val for rate, val in zip(part["rate"], part["val"])},
+                     "best rate": best["rate"], "study rate": own,
+                     "below best (points)": (100 * (best["val"] - own_val.iloc[0])
+                                             if len(own_val) else np.nan),
+                     "seeds": rates.loc[(rates[keys] == pd.Series(key, index=keys))
+                                        .all(axis=1), "seed"].nunique()})
+    order = {kind: index for index, kind in enumerate(TRAINED_KINDS)}
+    return (pd.DataFrame(rows).sort_values(["model", "dataset", "ratio", "kind"],
+                                           key=lambda column: column.map(order)
+                                           if column.name == "kind" else column)
+            .reset_index(drop=True))
+
+
+def readable_rates(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`rate_table` for a reader: validation accuracies in percent, one column per
+    rate."""
+    if table.empty:
+        return table
+    rates = sorted(column for column in table.columns if isinstance(column, float))
+    readable = pd.DataFrame({
+        "model": table["model"].str.upper(), "dataset": table["dataset"].map(dataset_name),
+        "size": table["ratio"].map(_size), "trained": table["kind"]})
+    for rate in rates:
+        readable[f"val at {rate:g}"] = table[rate].map(
+            lambda value: "" if pd.isna(value) else f"{100 * value:.2f}%")
+    readable["best on validation"] = table["best rate"].map(lambda rate: f"{rate:g}")
+    readable["the study's"] = table["study rate"].map(lambda rate: f"{rate:g}")
+    readable["study below best"] = table["below best (points)"].map(lambda v: f"{v:.2f}")
+    readable["seeds"] = table["seeds"]
+    return readable
+
+
+def rate_finding(table: pd.DataFrame) -> str:
+    """One sentence on the study's rates from :func:`rate_table`: for how many of the swept
+    models and kinds the study's rate is the best on validation, and the largest gap."""
+    if table.empty:
+        return ""
+    best = table["best rate"] == table["study rate"]
+    worst = table.loc[table["below best (points)"].idxmax()]
+    swept = len([column for column in table.columns if isinstance(column, float)])
+    return (f"On the validation split the study's learning rate is the best of the {swept} "
+            f"swept for {int(best.sum())} of {len(table)} trained rows; the largest gap is "
+            f"{worst['below best (points)']:.2f} points ({worst['model'].upper()} "
+            f"{dataset_name(worst['dataset'])}, {worst['kind']}, best at "
+            f"{worst['best rate']:g} against the study's {worst['study rate']:g}).")
+
+
+def _sweep_rows(folder: str) -> pd.DataFrame:
+    """Every row of the sweep files in ``folder``, each with its file's commit."""
     rows = []
     for path in sorted(glob.glob(os.path.join(folder, "*.json"))):
         with open(path, encoding="utf-8") as handle:

@@ -317,3 +317,38 @@ def test_a_cost_file_made_outside_a_checkout_says_its_commit_is_unknown(tmp_path
               "provenance": {"commit": None}}
     (tmp_path / "mlp-mnist-seed0.json").write_text(json.dumps(stored))
     assert pr.cost_table(str(tmp_path)).iloc[0]["commit"] == "unknown"
+
+
+def _rates(folder, seed, accuracies):
+    """A rate sweep file: ``accuracies`` maps (kind, rate) to validation accuracy."""
+    own = {"fine-tuned": 1e-4, "small": 1e-3, "distilled": 1e-3}
+    rows = [{"key": f"10x {kind} N=4096 S=1000 rate={rate:g}", "model": "mlp",
+             "dataset": "mnist", "seed": seed, "kind": kind, "ratio": 10.0, "examples": 4096,
+             "steps": 1000, "rate": rate, "study_rate": rate == own[kind], "val": val,
+             "test": val, "parameters": 500_000, "seconds": 1.0}
+            for (kind, rate), val in accuracies.items()]
+    folder.mkdir(exist_ok=True)
+    (folder / f"mlp-mnist-seed{seed}.json").write_text(json.dumps(
+        {"settings": {}, "rows": rows, "provenance": {"commit": "abc123"}}))
+
+
+def test_the_rate_sweep_names_the_best_rate_on_validation_and_the_studys_gap(tmp_path):
+    assert pr.rate_table(pr.load_rates(str(tmp_path / "none"))).empty
+    assert pr.rate_finding(pr.rate_table(pr.load_rates(str(tmp_path / "none")))) == ""
+    accuracies = {("fine-tuned", 1e-4): 0.97, ("fine-tuned", 1e-3): 0.96,
+                  ("small", 1e-4): 0.90, ("small", 1e-3): 0.93,
+                  ("distilled", 1e-4): 0.91, ("distilled", 1e-3): 0.89}
+    _rates(tmp_path / "rates", 0, accuracies)
+    _rates(tmp_path / "rates", 1, {key: value + 0.002 for key, value in accuracies.items()})
+    table = pr.rate_table(pr.load_rates(str(tmp_path / "rates"))).set_index("kind")
+    assert list(table.index) == ["fine-tuned", "small", "distilled"]
+    assert table.loc["fine-tuned", "best rate"] == table.loc["fine-tuned", "study rate"] == 1e-4
+    assert table.loc["distilled", "best rate"] == 1e-4
+    assert table.loc["distilled", "below best (points)"] == pytest.approx(2.0)
+    assert table.loc["small", 1e-3] == pytest.approx(0.931) and table.loc["small", "seeds"] == 2
+    readable = pr.readable_rates(table.reset_index()).set_index("trained")
+    assert readable.loc["small", "val at 0.001"] == "93.10%"
+    assert readable.loc["distilled", "study below best"] == "2.00"
+    text = pr.rate_finding(table.reset_index())
+    assert "best of the 2 swept for 2 of 3" in text and "2.00 points" in text
+    assert "distilled" in text and "0.0001" in text
