@@ -116,7 +116,9 @@ class RunConfig:
             kernel to the rank-k kernel that keeps its layer's outputs closest on the
             first ``calibration`` training examples (activation-whitened SVD,
             ``svdnet.factorize(data=...)``), instead of the SVD of the weights alone; 0
-            keeps the weights' SVD. Defaults to 0.
+            keeps the weights' SVD. With ``allocation="accuracy"`` the ranks are chosen
+            by each layer's accuracy under the weights' SVD, then truncated data-aware.
+            Defaults to 0.
     """
 
     method: str = "projection"
@@ -263,14 +265,23 @@ def validate_config(config: RunConfig) -> RunConfig:
     check_bool("jit_compile", config.jit_compile)
     check_choice("pipeline", config.pipeline, PIPELINES)
     check_options(config)  # svdnet.experiments.options: each option's values and methods
-    examples = config.train_size or SPLITS[config.dataset]["train"]
+    check_calibration(config, config.train_size or SPLITS[config.dataset]["train"])
+    if config.method != "dense":
+        _check_ranks_fit_the_model(config)
+    return config
+
+
+def check_calibration(config: RunConfig, examples: int) -> None:
+    """Refuses a ``calibration`` beyond the ``examples`` the run trains on (known from the
+    split before loading, from the loaded data when training), naming both.
+
+    Raises:
+        ValueError: when ``config.calibration > examples``.
+    """
     if config.calibration > examples:
         raise ValueError(f"calibration={config.calibration} asks for more examples than the "
                          f"run trains on ({examples:,} of {config.dataset!r}); give at most "
                          f"{examples}.")
-    if config.method != "dense":
-        _check_ranks_fit_the_model(config)
-    return config
 
 
 def reference_shapes(config: RunConfig) -> dict:

@@ -649,10 +649,11 @@ def variants(frame: pd.DataFrame) -> str:
             clauses.append(f"on {dataset_name(dataset)}: " + "; ".join(items))
     if not clauses:
         return ""
-    return ("**Options of the methods at one rank** (`+denseout`: the output layer kept "
-            "dense; `+kd`: distilled from the dense network of the same seed; `+fd`: "
-            "Frobenius decay; `+anneal`: the rank lowered over the first epochs), against the "
-            "method alone: " + "; ".join(clauses) + ".")
+    shown = {word for method in table["method"] for word in method.split("+")[1:]}
+    defined = "; ".join(f"`+{word}`: {text}" for option in METHOD_OPTIONS
+                        for word, text in option.definitions if word in shown)
+    return ("**Options of the methods at one rank**" + (f" ({defined})" if defined else "")
+            + ", against the method alone: " + "; ".join(clauses) + ".")
 
 
 def budget_options(frame: pd.DataFrame) -> str:
@@ -699,7 +700,7 @@ def data_aware(frame: pd.DataFrame) -> str:
     counts = verdict_counts(tests)
     return ("**Data-aware truncation** (`+calib`: each kernel truncated to keep its layer's "
             "outputs on training examples closest, against the weights' SVD at the same "
-            f"rank; better at {counts['better']} of {len(tests)}, worse at "
+            f"rank or budget; better at {counts['better']} of {len(tests)}, worse at "
             f"{counts['worse']}): " + "; ".join(clauses) + ".")
 
 

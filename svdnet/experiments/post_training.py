@@ -342,8 +342,7 @@ def run_study(settings: StudySettings, out: str = OUT, cache: str = CACHE,
                        steps=0, compression=total / compressed.count_params())
         if ratio not in settings.fine_tune_ratios:
             continue
-        compressed_rows = [study.rows[f"{ratio:g}x {name}"] for name in COMPRESSORS]
-        chosen = max(compressed_rows, key=lambda row: row["val"])["method"]  # first on a tie
+        chosen = chosen_compressor(study.rows, ratio)
         compressed = None
         parameters = study.rows[f"{ratio:g}x {chosen}"]["parameters"]
         for examples, steps in points:
@@ -501,13 +500,29 @@ def chosen_compressor(rows: dict, ratio: float) -> str:
         ratio: A ratio the study compressed at.
 
     Raises:
-        KeyError: naming the ratio when the study has not compressed at it.
+        ValueError: naming the ratio when the study has not compressed at it.
     """
     keys = [f"{ratio:g}x {name}" for name in COMPRESSORS]
     missing = [key for key in keys if key not in rows]
     if missing:
-        raise KeyError(f"the study has no rows {missing}: run it at ratio {ratio:g} first.")
+        raise ValueError(f"the study has no rows {missing}: run it at ratio {ratio:g} first.")
     return max((rows[key] for key in keys), key=lambda row: row["val"])["method"]
+
+
+def study_settings(model: str, dataset: str, seed: int, study_dir: str = OUT) -> StudySettings:
+    """The :class:`StudySettings` stored in the study file of ``model``, ``dataset`` and
+    ``seed`` in ``study_dir``.
+
+    Raises:
+        FileNotFoundError: naming the file when there is no such study.
+    """
+    path = os.path.join(study_dir, f"{model}-{dataset}-seed{seed}.json")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no study at {path!r}: run the study first.")
+    with open(path, encoding="utf-8") as handle:
+        stored = json.load(handle)["settings"]
+    return StudySettings(**{key: tuple(value) if isinstance(value, list) else value
+                            for key, value in stored.items()})
 
 
 def run_rate_sweep(settings: StudySettings, ratio: float = 10.0, rates=RATE_GRID,
@@ -537,9 +552,9 @@ def run_rate_sweep(settings: StudySettings, ratio: float = 10.0, rates=RATE_GRID
         The result file's path.
 
     Raises:
-        ValueError, TypeError: for a bad rate, ratio, number of examples or steps, naming it.
+        ValueError, TypeError: for a bad rate, ratio, number of examples or steps, naming
+            it, or a study that has not compressed at ``ratio``.
         FileNotFoundError: when the study's result file or dense model is missing.
-        KeyError: when the study has not compressed at ``ratio``.
     """
     import keras
 
@@ -673,18 +688,22 @@ def main(argv=None) -> None:
     if args.rates is not None:
         if sweep:
             parser.error("give --rates or --calibration-sizes, not both.")
+        ignored = [flag for flag, value, default in (
+            ("--fine-tune-ratios", args.fine_tune_ratios, defaults.fine_tune_ratios),
+            ("--calibration", args.calibration, defaults.calibration),
+            ("--epochs", args.epochs, defaults.epochs)) if value != default]
+        if ignored:
+            parser.error(f"{' and '.join(ignored)} set the study; the rate sweep (--rates) "
+                         "takes them from the study's file: give them without it.")
         ratios = args.ratios or (10.0,)
         if len(ratios) != 1:
             parser.error(f"--rates sweeps one ratio; received --ratios {','.join(map(str, ratios))}.")
         for seed in args.seeds:
-            try:
-                settings = StudySettings(model=args.model, dataset=args.dataset, seed=seed,
-                                         epochs=args.epochs,
-                                         fine_tune_ratios=args.fine_tune_ratios,
-                                         calibration=args.calibration)
+            try:  # the study's own settings, from its file: the sweep retrains its rows
+                settings = study_settings(args.model, args.dataset, seed)
                 run_rate_sweep(settings, ratios[0], args.rates, out=args.out or RATES,
                                cache=args.cache)
-            except (TypeError, ValueError, KeyError, FileNotFoundError) as error:
+            except (TypeError, ValueError, FileNotFoundError) as error:
                 parser.error(str(error))
         return
     try:

@@ -555,18 +555,20 @@ def rate_table(rates: pd.DataFrame) -> pd.DataFrame:
     means = rates.groupby(keys + ["rate"])["val"].mean().reset_index()
     rows = []
     for key, part in means.groupby(keys, sort=False):
-        study = rates[(rates[keys] == pd.Series(key, index=keys)).all(axis=1)
-                      & rates["study_rate"]]["rate"]
-        best = part.loc[part["val"].idxmax()]
+        rows_of_key = rates[(rates[keys] == pd.Series(key, index=keys)).all(axis=1)]
+        study = rows_of_key.loc[rows_of_key["study_rate"], "rate"]
         own = study.iloc[0] if len(study) else np.nan
+        top = part["val"].max()
+        best = part.loc[part["val"] == top, "rate"]
         own_val = part.loc[part["rate"] == own, "val"]
         rows.append({**dict(zip(keys, key)),
                      **{rate: val for rate, val in zip(part["rate"], part["val"])},
-                     "best rate": best["rate"], "study rate": own,
-                     "below best (points)": (100 * (best["val"] - own_val.iloc[0])
+                     # on a tie the study's rate is the best: no other rate does better
+                     "best rate": own if own in set(best) else best.iloc[0],
+                     "study rate": own,
+                     "below best (points)": (100 * (top - own_val.iloc[0])
                                              if len(own_val) else np.nan),
-                     "seeds": rates.loc[(rates[keys] == pd.Series(key, index=keys))
-                                        .all(axis=1), "seed"].nunique()})
+                     "seeds": rows_of_key["seed"].nunique()})
     order = {kind: index for index, kind in enumerate(TRAINED_KINDS)}
     return (pd.DataFrame(rows).sort_values(["model", "dataset", "ratio", "kind"],
                                            key=lambda column: column.map(order)
@@ -587,8 +589,10 @@ def readable_rates(table: pd.DataFrame) -> pd.DataFrame:
         readable[f"val at {rate:g}"] = table[rate].map(
             lambda value: "" if pd.isna(value) else f"{100 * value:.2f}%")
     readable["best on validation"] = table["best rate"].map(lambda rate: f"{rate:g}")
-    readable["the study's"] = table["study rate"].map(lambda rate: f"{rate:g}")
-    readable["study below best"] = table["below best (points)"].map(lambda v: f"{v:.2f}")
+    readable["the study's"] = table["study rate"].map(
+        lambda rate: "not swept" if pd.isna(rate) else f"{rate:g}")
+    readable["study below best"] = table["below best (points)"].map(
+        lambda value: "" if pd.isna(value) else f"{value:.2f}")
     readable["seeds"] = table["seeds"]
     return readable
 
@@ -596,13 +600,17 @@ def readable_rates(table: pd.DataFrame) -> pd.DataFrame:
 def rate_finding(table: pd.DataFrame) -> str:
     """One sentence on the study's rates from :func:`rate_table`: for how many of the swept
     models and kinds the study's rate is the best on validation, and the largest gap."""
-    if table.empty:
+    measured = table.dropna(subset=["below best (points)"]) if len(table) else table
+    if measured.empty:  # no row swept at the study's own rate
         return ""
-    best = table["best rate"] == table["study rate"]
-    worst = table.loc[table["below best (points)"].idxmax()]
+    best = measured["below best (points)"] == 0
+    worst = measured.loc[measured["below best (points)"].idxmax()]
     swept = len([column for column in table.columns if isinstance(column, float)])
+    if best.all():
+        return (f"On the validation split the study's learning rate is the best of the "
+                f"{swept} swept for all {len(measured)} trained rows.")
     return (f"On the validation split the study's learning rate is the best of the {swept} "
-            f"swept for {int(best.sum())} of {len(table)} trained rows; the largest gap is "
+            f"swept for {int(best.sum())} of {len(measured)} trained rows; the largest gap is "
             f"{worst['below best (points)']:.2f} points ({worst['model'].upper()} "
             f"{dataset_name(worst['dataset'])}, {worst['kind']}, best at "
             f"{worst['best rate']:g} against the study's {worst['study rate']:g}).")

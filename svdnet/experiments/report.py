@@ -574,7 +574,8 @@ def comparisons(frame: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
             if weights in configs:
                 rows.append(_row("data-aware against weight SVD", key, runs, weights,
                                  configs[weights]))
-        if choice == "budget" and base_method(method) == "finetune" and method != "finetune":
+        if (choice == "budget" and base_method(method) == "finetune" and method != "finetune"
+                and CALIBRATED_WORD not in words):  # data-aware runs: their own question
             alone = (dataset, "finetune", choice, value)
             if alone in configs:
                 rows.append(_row("budget options", key, runs, alone, configs[alone]))

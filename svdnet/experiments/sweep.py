@@ -68,12 +68,13 @@ def quick_mode(quick: bool | None = None) -> bool:
 
 
 def apply_quick_mode(config: RunConfig, quick: bool | None = None) -> RunConfig:
-    """Returns ``config`` with at most :data:`QUICK_TRAIN_SIZE` training examples in
-    quick mode (see :func:`quick_mode`), else ``config`` unchanged."""
+    """Returns ``config`` with at most :data:`QUICK_TRAIN_SIZE` training examples (and
+    calibration examples) in quick mode (see :func:`quick_mode`), else ``config``
+    unchanged."""
     if not quick_mode(quick):
         return config
     size = QUICK_TRAIN_SIZE if config.train_size == 0 else min(config.train_size, QUICK_TRAIN_SIZE)
-    return config.replace(train_size=size)
+    return config.replace(train_size=size, calibration=min(config.calibration, size))
 
 
 def results_folder(results_dir: str, quick: bool | None = None) -> str:

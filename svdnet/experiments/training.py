@@ -12,6 +12,7 @@ from svdnet.callback import SVDProjection
 from svdnet.experiments.config import (
     SENSITIVITY_EXAMPLES,
     RunConfig,
+    check_calibration,
     small_width,
     validate_config,
 )
@@ -172,10 +173,7 @@ def calibration_inputs(data: Dataset, config: RunConfig) -> dict:
     """
     if not config.calibration:
         return {}
-    if config.calibration > len(data.x_train):
-        raise ValueError(f"config.calibration is {config.calibration} but the run trains on "
-                         f"{len(data.x_train)} examples of {data.name!r}; give at most "
-                         f"{len(data.x_train)}.")
+    check_calibration(config, len(data.x_train))  # the loaded data may hold fewer
     return {"data": data.x_train[:config.calibration], "max_examples": config.calibration}
 
 

@@ -175,10 +175,23 @@ def test_data_aware_truncation_is_tested_against_the_weights_svd_of_the_same_met
     assert (row["method"], row["against"], row["value"], row["verdict"]) == (
         "posthoc+calib", "posthoc", 20, "better")
     assert row["difference (pp)"] == pytest.approx(6.0)
+    for seed in (0, 1):  # finetune+calib at a budget: its own question, not "budget options"
+        write_json_atomic(sweep_results / f"mnist-finetune-p110-cal512-seed{seed}.json", {
+            "config": {"dataset": "mnist", "method": "finetune", "rank": None, "budget": 110,
+                       "seed": seed, "epochs": 10, "calibration": 512},
+            "quick": False, "run": {
+                "test_accuracy": 0.95 + 0.001 * seed, "test_loss": 0.1,
+                "params": {"dense": 1000, "factorised": 108, "ratio": 1000 / 108},
+                "train_seconds": 5.0, "svd_seconds": 0.5}})
+    frame = _frame(sweep_results)
+    tests = comparisons(frame)
+    assert "budget options" not in set(tests["question"])
+    aware = tests[tests["question"] == "data-aware against weight SVD"]
+    assert sorted(aware["method"]) == ["finetune+calib", "posthoc+calib"]
     text = findings.data_aware(frame)
     assert {96.05, 90.05, 6.00} <= set(_numbers(text))
-    assert (_count(text, "better"), _count(text, "worse")) == (1, 0)
-    assert findings.data_aware(_frame(sweep_results).query("method != 'posthoc+calib'")) == ""
+    assert _count(text, "better") == 2 and "of 2" in text
+    assert findings.data_aware(_frame(sweep_results).query("~method.str.contains('calib')")) == ""
 
 
 def test_a_longer_budget_is_set_apart_from_the_main_comparison(sweep_results, write_result):

@@ -1,5 +1,6 @@
 """The post-training study: its design, its settings' refusals, its rows, and resuming."""
 
+import dataclasses
 import json
 import re
 
@@ -250,7 +251,10 @@ def test_a_rate_sweep_reproduces_the_studys_rows_at_its_rates_and_resumes(tiny_s
             assert row["study_rate"] == (rate == own) and 0 <= row["val"] <= 1
         # at the study's own rate the sweep trains the study's row again: the same numbers
         name = f"fine-tuned {chosen}" if kind == "fine-tuned" else kind
-        assert rows[f"8x {kind} N=256 S=3 rate={own:g}"]["val"] == study[f"8x {name} N=256 S=3"]["val"]
+        again = rows[f"8x {kind} N=256 S=3 rate={own:g}"]
+        original = study[f"8x {name} N=256 S=3"]
+        for field in ("val", "test", "parameters"):
+            assert again[field] == original[field], (kind, field)
     again = []
     post_training.run_rate_sweep(settings, 8.0, (1e-4, 1e-3), examples=256, steps=3,
                                  study_dir=out, out=sweep, cache=cache, log=again.append)
@@ -272,3 +276,20 @@ def test_a_rate_sweep_refuses_bad_values_naming_them(tmp_path, changes, named):
         post_training.run_rate_sweep(StudySettings(), **arguments)
     with pytest.raises(FileNotFoundError, match="no study at"):
         post_training.run_rate_sweep(StudySettings(), study_dir=str(tmp_path), out=str(tmp_path))
+
+
+def test_a_rate_sweep_reads_the_studys_settings_and_refuses_the_flags_it_would_ignore(
+        tmp_path, capsys):
+    settings = StudySettings(model="cnn", dataset="fashion_mnist", fine_tune_ratios=(10.0, 25.0))
+    with open(tmp_path / f"{settings.name}.json", "w", encoding="utf-8") as handle:
+        json.dump({"settings": json.loads(json.dumps(dataclasses.asdict(settings))),
+                   "rows": []}, handle)
+    assert post_training.study_settings("cnn", "fashion_mnist", 0, str(tmp_path)) == settings
+    with pytest.raises(FileNotFoundError, match="no study at .*cnn-fashion_mnist-seed1.json"):
+        post_training.study_settings("cnn", "fashion_mnist", 1, str(tmp_path))
+    with pytest.raises(ValueError, match=r"the study has no rows \['10x plain'"):
+        post_training.chosen_compressor({}, 10.0)
+    for flags in (["--fine-tune-ratios", "10,25"], ["--calibration", "512"]):
+        with pytest.raises(SystemExit):
+            post_training.main(["--rates", "0.001", *flags])
+        assert "takes them from the study's file" in capsys.readouterr().err

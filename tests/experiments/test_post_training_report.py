@@ -352,3 +352,14 @@ def test_the_rate_sweep_names_the_best_rate_on_validation_and_the_studys_gap(tmp
     text = pr.rate_finding(table.reset_index())
     assert "best of the 2 swept for 2 of 3" in text and "2.00 points" in text
     assert "distilled" in text and "0.0001" in text
+
+
+def test_the_rate_sweep_prefers_the_studys_rate_on_a_tie_and_skips_rows_without_it(tmp_path):
+    _rates(tmp_path / "tie", 0, {("small", 1e-4): 0.93, ("small", 1e-3): 0.93})
+    table = pr.rate_table(pr.load_rates(str(tmp_path / "tie")))
+    assert table.loc[0, "best rate"] == 1e-3 and table.loc[0, "below best (points)"] == 0
+    assert "for all 1 trained rows" in pr.rate_finding(table)
+    _rates(tmp_path / "other", 0, {("small", 3e-3): 0.93, ("small", 1e-2): 0.92})
+    table = pr.rate_table(pr.load_rates(str(tmp_path / "other")))
+    assert pr.rate_finding(table) == ""  # the study's rate was not swept: nothing to say
+    assert pr.readable_rates(table).loc[0, "the study's"] == "not swept"

@@ -33,6 +33,9 @@ def test_quick_mode_only_shrinks_training_set(monkeypatch, tmp_path):
     quick = apply_quick_mode(RunConfig())
     assert quick == RunConfig(train_size=2000)
     assert apply_quick_mode(TINY).train_size == 500
+    # a calibration beyond the quick training set is cut to it, not refused
+    assert apply_quick_mode(RunConfig(calibration=4096)).calibration == 2000
+    assert apply_quick_mode(RunConfig(calibration=64)).calibration == 64
     assert results_folder("reports/results") != "reports/results"
     # an explicit False wins over the environment: nothing is redirected
     assert apply_quick_mode(RunConfig(), quick=False) == RunConfig()

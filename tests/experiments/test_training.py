@@ -320,15 +320,18 @@ def test_calibrated_truncation_keeps_the_layer_outputs_closer_on_its_examples(mn
     def error(run):
         return np.linalg.norm(x @ (kernel - effective_kernels(run.model)["hidden_1"]))
     assert error(calibrated) < 0.9 * error(plain)
-    projected = train(mnist_small, base.replace(method="projection", calibration=1000))
+    projection = base.replace(method="projection")
+    projected = train(mnist_small, projection.replace(calibration=1000))
     assert projected.chosen_ranks == {"hidden_1": 4, "output": 4}
     assert max(projected.history["svd_rank/hidden_1"]) == 4
+    weights = effective_kernels(train(mnist_small, projection).model)["hidden_1"]
+    assert not np.allclose(effective_kernels(projected.model)["hidden_1"], weights, atol=1e-3)
 
 
 def test_calibration_beyond_the_training_examples_is_refused_before_training(mnist_small):
     config = RunConfig(method="posthoc", epochs=1, depth=1, width=16, rank=4, calibration=3000)
-    with pytest.raises(ValueError, match="calibration is 3000 but the run trains on 2000 "
-                                         "examples"):
+    with pytest.raises(ValueError, match=r"calibration=3000 asks for more examples than the "
+                                         r"run trains on \(2,000 of 'mnist'\)"):
         train(mnist_small, config)  # the fixture holds 2,000 of the split's 60,000
     with pytest.raises(ValueError, match=r"calibration=301 asks for more examples than the "
                                          r"run trains on \(300 of 'mnist'\)"):
