@@ -680,21 +680,30 @@ def budget_options(frame: pd.DataFrame) -> str:
             f"at {verdict_counts(tests)['worse']}): " + "; ".join(clauses) + ".")
 
 
+def _tested_clauses(tests: pd.DataFrame, against) -> list[str]:
+    """One clause per dataset of ``tests`` (rows of
+    :func:`svdnet.experiments.report.comparisons`): each configuration, its verdict against
+    ``against(row)`` (the other side's name), that side's accuracy, the difference and the
+    adjusted p-value."""
+    clauses = []
+    for dataset in _datasets(tests):
+        items = [_configuration(row["method"], row["choice"], row["value"],
+                                row["first parameters"], row["first mean"], row["first std"])
+                 + f" is {PHRASES[row['verdict']]} {against(row)} "
+                 f"{accuracy_text(row['second mean'], row['second std'])} "
+                 f"({points(row['first mean'] - row['second mean'])}, {_adjusted(row)})"
+                 for _, row in tests[tests["dataset"] == dataset].iterrows()]
+        clauses.append(f"on {dataset_name(dataset)}, " + "; ".join(items))
+    return clauses
+
+
 def data_aware(frame: pd.DataFrame) -> str:
     """Each method's data-aware truncation (``+calib``: the SVD fitted to the layers'
     outputs on training examples) against the same method and size with the weights' SVD,
     from the tests of :func:`svdnet.experiments.report.comparisons`."""
     tests = comparisons(frame)
     tests = tests[tests["question"] == "data-aware against weight SVD"]
-    clauses = []
-    for dataset in _datasets(tests):
-        items = [_configuration(row["method"], row["choice"], row["value"],
-                                row["first parameters"], row["first mean"], row["first std"])
-                 + f" is {PHRASES[row['verdict']]} `{row['against']}` "
-                 f"{accuracy_text(row['second mean'], row['second std'])} "
-                 f"({points(row['first mean'] - row['second mean'])}, {_adjusted(row)})"
-                 for _, row in tests[tests["dataset"] == dataset].iterrows()]
-        clauses.append(f"on {dataset_name(dataset)}, " + "; ".join(items))
+    clauses = _tested_clauses(tests, lambda row: f"`{row['against']}`")
     if not clauses:
         return ""
     counts = verdict_counts(tests)
@@ -710,16 +719,8 @@ def ceiling(frame: pd.DataFrame) -> str:
     tests of :func:`svdnet.experiments.report.comparisons`."""
     tests = comparisons(frame)
     tests = tests[tests["question"] == "longer budget"]
-    clauses = []
     main = main_epochs(frame)
-    for dataset in _datasets(tests):
-        items = [_configuration(row["method"], row["choice"], row["value"],
-                                row["first parameters"], row["first mean"], row["first std"])
-                 + f" is {PHRASES[row['verdict']]} {main} epochs' "
-                 f"{accuracy_text(row['second mean'], row['second std'])} "
-                 f"({points(row['first mean'] - row['second mean'])}, {_adjusted(row)})"
-                 for _, row in tests[tests["dataset"] == dataset].iterrows()]
-        clauses.append(f"on {dataset_name(dataset)}, " + "; ".join(items))
+    clauses = _tested_clauses(tests, lambda row: f"{main} epochs'")
     if not clauses:
         return ""
     return ("**A longer training budget** (the ceiling; every other number here is for "

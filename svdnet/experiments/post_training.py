@@ -450,16 +450,10 @@ def run_calibration_sweep(settings: StudySettings, ratios=(10.0,),
     import keras
 
     from svdnet import factorize
-    from svdnet.experiments.execution import pin_threads
 
     check_calibration_sweep(settings, ratios, sizes, cache)
-    weights = cached_dense_weights(settings, cache)
-    pin_threads()
-    data, (train_x, train_y), (val_x, val_y) = splits(settings.dataset)
+    data, (train_x, train_y), (val_x, val_y), dense = _cached_dense(settings, cache)
     study = StudyFile(os.path.join(out, f"{settings.name}.json"), settings)
-    keras.utils.set_random_seed(settings.seed)
-    dense = build_model(settings.model, data.num_classes, data.input_dim)
-    dense.load_weights(weights)
     total = int(dense.count_params())
     points = [(ratio, "plain", 0) for ratio in ratios]
     points += [(ratio, name, size) for ratio in ratios for name in SWEPT_COMPRESSORS
@@ -509,6 +503,34 @@ def chosen_compressor(rows: dict, ratio: float) -> str:
     return max((rows[key] for key in keys), key=lambda row: row["val"])["method"]
 
 
+def _study_path(model: str, dataset: str, seed: int, study_dir: str) -> str:
+    """The study file of ``model``, ``dataset`` and ``seed`` in ``study_dir``.
+
+    Raises:
+        FileNotFoundError: naming the file when it is not there.
+    """
+    path = os.path.join(study_dir, f"{model}-{dataset}-seed{seed}.json")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no study at {path!r}: run the study first.")
+    return path
+
+
+def _cached_dense(settings: StudySettings, cache: str):
+    """The study's splits and its cached dense model, under the execution rule: ``(data,
+    (train_x, train_y), (val_x, val_y), dense)``."""
+    import keras
+
+    from svdnet.experiments.execution import pin_threads
+
+    weights = cached_dense_weights(settings, cache)
+    pin_threads()  # before TensorFlow's first operation
+    data, train, validation = splits(settings.dataset)
+    keras.utils.set_random_seed(settings.seed)
+    dense = build_model(settings.model, data.num_classes, data.input_dim)
+    dense.load_weights(weights)
+    return data, train, validation, dense
+
+
 def study_settings(model: str, dataset: str, seed: int, study_dir: str = OUT) -> StudySettings:
     """The :class:`StudySettings` stored in the study file of ``model``, ``dataset`` and
     ``seed`` in ``study_dir``.
@@ -516,10 +538,7 @@ def study_settings(model: str, dataset: str, seed: int, study_dir: str = OUT) ->
     Raises:
         FileNotFoundError: naming the file when there is no such study.
     """
-    path = os.path.join(study_dir, f"{model}-{dataset}-seed{seed}.json")
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"no study at {path!r}: run the study first.")
-    with open(path, encoding="utf-8") as handle:
+    with open(_study_path(model, dataset, seed, study_dir), encoding="utf-8") as handle:
         stored = json.load(handle)["settings"]
     return StudySettings(**{key: tuple(value) if isinstance(value, list) else value
                             for key, value in stored.items()})
@@ -567,7 +586,6 @@ def run_rate_sweep(settings: StudySettings, ratio: float = 10.0, rates=RATE_GRID
         restore_compile,
         teacher_log_probabilities,
     )
-    from svdnet.experiments.execution import pin_threads
     from svdnet.validation import check_int, check_number
 
     if ratio not in settings.fine_tune_ratios:
@@ -580,17 +598,11 @@ def run_rate_sweep(settings: StudySettings, ratio: float = 10.0, rates=RATE_GRID
     check_int("examples", examples, minimum=1,
               maximum=SPLITS[settings.dataset]["train"] - VALIDATION)
     check_int("steps", steps, minimum=1)
-    study_path = os.path.join(study_dir, f"{settings.name}.json")
-    if not os.path.exists(study_path):
-        raise FileNotFoundError(f"no study at {study_path!r}: run the study first.")
+    study_path = _study_path(settings.model, settings.dataset, settings.seed, study_dir)
     compressor = chosen_compressor(StudyFile(study_path, settings).rows, ratio)
-    weights = cached_dense_weights(settings, cache)
-    pin_threads()
-    data, (train_x, train_y), (val_x, val_y) = splits(settings.dataset)
+    cached_dense_weights(settings, cache)  # before any work
+    data, (train_x, train_y), (val_x, val_y), dense = _cached_dense(settings, cache)
     sweep = StudyFile(os.path.join(out, f"{settings.name}.json"), settings)
-    keras.utils.set_random_seed(settings.seed)
-    dense = build_model(settings.model, data.num_classes, data.input_dim)
-    dense.load_weights(weights)
     total = int(dense.count_params())
     x, y = train_x[:examples], train_y[:examples]
     compressed = parameters = None
