@@ -33,14 +33,15 @@ rank: int = None  # rank k kept by the truncated SVD of each Dense kernel, from 
 energy: float = None  # instead of rank: per layer, the smallest rank keeping this fraction, in (0, 1], of the squared singular values
 budget: int = None  # instead of rank: the exported model's parameter count; ranks keep the most spectral energy within it
 dataset: str = "mnist"  # TFDS dataset: "mnist" or "fashion_mnist"
+architecture: str = "mlp"  # the model: "mlp" (depth x width below), "cnn" (three Conv2D blocks, Dense(128)) or "vit" (a two-block vision transformer)
 method: str = "projection"  # "dense", "projection" (rank-k SVD after every epoch), "posthoc" (once after training), "finetune" (factorise, then train the factors), "lowrank" (train factors from scratch) or "small" (a plain MLP as narrow as the rank's factorised model)
 ranks: list = []  # several ranks to run one after another (one result each); with energies and budgets empty, just the rank above
 energies: list = []  # several energy thresholds to run one after another
 budgets: list = []  # several parameter budgets to run one after another
 epochs: int = 10  # training epochs, at least 1
 batch_size: int = 128  # examples per training step, at least 1
-depth: int = 5  # number of hidden Dense layers, at least 1
-width: int = 1024  # units per hidden Dense layer, at least 1
+depth: int = 5  # mlp: number of hidden Dense layers, at least 1
+width: int = 1024  # mlp: units per hidden Dense layer, at least 1
 seed: int = 0  # seed of the initial weights, batch order and randomized SVD, at least 0
 train_size: int = 0  # training examples to use (the first ones in TFDS order); 0 means the whole split
 svd_method: str = "exact"  # SVD backend: "exact" (LAPACK), "randomized" (Halko et al.) or "auto"
@@ -74,8 +75,8 @@ quick: bool = None  # True: a quick check (2,000 training examples, result in a 
 # %%
 import os
 
-from svdnet.experiments import RunConfig, load_dataset, plots
-from svdnet.experiments.config import expand_choices
+from svdnet.experiments import load_dataset, plots
+from svdnet.experiments.config import config_from_parameters, expand_choices
 from svdnet.experiments.execution import pin_threads
 from svdnet.experiments.parameters import check_notebook_parameters
 from svdnet.experiments.sweep import (
@@ -85,14 +86,7 @@ from svdnet.validation import check_int
 
 check_notebook_parameters(globals(), "sweep")  # before this cell assigns anything
 pin_threads()  # the one execution rule of every run, before TensorFlow's first operation
-config = RunConfig(
-    method=method, rank=rank, dataset=dataset, epochs=epochs, batch_size=batch_size,
-    depth=depth, width=width, seed=seed, train_size=train_size, svd_method=svd_method,
-    every=every, finetune_epochs=finetune_epochs, jit_compile=jit_compile, pipeline=pipeline,
-    energy=energy, budget=budget, output_layer=output_layer, distill=distill,
-    temperature=temperature, weight_decay=weight_decay, anneal_epochs=anneal_epochs,
-    calibration=calibration, allocation=allocation, lr_schedule=lr_schedule,
-).replace()  # validates every field
+config = config_from_parameters(globals())  # one RunConfig field per parameter, validated
 configs = expand_choices(config, ranks, energies, budgets)  # one run per rank, energy, budget
 quick = quick_mode(quick)  # True or False as given; None: SVDNET_QUICK (the notebook tests)
 check_int("verbose", verbose, minimum=0, maximum=2)

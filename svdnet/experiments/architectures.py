@@ -4,9 +4,13 @@ transformer for MNIST, built from Keras' own Conv2D, Dense and MultiHeadAttentio
 
 from __future__ import annotations
 
+import functools
+
 import keras
 
 from svdnet.jit import resolve_jit_compile
+from svdnet.kernels import KernelView
+from svdnet.layers import kernel_layer_map
 from svdnet.validation import check_choice
 
 ARCHITECTURES = {"cnn": "fashion_mnist", "vit": "mnist"}
@@ -94,6 +98,34 @@ def build_architecture(name: str, num_classes: int = 10, width: float = 1.0) -> 
     if name == "cnn":
         return build_cnn(num_classes, width=width)
     return build_vit(num_classes, dim=max(4, 4 * round(128 * width / 4)))
+
+
+@functools.lru_cache(maxsize=None)
+def _layout(name: str, num_classes: int) -> tuple[tuple, int]:
+    model = build_architecture(name, num_classes)
+    shapes = tuple((key, KernelView(layer).shape)
+                   for key, layer in kernel_layer_map(model).items())
+    return shapes, int(model.count_params()) - sum(rows * cols for _, (rows, cols) in shapes)
+
+
+def architecture_layout(name: str, num_classes: int = 10) -> tuple[dict, int]:
+    """The compressible kernels of the model ``name`` and the rest of its parameters,
+    read from the model built once (cached): what a run's ranks, budget and ``small``
+    size are checked and computed against before training.
+
+    Args:
+        name: ``"cnn"`` or ``"vit"``.
+        num_classes: Defaults to 10.
+
+    Returns:
+        ``(shapes, fixed)``: each Dense, Conv2D and EinsumDense kernel's matrix shape
+        (:class:`svdnet.kernels.KernelView`, Conv2D as the ``"weight"`` scheme) by layer
+        key, and the parameter count of everything else (biases, norms, position
+        embeddings).
+    """
+    check_choice("architecture", name, tuple(ARCHITECTURES))
+    shapes, fixed = _layout(name, num_classes)
+    return dict(shapes), fixed
 
 
 WIDTHS = tuple(step / 100 for step in range(2, 101))

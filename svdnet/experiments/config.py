@@ -7,8 +7,14 @@ import dataclasses
 import json
 
 from svdnet.cost import kernel_cost
+from svdnet.experiments import architectures
 from svdnet.experiments.data import DATASETS, SPLITS, check_train_size
-from svdnet.experiments.model import mlp_shapes, width_for_parameters
+from svdnet.experiments.model import (
+    REFERENCE_DEPTH,
+    REFERENCE_WIDTH,
+    mlp_shapes,
+    width_for_parameters,
+)
 from svdnet.experiments.options import check_options, dense_options
 from svdnet.rank_selection import (
     REFERENCE_RANK,
@@ -57,6 +63,11 @@ def base_method(label: str) -> str:
     return label.split("+")[0]
 
 
+ARCHITECTURES = ("mlp", *architectures.ARCHITECTURES)
+"""The models a run trains: ``"mlp"`` (the reference MLP, :func:`svdnet.experiments.model.build_mlp`,
+``depth`` hidden layers of ``width`` units), ``"cnn"`` and ``"vit"``
+(:func:`svdnet.experiments.architectures.build_architecture`, whose layers are fixed)."""
+
 PIPELINES = ("tf.data", "numpy")
 """Input pipelines: ``tf.data`` (cached, reshuffled every epoch, prefetched; see
 :func:`svdnet.experiments.training_dataset`) or ``numpy`` (arrays handed to ``fit``)."""
@@ -68,14 +79,17 @@ class RunConfig:
 
     Attributes:
         method: One of :data:`METHODS`. Defaults to ``"projection"``.
+        architecture: One of :data:`ARCHITECTURES`: the model trained. Defaults to
+            ``"mlp"`` (what every result before this field had).
         rank: Rank k of the SVD truncation (ignored by ``dense``), or a mapping of
             layer name to rank. Defaults to ``None``: 20 unless ``energy`` or
             ``budget`` is set (exactly one of the three may be set).
         dataset: One of :data:`svdnet.experiments.data.DATASETS`. Defaults to ``"mnist"``.
         epochs: Total training epochs, >= 1. Defaults to 10.
         batch_size: Examples per step, >= 1. Defaults to 128.
-        depth: Hidden layers, >= 1. Defaults to 5.
-        width: Units per hidden layer, >= 1. Defaults to 1024.
+        depth: Hidden layers of the ``"mlp"``, >= 1 (the other architectures keep the
+            default). Defaults to 5.
+        width: Units per hidden layer of the ``"mlp"``, >= 1 (likewise). Defaults to 1024.
         seed: Seed of weights, shuffling and the randomized SVD. Defaults to 0.
         train_size: Training examples to use, 0 for the whole split. Defaults to 0.
         svd_method: SVD backend of the projection and the factorisation. Defaults to
@@ -126,8 +140,8 @@ class RunConfig:
     dataset: str = "mnist"
     epochs: int = BUDGET_EPOCHS
     batch_size: int = 128
-    depth: int = 5
-    width: int = 1024
+    depth: int = REFERENCE_DEPTH
+    width: int = REFERENCE_WIDTH
     seed: int = 0
     train_size: int = 0
     svd_method: str = DEFAULT_BACKEND
@@ -145,6 +159,7 @@ class RunConfig:
     calibration: int = 0
     allocation: str = "energy"
     lr_schedule: str = "constant"
+    architecture: str = "mlp"
 
     def __post_init__(self):
         object.__setattr__(self, "rank", _rank_field(self.rank, self.energy, self.budget))
@@ -232,6 +247,24 @@ def identity(config: dict, without=()) -> str:
                        if key not in without}, sort_keys=True, default=str)
 
 
+def config_from_parameters(namespace: dict) -> RunConfig:
+    """The :class:`RunConfig` of a notebook's parameters: each field's value read from
+    ``namespace`` (the notebook's globals), validated. The sweep notebook declares one
+    parameter per field, so a new field reaches it through its parameters cell alone.
+
+    Raises:
+        NameError: naming the fields ``namespace`` lacks.
+        TypeError, ValueError: for a bad value, as :func:`validate_config`.
+    """
+    fields = [field.name for field in dataclasses.fields(RunConfig)]
+    missing = [name for name in fields if name not in namespace]
+    if missing:
+        raise NameError(f"The notebook declares no parameter for the RunConfig field(s) "
+                        f"{missing}; its parameters cell must declare every field: "
+                        f"{', '.join(fields)}.")
+    return RunConfig(**{name: namespace[name] for name in fields})
+
+
 def validate_config(config: RunConfig) -> RunConfig:
     """Checks every field of ``config``; raises an error naming the first bad one.
 
@@ -240,17 +273,26 @@ def validate_config(config: RunConfig) -> RunConfig:
         ValueError: for a value out of range or an unknown name.
     """
     check_choice("method", config.method, METHODS)
+    check_choice("architecture", config.architecture, ARCHITECTURES)
     check_choice("dataset", config.dataset, DATASETS)
     check_int("epochs", config.epochs, minimum=1)
     check_int("batch_size", config.batch_size, minimum=1)
     check_int("depth", config.depth, minimum=1)
     check_int("width", config.width, minimum=1)
+    if config.architecture != "mlp":
+        for name, default in (("depth", REFERENCE_DEPTH), ("width", REFERENCE_WIDTH)):
+            if getattr(config, name) != default:
+                raise ValueError(
+                    f"{name} sizes the 'mlp'; architecture={config.architecture!r} has its "
+                    f"own layers, so leave {name} at {default}; received "
+                    f"{name}={getattr(config, name)!r}.")
     check_seed(config.seed, allow_none=False)
     check_train_size(config.dataset, config.train_size)
     check_choice("svd_method", config.svd_method, BACKENDS)
     check_int("every", config.every, minimum=1)
     if config.rank is not None and not isinstance(config.rank, dict):
-        check_rank(config.rank, maximum=config.width)
+        check_rank(config.rank, maximum=max(min(shape)
+                                            for shape in reference_shapes(config).values()))
     rank_request(**config.rank_choice)
     if config.method == "finetune":
         if config.epochs < 2:
@@ -284,10 +326,40 @@ def check_calibration(config: RunConfig, examples: int) -> None:
                          f"{examples}.")
 
 
-def reference_shapes(config: RunConfig) -> dict:
-    """The kernel shapes of ``config``'s dense MLP, known without building it."""
+def model_token(config: RunConfig) -> str:
+    """The model in run names: ``"5x1024"`` (the MLP's depth and width) or the
+    architecture, ``"cnn"``."""
+    if config.architecture != "mlp":
+        return config.architecture
+    return f"{config.depth}x{config.width}"
+
+
+def model_layout(config: RunConfig) -> tuple[dict, int]:
+    """The compressible kernels of ``config``'s dense model and the rest of its parameters,
+    known before training: the MLP's from its depth and width, the CNN's and the vision
+    transformer's from the model built once
+    (:func:`svdnet.experiments.architectures.architecture_layout`).
+
+    Returns:
+        ``(shapes, fixed)``: each kernel's matrix shape by layer name, and the count of the
+        other parameters (biases, norms, embeddings).
+    """
     split = SPLITS[config.dataset]
-    return mlp_shapes(split["features"], split["classes"], config.depth, config.width)
+    if config.architecture != "mlp":
+        return architectures.architecture_layout(config.architecture, split["classes"])
+    shapes = mlp_shapes(split["features"], split["classes"], config.depth, config.width)
+    return shapes, sum(cols for _, cols in shapes.values())  # the biases
+
+
+def reference_shapes(config: RunConfig) -> dict:
+    """The kernel shapes of ``config``'s dense model (:func:`model_layout`)."""
+    return model_layout(config)[0]
+
+
+def dense_parameters(config: RunConfig) -> int:
+    """The parameter count of ``config``'s dense model (:func:`model_layout`)."""
+    shapes, fixed = model_layout(config)
+    return fixed + sum(rows * cols for rows, cols in shapes.values())
 
 
 def compressed_shapes(config: RunConfig) -> dict:
@@ -312,7 +384,7 @@ def target_parameters(config: RunConfig) -> int:
         ValueError: for an energy request.
     """
     request = rank_request(**config.rank_choice)
-    shapes = reference_shapes(config)
+    shapes, fixed = model_layout(config)
     if request.kind == "budget":
         return request.budget
     if request.kind == "energy":
@@ -320,16 +392,21 @@ def target_parameters(config: RunConfig) -> int:
             f"The small method needs a rank or a budget to size its network; received "
             f"energy={config.energy}, whose model size is only known after training.")
     ranks = choose_ranks(request, compressed_shapes(config))
-    return sum(cols + (kernel_cost(rows, cols, min(ranks[name], rows, cols))
-                       if name in ranks else rows * cols)
-               for name, (rows, cols) in shapes.items())
+    return fixed + sum(kernel_cost(rows, cols, min(ranks[name], rows, cols))
+                       if name in ranks else rows * cols
+                       for name, (rows, cols) in shapes.items())
 
 
-def small_width(config: RunConfig) -> int:
-    """The width of the ``small`` baseline: the narrowed reference MLP (same depth) whose
-    parameter count is closest to :func:`target_parameters` (the narrower on a tie;
-    :func:`svdnet.experiments.model.width_for_parameters`)."""
+def small_width(config: RunConfig) -> int | float:
+    """The size of the ``small`` baseline, the dense model narrowed to the parameter count
+    closest to :func:`target_parameters` (the narrower on a tie): for the ``"mlp"`` its
+    hidden width (same depth; :func:`svdnet.experiments.model.width_for_parameters`), for
+    the other architectures the multiplier of every layer's width
+    (:func:`svdnet.experiments.architectures.small_width`)."""
     split = SPLITS[config.dataset]
+    if config.architecture != "mlp":
+        return architectures.small_width(config.architecture, target_parameters(config),
+                                         split["classes"])
     return width_for_parameters(target_parameters(config), split["features"],
                                 split["classes"], config.depth, config.width)
 
@@ -338,13 +415,13 @@ def _check_ranks_fit_the_model(config: RunConfig) -> None:
     """A per-layer rank map must name the model's layers within their sizes, and a budget
     must allow the smallest factorised model: both are known before training."""
     request = rank_request(**config.rank_choice)
-    shapes = reference_shapes(config)
+    shapes, fixed = model_layout(config)
     if config.method == "small":
         target_parameters(config)  # refuses energy, before any work
     if request.kind == "per_layer":
         choose_ranks(request, shapes)
     elif request.kind == "budget":
-        check_budget(request.budget, shapes, fixed=sum(cols for _, cols in shapes.values()))
+        check_budget(request.budget, shapes, fixed=fixed)
 
 
 

@@ -31,7 +31,7 @@ import os
 import sys
 import time
 
-from svdnet.experiments.config import CHOICES, METHODS, RunConfig, expand_choices
+from svdnet.experiments.config import ARCHITECTURES, CHOICES, METHODS, RunConfig, expand_choices
 from svdnet.experiments.data import DATASETS
 from svdnet.experiments.executors import LocalExecutor, execute_groups
 from svdnet.experiments.options import (
@@ -47,6 +47,7 @@ from svdnet.svd import PROJECTION_BACKEND
 GRID_RANKS = (1, 2, 5, 10, 20, 50, 100, 200)
 GRID_SEEDS = (0, 1, 2)
 QUICK_GRID = {
+    "architectures": ("mlp",),
     "datasets": ("mnist",),
     "methods": METHODS,
     "ranks": (2, 20),
@@ -75,7 +76,7 @@ def unfinished_state(name: str) -> str | None:
 
 @dataclasses.dataclass(frozen=True)
 class Group:
-    """Runs that share a dataset, method and seed: one notebook execution.
+    """Runs that share an architecture, dataset, method and seed: one notebook execution.
 
     Attributes:
         config: The configuration of the group's first run.
@@ -100,6 +101,8 @@ class Group:
         ``mnist-lowrank-e10-seed0-r1-2-5.ipynb``."""
         config = self.config
         parts = [config.dataset, config.method, f"e{config.epochs}"]
+        if config.architecture != "mlp":
+            parts.insert(1, config.architecture)
         if config.train_size:
             parts.append(f"n{config.train_size}")
         parts += option_tokens(config)
@@ -119,12 +122,13 @@ def plan(
     results_dir: str = "reports/grid/results",
     energies=(),
     budgets=(),
+    architectures=("mlp",),
 ) -> tuple[list[Group], int]:
     """Lists the groups of runs of a grid that have no finished result yet.
 
     Every configuration of the grid is validated first, so a bad value fails before
     anything runs. Groups come method by method (in ``methods`` order), then by seed
-    and dataset, so that ``dense`` runs, which ``posthoc`` and ``finetune`` start from,
+    architecture and dataset, so that ``dense`` runs, which ``posthoc`` and ``finetune`` start from,
     come first when listed first.
 
     Args:
@@ -136,45 +140,49 @@ def plan(
         results_dir: Folder of the result files. Defaults to ``"reports/grid/results"``.
         energies: Energy thresholds to run as well (compressed methods). Defaults to none.
         budgets: Parameter budgets to run as well (compressed methods). Defaults to none.
+        architectures: Models, each one of :data:`svdnet.experiments.config.ARCHITECTURES`.
+            Defaults to ``("mlp",)``.
 
     Returns:
         ``(groups, done)``: the groups with runs to do, and how many runs are finished.
     """
-    for name, values in (("datasets", datasets), ("methods", methods), ("seeds", seeds)):
+    for name, values in (("architectures", architectures), ("datasets", datasets),
+                         ("methods", methods), ("seeds", seeds)):
         if not values:
             raise ValueError(f"{name} must list at least one value; received {list(values)!r}.")
     groups, done = [], 0
-    for method in methods:
-        for seed in seeds:
-            for dataset in datasets:
-                if method != "dense" and not (ranks or energies or budgets):
-                    raise ValueError("Give at least one rank, energy or budget; received none.")
-                # Start from the first choice asked for, so that options tied to a kind of
-                # choice (allocation with budgets) validate.
-                first = ({"rank": ranks[0]} if ranks else {"energy": energies[0]} if energies
-                         else {"budget": budgets[0]})
-                choice = {} if method == "dense" else {**dict.fromkeys(CHOICES), **first}
-                config = base.replace(method=method, dataset=dataset, seed=seed, **choice)
-                todo, names = [], {}
-                for run in expand_choices(config, list(ranks), list(energies), list(budgets)):
-                    name = result_name(run)
-                    if name in names:  # two configurations, one file: one result would be lost
-                        first, second = (
-                            next(f"{kind} {value!r}" for kind, value in c.rank_choice.items()
-                                 if value is not None) for c in (names[name], run))
-                        raise ValueError(f"{first} and {second} would both be written to "
-                                         f"{name}; give only one of them.")
-                    names[name] = run
-                    if is_finished(os.path.join(results_dir, name)):
-                        done += 1
-                    else:
-                        todo.append(run)
-                if todo:
-                    def left(kind):
-                        return tuple(getattr(run, kind) for run in todo
-                                     if getattr(run, kind) is not None)
-                    groups.append(Group(todo[0], () if method == "dense" else left("rank"),
-                                        left("energy"), left("budget")))
+    cells = [(method, seed, architecture, dataset) for method in methods for seed in seeds
+             for architecture in architectures for dataset in datasets]
+    for method, seed, architecture, dataset in cells:
+        if method != "dense" and not (ranks or energies or budgets):
+            raise ValueError("Give at least one rank, energy or budget; received none.")
+        # Start from the first choice asked for, so that options tied to a kind of
+        # choice (allocation with budgets) validate.
+        first = ({"rank": ranks[0]} if ranks else {"energy": energies[0]} if energies
+                 else {"budget": budgets[0]})
+        choice = {} if method == "dense" else {**dict.fromkeys(CHOICES), **first}
+        config = base.replace(method=method, architecture=architecture,
+                              dataset=dataset, seed=seed, **choice)
+        todo, names = [], {}
+        for run in expand_choices(config, list(ranks), list(energies), list(budgets)):
+            name = result_name(run)
+            if name in names:  # two configurations, one file: one result would be lost
+                first, second = (
+                    next(f"{kind} {value!r}" for kind, value in c.rank_choice.items()
+                         if value is not None) for c in (names[name], run))
+                raise ValueError(f"{first} and {second} would both be written to "
+                                 f"{name}; give only one of them.")
+            names[name] = run
+            if is_finished(os.path.join(results_dir, name)):
+                done += 1
+            else:
+                todo.append(run)
+        if todo:
+            def left(kind):
+                return tuple(getattr(run, kind) for run in todo
+                             if getattr(run, kind) is not None)
+            groups.append(Group(todo[0], () if method == "dense" else left("rank"),
+                                left("energy"), left("budget")))
     return groups, done
 
 
@@ -248,8 +256,8 @@ def run_grid(base: RunConfig, out: str = "reports/grid", log=_print, client=None
         client: A Dask :class:`distributed.Client` to run the groups on its workers
             (see :mod:`svdnet.experiments.cluster`), or ``None`` to run them here, one
             after another. Defaults to ``None``.
-        **grid: ``datasets``, ``methods``, ``ranks``, ``seeds``, ``energies``,
-            ``budgets`` as for :func:`plan`.
+        **grid: ``architectures``, ``datasets``, ``methods``, ``ranks``, ``seeds``,
+            ``energies``, ``budgets`` as for :func:`plan`.
 
     Returns:
         ``{"done_before": n, "ran": n, "failed": [group names]}``.
@@ -316,6 +324,11 @@ def main(argv=None) -> int:
         prog="python -m svdnet.experiments.grid", allow_abbrev=False,
         description="Run notebooks/sweep.ipynb over a grid of datasets, methods, ranks and "
                     "seeds; rerun to resume after an interruption.")
+    parser.add_argument("--architectures", type=comma_list(str, ARCHITECTURES),
+                        default=("mlp",),
+                        help=f"models to train: {', '.join(ARCHITECTURES)} (default: mlp; the "
+                             "cnn and vit keep their own layers, --epochs and "
+                             "--finetune-epochs apply to them as to the mlp)")
     parser.add_argument("--datasets", type=comma_list(str, DATASETS), default=DATASETS)
     parser.add_argument("--methods", type=comma_list(str, METHODS), default=METHODS)
     parser.add_argument("--ranks", type=comma_list(int), default=GRID_RANKS)
@@ -365,8 +378,8 @@ def main(argv=None) -> int:
     given = set(arg.split("=")[0].lstrip("-").replace("-", "_") for arg in (argv or sys.argv[1:])
                 if arg.startswith("--"))
     grid = {}
-    for key in ("datasets", "methods", "ranks", "seeds", "epochs", "finetune_epochs",
-                "train_size"):
+    for key in ("architectures", "datasets", "methods", "ranks", "seeds", "epochs",
+                "finetune_epochs", "train_size"):
         value = getattr(args, key)
         if args.quick and key not in given:
             value = QUICK_GRID[key]

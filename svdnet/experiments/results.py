@@ -10,7 +10,7 @@ import tempfile
 
 import numpy as np
 
-from svdnet.experiments.config import METHODS, RunConfig, full_config, identity
+from svdnet.experiments.config import ARCHITECTURES, METHODS, RunConfig, full_config, identity
 from svdnet.experiments.execution import follows_rule
 from svdnet.experiments.options import METHOD_OPTIONS, method_label, option_values
 from svdnet.rank_selection import rank_request
@@ -383,6 +383,8 @@ _RESULT_FIELDS = (
     ("config", True, (lambda v: isinstance(v, dict), "a JSON object")),
     ("config.dataset", True, (lambda v: isinstance(v, str) and bool(v), "a dataset name")),
     ("config.method", True, (lambda v: v in METHODS, f"one of {', '.join(METHODS)}")),
+    ("config.architecture", False, (lambda v: v in ARCHITECTURES,
+                                    f"one of {', '.join(ARCHITECTURES)}")),
     ("config.seed", True, (lambda v: _integer(v) and v >= 0, "an integer >= 0")),
     ("config.epochs", True, _COUNT),
     ("config.finetune_epochs", False, _COUNT),
@@ -398,7 +400,11 @@ _RESULT_FIELDS = (
     ("run.params.dense", True, _COUNT),
     ("run.params.factorised", True, _COUNT),
     ("run.params.ratio", True, _POSITIVE),
-    ("run.params.width", False, _COUNT),
+    # the small MLP's hidden width, or the small CNN's or ViT's width multiplier
+    ("run.params.width", False, (lambda v: _COUNT[0](v) or (isinstance(v, float)
+                                                            and _number(v) and 0 < v <= 1),
+                                 "an integer >= 1 (a width) or a number in (0, 1] (a "
+                                 "multiplier)")),
     ("run.chosen_ranks", False, _OBJECT_OR_NULL),
     ("run.ranks", False, _OBJECT_OR_NULL),
     ("run.train_seconds", True, _NON_NEGATIVE),

@@ -27,6 +27,7 @@ import pandas as pd
 from svdnet.experiments.config import (  # noqa: F401
     RunConfig,
     expand_choices,
+    model_token,
     validate_config,
 )
 from svdnet.experiments.data import Dataset, load_dataset
@@ -89,7 +90,8 @@ def results_folder(results_dir: str, quick: bool | None = None) -> str:
 def result_name(config: RunConfig) -> str:
     """Returns the result file name of ``config``, unique per distinct run.
 
-    For example ``mnist-projection-r20-5x1024-e10-b128-seed0.json``.
+    For example ``mnist-projection-r20-5x1024-e10-b128-seed0.json`` (the MLP's depth and
+    width; ``-cnn-`` or ``-vit-`` in their place for those architectures).
     """
     parts = [config.dataset, config.method]
     if config.method != "dense":
@@ -101,7 +103,7 @@ def result_name(config: RunConfig) -> str:
         if config.method == "finetune":
             parts.append(f"ft{config.finetune_epochs}")
         parts += option_tokens(config)
-    parts += [f"{config.depth}x{config.width}", f"e{config.epochs}", f"b{config.batch_size}"]
+    parts += [model_token(config), f"e{config.epochs}", f"b{config.batch_size}"]
     if config.train_size:
         parts.append(f"n{config.train_size}")
     if not config.jit_compile:

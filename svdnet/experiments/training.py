@@ -9,10 +9,12 @@ import keras
 import numpy as np
 
 from svdnet.callback import SVDProjection
+from svdnet.experiments.architectures import build_architecture, compile_model
 from svdnet.experiments.config import (
     SENSITIVITY_EXAMPLES,
     RunConfig,
     check_calibration,
+    dense_parameters,
     small_width,
     validate_config,
 )
@@ -23,10 +25,10 @@ from svdnet.experiments.distillation import (
     restore_compile,
     teacher_log_probabilities,
 )
-from svdnet.experiments.model import build_mlp, mlp_parameters
+from svdnet.experiments.model import build_mlp
 from svdnet.experiments.provenance import provenance
 from svdnet.factorize import factorize, factorized_ranks
-from svdnet.layers import layer_map
+from svdnet.layers import kernel_layer_map, layer_map
 from svdnet.lowrank import LowRankDense
 from svdnet.sensitivity import accuracy_score, layer_sensitivity, sensitivity_ranks
 from svdnet.svd import DEFAULT_BACKEND, rank_of_spectrum, singular_values
@@ -142,22 +144,37 @@ def fit_arguments(data: Dataset, config: RunConfig, epochs: int, y=None) -> dict
 
 
 def compressed_layers(model: keras.Model, config: RunConfig):
-    """The layers ``config``'s method compresses: ``None`` (every Dense layer) or, with
-    ``output_layer="dense"``, every Dense layer but the one named ``output``."""
+    """The layers ``config``'s method compresses: ``None`` (every Dense, Conv2D and
+    EinsumDense layer) or, with ``output_layer="dense"``, every such layer but the one
+    named ``output``."""
     if config.output_layer != "dense":
         return None
-    return [key for key, layer in layer_map(model).items()
-            if isinstance(layer, keras.layers.Dense) and layer.name != "output"]
+    return [key for key, layer in kernel_layer_map(model).items() if layer.name != "output"]
 
 
-def dense_model(data: Dataset, config: RunConfig) -> keras.Model:
-    """Builds the untrained dense MLP of ``config``, seeded with ``config.seed``."""
+def dense_model(data: Dataset, config: RunConfig, width: int | float | None = None
+                ) -> keras.Model:
+    """Builds the untrained dense model of ``config`` (its ``architecture``), compiled,
+    seeded with ``config.seed``.
+
+    Args:
+        data: The dataset (its input width and classes).
+        config: The run's configuration.
+        width: Narrows the model, for the ``small`` baseline: the MLP's hidden width, or
+            the multiplier of every layer of the other architectures
+            (:func:`svdnet.experiments.config.small_width`). Defaults to ``None``, the
+            model itself.
+    """
     keras.utils.set_random_seed(config.seed)
+    if config.architecture != "mlp":
+        model = build_architecture(config.architecture, data.num_classes,
+                                   1.0 if width is None else width)
+        return compile_model(model, jit_compile=config.jit_compile)
     return build_mlp(
         input_dim=data.input_dim,
         num_classes=data.num_classes,
         depth=config.depth,
-        width=config.width,
+        width=config.width if width is None else width,
         jit_compile=config.jit_compile,
     )
 
@@ -260,7 +277,7 @@ def train(
         initial = dense_model(data, config)
         layers = compressed_layers(initial, config)
         if config.weight_decay:  # carried onto the product U @ V by factorize
-            for key, layer in layer_map(initial).items():
+            for key, layer in kernel_layer_map(initial).items():
                 if layers is None or key in layers:
                     layer.kernel_regularizer = keras.regularizers.L2(config.weight_decay)
         model = factorize(initial, svd_method=config.svd_method, seed=config.seed,
@@ -268,7 +285,7 @@ def train(
         epochs = config.epochs
     elif method == "small":
         width = small_width(config)
-        model = dense_model(data, dataclasses.replace(config, width=width))
+        model = dense_model(data, config, width=width)
         epochs = config.epochs
     else:
         model = dense_model(data, config)
@@ -311,8 +328,7 @@ def train(
         spectra = dict(projection.spectra)
     final_spectra = layer_spectra(model)
     shapes = {name: kernel.shape for name, kernel in effective_kernels(model).items()}
-    dense_parameters = mlp_parameters(data.input_dim, data.num_classes, config.depth,
-                                      config.width)
+    dense_count = dense_parameters(config)
     if method == "projection":
         start = time.perf_counter()
         # The kernels already have the last projection's ranks: factorise at those.
@@ -332,9 +348,9 @@ def train(
         epoch_seconds=list(getattr(timer, "seconds", [])),
         svd_seconds=float(svd_seconds),
         params={
-            "dense": dense_parameters,
+            "dense": dense_count,
             "factorised": int(model.count_params()),
-            "ratio": dense_parameters / int(model.count_params()),
+            "ratio": dense_count / int(model.count_params()),
             **({"width": width} if method == "small" else {}),
         },
         ranks={name: rank_of_spectrum(values, shapes[name])

@@ -83,6 +83,10 @@ def test_plan_skips_finished_runs_and_redoes_corrupt_ones(tmp_path):
         (["--energies", "0.9999999,1"],
          "energy 0.9999999 and energy 1.0 would both be written to "
          "mnist-projection-e1-auto-5x1024-e10-b128-seed0.json"),
+        (["--architectures", "cnn,cnn"], "value(s) cnn given more than once"),
+        (["--architectures", "resnet"], "unknown value(s) ['resnet']"),
+        (["--architectures", "cnn", "--ranks", "200"], "rank"),  # beyond the CNN's kernels
+        (["--architecture", "cnn"], "unrecognized arguments: --architecture"),
         (["--epoch", "3"], "unrecognized arguments: --epoch"),  # no abbreviations
         (["--work", "2"], "unrecognized arguments: --work"),
     ],
@@ -108,6 +112,15 @@ def test_dry_run_lists_groups(capsys, tmp_path):
     assert lines[0] == "0 run(s) finished; to do:"
     assert lines[1].strip() == "mnist-dense-e2-n1000-seed0.ipynb"
     assert len(lines) == 7  # dense, then 5 methods x ranks 2 and 20
+
+
+def test_the_cnn_and_the_vit_are_planned_like_the_mlp(capsys, tmp_path):
+    assert main(["--quick", "--architectures", "mlp,cnn,vit", "--methods", "dense,small",
+                 "--ranks", "4", "--out", str(tmp_path), "--dry-run"]) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == [
+        "  mnist-dense-e2-n1000-seed0.ipynb", "  mnist-cnn-dense-e2-n1000-seed0.ipynb",
+        "  mnist-vit-dense-e2-n1000-seed0.ipynb", "  mnist-small-e2-n1000-seed0-r4.ipynb",
+        "  mnist-cnn-small-e2-n1000-seed0-r4.ipynb", "  mnist-vit-small-e2-n1000-seed0-r4.ipynb"]
 
 
 def test_options_of_some_methods_plan_for_those_methods(capsys, tmp_path):

@@ -137,6 +137,14 @@ def _replace(payload, field, value):
     ("config.epochs", 0, "an integer >= 1"),
     ("config.method", "prune", "one of dense, projection"),
     ("run.ranks.hidden_1", 5, "an integer at most the layer's chosen rank 2"),
+    ("config.architecture", "resnet", "one of mlp, cnn, vit"),
+    ("config.architecture", None, "one of mlp, cnn, vit"),
+    ("run.params.width", 0, "an integer >= 1 (a width) or a number in (0, 1]"),
+    ("run.params.width", 1.5, "an integer >= 1 (a width) or a number in (0, 1]"),
+    ("run.params.width", -0.2, "an integer >= 1 (a width) or a number in (0, 1]"),
+    ("run.params.width", float("nan"), "an integer >= 1 (a width) or a number in (0, 1]"),
+    ("run.params.width", "64", "an integer >= 1 (a width) or a number in (0, 1]"),
+    ("run.params.width", True, "an integer >= 1 (a width) or a number in (0, 1]"),
 ])
 def test_a_bad_value_is_not_finished_and_names_file_field_value_and_allowed(
         tmp_path, field, value, allowed):
@@ -153,6 +161,16 @@ def test_a_bad_value_is_not_finished_and_names_file_field_value_and_allowed(
     message = str(info.value)
     for text in (str(path), f"{field} = {value!r}", f"allowed: {allowed}"):
         assert text in message, (text, message)
+
+
+@pytest.mark.parametrize("width", [64, 1, 0.2, 1.0])
+def test_a_small_networks_width_or_multiplier_is_finished(tmp_path, width):
+    from svdnet.experiments.results import is_finished
+
+    path = tmp_path / "mnist-small-r2.json"
+    payload = _replace(_valid_result(), "run.params.width", width)
+    write_json_atomic(path, payload)
+    assert is_finished(path)
 
 
 def test_a_missing_field_is_named(tmp_path):

@@ -183,3 +183,42 @@ def test_a_dense_run_near_chance_is_a_warning_not_a_failure(monkeypatch, tmp_pat
     assert "dense test accuracy 0.1138" in warning and "10 training examples" in warning
     assert accuracy_warnings(dataclasses.replace(
         experiment, run=dataclasses.replace(experiment.run, test_accuracy=0.97))) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("architecture, method, changes", [
+    ("cnn", "projection", {}),
+    ("cnn", "small", {}),
+    ("vit", "posthoc", {"output_layer": "dense"}),
+    ("vit", "lowrank", {"distill": 0.5}),
+])
+def test_the_cnn_and_the_vit_run_through_the_same_sweep(monkeypatch, tmp_path, architecture,
+                                                       method, changes):
+    """One pipeline: the config's architecture is trained, compressed in every kernel layer
+    (Conv2D and attention too), sized as planned, and its result is finished."""
+    from svdnet.experiments.architectures import build_architecture
+    from svdnet.experiments.config import target_parameters
+    from svdnet.experiments.results import is_finished
+
+    monkeypatch.delenv("SVDNET_QUICK", raising=False)
+    config = RunConfig(method=method, architecture=architecture, rank=4, epochs=2,
+                       finetune_epochs=1, batch_size=64, train_size=500, **changes)
+    experiment = run_experiment(config, baseline=False, results_dir=str(tmp_path / "results"),
+                                cache_dir=str(tmp_path / "cache"))
+    assert experiment.path.endswith(f"-{architecture}-e2-b64-n500-seed0.json")
+    assert is_finished(experiment.path)
+    saved = experiment.payload
+    assert saved["config"]["architecture"] == architecture
+    params = saved["run"]["params"]
+    assert params["dense"] == (458_570 if architecture == "cnn" else 274_954)
+    if method == "small":  # the narrowed model (its size is matched in test_config)
+        assert 0 < params["width"] < 1
+        assert params["factorised"] == build_architecture(architecture,
+                                                          width=params["width"]).count_params()
+    else:
+        assert params["factorised"] == target_parameters(config)
+        ranks = saved["run"]["chosen_ranks"]
+        kinds = {"cnn": "conv_2", "vit": "attention_1/query"}
+        assert ranks[kinds[architecture]] == 4
+        assert max(rank for rank in ranks.values() if rank is not None) <= 4
+        assert (ranks.get("output") is None) is (changes.get("output_layer") == "dense")

@@ -176,7 +176,7 @@ def test_same_seed_gives_identical_metrics_twice(mnist_small, pipeline, jit):
                                      {"rank": None, "budget": 100_000}])
 def test_small_width_lands_within_two_percent_of_the_compared_model(changes):
     from svdnet.experiments.config import small_width, target_parameters
-    from svdnet.experiments.training import mlp_parameters
+    from svdnet.experiments.model import mlp_parameters
 
     config = RunConfig(method="small").replace(**changes)
     width = small_width(config)
