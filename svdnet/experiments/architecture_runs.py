@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import functools
 import os
 import time
 
@@ -47,7 +46,7 @@ from svdnet.experiments.results import (
     write_json_atomic,
     write_result,
 )
-from svdnet.experiments.speed import best_seconds
+from svdnet.experiments.speed import INFERENCE_EXAMPLES, predict_seconds
 from svdnet.factorize import factorize
 from svdnet.params import parameter_counts
 from svdnet.svd import PROJECTION_BACKEND
@@ -56,8 +55,6 @@ from svdnet.validation import check_choice, check_int
 METHODS = ("dense", "posthoc", "finetune", "projection", "lowrank", "small")
 RESULTS_DIR = os.path.join(REPORTS, "architectures", "results")
 CACHE_DIR = os.path.join(REPORTS, "architectures", "cache")
-INFERENCE_EXAMPLES = 2048
-"""Test examples each inference timing predicts, in batches of 256."""
 
 SVD_METHOD = PROJECTION_BACKEND
 """The SVD backend of these runs' factorisations and projections: the committed results
@@ -158,24 +155,6 @@ def _dense_model(run: ArchitectureRun, data, weights: str | None = None):
     if weights:  # into the uncompiled model: the saved optimizer state is not wanted
         model.load_weights(weights)
     return compile_model(model)
-
-
-def predict_seconds(models: dict, x, repeats: int = 5, batch_size: int = 256) -> dict:
-    """Best-of-``repeats`` wall time of ``model.predict(x)`` for each model, timed in
-    turns (:func:`svdnet.experiments.speed.best_seconds`).
-
-    Args:
-        models: Label to Keras model.
-        x: Inputs.
-        repeats: Timed rounds, >= 1. Defaults to 5.
-        batch_size: Defaults to 256.
-
-    Returns:
-        Label to seconds.
-    """
-    return best_seconds({label: functools.partial(model.predict, x, batch_size=batch_size,
-                                                  verbose=0)
-                         for label, model in models.items()}, repeats)
 
 
 def run_architecture(run: ArchitectureRun, data, results_dir: str = RESULTS_DIR,

@@ -411,6 +411,11 @@ _RESULT_FIELDS = (
     ("run.svd_seconds", True, _NON_NEGATIVE),
     ("baseline", False, _OBJECT_OR_NULL),  # null: no baseline trained
     ("baseline.test_accuracy", False, _FRACTION),
+    # the deployment costs (svdnet.experiments.sweep.deployment_costs), in later files
+    ("layers", False, (lambda v: isinstance(v, dict), "a JSON object")),
+    ("dense_layers", False, (lambda v: isinstance(v, dict), "a JSON object")),
+    ("inference.seconds", False, _POSITIVE),
+    ("inference.dense_seconds", False, _POSITIVE),
     ("wall_seconds", False, _NON_NEGATIVE),
 )
 """What each field of a result record may hold: the rule of :func:`check_result`."""

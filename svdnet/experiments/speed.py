@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 
 import keras
@@ -102,3 +103,25 @@ def best_seconds(calls: dict, repeats: int = 5) -> dict:
             call()
             best[label] = min(best[label], time.perf_counter() - start)
     return best
+
+
+INFERENCE_EXAMPLES = 2048
+"""Test examples each inference timing predicts, in batches of 256."""
+
+
+def predict_seconds(models: dict, x, repeats: int = 5, batch_size: int = 256) -> dict:
+    """Best-of-``repeats`` wall time of ``model.predict(x)`` for each model, timed in
+    turns (:func:`best_seconds`).
+
+    Args:
+        models: Label to Keras model.
+        x: Inputs.
+        repeats: Timed rounds, >= 1. Defaults to 5.
+        batch_size: Defaults to 256.
+
+    Returns:
+        Label to seconds.
+    """
+    return best_seconds({label: functools.partial(model.predict, x, batch_size=batch_size,
+                                                  verbose=0)
+                         for label, model in models.items()}, repeats)

@@ -36,7 +36,9 @@ from svdnet.experiments.options import option_tokens
 from svdnet.experiments.provenance import provenance
 from svdnet.experiments.results import ResultValueError, write_result
 from svdnet.experiments.snapshots import SaveWeightsAt
+from svdnet.experiments.speed import INFERENCE_EXAMPLES, predict_seconds
 from svdnet.experiments.training import Run, dense_model, layer_spectra, train  # noqa: F401
+from svdnet.compression import layer_costs
 from svdnet.rank_selection import request_label
 from svdnet.svd import DEFAULT_BACKEND
 from svdnet.validation import check_bool
@@ -185,6 +187,26 @@ def compact_spectra(spectra: dict, config: RunConfig, ranks: dict | None = None)
     }
 
 
+def deployment_costs(model, dense, data: Dataset) -> dict:
+    """What the exported ``model`` costs against the ``dense`` model of its run, for a
+    result file: each kernel layer's parameters and MACs per example (``layers``,
+    ``dense_layers``; :func:`svdnet.compression.layer_costs`) and the best-of-5 time to
+    predict :data:`svdnet.experiments.speed.INFERENCE_EXAMPLES` test examples in batches
+    of 256 (``inference``), the two models timed in turns on this machine.
+
+    Args:
+        model: The run's exported model.
+        dense: A dense model of the run's architecture (its weights do not change its
+            costs: an untrained one will do).
+        data: The run's dataset (its first test examples are timed).
+    """
+    timing = predict_seconds({"model": model, "dense": dense},
+                             data.x_test[:INFERENCE_EXAMPLES])
+    return {"layers": layer_costs(model), "dense_layers": layer_costs(dense),
+            "inference": {"examples": INFERENCE_EXAMPLES, "batch_size": 256,
+                          "seconds": timing["model"], "dense_seconds": timing["dense"]}}
+
+
 @dataclasses.dataclass
 class Experiment:
     """The outcome of :func:`run_experiment`.
@@ -274,6 +296,7 @@ def run_experiment(
                       verbose=verbose)
     after = run.final_spectra
     before = run.spectra or after
+    costs = deployment_costs(run.model, dense_model(data, config.dense_twin()), data)
     payload = {
         "config": dataclasses.asdict(config),
         "quick": quick,
@@ -290,6 +313,7 @@ def run_experiment(
             "after": compact_spectra(after, config, run.ranks),
             "dense": compact_spectra(dense.final_spectra, dense.config) if dense else None,
         },
+        **costs,
         "data": {
             "train_examples": int(data.x_train.shape[0]),
             "test_examples": int(data.x_test.shape[0]),

@@ -13,7 +13,6 @@ from svdnet.experiments.architecture_runs import (
     ArchitectureRun,
     main,
     plan_runs,
-    predict_seconds,
     run_grid,
 )
 from svdnet.experiments.results import (
@@ -97,12 +96,6 @@ def test_names_and_the_plan_put_dense_runs_first():
     runs = plan_runs(["cnn"], [4, 10], [0, 1])
     assert [r.method for r in runs[:2]] == ["dense", "dense"]
     assert len(runs) == 2 + 2 * 2 * 5
-
-
-def test_predict_seconds_times_every_model():
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
-    times = predict_seconds({"a": model, "b": model}, np.zeros((8, 4), "float32"), repeats=2)
-    assert set(times) == {"a", "b"} and all(0 < value < 60 for value in times.values())
 
 
 def _result(folder, architecture, method, rank, seed, accuracy, parameters, seconds=1.0):

@@ -163,6 +163,26 @@ def test_a_bad_value_is_not_finished_and_names_file_field_value_and_allowed(
         assert text in message, (text, message)
 
 
+@pytest.mark.parametrize("field, value, allowed", [
+    ("inference.seconds", 0, "a finite number > 0"),
+    ("inference.dense_seconds", float("inf"), "a finite number > 0"),
+    ("inference.seconds", "fast", "a finite number > 0"),
+    ("layers", [], "a JSON object"),
+])
+def test_bad_deployment_costs_are_named(tmp_path, field, value, allowed):
+    from svdnet.experiments.results import read_result
+
+    path = tmp_path / "mnist-lowrank-r2.json"
+    payload = {**_valid_result(), "layers": {}, "dense_layers": {},
+               "inference": {"examples": 2048, "batch_size": 256, "seconds": 0.1,
+                             "dense_seconds": 0.2}}
+    write_json_atomic(path, payload)
+    read_result(path)
+    path.write_text(json.dumps(_replace(payload, field, value)))
+    with pytest.raises(CorruptResultError, match=f"allowed: {allowed}"):
+        read_result(path)
+
+
 @pytest.mark.parametrize("width", [64, 1, 0.2, 1.0])
 def test_a_small_networks_width_or_multiplier_is_finished(tmp_path, width):
     from svdnet.experiments.results import is_finished

@@ -7,7 +7,7 @@ import pytest
 import svdnet
 from svdnet import experiments
 from svdnet.experiments.snapshots import SaveWeightsAt, save_weights_atomic
-from svdnet.experiments.speed import matmul_peak, training_flops_per_example
+from svdnet.experiments.speed import matmul_peak, predict_seconds, training_flops_per_example
 
 
 def test_training_flops_of_dense_and_factorised_mlps():
@@ -86,3 +86,9 @@ def test_save_weights_at_chosen_epochs_only(tmp_path):
         save_weights_atomic(model, "y.keras")
     with pytest.raises(ValueError, match="epoch must be an integer >= 1, received 0"):
         SaveWeightsAt({0: str(tmp_path / "e0.weights.h5")})
+
+
+def test_predict_seconds_times_every_model():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    times = predict_seconds({"a": model, "b": model}, np.zeros((8, 4), "float32"), repeats=2)
+    assert set(times) == {"a", "b"} and all(0 < value < 60 for value in times.values())

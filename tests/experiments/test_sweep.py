@@ -66,6 +66,10 @@ def test_experiment_writes_one_complete_result(monkeypatch, tmp_path):
     assert saved["provenance"]["versions"]["keras"].startswith("3.")
     assert follows_rule(saved["execution"]), saved["execution"]
     assert saved["data"]["train_examples"] == 500
+    assert saved["layers"]["hidden_2"] == {"type": "LowRankDense", "rank": 8,
+                                           "parameters": 8 * (64 + 64) + 64, "macs": 8 * 128}
+    assert saved["dense_layers"]["hidden_2"]["parameters"] == 64 * 64 + 64
+    assert saved["inference"]["examples"] == 2048 and saved["inference"]["seconds"] > 0
     table = comparison_table(experiment)
     assert list(table.index) == ["dense", "projection rank 8"]
     assert table.loc["projection rank 8", "compression"] > 1.0
@@ -139,6 +143,7 @@ def _fake_training(monkeypatch, **measured):
         return Run(config=config, model=None, **{**fields, **measured})
 
     monkeypatch.setattr(sweep, "train", train)
+    monkeypatch.setattr(sweep, "deployment_costs", lambda *args: {})  # no model to time
     x, y = np.zeros((10, 784), "float32"), np.zeros(10, "int64")
     return Dataset("mnist", x, y, x, y, 10)
 
@@ -209,6 +214,8 @@ def test_the_cnn_and_the_vit_run_through_the_same_sweep(monkeypatch, tmp_path, a
     assert is_finished(experiment.path)
     saved = experiment.payload
     assert saved["config"]["architecture"] == architecture
+    assert set(saved["layers"]) <= set(saved["dense_layers"])  # the deployment costs
+    assert saved["inference"]["seconds"] > 0 and saved["inference"]["dense_seconds"] > 0
     params = saved["run"]["params"]
     assert params["dense"] == (458_570 if architecture == "cnn" else 274_954)
     if method == "small":  # the narrowed model (its size is matched in test_config)
@@ -222,3 +229,7 @@ def test_the_cnn_and_the_vit_run_through_the_same_sweep(monkeypatch, tmp_path, a
         assert ranks[kinds[architecture]] == 4
         assert max(rank for rank in ranks.values() if rank is not None) <= 4
         assert (ranks.get("output") is None) is (changes.get("output_layer") == "dense")
+        layer = kinds[architecture]
+        assert saved["layers"][layer]["rank"] == 4
+        assert saved["dense_layers"][layer]["rank"] is None
+        assert saved["layers"][layer]["macs"] < saved["dense_layers"][layer]["macs"]
