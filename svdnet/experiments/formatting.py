@@ -18,6 +18,15 @@ def dataset_order(datasets) -> list[str]:
         order.index(name) if name in order else len(order), name))
 
 
+MODEL_NAMES = {"mlp": "MLP", "cnn": "CNN", "vit": "ViT"}
+"""Readable model names; any other model is shown in capitals."""
+
+
+def model_name(model: str) -> str:
+    """``"vit"`` -> ``"ViT"``; unknown names in capitals."""
+    return MODEL_NAMES.get(model, model.upper())
+
+
 def dataset_name(dataset: str) -> str:
     """``"fashion_mnist"`` -> ``"Fashion-MNIST"``; unknown names are returned as given."""
     return DATASET_NAMES.get(dataset, dataset)

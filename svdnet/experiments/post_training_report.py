@@ -16,7 +16,7 @@ import os
 import numpy as np
 import pandas as pd
 
-from svdnet.experiments.formatting import accuracy_text, dataset_name
+from svdnet.experiments.formatting import accuracy_text, dataset_name, model_name
 from svdnet.experiments.post_training import (
     BASELINES,
     CALIBRATION,
@@ -118,7 +118,7 @@ def dense_table(frame: pd.DataFrame) -> pd.DataFrame:
     dense = frame[frame["kind"] == "dense"]
     out = []
     for (model, dataset), part in _in_order(dense):
-        out.append({"model": model.upper(), "dataset": dataset_name(dataset),
+        out.append({"model": model_name(model), "dataset": dataset_name(dataset),
                     "seeds": part["seed"].nunique(),
                     "parameters": f"{int(part['parameters'].iloc[0]):,}",
                     "training steps": f"{int(part['steps'].iloc[0]):,}",
@@ -138,7 +138,7 @@ def cost_table(costs_dir: str = COSTS) -> pd.DataFrame:
         with open(path, encoding="utf-8") as handle:
             stored = json.load(handle)
         seconds = stored["seconds"]
-        row = {"model": stored["model"].upper(), "dataset": dataset_name(stored["dataset"]),
+        row = {"model": model_name(stored["model"]), "dataset": dataset_name(stored["dataset"]),
                "seed": stored["seed"], "budget": _size(stored["ratio"]),
                "layers": stored["layers"],
                "calibration images": f"{stored['calibration_examples']:,}"}
@@ -337,7 +337,7 @@ def readable_targets(table: pd.DataFrame) -> pd.DataFrame:
     """:func:`target_table` for a reader: the model and dataset as the page names them."""
     if table.empty:
         return table
-    return table.assign(model=table["model"].str.upper(),
+    return table.assign(model=table["model"].map(model_name),
                         dataset=table["dataset"].map(dataset_name))
 
 
@@ -383,7 +383,7 @@ def finding(frame: pd.DataFrame) -> str:
         counts = verdicts["verdict"].value_counts()
         best = table[(table["model"] == model) & (table["dataset"] == dataset)]
         parts.append(
-            f"the trained {model.upper()} on {dataset_name(dataset)} "
+            f"the trained {model_name(model)} on {dataset_name(dataset)} "
             f"({_seeds(part)}; points from dense, compressed with no gradient "
             f"step → after {SWEEP_STEPS:,} steps on {SWEEP_EXAMPLES:,} examples): "
             + "; ".join(sizes)
@@ -428,7 +428,7 @@ def practice(frame: pd.DataFrame, page: str = "html/post_training.html") -> str:
                     f"better than the small networks in {int((verdicts == 'better').sum())} "
                     f"and worse in {int((verdicts == 'worse').sum())} of {len(verdicts)} tests"))
         if sizes:
-            parts.append(f"the {model.upper()} on {dataset_name(dataset)} "
+            parts.append(f"the {model_name(model)} on {dataset_name(dataset)} "
                          f"({_seeds(part)}): " + "; ".join(sizes))
     if not parts:
         return ""
@@ -482,7 +482,7 @@ def size_figure(frame: pd.DataFrame):
         axis.minorticks_off()
         axis.set_xlabel("parameter budget (dense parameters / budget)")
         axis.set_ylabel("test accuracy (%)")
-        axis.set_title(f"{model.upper()}, {dataset_name(dataset)}")
+        axis.set_title(f"{model_name(model)}, {dataset_name(dataset)}")
     legend_outside(figure, axes[0])
     return figure
 
@@ -522,7 +522,7 @@ def sweep_figure(frame: pd.DataFrame, swept: str):
         axis.set_xscale("log")
         axis.set_xlabel(f"fine-tuning {swept}")
         axis.set_ylabel("test accuracy (%)")
-        axis.set_title(f"{model.upper()} {dataset_name(dataset)}, {ratio:g}x")
+        axis.set_title(f"{model_name(model)} {dataset_name(dataset)}, {ratio:g}x")
     legend_outside(figure, axes[0])
     return figure
 
@@ -583,7 +583,7 @@ def readable_rates(table: pd.DataFrame) -> pd.DataFrame:
         return table
     rates = sorted(column for column in table.columns if isinstance(column, float))
     readable = pd.DataFrame({
-        "model": table["model"].str.upper(), "dataset": table["dataset"].map(dataset_name),
+        "model": table["model"].map(model_name), "dataset": table["dataset"].map(dataset_name),
         "size": table["ratio"].map(_size), "trained": table["kind"]})
     for rate in rates:
         readable[f"val at {rate:g}"] = table[rate].map(
@@ -611,7 +611,7 @@ def rate_finding(table: pd.DataFrame) -> str:
                 f"{swept} swept for all {len(measured)} trained rows.")
     return (f"On the validation split the study's learning rate is the best of the {swept} "
             f"swept for {int(best.sum())} of {len(measured)} trained rows; the largest gap is "
-            f"{worst['below best (points)']:.2f} points ({worst['model'].upper()} "
+            f"{worst['below best (points)']:.2f} points ({model_name(worst['model'])} "
             f"{dataset_name(worst['dataset'])}, {worst['kind']}, best at "
             f"{worst['best rate']:g} against the study's {worst['study rate']:g}).")
 
@@ -661,7 +661,7 @@ def calibration_figure(sweep: pd.DataFrame, frame: pd.DataFrame):
         axis.set_xscale("log", base=2)
         axis.set_xlabel("calibration images")
         axis.set_ylabel("test accuracy (%)")
-        axis.set_title(f"{model.upper()} {dataset_name(dataset)}, {ratio:g}x "
+        axis.set_title(f"{model_name(model)} {dataset_name(dataset)}, {ratio:g}x "
                        f"({_seeds(part)})")
     legend_outside(figure, axes[0])
     return figure
@@ -682,7 +682,7 @@ def readable_calibration(sweep: pd.DataFrame) -> pd.DataFrame:
     table = table.sort_values(["model", "dataset", "ratio", "method"],
                               key=lambda column: column.map(order) if column.name == "method"
                               else column).reset_index(drop=True)
-    table["model"] = table["model"].str.upper()
+    table["model"] = table["model"].map(model_name)
     table["dataset"] = table["dataset"].map(dataset_name)
     table["ratio"] = table["ratio"].map(_size)
     return table.rename(columns={"ratio": "size", "method": "compressor"})
@@ -696,7 +696,7 @@ def readable_no_training(table: pd.DataFrame) -> pd.DataFrame:
     """:func:`no_training_table` for a reader: accuracies in percent, the drop in signed
     points, seconds to one decimal."""
     return pd.DataFrame({
-        "model": table["model"].str.upper(), "dataset": table["dataset"].map(dataset_name),
+        "model": table["model"].map(model_name), "dataset": table["dataset"].map(dataset_name),
         "budget": table["ratio"].map(_size),
         "compression": table["compression"].map(lambda value: f"{value:.1f}x"),
         "compressor": table["method"], "seeds": table["seeds"],
@@ -713,7 +713,7 @@ def readable_trained(table: pd.DataFrame) -> pd.DataFrame:
     if table.empty:
         return table
     out = pd.DataFrame({
-        "model": table["model"].str.upper(), "dataset": table["dataset"].map(dataset_name),
+        "model": table["model"].map(model_name), "dataset": table["dataset"].map(dataset_name),
         "size": table["ratio"].map(_size),
         "images N": table["examples"].map(lambda value: f"{value:,}"),
         "steps S": table["steps"].map(lambda value: f"{value:,}")})
@@ -733,7 +733,7 @@ def readable_tests(tests: pd.DataFrame) -> pd.DataFrame:
     if tests.empty:
         return tests
     return pd.DataFrame({
-        "question": tests["question"], "model": tests["model"].str.upper(),
+        "question": tests["question"], "model": tests["model"].map(model_name),
         "dataset": tests["dataset"].map(dataset_name), "size": tests["ratio"].map(_size),
         "images N": tests["examples"].map(lambda value: f"{value:,}"),
         "steps S": tests["steps"].map(lambda value: f"{value:,}"),

@@ -55,3 +55,10 @@ def test_readable_results_have_percent_short_commits_and_compact_ranks():
         "Fashion-MNIST", "budget 100,000", "9 / out dense")
     assert row["test accuracy %"] == 87.01 and row["commit"] == "a" * 10
     assert readable_results(frame.iloc[0:0]).empty
+
+
+def test_model_names_are_written_as_the_literature_writes_them():
+    from svdnet.experiments.formatting import model_name
+
+    assert [model_name(m) for m in ("mlp", "cnn", "vit")] == ["MLP", "CNN", "ViT"]
+    assert model_name("resnet") == "RESNET"  # unknown: in capitals, as before

@@ -129,7 +129,7 @@ def test_each_models_no_step_target_is_its_own(tmp_path, model, dataset, shift, 
 
 def test_readable_targets_name_the_model_and_dataset_as_the_page_does(study):
     table = pr.readable_targets(pr.target_table(study))
-    assert {"MLP", "CNN", "VIT"} == set(table["model"])
+    assert {"MLP", "CNN", "ViT"} == set(table["model"])
     assert set(table["dataset"]) == {"MNIST", "Fashion-MNIST"}
     assert list(table["met"]) == list(pr.target_table(study)["met"])
 
