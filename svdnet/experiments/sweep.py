@@ -296,7 +296,11 @@ def run_experiment(
                       verbose=verbose)
     after = run.final_spectra
     before = run.spectra or after
-    costs = deployment_costs(run.model, dense_model(data, config.dense_twin()), data)
+    # the dense model of the run when there is one already (the run itself, or its
+    # baseline), else an untrained one: its costs do not depend on its weights
+    reference = (run.model if config.method == "dense" else dense.model if dense
+                 else dense_model(data, config.dense_twin()))
+    costs = deployment_costs(run.model, reference, data)
     payload = {
         "config": dataclasses.asdict(config),
         "quick": quick,
