@@ -34,10 +34,11 @@
 # epochs: `projection` (the epoch-end SVD callback, then factorised), `lowrank` (factors from
 # the SVD of the random initialisation, trained), `finetune` (dense for all but the last epoch,
 # then the factors for the last), `posthoc` (the trained dense model factorised, no further
-# training). `posthoc` and `finetune` start from the dense run of the same seed. Inference time
-# is `model.predict` on 2,048 test images in batches of 256, the best of 5, timed in turns with
-# the dense model of the same seed in the same process; the dense row's "speed-up" is the
-# dense model timed against itself, which shows the timing noise.
+# training). `posthoc` and `finetune` start from the dense run of the same seed (its cached
+# weights). Inference time is `model.predict` on 2,048 test images in batches of 256, the best
+# of 5, timed in turns with a dense model of the same architecture in the same process
+# (`svdnet.experiments.sweep.deployment_costs`); the dense row's "speed-up" is the dense model
+# timed against itself, which shows the timing noise.
 #
 # The budget is short for every method (Adam 1e-3, batch 128, full training split, seeds
 # 0-2; the epochs are printed in the findings and under *Provenance*), so that the 2-core CPU
@@ -56,11 +57,12 @@
 # speed and MACs of `small` beside those of the compressed models: a narrowed network can be
 # faster than a factorised one of the same size.
 #
-# Produced by `python -m svdnet.experiments.architecture_runs` (resumable), read here from its
-# result files.
+# Produced by the grid, the same runner, sweep notebook, result files and "finished" rule as
+# the MLP's runs (`make architectures`: `python -m svdnet.experiments.grid --architectures cnn
+# ...` and `--architectures vit ...`, resumable), read here from its result files.
 
 # %% tags=["parameters"]
-results_dir: str = ""  # folder of the runs' JSON results; empty means the project's reports/architectures/results
+results_dir: str = ""  # folder of the grid's JSON results; empty means the project's reports/grid/results
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -69,10 +71,10 @@ import os
 from IPython.display import Markdown
 
 from svdnet.experiments import architecture_report as ar
-from svdnet.experiments.architecture_runs import RESULTS_DIR
+from svdnet.experiments.paths import GRID_RESULTS
 from svdnet.experiments.provenance import provenance
 
-results_dir = results_dir or RESULTS_DIR
+results_dir = results_dir or GRID_RESULTS
 frame = ar.load_architecture_results(results_dir)
 table = ar.architecture_table(frame)
 print(f"{len(frame)} results from {os.path.relpath(results_dir)}")
@@ -121,13 +123,13 @@ if len(table):
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-for architecture in dict.fromkeys(frame["architecture"]) if len(frame) else []:
-    ranks = sorted(frame.loc[(frame["architecture"] == architecture)
-                             & (frame["method"] != "dense"), "rank"].dropna().unique())
+for (model, architecture, dataset), part in (frame.groupby(
+        ["model", "architecture", "dataset"], sort=False) if len(frame) else []):
+    ranks = sorted(part.loc[part["method"] != "dense", "rank"].dropna().unique())
     if ranks:
-        display(Markdown(f"**{ar.TITLES[architecture]}, rank {int(ranks[-1])}**"))
-        display(ar.layer_costs_table(results_dir, architecture, "finetune", int(ranks[-1]))
-                .style.hide(axis="index"))
+        display(Markdown(f"**{model}, rank {int(ranks[-1])}**"))
+        display(ar.layer_costs_table(results_dir, architecture, dataset, "finetune",
+                                     int(ranks[-1])).style.hide(axis="index"))
 
 # %% [markdown]
 # ## Provenance

@@ -1,5 +1,5 @@
-"""Tables, figures and generated sentences of the CNN and vision transformer results
-(:mod:`svdnet.experiments.architecture_runs`)."""
+"""Tables, figures and generated sentences of the CNN's and vision transformer's runs
+of the grid (:mod:`svdnet.experiments.grid` with ``--architectures cnn,vit``)."""
 
 from __future__ import annotations
 
@@ -11,47 +11,48 @@ import numpy as np
 import pandas as pd
 
 from svdnet.experiments.architectures import build_architecture
-from svdnet.experiments.formatting import accuracy_text, compression_text, points
+from svdnet.experiments.config import full_config
+from svdnet.experiments.formatting import (
+    accuracy_text,
+    compression_text,
+    dataset_name,
+    model_name,
+    points,
+)
 from svdnet.experiments.plots import legend_outside, method_colours, method_order
-from svdnet.experiments.report import significance, statistics_note
-from svdnet.experiments.results import CorruptResultError, read_architecture_result
+from svdnet.experiments.report import load_results, significance, statistics_note
+from svdnet.experiments.results import CorruptResultError, read_result
 from svdnet.layers import kernel_layer_map
 
-TITLES = {"cnn": "CNN on Fashion-MNIST", "vit": "Vision transformer on MNIST"}
+ARCHITECTURES = ("cnn", "vit")
+"""The models of this page; the MLP's runs are the report's."""
 
 
-def machine_text(machine: dict) -> str:
-    """``"AMD EPYC, 2 cores, 23.5 GiB, no GPU"`` from a result's provenance."""
-    gpus = machine.get("gpus") or []
-    return (f"{machine.get('cpu', '?')}, {machine.get('cpu_count', '?')} cores, "
-            f"{machine.get('memory_gib', '?')} GiB, {', '.join(gpus) if gpus else 'no GPU'}")
+def model_title(architecture: str, dataset: str) -> str:
+    """``("cnn", "fashion_mnist")`` -> ``"CNN on Fashion-MNIST"``: one panel, table block
+    and paragraph of the page."""
+    return f"{model_name(architecture)} on {dataset_name(dataset)}"
 
 
 def load_architecture_results(results_dir: str) -> pd.DataFrame:
-    """One row per result file of ``results_dir`` (empty when there is none).
+    """One row per CNN or ViT run of the grid's ``results_dir`` (empty when there is
+    none), read by :func:`svdnet.experiments.report.load_results`: the same result files,
+    check and "finished" rule as the MLP's runs.
+
+    Returns:
+        The frame of ``load_results`` with ``parameters`` the exported model's count,
+        ``dense parameters`` the dense model's and ``model`` the
+        :func:`model_title` of the run's architecture and dataset.
 
     Raises:
-        CorruptResultError: naming a file that does not pass
-            :func:`svdnet.experiments.results.check_architecture_result`.
+        CorruptResultError: naming a file that
+            :func:`svdnet.experiments.results.result_row` cannot read.
     """
-    rows = []
-    for path in sorted(glob.glob(os.path.join(results_dir, "*.json"))):
-        payload = read_architecture_result(path)
-        config, inference = payload["config"], payload["inference"]
-        rows.append({
-            "architecture": config["architecture"], "dataset": payload["dataset"],
-            "method": config["method"], "rank": config["rank"], "seed": config["seed"],
-            "epochs": config["epochs"], "test accuracy": payload["test_accuracy"],
-            "parameters": payload["parameters"], "dense parameters": payload["dense_parameters"],
-            "macs": sum(layer["macs"] for layer in payload["layers"].values()),
-            "dense macs": sum(layer["macs"] for layer in payload["dense_layers"].values()),
-            "inference s": inference["seconds"], "dense inference s": inference["dense_seconds"],
-            "train s": payload.get("train_seconds"), "commit": payload["provenance"].get("commit"),
-            "machine": machine_text(payload["provenance"].get("machine", {})),
-            "keras": payload["provenance"].get("versions", {}).get("keras"),
-            "file": os.path.basename(path),
-        })
-    return pd.DataFrame(rows)
+    frame = load_results(results_dir, architectures=ARCHITECTURES)[0]
+    frame = frame.rename(columns={"parameters": "dense parameters"}).rename(
+        columns={"factorised parameters": "parameters"})
+    frame["model"] = [model_title(a, d) for a, d in zip(frame["architecture"], frame["dataset"])]
+    return frame
 
 
 def architecture_table(frame: pd.DataFrame) -> pd.DataFrame:
@@ -62,10 +63,10 @@ def architecture_table(frame: pd.DataFrame) -> pd.DataFrame:
     rows = []
     if frame.empty:
         return pd.DataFrame()
-    for (architecture, method, rank), part in frame.groupby(
-            ["architecture", "method", frame["rank"].fillna(0)], sort=False):
+    for (model, method, rank), part in frame.groupby(
+            ["model", "method", frame["rank"].fillna(0)], sort=False):
         rows.append({
-            "model": TITLES.get(architecture, architecture), "method": method,
+            "model": model, "method": method,
             "rank": "" if method == "dense" else f"{int(rank)}", "seeds": len(part),
             "mean": part["test accuracy"].mean(), "std": part["test accuracy"].std(),
             "parameters": int(part["parameters"].iloc[0]),
@@ -95,19 +96,21 @@ def readable_table(table: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def layer_costs_table(results_dir: str, architecture: str, method: str, rank: int,
-                      seed: int = 0) -> pd.DataFrame:
+def layer_costs_table(results_dir: str, architecture: str, dataset: str, method: str,
+                      rank: int, seed: int = 0) -> pd.DataFrame:
     """Per kernel layer of one run: parameters and MACs per example, dense and
     compressed, and the rank kept (from the run's result file, found by the config it
     holds, not by its name; of several, the first by file name)."""
-    wanted = {"architecture": architecture, "method": method, "rank": rank, "seed": seed}
+    wanted = {"architecture": architecture, "dataset": dataset, "method": method,
+              "rank": rank, "seed": seed}
     matches = {}
     for path in glob.glob(os.path.join(results_dir, "*.json")):
         try:
-            payload = read_architecture_result(path)
+            payload = read_result(path)
         except CorruptResultError:
             continue  # not a readable result: load_architecture_results names it
-        if {key: payload["config"].get(key) for key in wanted} == wanted:
+        config = full_config(payload["config"])
+        if {key: config.get(key) for key in wanted} == wanted and "dense_layers" in payload:
             matches[path] = payload
     if not matches:
         return pd.DataFrame()
@@ -176,14 +179,13 @@ def architecture_comparisons(frame: pd.DataFrame) -> pd.DataFrame:
     if frame.empty:
         return significance(pd.DataFrame(columns=["architecture", "model", "method", "rank",
                                                   "epochs", "first", "second"]))
-    for (architecture, rank), part in frame[frame["rank"].notna()].groupby(
-            ["architecture", "rank"], sort=False):
+    for (architecture, model, rank), part in frame[frame["rank"].notna()].groupby(
+            ["architecture", "model", "rank"], sort=False):
         small = part[part["method"] == "small"]
         if small.empty:
             continue
         for method, runs in part[part["method"] != "small"].groupby("method", sort=False):
-            rows.append({"architecture": architecture,
-                         "model": TITLES.get(architecture, architecture), "method": method,
+            rows.append({"architecture": architecture, "model": model, "method": method,
                          "rank": f"{int(rank)}",
                          "epochs": ", ".join(str(e) for e in sorted(runs["epochs"].unique())),
                          "first": runs.sort_values("seed")["test accuracy"].to_numpy(),
@@ -217,7 +219,7 @@ def architecture_findings(frame: pd.DataFrame) -> list[str]:
         if dense.empty:
             continue
         top = dense.iloc[0]
-        runs = frame[frame["architecture"].map(lambda a: TITLES.get(a, a)) == model]
+        runs = frame[frame["model"] == model]
         epochs = sorted(runs["epochs"].unique())
         text = (f"{model}: dense {accuracy_text(top['mean'], top['std'])} with "
                 f"{top['parameters']:,} parameters, every model trained for "

@@ -117,15 +117,21 @@ def readable_results(frame: pd.DataFrame) -> pd.DataFrame:
     in percent, ranks as compact text, the commit shortened to 10 characters.
 
     Returns:
-        Columns ``dataset``, ``method``, ``size``, ``seed``, ``test accuracy %``,
-        ``train accuracy %``, ``parameters``, ``compression``, ``ranks``, ``train s``,
-        ``svd s``, ``commit``, ``file``; sorted by dataset, method, parameters and seed.
+        Columns ``model``, ``dataset``, ``method``, ``size``, ``seed``,
+        ``test accuracy %``, ``train accuracy %``, ``parameters``, ``compression``,
+        ``ranks`` (a narrowed CNN's or ViT's width multiplier: ``"width x0.3"``),
+        ``train s``, ``svd s``, ``commit``, ``file``; sorted by model, dataset, method,
+        parameters and seed.
     """
-    columns = ["dataset", "method", "size", "seed", "test accuracy %", "train accuracy %",
-               "parameters", "compression", "ranks", "train s", "svd s", "commit", "file"]
+    columns = ["model", "dataset", "method", "size", "seed", "test accuracy %",
+               "train accuracy %", "parameters", "compression", "ranks", "train s", "svd s",
+               "commit", "file"]
     if frame.empty:
         return pd.DataFrame(columns=columns)
+    architectures = (frame["architecture"] if "architecture" in frame
+                     else pd.Series("mlp", index=frame.index))
     table = pd.DataFrame({
+        "model": architectures.map(model_name),
         "dataset": frame["dataset"].map(dataset_name),
         "method": frame["method"],
         "size": [size_text(choice, value) for choice, value in zip(frame["choice"], frame["value"])],
@@ -134,8 +140,9 @@ def readable_results(frame: pd.DataFrame) -> pd.DataFrame:
         "train accuracy %": (100 * frame["train accuracy"].astype(float)).round(2),
         "parameters": frame["factorised parameters"].astype(int),
         "compression": frame["compression"].round(1),
-        "ranks": [ranks_text(ranks, width)
-                  for ranks, width in zip(frame["chosen ranks"], frame["width"])],
+        "ranks": [ranks_text(ranks, width) if architecture == "mlp" or pd.isna(width)
+                  else f"width x{width:g}" for ranks, width, architecture
+                  in zip(frame["chosen ranks"], frame["width"], architectures)],
         "train s": frame["train s"].round(1),
         "svd s": frame["svd s"].round(2),
         "commit": frame["commit"].fillna("").str[:10],
@@ -143,8 +150,10 @@ def readable_results(frame: pd.DataFrame) -> pd.DataFrame:
     })
     order = {dataset_name(name): index
              for index, name in enumerate(dataset_order(frame["dataset"]))}
-    table = table.sort_values(["dataset", "method", "parameters", "seed"],
-                              ascending=[True, True, False, True],
-                              key=lambda column: column.map(order)
-                              if column.name == "dataset" else column)
+    models = {model_name(name): index for index, name in enumerate(MODEL_NAMES)}
+    orders = {"dataset": order, "model": models}
+    table = table.sort_values(["model", "dataset", "method", "parameters", "seed"],
+                              ascending=[True, True, True, False, True],
+                              key=lambda column: column.map(orders[column.name])
+                              if column.name in orders else column)
     return table.reset_index(drop=True)[columns]

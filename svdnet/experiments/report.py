@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from svdnet.experiments.config import base_method
+from svdnet.experiments.config import ARCHITECTURES, base_method
 from svdnet.experiments.formatting import (
     accuracy_text,
     dataset_name,
@@ -34,7 +34,8 @@ from svdnet.validation import check_choice
 ON_CORRUPT = ("raise", "skip")
 
 
-def load_results(results_dir: str, on_corrupt: str = "raise") -> tuple[pd.DataFrame, list]:
+def load_results(results_dir: str, on_corrupt: str = "raise",
+                 architectures=("mlp",)) -> tuple[pd.DataFrame, list]:
     """Reads every result file of a sweep into one row per run.
 
     Args:
@@ -52,16 +53,23 @@ def load_results(results_dir: str, on_corrupt: str = "raise") -> tuple[pd.DataFr
             field, value and what is allowed for an invalid value); ``"skip"`` leaves
             such files out (a duplicate: the later one in name order) and returns their
             errors. Defaults to ``"raise"``.
+        architectures: The models whose runs to read (of
+            :data:`svdnet.experiments.config.ARCHITECTURES`); the others' files are still
+            checked, and left out. Defaults to ``("mlp",)``: the report's MLP (the CNN's
+            and the ViT's runs have their own page).
 
     Returns:
-        ``(frame, problems)``: one row per run with columns ``dataset``, ``method``,
+        ``(frame, problems)``: one row per run with columns ``architecture``,
+        ``dataset``, ``method``,
         ``choice`` (``dense``, ``rank``, ``energy``, ``budget`` or ``per_layer``),
         ``value`` (the rank, energy or budget), ``rank`` (``NaN`` unless one rank),
         ``chosen ranks``, ``seed``, ``epochs``, ``finetune epochs``, ``test accuracy``,
         ``test loss``, ``train accuracy`` (the last epoch's, as Keras reported it during
         training), ``parameters``, ``factorised parameters``, ``compression``,
         ``width`` (of a ``small`` network), ``train s``, ``svd s``, ``wall s``,
-        ``commit``, ``execution rule``, ``recipe`` (the settings a row does not show,
+        ``macs`` and ``dense macs`` (per example, of the kernel layers), ``inference s``
+        and ``dense inference s`` (the two models timed in turns), ``commit``,
+        ``machine``, ``keras``, ``execution rule``, ``recipe`` (the settings a row does not show,
         :func:`svdnet.experiments.results.recipe`), ``file``; and the messages of the
         files skipped.
 
@@ -74,6 +82,12 @@ def load_results(results_dir: str, on_corrupt: str = "raise") -> tuple[pd.DataFr
             (:func:`svdnet.experiments.results.check_one_recipe`).
     """
     check_choice("on_corrupt", on_corrupt, ON_CORRUPT)
+    if isinstance(architectures, str) or not isinstance(architectures, (list, tuple)) \
+            or not architectures:
+        raise ValueError("architectures must be a non-empty list or tuple of "
+                         f"{', '.join(map(repr, ARCHITECTURES))}; received {architectures!r}.")
+    for architecture in architectures:
+        check_choice("architectures", architecture, ARCHITECTURES)
     if not os.path.isdir(results_dir):
         raise FileNotFoundError(
             f"Results folder {results_dir!r} does not exist; run the sweep first "
@@ -93,15 +107,17 @@ def load_results(results_dir: str, on_corrupt: str = "raise") -> tuple[pd.DataFr
                 raise
             problems.append(str(error))
             continue
-        if not payload.get("quick"):
+        if not payload.get("quick") and row["architecture"] in architectures:
             rows.append(row)
-    columns = ["dataset", "method", "choice", "value", "rank", "chosen ranks", "seed", "epochs",
-               "finetune epochs", "test accuracy", "test loss", "train accuracy",
-               "parameters", "factorised parameters", "compression", "width", "train s",
-               "svd s", "wall s", "commit", "execution rule", "recipe", "file"]
+    columns = ["architecture", "dataset", "method", "choice", "value", "rank", "chosen ranks",
+               "seed", "epochs", "finetune epochs", "test accuracy", "test loss",
+               "train accuracy", "parameters", "factorised parameters", "compression", "width",
+               "train s", "svd s", "wall s", "macs", "dense macs", "inference s",
+               "dense inference s", "commit", "machine", "keras", "execution rule", "recipe",
+               "file"]
     frame = pd.DataFrame(rows, columns=columns)
     # never one mean of runs that differ beyond what a row shows
-    check_one_recipe(frame, ["dataset", "method", "choice", "value", "epochs"])
+    check_one_recipe(frame, ["architecture", "dataset", "method", "choice", "value", "epochs"])
     return label_budgets(frame), problems
 
 

@@ -153,17 +153,14 @@ def write_json_atomic(path: str | os.PathLike, payload: dict) -> str:
                                               separators=(",", ":")))
 
 
-def write_result(path: str | os.PathLike, payload: dict, check=None) -> str:
+def write_result(path: str | os.PathLike, payload: dict) -> str:
     """Writes a result record, atomically, only when its check accepts it as it will be
     stored (numpy values converted, NaN and infinity as ``null``): a result that the
     runner would not count as finished is never written.
 
     Args:
         path: Destination file. Its folder is created when missing.
-        payload: The record.
-        check: The rule of its schema: :func:`check_result` (a sweep result) or
-            :func:`check_architecture_result`. Defaults to ``None``:
-            :func:`check_result`.
+        payload: The record, checked by :func:`check_result`.
 
     Returns:
         The destination path as a string.
@@ -173,7 +170,7 @@ def write_result(path: str | os.PathLike, payload: dict, check=None) -> str:
             written.
     """
     stored = _plain(payload)
-    (check or check_result)(stored)
+    check_result(stored)
     return write_json_atomic(path, stored)
 
 
@@ -214,48 +211,27 @@ def read_result(path: str | os.PathLike) -> dict:
     return payload
 
 
-def read_architecture_result(path: str | os.PathLike) -> dict:
-    """Reads a CNN or vision-transformer result file
-    (:mod:`svdnet.experiments.architecture_runs`) and checks it
-    (:func:`check_architecture_result`).
-
-    Raises:
-        CorruptResultError: if the file is not JSON, not UTF-8, or holds a field that is
-            missing or invalid, naming the file, the field and the value.
-    """
-    path = os.fspath(path)
-    payload = read_json(path)
-    try:
-        check_architecture_result(payload)
-    except ResultValueError as error:
-        raise _corrupt(error, path) from error
-    return payload
-
-
-def is_finished(path: str | os.PathLike, read=None) -> bool:
-    """True when the result file at ``path`` exists and reads back: the one "finished"
-    rule of every runner.
+def is_finished(path: str | os.PathLike) -> bool:
+    """True when the result file at ``path`` exists and reads back (:func:`read_result`):
+    the one "finished" rule of the runner, for every architecture.
 
     A runner skips a run exactly when this is true; anything else (missing, truncated,
     another schema, a value its check refuses) is run again and the file replaced.
 
     Args:
         path: The run's result file.
-        read: The reader of its schema, raising :class:`CorruptResultError`:
-            :func:`read_result` (a sweep result) or :func:`read_architecture_result`.
-            Defaults to ``None``: :func:`read_result`.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
         return False
     try:
-        (read or read_result)(path)
+        read_result(path)
     except CorruptResultError:
         return False
     return True
 
 
-SHOWN_FIELDS = ("dataset", "method", "energy", "budget", "epochs", "seed")
+SHOWN_FIELDS = ("architecture", "dataset", "method", "energy", "budget", "epochs", "seed")
 """The fields of a run's config that the report's rows tell apart (with one rank, the
 options whose value the method label tells, :attr:`MethodOption.labelled`): every other
 field is the run's :func:`recipe`."""
@@ -275,7 +251,7 @@ def recipe(config: dict) -> str:
 
 def check_one_recipe(rows, keys) -> None:
     """Raises :class:`MixedRecipeError` when rows of the same ``keys`` (the report's row:
-    dataset, method, choice, value, epochs) hold runs of different :func:`recipe`, naming
+    architecture, dataset, method, choice, value, epochs) hold runs of different :func:`recipe`, naming
     the row, the files and the settings that differ.
 
     Args:
@@ -306,6 +282,19 @@ def _corrupt(error: ResultValueError, path: str) -> CorruptResultError:
         "a finished run of this version of svdnet's runner. Delete it and rerun that run.")
 
 
+def machine_text(machine: dict) -> str:
+    """``"AMD EPYC, 2 cores, 23.5 GiB, no GPU"`` from a result's provenance."""
+    gpus = machine.get("gpus") or []
+    return (f"{machine.get('cpu', '?')}, {machine.get('cpu_count', '?')} cores, "
+            f"{machine.get('memory_gib', '?')} GiB, {', '.join(gpus) if gpus else 'no GPU'}")
+
+
+def _macs(layers) -> float:
+    """The MACs per example of a result's ``layers`` or ``dense_layers`` (NaN when the
+    file predates them)."""
+    return sum(layer["macs"] for layer in layers.values()) if layers else np.nan
+
+
 def result_row(payload: dict, path: str) -> dict:
     """Returns the fields of a sweep result that the report reads, as one table row.
 
@@ -328,7 +317,9 @@ def result_row(payload: dict, path: str) -> dict:
     try:
         config, run = full_config(payload["config"]), payload["run"]
         choice, value = run_choice(config)
+        provenance, inference = payload.get("provenance", {}), payload.get("inference", {})
         return {
+            "architecture": config["architecture"],
             "dataset": config["dataset"],
             "method": method_label(config["method"], **option_values(config)),
             "choice": choice,
@@ -348,7 +339,15 @@ def result_row(payload: dict, path: str) -> dict:
             "train s": run["train_seconds"],
             "svd s": run["svd_seconds"],
             "wall s": payload.get("wall_seconds", np.nan),
-            "commit": payload.get("provenance", {}).get("commit"),
+            # the deployment costs (svdnet.experiments.sweep.deployment_costs), NaN in
+            # files that predate them
+            "macs": _macs(payload.get("layers")),
+            "dense macs": _macs(payload.get("dense_layers")),
+            "inference s": inference.get("seconds", np.nan),
+            "dense inference s": inference.get("dense_seconds", np.nan),
+            "commit": provenance.get("commit"),
+            "machine": machine_text(provenance.get("machine", {})),
+            "keras": provenance.get("versions", {}).get("keras"),
             "execution rule": follows_rule(payload.get("execution")),
             "recipe": recipe(config),
             "file": os.path.basename(path),
@@ -420,33 +419,6 @@ _RESULT_FIELDS = (
 )
 """What each field of a result record may hold: the rule of :func:`check_result`."""
 
-_NON_NEGATIVE_OR_NULL = (lambda v: v is None or _NON_NEGATIVE[0](v),
-                         "a finite number >= 0, or null")
-_ARCHITECTURE_FIELDS = (
-    ("config", True, (lambda v: isinstance(v, dict), "a JSON object")),
-    ("config.architecture", True, (lambda v: isinstance(v, str) and bool(v),
-                                   "an architecture name")),
-    ("config.method", True, (lambda v: v in METHODS, f"one of {', '.join(METHODS)}")),
-    ("config.seed", True, (lambda v: _integer(v) and v >= 0, "an integer >= 0")),
-    ("config.epochs", True, _COUNT),
-    ("dataset", True, (lambda v: isinstance(v, str) and bool(v), "a dataset name")),
-    ("test_accuracy", True, _FRACTION),
-    ("test_loss", True, _NON_NEGATIVE),
-    ("parameters", True, _COUNT),
-    ("dense_parameters", True, _COUNT),
-    ("layers", True, (lambda v: isinstance(v, dict), "a JSON object")),
-    ("dense_layers", True, (lambda v: isinstance(v, dict), "a JSON object")),
-    ("train_seconds", False, _NON_NEGATIVE_OR_NULL),  # null: a dense run whose weights were cached
-    ("svd_seconds", False, _NON_NEGATIVE_OR_NULL),
-    ("inference", True, (lambda v: isinstance(v, dict), "a JSON object")),
-    ("inference.seconds", True, _POSITIVE),
-    ("inference.dense_seconds", True, _POSITIVE),
-    ("wall_seconds", False, _NON_NEGATIVE),
-)
-"""What each field of a CNN or vision-transformer result may hold: the rule of
-:func:`check_architecture_result`."""
-
-
 def _check_fields(payload, rules) -> None:
     """Checks ``payload`` against a table of ``(field, required, (test, allowed))``."""
     if not isinstance(payload, dict):
@@ -459,19 +431,6 @@ def _check_fields(payload, rules) -> None:
             continue
         if not test(value):
             raise ResultValueError(field, value, allowed)
-
-
-def check_architecture_result(payload: dict) -> None:
-    """Checks a CNN or vision-transformer result record
-    (:mod:`svdnet.experiments.architecture_runs`), as :func:`check_result` checks a sweep
-    result: the runner writes a record only when it passes and counts a run as finished
-    only when its file does (:func:`is_finished` with :func:`read_architecture_result`).
-
-    Raises:
-        ResultValueError: for the first field that is missing or holds what it cannot,
-            naming the field, the value and what is allowed.
-    """
-    _check_fields(payload, _ARCHITECTURE_FIELDS)
 
 
 def _lookup(payload: dict, field: str):

@@ -16,7 +16,7 @@ from collections import defaultdict
 import pandas as pd
 
 from svdnet.experiments import findings
-from svdnet.experiments.config import METHODS
+from svdnet.experiments.config import ARCHITECTURES, METHODS
 from svdnet.experiments.formatting import (
     accuracy_text,
     compression_text,
@@ -238,7 +238,9 @@ def write_site(reports_dir: str = "reports", pages=(), run_page_list=(), unfinis
             plt.close(drawn)
             figures.append(path)
 
-    every = readable_results(frame)
+    # every run of the grid, the CNN's and ViT's beside the MLP's (whose are the rest's)
+    every = readable_results(load_results(grid_dir, architectures=ARCHITECTURES)[0]
+                             if os.path.isdir(grid_dir) else frame)
     write_text_atomic(os.path.join(reports_dir, CSV), every.to_csv(index=False))
     sections = [{"title": "The sweep (grid/results)", "table": _html_table(every, "grid/results")}]
     reference_dir = os.path.join(reports_dir, "results")

@@ -18,13 +18,16 @@ def mnist_small():
 
 
 def _write_result(folder, method, seed, accuracy, factorised, rank=None, budget=None,
-                  train=None, dataset="mnist", chosen=None, name=None, **options):
+                  train=None, dataset="mnist", chosen=None, name=None, extra=None, **options):
     """A result file as the sweep writes it: ``train`` is the last epoch's training
     accuracy (none: no history), ``factorised`` the exported model's parameters (the
-    dense network has 1,000); ``options`` are further config fields, ``name`` the file's
-    name (default: one made from the dataset, method, rank or budget and seed)."""
+    dense network has 1,000); ``options`` are further config fields, ``extra`` further
+    top-level fields (deployment costs, provenance), ``name`` the file's name (default:
+    one made from the architecture, dataset, method, rank or budget and seed)."""
     label = "dense" if method == "dense" else f"r{rank}" if rank else f"p{budget}"
-    name = name or f"{dataset}-{method}-{label}-seed{seed}.json"
+    architecture = options.get("architecture", "mlp")
+    name = name or (f"{dataset}-{'' if architecture == 'mlp' else architecture + '-'}"
+                    f"{method}-{label}-seed{seed}.json")
     run = {"test_accuracy": accuracy, "test_loss": 0.1, "chosen_ranks": chosen or {},
            "params": {"dense": 1000, "factorised": factorised, "ratio": 1000 / factorised},
            "train_seconds": 5.0, "svd_seconds": 0.5}
@@ -33,7 +36,7 @@ def _write_result(folder, method, seed, accuracy, factorised, rank=None, budget=
     write_json_atomic(folder / name, {
         "config": {"dataset": dataset, "method": method, "rank": rank, "budget": budget,
                    "energy": None, "seed": seed, "epochs": 10, **options},
-        "quick": False, "run": run, "wall_seconds": 60.0,
+        "quick": False, "run": run, "wall_seconds": 60.0, **(extra or {}),
     })
 
 

@@ -1,4 +1,4 @@
-"""The CNN and the vision transformer, their runs (resumable) and their report."""
+"""The CNN and the vision transformer, and their page, which reads their grid runs."""
 
 import json
 import os
@@ -9,20 +9,6 @@ import pytest
 
 from svdnet import factorization_plan
 from svdnet.experiments import architecture_report as ar
-from svdnet.experiments.architecture_runs import (
-    ArchitectureRun,
-    main,
-    plan_runs,
-    run_grid,
-)
-from svdnet.experiments.results import (
-    CorruptResultError,
-    check_architecture_result,
-    ResultValueError,
-    is_finished,
-    read_architecture_result,
-    write_result,
-)
 from svdnet.experiments.architectures import (
     WIDTHS,
     build_architecture,
@@ -30,7 +16,7 @@ from svdnet.experiments.architectures import (
     build_vit,
     small_width,
 )
-from svdnet.experiments.results import write_json_atomic
+from svdnet.experiments.results import CorruptResultError, MixedRecipeError
 
 
 def test_model_sizes_and_where_the_parameters_are():
@@ -75,51 +61,32 @@ def test_vit_saves_and_loads_with_its_position_embedding(tmp_path):
                                model.predict(x, verbose=0), atol=1e-6)
 
 
-@pytest.mark.parametrize("changes, text", [
-    ({"architecture": "resnet"}, "architecture"),
-    ({"method": "tucker"}, "method"),
-    ({"rank": None}, "method 'projection' takes a rank; received rank=None"),
-    ({"method": "dense"}, "method 'dense' takes no rank; received rank=4"),
-    ({"rank": 0}, "rank"),
-    ({"epochs": 1}, "epochs"),
-])
-def test_bad_runs_are_refused_with_the_value(changes, text):
-    fields = {"architecture": "cnn", "method": "projection", "rank": 4, "seed": 0, **changes}
-    with pytest.raises(ValueError, match=text):
-        ArchitectureRun(**fields)
-
-
-def test_names_and_the_plan_put_dense_runs_first():
-    run = ArchitectureRun("vit", "finetune", 6, 2, epochs=3, train_size=500)
-    assert run.name == "vit-finetune-r6-e3-n500-seed2.json" and run.dataset == "mnist"
-    assert run.dense_twin().name == "vit-dense-e3-n500-seed2.json"
-    runs = plan_runs(["cnn"], [4, 10], [0, 1])
-    assert [r.method for r in runs[:2]] == ["dense", "dense"]
-    assert len(runs) == 2 + 2 * 2 * 5
-
-
-def _result(folder, architecture, method, rank, seed, accuracy, parameters, seconds=1.0):
-    run = ArchitectureRun(architecture, method, rank, seed)
+def _result(write_result, folder, method, rank, seed, accuracy, parameters, seconds=1.0,
+            architecture="cnn", dataset="fashion_mnist", **options):
+    """A grid result of the CNN (or ``architecture``) with its deployment costs: one conv
+    layer of 1,000 parameters and 500 MACs dense, ``parameters`` and 50 MACs compressed,
+    inference in ``seconds`` against the dense model's 2."""
     layers = {"conv": {"type": "Conv2D", "rank": rank, "parameters": parameters, "macs": 50}}
-    write_json_atomic(os.path.join(folder, run.name), {
-        "config": {"architecture": architecture, "method": method, "rank": rank, "seed": seed,
-                   "epochs": 3},
-        "dataset": run.dataset, "test_accuracy": accuracy, "test_loss": 0.3,
-        "parameters": parameters, "dense_parameters": 1000, "layers": layers,
-        "dense_layers": {"conv": {"type": "Conv2D", "rank": None, "parameters": 1000,
-                                  "macs": 500}},
-        "inference": {"seconds": seconds, "dense_seconds": 2.0}, "train_seconds": 5.0,
-        "provenance": {"commit": "abc", "machine": {"cpu": "X", "cpu_count": 2, "gpus": []},
-                       "versions": {"keras": "3.15.1"}},
-    })
+    write_result(folder, method, seed, accuracy, parameters, rank=rank, dataset=dataset,
+                 architecture=architecture, epochs=3, **options, extra={
+                     "layers": layers,
+                     "dense_layers": {"conv": {"type": "Conv2D", "rank": None,
+                                               "parameters": 1000, "macs": 500}},
+                     "inference": {"seconds": seconds, "dense_seconds": 2.0},
+                     "provenance": {"commit": "abc", "machine": {"cpu": "X", "cpu_count": 2,
+                                                                 "gpus": []},
+                                    "versions": {"keras": "3.15.1"}}})
 
 
-def test_table_and_findings_follow_the_results(tmp_path):
+def test_table_and_findings_follow_the_results(tmp_path, write_result):
     for seed, (dense, low) in enumerate([(0.90, 0.85), (0.92, 0.87)]):
-        _result(tmp_path, "cnn", "dense", None, seed, dense, 1000, seconds=2.0)
-        _result(tmp_path, "cnn", "lowrank", 4, seed, low, 100)
-        _result(tmp_path, "cnn", "projection", 4, seed, low - 0.1, 100)
+        _result(write_result, tmp_path, "dense", None, seed, dense, 1000, seconds=2.0)
+        _result(write_result, tmp_path, "lowrank", 4, seed, low, 100)
+        _result(write_result, tmp_path, "projection", 4, seed, low - 0.1, 100)
+    # the MLP's runs in the same folder are the report's, not this page's
+    write_result(tmp_path, "dense", 0, 0.5, 1000)
     frame = ar.load_architecture_results(str(tmp_path))
+    assert set(frame["model"]) == {"CNN on Fashion-MNIST"} and len(frame) == 6
     table = ar.architecture_table(frame)
     row = table[table["method"] == "lowrank"].iloc[0]
     assert row["mean"] == pytest.approx(0.86) and row["fewer parameters"] == 10
@@ -128,8 +95,8 @@ def test_table_and_findings_follow_the_results(tmp_path):
     assert "91.00 ± 1.41%" in text  # the dense accuracy the paragraph carries
     assert ar.architecture_comparisons(frame).empty  # no small network: nothing tested
     # small networks of the same size: every method is tested against them
-    _result(tmp_path, "cnn", "small", 4, 0, 0.80, 105)
-    _result(tmp_path, "cnn", "small", 4, 1, 0.81, 105)
+    _result(write_result, tmp_path, "small", 4, 0, 0.80, 105)
+    _result(write_result, tmp_path, "small", 4, 1, 0.81, 105)
     frame = ar.load_architecture_results(str(tmp_path))
     tests = ar.architecture_comparisons(frame).set_index("method")
     assert set(tests.index) == {"lowrank", "projection"}  # small is the comparison
@@ -140,7 +107,7 @@ def test_table_and_findings_follow_the_results(tmp_path):
     assert "80.50 ± 0.71%" in text  # small's accuracy is stated
     # a verdict follows the results: a clearly better projection turns it around
     for seed in (0, 1):
-        _result(tmp_path, "cnn", "projection", 4, seed, 0.99 - seed * 0.001, 100)
+        _result(write_result, tmp_path, "projection", 4, seed, 0.99 - seed * 0.001, 100)
     tests = ar.architecture_comparisons(ar.load_architecture_results(str(tmp_path)))
     assert tests.set_index("method").loc["projection", "verdict"] in {
         "better", "no significant difference"}
@@ -148,84 +115,56 @@ def test_table_and_findings_follow_the_results(tmp_path):
         str(tmp_path))))["test accuracy"].iloc[0] == "91.00 ± 1.41%"
 
 
-def test_a_result_is_written_and_read_only_when_its_check_passes(tmp_path):
-    _result(tmp_path, "cnn", "lowrank", 4, 0, 0.8, 100)
-    path = tmp_path / "cnn-lowrank-r4-e3-seed0.json"
-    payload = read_architecture_result(str(path))
-    assert is_finished(str(path), read_architecture_result)
-    for field, value in (("test_accuracy", 80.0), ("parameters", 0), ("test_accuracy", None)):
-        with pytest.raises(ResultValueError, match=field):
-            write_result(str(tmp_path / "bad.json"), {**payload, field: value},
-                         check_architecture_result)
-        assert not (tmp_path / "bad.json").exists()  # nothing written
-    path.write_text(json.dumps({**payload, "inference": {"seconds": -1, "dense_seconds": 2}}))
-    assert not is_finished(str(path), read_architecture_result)
-    with pytest.raises(CorruptResultError, match="inference.seconds"):
+def test_each_model_and_dataset_is_its_own_block(tmp_path, write_result):
+    for architecture, dataset in (("cnn", "fashion_mnist"), ("cnn", "mnist"),
+                                  ("vit", "mnist")):
+        _result(write_result, tmp_path, "dense", None, 0, 0.9, 1000,
+                architecture=architecture, dataset=dataset)
+        _result(write_result, tmp_path, "posthoc", 4, 0, 0.8, 100,
+                architecture=architecture, dataset=dataset)
+    table = ar.architecture_table(ar.load_architecture_results(str(tmp_path)))
+    assert sorted(set(table["model"])) == ["CNN on Fashion-MNIST", "CNN on MNIST",
+                                           "ViT on MNIST"]
+    assert (table["seeds"] == 1).all()  # never one mean over two datasets
+
+
+def test_runs_of_one_row_with_different_settings_are_refused(tmp_path, write_result):
+    _result(write_result, tmp_path, "lowrank", 4, 0, 0.85, 100)
+    _result(write_result, tmp_path, "lowrank", 4, 1, 0.86, 100, batch_size=64)
+    with pytest.raises(MixedRecipeError, match="batch_size"):
         ar.load_architecture_results(str(tmp_path))
 
 
-def test_layer_costs_table_reads_one_run(tmp_path):
-    _result(tmp_path, "cnn", "finetune", 4, 0, 0.8, 100)
-    costs = ar.layer_costs_table(str(tmp_path), "cnn", "finetune", 4)
+def test_a_result_the_check_refuses_is_named(tmp_path, write_result):
+    _result(write_result, tmp_path, "lowrank", 4, 0, 0.85, 100)
+    path = tmp_path / "fashion_mnist-cnn-lowrank-r4-seed0.json"
+    payload = json.loads(path.read_text())
+    path.write_text(json.dumps({**payload, "inference": {"seconds": -1, "dense_seconds": 2}}))
+    with pytest.raises(CorruptResultError, match="inference.seconds"):
+        ar.load_architecture_results(str(tmp_path))
+    path.write_text(json.dumps({**payload, "layers": {"conv": {"type": "Conv2D"}}}))
+    with pytest.raises(CorruptResultError, match="macs"):
+        ar.load_architecture_results(str(tmp_path))
+
+
+def test_layer_costs_table_reads_one_run(tmp_path, write_result):
+    _result(write_result, tmp_path, "finetune", 4, 0, 0.8, 100)
+    costs = ar.layer_costs_table(str(tmp_path), "cnn", "fashion_mnist", "finetune", 4)
     assert costs.to_dict("records") == [{
         "layer": "conv", "type": "Conv2D", "compressed as": "Conv2D", "rank": 4,
         "parameters": "1,000", "compressed parameters": "100", "MACs": "500",
         "compressed MACs": "50"}]
-    assert ar.layer_costs_table(str(tmp_path), "vit", "finetune", 4).empty
+    assert ar.layer_costs_table(str(tmp_path), "vit", "fashion_mnist", "finetune", 4).empty
+    assert ar.layer_costs_table(str(tmp_path), "cnn", "mnist", "finetune", 4).empty
     # the run is found by the config its file holds, whatever the file's name
-    (tmp_path / "cnn-finetune-r4-e3-seed0.json").rename(tmp_path / "renamed.json")
-    assert ar.layer_costs_table(str(tmp_path), "cnn", "finetune", 4).equals(costs)
-    assert ar.layer_costs_table(str(tmp_path), "cnn", "finetune", 4, seed=1).empty
+    (tmp_path / "fashion_mnist-cnn-finetune-r4-seed0.json").rename(tmp_path / "renamed.json")
+    assert ar.layer_costs_table(str(tmp_path), "cnn", "fashion_mnist", "finetune",
+                                4).equals(costs)
+    assert ar.layer_costs_table(str(tmp_path), "cnn", "fashion_mnist", "finetune", 4,
+                                seed=1).empty
     (tmp_path / "stray.json").write_text('{"not": "a result"}')  # skipped, not a KeyError
-    assert ar.layer_costs_table(str(tmp_path), "cnn", "finetune", 4).equals(costs)
-
-
-@pytest.mark.slow
-def test_runs_resume_and_a_corrupt_result_is_run_again(tmp_path, monkeypatch):
-    results, cache = tmp_path / "results", tmp_path / "cache"
-    runs = [ArchitectureRun("cnn", method, rank, 0, epochs=2, train_size=500)
-            for method, rank in (("dense", None), ("posthoc", 3), ("finetune", 3))]
-    done = run_grid(runs, str(results), str(cache))
-    assert len(done) == 3 and all(is_finished(path, read_architecture_result) for path in done)
-    with open(done[1]) as stream:
-        payload = json.load(stream)
-    assert payload["parameters"] < payload["dense_parameters"]
-    assert payload["layers"]["conv_2"]["type"] == "LowRankConv2D"
-    assert payload["layers"]["conv_2"]["rank"] == 3
-    assert payload["inference"]["seconds"] > 0 and payload["provenance"]["commit"]
-    assert run_grid(runs, str(results), str(cache)) == []  # nothing redone
-    with open(done[2], "w") as stream:
-        stream.write('{"config": ')  # interrupted by hand
-    assert run_grid(runs, str(results), str(cache)) == [done[2]]
-    assert is_finished(done[2], read_architecture_result)
-    payload["test_accuracy"] = 97.5  # a value a result cannot hold: not finished, run again
-    with open(done[1], "w") as stream:
-        json.dump(payload, stream)
-    assert run_grid(runs, str(results), str(cache)) == [done[1]]
-
-
-@pytest.mark.parametrize("argv, text", [
-    (["--methods", "dense,tucker"], "received 'tucker'"),
-    (["--ranks", ""], "--ranks must list at least one value"),
-    (["--seeds", "0,0"], "--seeds lists [0] more than once"),
-    (["--rank", "4"], "unrecognized arguments: --rank"),  # no abbreviations
-    (["--ranks", "4,x"], "expected comma-separated integers"),
-])
-def test_bad_command_lines_exit_with_the_usage_before_training(argv, text, capsys, tmp_path):
-    with pytest.raises(SystemExit) as stop:
-        main(argv + ["--out", str(tmp_path / "out")])
-    assert stop.value.code == 2
-    assert text in capsys.readouterr().err
-    assert not (tmp_path / "out").exists()
-
-
-def test_an_output_that_cannot_be_written_is_refused_before_training(capsys, tmp_path):
-    blocker = tmp_path / "file"
-    blocker.write_text("")
-    with pytest.raises(SystemExit):
-        main(["--methods", "dense", "--ranks", "4", "--seeds", "0", "--out",
-              str(blocker / "results")])
-    assert "file" in capsys.readouterr().err
+    assert ar.layer_costs_table(str(tmp_path), "cnn", "fashion_mnist", "finetune",
+                                4).equals(costs)
 
 
 @pytest.mark.parametrize("build, rank", [(build_cnn, 10), (build_vit, 6)])

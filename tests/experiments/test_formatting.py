@@ -54,7 +54,14 @@ def test_readable_results_have_percent_short_commits_and_compact_ranks():
     assert (row["dataset"], row["size"], row["ranks"]) == (
         "Fashion-MNIST", "budget 100,000", "9 / out dense")
     assert row["test accuracy %"] == 87.01 and row["commit"] == "a" * 10
+    assert row["model"] == "MLP"  # a frame without architectures holds the MLP's runs
     assert readable_results(frame.iloc[0:0]).empty
+    # a narrowed CNN's width is a multiplier; the MLP's a count of units; MLP rows first
+    frame = pd.concat([frame.assign(architecture="cnn", width=0.3, method="small"),
+                       frame.assign(architecture="mlp", width=87.0, method="small")])
+    rows = readable_results(frame)
+    assert rows[["model", "ranks"]].values.tolist() == [["MLP", "width 87"],
+                                                       ["CNN", "width x0.3"]]
 
 
 def test_model_names_are_written_as_the_literature_writes_them():

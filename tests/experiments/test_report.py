@@ -104,6 +104,19 @@ def test_empty_results_give_empty_tables(tmp_path):
     assert isinstance(reference_table(accuracy_table(frame)), pd.DataFrame)
 
 
+def test_the_report_reads_the_architectures_it_is_asked_for(results, write_result):
+    write_result(results, "dense", 0, 0.9, 1000, architecture="cnn", dataset="fashion_mnist")
+    assert set(load_results(str(results))[0]["architecture"]) == {"mlp"}  # the MLP's report
+    both = load_results(str(results), architectures=("mlp", "cnn"))[0]
+    assert sorted(both["architecture"].unique()) == ["cnn", "mlp"] and len(both) == 9
+    cnn = load_results(str(results), architectures=["cnn"])[0]
+    assert cnn["dataset"].tolist() == ["fashion_mnist"]
+    for bad in ("mlp", (), ("resnet",), ("MLP",), None, [1]):
+        with pytest.raises(ValueError, match=f"received {bad!r}" if not isinstance(
+                bad, (tuple, list)) or not bad else "architectures"):
+            load_results(str(results), architectures=bad)
+
+
 def test_energy_and_budget_runs_stay_out_of_the_rank_table(results):
     write_json_atomic(results / "mnist-finetune-p500-seed0.json", {
         "config": {"dataset": "mnist", "method": "finetune", "rank": None, "energy": None,

@@ -60,11 +60,16 @@ def test_the_epochs_of_other_budgets_are_counted(tmp_path, sweep_results):
     assert [int(n) for n in re.findall(r"\d+", text)] == [10, 2, 30, 30]
 
 
-def test_every_result_page_and_csv_hold_one_readable_row_per_file(tmp_path, sweep_results):
+def test_every_result_page_and_csv_hold_one_readable_row_per_file(tmp_path, sweep_results,
+                                                                   write_result):
     reports = _reports(tmp_path, sweep_results)
+    # a CNN run of the grid is a result too (the landing page's tables stay the MLP's)
+    write_result(reports / "grid" / "results", "dense", 0, 0.9, 1000, architecture="cnn",
+                 dataset="fashion_mnist")
     write_site(str(reports))
     rows = list(csv.DictReader(open(reports / "results.csv", encoding="utf-8")))
     assert len(rows) == len(os.listdir(reports / "grid" / "results"))
+    assert [row["model"] for row in rows].count("CNN") == 1
     budget = next(row for row in rows if row["size"] == "budget 110" and row["method"] == "finetune")
     assert budget["dataset"] == "MNIST" and budget["test accuracy %"] in ("94.0", "94.1")
     page = (reports / "results.html").read_text()
