@@ -8,7 +8,7 @@ test accuracy of:
 
 - the model in Dense form (full kernels of rank k) as .keras and as TFLite float32 / int8;
 - Keras 3's own ``quantize("int8")`` of the Dense form;
-- the factorised model (svdnet.factorize) as .keras and as TFLite float32, dynamic-range
+- the factorized model (svdnet.factorize) as .keras and as TFLite float32, dynamic-range
   and full-integer int8 (post-training quantization calibrated on 500 training images).
 
 Sizes are compared with the Dense-form float32 TFLite file, which is exactly as large as
@@ -51,7 +51,7 @@ def main(argv=None):
                               train_size=args.train_size)
     run = experiments.train(data, config)
     projected = run.model
-    factorised = factorize(projected, args.rank, verbose=0)
+    factorized = factorize(projected, args.rank, verbose=0)
     calibration = data.x_train[:500]
 
     def keras_accuracy(model):
@@ -59,16 +59,16 @@ def main(argv=None):
 
     rows = {}
     rows["dense form, .keras"] = (keras_file_bytes(projected), keras_accuracy(projected))
-    for label, model in (("dense form", projected), ("factorised", factorised)):
+    for label, model in (("dense form", projected), ("factorized", factorized)):
         for quantization in ("float32", "dynamic", "int8"):
             lite = TFLiteModel(to_tflite(model, quantization, representative_data=calibration))
             rows[f"{label}, TFLite {quantization}"] = (
                 lite.size_bytes, lite.accuracy(data.x_test, data.y_test))
-    lite = TFLiteModel(to_tflite(factorised, "int8", representative_data=calibration,
+    lite = TFLiteModel(to_tflite(factorized, "int8", representative_data=calibration,
                                  per_channel=False))
-    rows["factorised, TFLite int8 per-tensor"] = (
+    rows["factorized, TFLite int8 per-tensor"] = (
         lite.size_bytes, lite.accuracy(data.x_test, data.y_test))
-    rows["factorised, .keras"] = (keras_file_bytes(factorised), keras_accuracy(factorised))
+    rows["factorized, .keras"] = (keras_file_bytes(factorized), keras_accuracy(factorized))
     quantized = keras.models.clone_model(projected)
     quantized.set_weights(projected.get_weights())
     quantized.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
@@ -77,11 +77,11 @@ def main(argv=None):
         keras_file_bytes(quantized), keras_accuracy(quantized))
 
     reference_bytes = rows["dense form, TFLite float32"][0]
-    reference_accuracy = rows["factorised, TFLite float32"][1]
+    reference_accuracy = rows["factorized, TFLite float32"][1]
     print(f"rank {args.rank}, {args.epochs} epochs, seed {args.seed}: "
           f"{projected.count_params():,} parameters in Dense form, "
-          f"{factorised.count_params():,} factorised "
-          f"({projected.count_params() / factorised.count_params():.1f}x fewer)")
+          f"{factorized.count_params():,} factorized "
+          f"({projected.count_params() / factorized.count_params():.1f}x fewer)")
     print(f"{'format':<45} {'bytes':>11} {'smaller':>8} {'accuracy':>9} {'vs fact. f32':>13}")
     for label, (size, accuracy) in rows.items():
         print(f"{label:<45} {size:>11,} {reference_bytes / size:>7.1f}x {accuracy:>9.4f} "
@@ -90,7 +90,7 @@ def main(argv=None):
         "config": {"rank": args.rank, "epochs": args.epochs, "seed": args.seed,
                    "train_size": args.train_size, "dataset": "mnist"},
         "parameters": {"dense_form": projected.count_params(),
-                       "factorised": factorised.count_params()},
+                       "factorized": factorized.count_params()},
         "formats": {label: {"bytes": size, "test_accuracy": accuracy}
                     for label, (size, accuracy) in rows.items()},
         "wall_seconds": time.perf_counter() - start,

@@ -1,8 +1,8 @@
-"""Inference speed: dense reference MLP against its rank-k factorisations, side by side.
+"""Inference speed: dense reference MLP against its rank-k factorizations, side by side.
 
     python benchmarks/inference.py [--ranks 10 20 50] [--rounds 5] [--min-seconds 0.5]
 
-For the dense 5x1024 MLP and its factorisations (svdnet.factorize) at each rank, measures
+For the dense 5x1024 MLP and its factorizations (svdnet.factorize) at each rank, measures
 in one process, one after another:
 
 - batch-1 latency (median of rounds, microseconds per call);

@@ -10,7 +10,7 @@ the harness's CNN and vision transformer) on the first 55,000 training images fo
 ``--epochs`` epochs, keeping the last 5,000 as a validation split (the split, the models
 and the compressors are those of :mod:`svdnet.experiments.post_training`, whose study adds
 fine-tuning and the small baselines); then, at each
-compression ratio, factorises it with one parameter budget (dense parameters / ratio)
+compression ratio, factorizes it with one parameter budget (dense parameters / ratio)
 three ways, with no training at all:
 
 - ``plain``: ``factorize(model, budget=...)``, the SVD of the weights alone;
@@ -22,7 +22,7 @@ three ways, with no training at all:
 Prints validation and test accuracy and the seconds each compression took (calibration
 pass and SVDs), and writes them with provenance to ``--out`` (default
 ``reports/post_training/<model>-<dataset>.json``) after each one. A ratio whose budget is
-below the model's smallest factorisation (rank 1 everywhere) is skipped, saying so. No choice is made on these numbers:
+below the model's smallest factorization (rank 1 everywhere) is skipped, saying so. No choice is made on these numbers:
 every configuration is reported.
 
 ``--summary`` reads result files and prints, per model and ratio, each mode's test
@@ -153,7 +153,7 @@ def main(argv=None):
             budget = int(total / ratio)
             try:
                 parameter_counts(model, budget=budget)
-            except ValueError as error:  # a budget below the model's smallest factorisation
+            except ValueError as error:  # a budget below the model's smallest factorization
                 print(f"  {ratio:>4g}x: skipped, {error}", flush=True)
                 continue
             for mode, options in MODES.items():
@@ -162,7 +162,7 @@ def main(argv=None):
                 compressed = factorize(model, budget=budget, verbose=0, **kwargs)
                 seconds = time.perf_counter() - start
                 counts = parameter_counts(model, budget=budget,
-                                          data=kwargs.get("data"))["factorised"]
+                                          data=kwargs.get("data"))["factorized"]
                 row = {"model": args.model, "dataset": args.dataset, "seed": seed,
                        "epochs": args.epochs, "ratio_asked": ratio, "budget": budget,
                        "parameters": int(compressed.count_params()),

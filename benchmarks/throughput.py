@@ -8,7 +8,7 @@ Measures the single-precision matrix-multiply peak (numpy's BLAS and TensorFlow,
 machine's rate drifts, so the higher of the two counts), then trains the reference
 5x1024 MLP on MNIST under several settings (the input pipeline, XLA compilation, steps
 per execution, batch size) and prints each setting's achieved training FLOP rate as a
-fraction of both peaks, and the factorised (rank-20 ``LowRankDense``) network's epoch
+fraction of both peaks, and the factorized (rank-20 ``LowRankDense``) network's epoch
 time against the dense one's. It then splits one XLA training step at batch 128 into its
 parts: the forward and backward pass alone, and the Adam update alone. Training FLOPs
 are counted analytically: 2 per multiply-add, forward plus the two backward products
@@ -176,7 +176,7 @@ def main(argv=None):
     for fast, slow in (("lowrank-r20", "keras-default"),
                        ("lowrank-r20-xla+tf.data", "xla+tf.data")):
         if fast in epoch_times and slow in epoch_times:
-            print(f"factorised / dense epoch time ({fast} / {slow}): "
+            print(f"factorized / dense epoch time ({fast} / {slow}): "
                   f"{epoch_times[fast] / epoch_times[slow]:.3f}")
     if breakdown:
         times, flops = breakdown

@@ -19,7 +19,7 @@
 # # Beyond the MLP: a CNN and a vision transformer
 #
 # svdnet compresses `Conv2D` and `EinsumDense` kernels as well as `Dense` ones: a Conv2D
-# kernel `(kh, kw, c_in, c_out)` is factorised through its `(kh·kw·c_in) x c_out` matrix into a
+# kernel `(kh, kw, c_in, c_out)` is factorized through its `(kh·kw·c_in) x c_out` matrix into a
 # convolution with k filters followed by a 1x1 one (the "weight SVD" of Zhang et al. 2016), and
 # the query, key, value and output projections of Keras' `MultiHeadAttention` through the
 # matrix their einsum equation defines. Two models, trained from scratch here:
@@ -31,9 +31,9 @@
 #
 # Every kernel layer is compressed at one rank k (a layer whose rank-k factors would not be
 # smaller stays as it is). The methods are those of the MLP report, on one budget of training
-# epochs: `projection` (the epoch-end SVD callback, then factorised), `lowrank` (factors from
+# epochs: `projection` (the epoch-end SVD callback, then factorized), `lowrank` (factors from
 # the SVD of the random initialisation, trained), `finetune` (dense for all but the last epoch,
-# then the factors for the last), `posthoc` (the trained dense model factorised, no further
+# then the factors for the last), `posthoc` (the trained dense model factorized, no further
 # training). `posthoc` and `finetune` start from the dense run of the same seed (its cached
 # weights). Inference time is `model.predict` on 2,048 test images in batches of 256, the best
 # of 5, timed in turns with a dense model of the same architecture in the same process
@@ -48,14 +48,14 @@
 #
 # **The simplest alternative, `small`:** the same model narrowed (every layer's filters or
 # units times one width multiplier; for the transformer its width, in steps of the 4 heads) to
-# the parameter count closest to the rank-k factorised model, trained from scratch like
+# the parameter count closest to the rank-k factorized model, trained from scratch like
 # `dense`. Its rows carry the rank whose size it matches; its own parameter count is in the
 # table. The findings test every compressed method against it at each rank with the report's
 # tools: Welch's t-test over the seeds, Benjamini-Hochberg's correction over all the
 # comparisons of this page, a difference counted at an adjusted p below 0.05
 # (`svdnet.experiments.architecture_report.architecture_comparisons`). They also give the
 # speed and MACs of `small` beside those of the compressed models: a narrowed network can be
-# faster than a factorised one of the same size.
+# faster than a factorized one of the same size.
 #
 # Produced by the grid, the same runner, sweep notebook, result files and "finished" rule as
 # the MLP's runs (`make architectures`: `python -m svdnet.experiments.grid --architectures cnn

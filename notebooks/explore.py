@@ -89,12 +89,12 @@ sweep = truncation_sweep(model, data.x_test, data.y_test, ranks)
 sweep.assign(dense_accuracy=dense_accuracy)
 
 # %% [markdown]
-# What must hold: truncation never adds parameters, the factorised size grows with the rank, and
+# What must hold: truncation never adds parameters, the factorized size grows with the rank, and
 # at the largest rank the truncated model is close to the dense one.
 
 # %%
-assert (sweep["factorised parameters"] <= sweep["parameters"]).all()
-assert sweep.sort_values("rank")["factorised parameters"].is_monotonic_increasing
+assert (sweep["factorized parameters"] <= sweep["parameters"]).all()
+assert sweep.sort_values("rank")["factorized parameters"].is_monotonic_increasing
 assert sweep["test accuracy"].iloc[-1] > 0.6
 print(f"checks passed for {len(sweep)} ranks")
 
@@ -102,7 +102,7 @@ print(f"checks passed for {len(sweep)} ranks")
 # NBVAL_IGNORE_OUTPUT
 figure, axes = plots.plt.subplots(1, 2, figsize=(11, 3.8))
 sns.lineplot(data=sweep, x="rank", y="test accuracy", marker="o", ax=axes[0])
-sns.lineplot(data=sweep, x="factorised parameters", y="test accuracy", marker="o", ax=axes[1])
+sns.lineplot(data=sweep, x="factorized parameters", y="test accuracy", marker="o", ax=axes[1])
 for axis in axes:
     axis.set_xscale("log")
     axis.axhline(dense_accuracy, color="grey", linestyle="--", linewidth=1, label="dense")

@@ -27,7 +27,7 @@
 # below, from the results.
 #
 # **Methods and options**, all given the same budget of training epochs and all tested as their
-# exported factorised model (each compressed kernel stored as rank-k factors), are defined in the
+# exported factorized model (each compressed kernel stored as rank-k factors), are defined in the
 # table under this introduction (the landing page shows the same definitions, from
 # `svdnet.experiments.findings.definitions`); an option is shown as a suffix of the method
 # (`lowrank+denseout+kd`), each run only where the *What ran* table says.
@@ -35,7 +35,7 @@
 # `posthoc` and `finetune` start from the dense run of the same seed (its weights saved as it
 # trains), which is what training them from scratch would give: a run is repeatable on one
 # machine under svdnet's execution rule (one thread per run, *Reproducibility* below), and the
-# tests check that reuse and retraining agree. Where the output layer is factorised is
+# tests check that reuse and retraining agree. Where the output layer is factorized is
 # printed below, from `svdnet.factorization_plan` on the reference model.
 
 # %% tags=["parameters"]
@@ -73,7 +73,7 @@ for problem in problems:
     print("SKIPPED:", problem)
 PERCENT = {"mean": "{:.2%}", "std": "{:.2%}", "accuracy": "{:.2%}", "svdnet": "{:.2%}",
            "svdnet std": "{:.2%}", "small": "{:.2%}", "small std": "{:.2%}",
-           "factorised parameters": "{:,.0f}", "parameters": "{:,.0f}",
+           "factorized parameters": "{:,.0f}", "parameters": "{:,.0f}",
            "small parameters": "{:,.0f}", "compression": "{:.1f}x", "value": "{:g}",
            "vs dense (pp)": "{:+.2f}", "difference (pp)": "{:+.2f}"}
 
@@ -108,7 +108,7 @@ display(Markdown("\n".join("- " + sentence for sentence in
 # ## Against a plain network trained small
 #
 # The simplest alternative to compressing the big network is to train a small one. `small` is
-# the reference MLP narrowed to about the parameter count of the factorised model of each rank
+# the reference MLP narrowed to about the parameter count of the factorized model of each rank
 # or budget, trained with the same recipe and epochs. Every SVD configuration (a method with
 # its options, at a rank or budget) is set on its own against `small` at the same rank or
 # budget, with the same output layer and teacher: no best variant is picked first, since the
@@ -175,7 +175,7 @@ if len(table):
 #
 # Mean ± standard deviation of the test accuracy (10,000 test images) over seeds, with the
 # number of seeds in brackets; *parameters* and *compression* are those of the exported
-# factorised model against the dense network (`small` is sized to match them).
+# factorized model against the dense network (`small` is sized to match them).
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -185,19 +185,19 @@ for dataset in dataset_order(table["dataset"]):
                                  zip(part["mean"], part["std"], part["seeds"])])
     plain = part[part["method"].isin(METHODS)]
     wide = plain.pivot_table(index="rank", columns="method", values="accuracy", aggfunc="first")
-    sizes = (plain[plain["method"].isin(report.SVD_METHODS)]  # the factorised models' sizes
-             .groupby("rank")[["factorised parameters", "compression"]].max())
+    sizes = (plain[plain["method"].isin(report.SVD_METHODS)]  # the factorized models' sizes
+             .groupby("rank")[["factorized parameters", "compression"]].max())
     wide = wide.join(sizes.loc[sizes.index > 0]).reset_index()
     wide["rank"] = ["dense" if r == 0 else r for r in wide["rank"]]
     display(Markdown(f"**{dataset_name(dataset)}**"))
     display(wide.style.hide(axis="index").format(
-        {"factorised parameters": "{:,.0f}", "compression": "{:.1f}x"}, na_rep=""))
+        {"factorized parameters": "{:,.0f}", "compression": "{:.1f}x"}, na_rep=""))
     options = part[~part["method"].isin(METHODS)]
     if len(options):
         display(Markdown(f"**{dataset_name(dataset)}, methods with options** (their own sizes)"))
-        show(options[["rank", "method", "accuracy", "factorised parameters", "compression"]]
+        show(options[["rank", "method", "accuracy", "factorized parameters", "compression"]]
              .sort_values(["rank", "method"]), defaults=False,
-             **{"factorised parameters": "{:,.0f}", "compression": "{:.1f}x"})
+             **{"factorized parameters": "{:,.0f}", "compression": "{:.1f}x"})
 
 # %% [markdown]
 # ## The reference rank next to the dense baseline
@@ -227,7 +227,7 @@ if len(table):
         dense = part.loc[part["method"] == "dense", "mean"]
         top = dense.iloc[0] if len(dense) else part["mean"].max()
         close = part[(part["method"] != "dense") & (part["mean"] > top - 0.05)]
-        sns.lineplot(data=close, x="factorised parameters", y="mean", hue="method",
+        sns.lineplot(data=close, x="factorized parameters", y="mean", hue="method",
                      hue_order=plots.method_order(close["method"]),
                      palette=plots.method_colours(close["method"]),
                      style="method", markers=True, ax=axis)
@@ -280,11 +280,11 @@ if len(selection):
     figure, axes = plt.subplots(1, len(datasets), figsize=(6.5 * len(datasets), 4.2), squeeze=False)
     for axis, dataset in zip(axes[0], datasets):
         part = selection[selection["dataset"] == dataset]
-        uniform = part[part["choice"] == "rank"].sort_values("factorised parameters")
-        axis.plot(uniform["factorised parameters"], uniform["mean"], marker="o", label="one rank")
+        uniform = part[part["choice"] == "rank"].sort_values("factorized parameters")
+        axis.plot(uniform["factorized parameters"], uniform["mean"], marker="o", label="one rank")
         for choice, marker in (("energy", "s"), ("budget", "^")):
             chosen = part[part["choice"] == choice]
-            axis.scatter(chosen["factorised parameters"], chosen["mean"], marker=marker, s=70,
+            axis.scatter(chosen["factorized parameters"], chosen["mean"], marker=marker, s=70,
                          label=f"by {choice}", zorder=3)
         dense = table[(table["dataset"] == dataset) & (table["method"] == "dense")]
         if len(dense):
@@ -360,7 +360,7 @@ if len(times):
 # grid ran in several sittings, so this is the sum of its runs, not one stopwatch). Runs that
 # reuse a cached dense training count only their own time in *wall h*; each dense training
 # counts once, in the `dense` row. *reused dense h* is the dense training they reused, from the
-# dense runs' stored epoch times: the dense epochs before `finetune` factorises, all ten for
+# dense runs' stored epoch times: the dense epochs before `finetune` factorizes, all ten for
 # `posthoc`, and the teacher's training for a `+kd` run; *h if run alone* adds it, what the
 # method costs without the cache. Papermill's start-up of each notebook (a few seconds) is not
 # included.
@@ -390,7 +390,7 @@ display(Markdown("\n\n".join(findings.conclusions(frame, reference_rank, toleran
 
 # %% [markdown]
 # **Reading the conclusions.** `posthoc` shows what truncating a trained network costs with no
-# retraining; where the methods that train with the factorisation are better than it, and where
+# retraining; where the methods that train with the factorization are better than it, and where
 # they are not, is in the tests above. `projection`'s own training accuracy is not its test accuracy at small ranks: test the
 # exported model. The budget allocation maximises kept energy, which can starve a late layer at
 # the smallest budgets (a bottleneck the energy objective does not see); its ranks are in the

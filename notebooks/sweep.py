@@ -34,7 +34,7 @@ energy: float = None  # instead of rank: per layer, the smallest rank keeping th
 budget: int = None  # instead of rank: the exported model's parameter count; ranks keep the most spectral energy within it
 dataset: str = "mnist"  # TFDS dataset: "mnist" or "fashion_mnist"
 architecture: str = "mlp"  # the model: "mlp" (depth x width below), "cnn" (three Conv2D blocks, Dense(128)) or "vit" (a two-block vision transformer)
-method: str = "projection"  # "dense", "projection" (rank-k SVD after every epoch), "posthoc" (once after training), "finetune" (factorise, then train the factors), "lowrank" (train factors from scratch) or "small" (a plain MLP as narrow as the rank's factorised model)
+method: str = "projection"  # "dense", "projection" (rank-k SVD after every epoch), "posthoc" (once after training), "finetune" (factorize, then train the factors), "lowrank" (train factors from scratch) or "small" (a plain MLP as narrow as the rank's factorized model)
 ranks: list = []  # several ranks to run one after another (one result each); with energies and budgets empty, just the rank above
 energies: list = []  # several energy thresholds to run one after another
 budgets: list = []  # several parameter budgets to run one after another
@@ -49,7 +49,7 @@ every: int = 1  # project every `every` epochs (and always after the last one), 
 finetune_epochs: int = 2  # finetune method: of the epochs, how many train the factors (the rest train dense)
 jit_compile: bool = True  # compile the training step with XLA
 pipeline: str = "tf.data"  # input pipeline: "tf.data" (cached, prefetched) or "numpy"
-output_layer: str = "auto"  # compressed methods: "auto" factorises the output layer too where its factors are smaller, "dense" keeps it (small: the size it matches)
+output_layer: str = "auto"  # compressed methods: "auto" factorizes the output layer too where its factors are smaller, "dense" keeps it (small: the size it matches)
 distill: float = 0.0  # finetune, lowrank and small: weight in [0, 1) of the dense teacher's softened outputs in the loss (0 is off); the teacher is the dense run of the same seed
 temperature: float = 4.0  # softmax temperature of the distillation, above 0
 weight_decay: float = 0.0  # lowrank: Frobenius decay, this times the squared Frobenius norm of each product U V added to the loss
@@ -120,15 +120,15 @@ print(f"quick mode: {quick}; trained on {experiment.payload['data']['train_examp
 # ## Dense against compressed
 #
 # Test accuracy and loss on the 10,000 test images. Every compressed model is tested as its
-# exported factorised form (rank-k factors `U·sqrt(S)`, `sqrt(S)·V^T` where that is smaller than
-# the kernel). *parameters* counts the dense network; *factorised parameters* the exported model;
+# exported factorized form (rank-k factors `U·sqrt(S)`, `sqrt(S)·V^T` where that is smaller than
+# the kernel). *parameters* counts the dense network; *factorized parameters* the exported model;
 # *compression* is their ratio.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 comparison_table(experiments).style.format(
     {"test accuracy": "{:.4f}", "test loss": "{:.4f}", "parameters": "{:,}",
-     "factorised parameters": "{:,}", "compression": "{:.1f}x", "train s": "{:.1f}",
+     "factorized parameters": "{:,}", "compression": "{:.1f}x", "train s": "{:.1f}",
      "svd s": "{:.2f}"}
 )
 

@@ -195,7 +195,7 @@ class SVDProjection(keras.callbacks.Callback):
     def set_model(self, model):
         super().set_model(model)
         # Resolve the layers and check the request now, so that an unknown name, a rank
-        # below a factorised layer's or a budget that cannot be met fails before training.
+        # below a factorized layer's or a budget that cannot be met fails before training.
         if self.request.kind == "rank" and self.layer_names is None:
             check_factorized_ranks(model, self.request.rank)
         self._layers, unsupported = select_layers(model, self.layer_names)

@@ -120,7 +120,7 @@ def keras_file_bytes(model: keras.Model) -> int:
     """Size in bytes of ``model`` saved as a ``.keras`` file for inference.
 
     The model is saved uncompiled (weights and architecture, no optimizer state), so a
-    trained model and a freshly factorised one are measured alike.
+    trained model and a freshly factorized one are measured alike.
     """
     # from_config builds an uncompiled copy (clone_model would compile it and save the
     # optimizer's slots too, tripling a trained model's file).

@@ -1,7 +1,7 @@
 """The size of a kernel stored as rank-k factors, and the break-even rank.
 
-The one place where the arithmetic of a factorisation lives: parameter counts, rank
-selection, the factorisation plan, multiply-accumulate counts and the experiment
+The one place where the arithmetic of a factorization lives: parameter counts, rank
+selection, the factorization plan, multiply-accumulate counts and the experiment
 harness all call these functions.
 """
 

@@ -45,7 +45,7 @@ class LayerPlan:
         name: Layer key.
         shape: The kernel's matrix shape ``(m, n)`` (see :mod:`svdnet.kernels`).
         rank: Rank of the factors, or ``None`` when the layer stays as it is.
-        reason: Why it stays as it is (``""`` when factorised).
+        reason: Why it stays as it is (``""`` when factorized).
     """
 
     name: str
@@ -62,7 +62,7 @@ def factorization_plan(model: keras.Model, rank=None, layers=None, energy=None,
 
     The ranks come from exactly one of ``rank``, ``energy`` or ``budget`` (see
     :func:`svdnet.rank_selection.rank_request`; energy and budget take each kernel's
-    exact SVD). A layer is factorised only when ``k * (m + n) < m * n`` with
+    exact SVD). A layer is factorized only when ``k * (m + n) < m * n`` with
     ``k = min(rank, m, n)``; at or above that break-even rank the two factors would
     hold more numbers than the kernel, so the layer stays Dense.
 
@@ -75,7 +75,7 @@ def factorization_plan(model: keras.Model, rank=None, layers=None, energy=None,
             ``None`` for all. Defaults to ``None``.
         energy: Per layer, keep the smallest rank with this fraction of the squared
             singular values. Defaults to ``None``.
-        budget: Parameter count of the whole factorised model. Defaults to ``None``.
+        budget: Parameter count of the whole factorized model. Defaults to ``None``.
         conv_scheme: How a Conv2D kernel is read as a matrix, ``"weight"`` or
             ``"spatial"`` (see :mod:`svdnet.kernels`). Defaults to ``"weight"``.
         data: Calibration inputs, as for :func:`factorize`: energy and budget then
@@ -100,7 +100,7 @@ def factorization_plan(model: keras.Model, rank=None, layers=None, energy=None,
 
 
 def _checked_request(model, layers, rank, energy, budget):
-    """The validated rank request; one rank below a factorised layer's is refused
+    """The validated rank request; one rank below a factorized layer's is refused
     (:func:`svdnet.layers.check_factorized_ranks`)."""
     request = rank_request(rank, energy, budget)
     if request.kind == "rank" and layers is None and isinstance(model, keras.Model):
@@ -193,7 +193,7 @@ def factorize(
         model: A built Sequential or functional Keras model.
         rank: Target rank k, a positive integer, or a mapping of layer name to rank.
             Defaults to ``None``: rank 20 unless ``energy`` or ``budget`` is given.
-        layers: Names of the Dense, Conv2D and EinsumDense layers to factorise, or
+        layers: Names of the Dense, Conv2D and EinsumDense layers to factorize, or
             ``None`` for all. Defaults to ``None``.
         svd_method: SVD backend, ``"exact"``, ``"auto"`` or ``"randomized"`` (see
             :func:`svdnet.svd.truncated_svd`). A one-off export takes the optimal
@@ -203,11 +203,11 @@ def factorize(
         verbose: 1 prints the layers left Dense and why; 0 is silent. Defaults to 1.
         energy: Per layer, the smallest rank keeping this fraction (``0 < energy <= 1``)
             of the squared singular values. Defaults to ``None``.
-        budget: Parameter count of the whole factorised model; ranks keep the most
+        budget: Parameter count of the whole factorized model; ranks keep the most
             spectral energy within it. Defaults to ``None``.
         return_plan: Also return the plan, a list of :class:`LayerPlan`. Defaults to
             ``False``.
-        conv_scheme: How a Conv2D kernel is read as a matrix and factorised,
+        conv_scheme: How a Conv2D kernel is read as a matrix and factorized,
             ``"weight"`` or ``"spatial"``. Defaults to ``"weight"``.
         data: Calibration inputs for a data-aware truncation, or ``None`` for the SVD
             of the weights alone: an array of inputs, a tuple ``(x, y)`` or ``(x, y,
@@ -267,7 +267,7 @@ def factorize(
                if plan[key].rank is not None}
     key_of = {id(layer): key for key, layer in layer_map(model).items()}
     parents = parent_map(model)
-    # A MultiHeadAttention is rebuilt with the ranks of its factorised projections.
+    # A MultiHeadAttention is rebuilt with the ranks of its factorized projections.
     attention_ranks = {}
     for key in factors:
         parent = parents.get(id(selected[key]))
@@ -339,7 +339,7 @@ def _rebuilt(layer):
             f"factorize rebuilds every layer of the model from its config, and layer "
             f"{layer.name!r} ({type(layer).__name__}) cannot be rebuilt: {error}. Give "
             "it a get_config() whose entries its __init__ accepts (and **kwargs for the "
-            "base Layer's arguments), or factorise a model without it.") from error
+            "base Layer's arguments), or factorize a model without it.") from error
 
 
 def own_weights(layer) -> list:

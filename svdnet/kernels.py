@@ -8,7 +8,7 @@ matrix of the *spatial* scheme (Jaderberg et al. 2014: a ``kh x 1`` Conv2D with 
 filters followed by a ``1 x kw`` one). An ``EinsumDense`` kernel is read through its
 equation: the axes it contracts with the input become rows, the axes it adds to the
 output columns. Everything downstream (rank choice, budgets, break-even rank, parameter
-counts) works on these matrices, so a rank-k factorisation of any of them holds
+counts) works on these matrices, so a rank-k factorization of any of them holds
 ``k * (m + n)`` numbers.
 
 This module is the one place that knows how each layer type's kernel maps to and from

@@ -193,7 +193,7 @@ def skip_reason(layer, factorizing: bool = False, ancestors=()) -> str | None:
 
 
 def unsupported_reason(layer) -> str:
-    """Says why a layer's kernel cannot be projected or factorised (``""`` if it can).
+    """Says why a layer's kernel cannot be projected or factorized (``""`` if it can).
 
     Keras' ``quantize(...)`` stores integer codes and scales instead of a float kernel,
     and ``enable_lora(rank)`` freezes the kernel and trains a low-rank update beside it;
@@ -230,7 +230,7 @@ def unfactorizable_reason(layer, ancestors=()) -> str:
     Args:
         layer: The layer.
         ancestors: The models and layers that hold it, innermost first, without the
-            model being factorised. Defaults to ``()`` (a layer of the model itself).
+            model being factorized. Defaults to ``()`` (a layer of the model itself).
 
     One part of :func:`skip_reason`.
     """
@@ -315,8 +315,8 @@ def select_layers(model: keras.Model, names: Iterable[str] | None = None,
         if reason is None:
             selected[key] = layer
         elif names is not None:
-            # "factorised" when the layer could be projected, but not stored as factors
-            verb = "factorised" if factorizing and skip_reason(layer) is None else "compressed"
+            # "factorized" when the layer could be projected, but not stored as factors
+            verb = "factorized" if factorizing and skip_reason(layer) is None else "compressed"
             raise ValueError(f"Layer {key!r} cannot be {verb}: {reason}.")
         else:
             skipped[key] = reason
@@ -334,24 +334,24 @@ def other_layer_reason(layer) -> str:
     part of :func:`skip_reason`."""
     if isinstance(layer, (keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D)):
         return ("it is a depthwise convolution: one small filter per input channel, no "
-                "matrix across channels to factorise")
+                "matrix across channels to factorize")
     if isinstance(layer, (keras.layers.SeparableConv1D, keras.layers.SeparableConv2D)):
-        return ("it is a separable convolution, already factorised into a depthwise and a "
+        return ("it is a separable convolution, already factorized into a depthwise and a "
                 "pointwise convolution")
     if isinstance(layer, (keras.layers.Conv1D, keras.layers.Conv3D, keras.layers.Conv1DTranspose,
                           keras.layers.Conv2DTranspose, keras.layers.Conv3DTranspose)):
-        return f"svdnet factorises Conv2D kernels, not {type(layer).__name__} ones"
+        return f"svdnet factorizes Conv2D kernels, not {type(layer).__name__} ones"
     if isinstance(layer, keras.layers.RNN):
         return (f"it is a recurrent layer ({type(layer).__name__}): its kernels are stacks of "
-                "gate matrices used inside the recurrent cell, which svdnet does not factorise")
+                "gate matrices used inside the recurrent cell, which svdnet does not factorize")
     if isinstance(layer, LOW_RANK_LAYERS):
         return (f"it is already stored as rank-{layer.rank} factors "
-                f"({type(layer).__name__}); svdnet does not factorise factors again")
+                f"({type(layer).__name__}); svdnet does not factorize factors again")
     return ""
 
 
 def check_factorized_ranks(model: keras.Model, rank: int) -> None:
-    """Refuses one rank for a model whose factorised layers keep a higher one.
+    """Refuses one rank for a model whose factorized layers keep a higher one.
 
     Layers already stored as factors (:data:`LOW_RANK_LAYERS`) are left as they are by
     the callback and ``factorize``; asking for a lower rank than theirs would leave them
@@ -369,6 +369,6 @@ def check_factorized_ranks(model: keras.Model, rank: int) -> None:
     if above:
         raise ValueError(
             f"Layer(s) {above} of model {model.name!r} are already stored as factors of "
-            f"a higher rank than the rank {rank} asked for, and svdnet does not factorise "
-            f"factors again. Factorise the original (uncompressed) model at rank {rank}, "
+            f"a higher rank than the rank {rank} asked for, and svdnet does not factorize "
+            f"factors again. Factorize the original (uncompressed) model at rank {rank}, "
             "or name the layers to compress with layers=[...].")

@@ -20,11 +20,11 @@ class LowRankDense(LowRankLayer):
 
     :func:`svdnet.factorize` builds these from trained Dense layers, with
     ``U = U_k sqrt(S_k)`` and ``V = sqrt(S_k) V_k^T`` from the truncated SVD. Both factors
-    are trainable, so a factorised model can be fine-tuned directly.
+    are trainable, so a factorized model can be fine-tuned directly.
 
     Args:
         units: Output size, a positive integer.
-        rank: Inner dimension k of the factorisation, a positive integer.
+        rank: Inner dimension k of the factorization, a positive integer.
         activation: Activation function, as for ``Dense``. Defaults to ``None`` (linear).
         use_bias: Whether the layer adds a bias. Defaults to ``True``.
         u_initializer: Initializer of ``U``. Defaults to ``"glorot_uniform"``.

@@ -25,7 +25,7 @@ class LowRankLayer(keras.layers.Layer):
     factor and ``v`` its ``k x n`` right one, reshaped to the layer's layout.
 
     Args:
-        rank: Inner dimension k of the factorisation, a positive integer.
+        rank: Inner dimension k of the factorization, a positive integer.
         activation: Activation function. Defaults to ``None`` (linear).
         u_initializer: Initializer of ``u``. Defaults to ``"glorot_uniform"``.
         v_initializer: Initializer of ``v``. Defaults to ``"glorot_uniform"``.

@@ -31,7 +31,7 @@ class RankRequest:
         rank: One rank for every layer (an int), or a mapping of layer name to rank.
         energy: Fraction ``0 < energy <= 1`` of each layer's squared singular values to
             keep, with the smallest rank that does.
-        budget: Parameter count of the whole factorised model.
+        budget: Parameter count of the whole factorized model.
     """
 
     rank: int | dict | None = None
@@ -69,7 +69,7 @@ def rank_request(rank=None, energy=None, budget=None) -> RankRequest:
     Args:
         rank: A positive int, or a non-empty mapping of layer name to positive int.
         energy: A number with ``0 < energy <= 1``.
-        budget: A positive int: the total parameter count of the factorised model.
+        budget: A positive int: the total parameter count of the factorized model.
 
     Returns:
         A :class:`RankRequest`.

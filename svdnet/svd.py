@@ -32,7 +32,7 @@ class _BackendDefault(str):
 DEFAULT_BACKEND = _BackendDefault("exact")
 """The SVD backend of one decomposition (:func:`truncated_svd`, :func:`project`,
 :func:`svdnet.factorize`): exact LAPACK, whose rank-k kernels are the optimal ones
-(Eckart-Young) and depend on no seed; a model is factorised once, in under a second per
+(Eckart-Young) and depend on no seed; a model is factorized once, in under a second per
 1024 x 1024 kernel."""
 
 PROJECTION_BACKEND = _BackendDefault("auto")

@@ -66,7 +66,7 @@ def truncation_sweep(model: keras.Model, x, y, ranks, layers=None, batch_size: i
 
     Returns:
         One row per rank: ``rank``, ``test accuracy``, ``test loss``, ``parameters``
-        (dense), ``factorised parameters``, ``compression`` and ``mean energy kept``.
+        (dense), ``factorized parameters``, ``compression`` and ``mean energy kept``.
     """
     ranks = [check_rank(rank) for rank in ranks]
     selected = kernel_layer_map(model, layers)
@@ -90,7 +90,7 @@ def truncation_sweep(model: keras.Model, x, y, ranks, layers=None, batch_size: i
                 "test accuracy": float(accuracy),
                 "test loss": float(loss),
                 "parameters": counts["dense"],
-                "factorised parameters": counts["factorised"],
+                "factorized parameters": counts["factorized"],
                 "compression": counts["ratio"],
                 "mean energy kept": float(np.mean(energies)) if energies else 1.0,
             })

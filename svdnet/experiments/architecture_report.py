@@ -50,7 +50,7 @@ def load_architecture_results(results_dir: str) -> pd.DataFrame:
     """
     frame = load_results(results_dir, architectures=ARCHITECTURES)[0]
     frame = frame.rename(columns={"parameters": "dense parameters"}).rename(
-        columns={"factorised parameters": "parameters"})
+        columns={"factorized parameters": "parameters"})
     frame["model"] = [model_title(a, d) for a, d in zip(frame["architecture"], frame["dataset"])]
     return frame
 

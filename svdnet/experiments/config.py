@@ -38,17 +38,17 @@ METHODS = ("dense", "projection", "posthoc", "finetune", "lowrank", "small")
 - ``projection``: rank-k SVD projection of every Dense kernel at the end of every epoch
   (the reference experiment);
 - ``posthoc``: train dense for ``epochs``, truncate once at the end, no retraining;
-- ``finetune``: train dense for ``epochs - finetune_epochs``, factorise at rank k, then
+- ``finetune``: train dense for ``epochs - finetune_epochs``, factorize at rank k, then
   train the factors for ``finetune_epochs``;
-- ``lowrank``: train the factorised network (``LowRankDense`` layers) from scratch for
+- ``lowrank``: train the factorized network (``LowRankDense`` layers) from scratch for
   ``epochs``; its factors start as the rank-k truncated SVD of the dense initialisation.
 
 - ``small``: the simplest alternative to compression, a plain network trained small from
   the start: the reference MLP narrowed (same depth) to the width whose parameter count
-  is closest to the factorised model of the same rank or budget (see
+  is closest to the factorized model of the same rank or budget (see
   :func:`small_width`), trained like ``dense``.
 
-Every compressed method is tested as its exported factorised model (:func:`svdnet.factorize`).
+Every compressed method is tested as its exported factorized model (:func:`svdnet.factorize`).
 """
 
 BUDGET_EPOCHS = 10
@@ -92,7 +92,7 @@ class RunConfig:
         width: Units per hidden layer of the ``"mlp"``, >= 1 (likewise). Defaults to 1024.
         seed: Seed of weights, shuffling and the randomized SVD. Defaults to 0.
         train_size: Training examples to use, 0 for the whole split. Defaults to 0.
-        svd_method: SVD backend of the projection and the factorisation. Defaults to
+        svd_method: SVD backend of the projection and the factorization. Defaults to
             :data:`svdnet.svd.DEFAULT_BACKEND`, ``"exact"`` (the grid runner's flag
             defaults to :data:`svdnet.svd.PROJECTION_BACKEND`).
         every: Project every ``every`` epochs. Defaults to 1.
@@ -372,7 +372,7 @@ def compressed_shapes(config: RunConfig) -> dict:
 
 
 def target_parameters(config: RunConfig) -> int:
-    """The parameter count of the factorised model that ``config``'s rank or budget asks
+    """The parameter count of the factorized model that ``config``'s rank or budget asks
     for, before training: what the ``small`` baseline is sized to.
 
     For a rank (or a per-layer map) it is the count of the exported model, each kernel
@@ -413,7 +413,7 @@ def small_width(config: RunConfig) -> int | float:
 
 def _check_ranks_fit_the_model(config: RunConfig) -> None:
     """A per-layer rank map must name the model's layers within their sizes, and a budget
-    must allow the smallest factorised model: both are known before training."""
+    must allow the smallest factorized model: both are known before training."""
     request = rank_request(**config.rank_choice)
     shapes, fixed = model_layout(config)
     if config.method == "small":

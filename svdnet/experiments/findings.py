@@ -166,7 +166,7 @@ def truncating_once(frame: pd.DataFrame, tolerance: float = 1.0) -> str:
     """How far truncating the trained dense network once (``posthoc``) holds: the lowest
     rank from which it stays within ``tolerance`` points of dense and what it gives below;
     then, from the tests of :func:`svdnet.experiments.report.comparisons`, at which ranks
-    the methods that train with the factorisation are better than it, and at which
+    the methods that train with the factorization are better than it, and at which
     none is."""
     clauses = []
     tests = comparisons(frame)
@@ -193,7 +193,7 @@ def truncating_once(frame: pd.DataFrame, tolerance: float = 1.0) -> str:
             better = [f"{value:g}" for value, verdicts in ranks.items() if "better" in verdicts]
             none = [f"{value:g}" for value, verdicts in ranks.items() if "better" not in verdicts]
             worse = part[part["verdict"] == "worse"]
-            clause += ("; a method that trains with the factorisation is better than it at "
+            clause += ("; a method that trains with the factorization is better than it at "
                        + (f"rank{'s' if len(better) > 1 else ''} {_join(better)}" if better
                           else "no rank"))
             if none:
@@ -301,7 +301,7 @@ def _configuration(method, choice, value, parameters, mean, std) -> str:
 def budget_against_uniform(frame: pd.DataFrame) -> str:
     """``finetune`` with budget-chosen ranks against ``finetune`` with one rank for every
     layer at the nearest size, with both models' real parameter counts (the uniform
-    model's output layer is factorised at small ranks, so the two sizes can differ), from
+    model's output layer is factorized at small ranks, so the two sizes can differ), from
     the tests of :func:`svdnet.experiments.report.comparisons`."""
     tests = comparisons(frame)
     tests = tests[tests["question"] == "budget against one rank"]
@@ -386,7 +386,7 @@ def build_cost(frame: pd.DataFrame, reused: pd.Series | None = None) -> str:
         borrowed = borrowed[borrowed["reused dense h"] > 0]
         if len(borrowed):
             text += (" Not in those times: the dense training some runs start from instead of "
-                     "doing it (the dense epochs before `finetune` factorises, all of them for "
+                     "doing it (the dense epochs before `finetune` factorizes, all of them for "
                      "`posthoc`, the teacher of a `+kd` run), from the dense runs' stored epoch "
                      "times: " + ", ".join(
                          f"`{method}` {row['reused dense h']:.1f} h more "
@@ -591,7 +591,7 @@ def definitions(frame: pd.DataFrame) -> list[tuple[str, str]]:
                        "of the dense initialisation)")),
         ("`small`", ("no SVD: the same depth narrowed to the compressed model's parameter "
                      "count, trained from scratch like `dense`")),
-        ("rank k", "every layer factorised with its top k singular vectors"),
+        ("rank k", "every layer factorized with its top k singular vectors"),
         ("budget", ("a parameter count for the whole network; each layer's rank is chosen "
                     "to fit it, shared by spectral energy")),
         ("Nx", "the dense network's parameters over the exported model's"),
@@ -641,10 +641,10 @@ def variants(frame: pd.DataFrame) -> str:
         items = []
         for (rank, base), _ in varied.groupby(["rank", "base"]):
             rows = part[(part["rank"] == rank) & (part["base"] == base)].sort_values(
-                ["factorised parameters", "method"])
+                ["factorized parameters", "method"])
             items.append(f"rank {rank} " + ", ".join(
                 f"`{row['method']}` {accuracy_text(row['mean'], row['std'])} "
-                f"({row['factorised parameters']:,.0f} parameters)" for _, row in rows.iterrows()))
+                f"({row['factorized parameters']:,.0f} parameters)" for _, row in rows.iterrows()))
         if items:
             clauses.append(f"on {dataset_name(dataset)}: " + "; ".join(items))
     if not clauses:

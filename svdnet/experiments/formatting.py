@@ -87,7 +87,7 @@ def size_text(choice: str, value: float) -> str:
 
 
 def ranks_text(chosen_ranks, width: float = np.nan) -> str:
-    """The ranks of a factorised model, hidden layers first, then the output layer:
+    """The ranks of a factorized model, hidden layers first, then the output layer:
     ``{"hidden_1": 10, ..., "output": None}`` -> ``"10-10-10-10-10 / out dense"``. A plain
     narrowed network (``width`` given) reads ``"width 87"``; no ranks read ``""``.
 
@@ -138,7 +138,7 @@ def readable_results(frame: pd.DataFrame) -> pd.DataFrame:
         "seed": frame["seed"].astype(int),
         "test accuracy %": (100 * frame["test accuracy"]).round(2),
         "train accuracy %": (100 * frame["train accuracy"].astype(float)).round(2),
-        "parameters": frame["factorised parameters"].astype(int),
+        "parameters": frame["factorized parameters"].astype(int),
         "compression": frame["compression"].round(1),
         "ranks": [ranks_text(ranks, width) if architecture == "mlp" or pd.isna(width)
                   else f"width x{width:g}" for ranks, width, architecture

@@ -4,8 +4,10 @@ Result files written before every run option existed store only the fields their
 of :class:`svdnet.experiments.config.RunConfig` had. The migration writes each file's
 :func:`svdnet.experiments.config.full_config` (the missing fields at their defaults, which
 is what those runs trained with) into its ``config`` and ``run.config``, so that a run's
-identity is read from its file, never from its name. Nothing else in a file changes, a
-file already whole is left untouched, and running it twice changes nothing more.
+identity is read from its file, never from its name. It also renames the parameter
+counts' key ``factorised`` (the British spelling files were written with) to
+``factorized``, the one spelling of the code. Nothing else in a file changes, a file
+already migrated is left untouched, and running it twice changes nothing more.
 
     python -m svdnet.experiments.migration reports/grid/results reports/grid/earlier/results
 
@@ -19,6 +21,7 @@ parameters from the page:
 
 from __future__ import annotations
 
+import copy
 import glob
 import os
 import re
@@ -50,15 +53,52 @@ def _full_config(path: str, payload: dict) -> dict:
     return full
 
 
+LEGACY_KEYS = {"factorised": "factorized"}
+"""Keys of the parameter counts (``run.params``, ``baseline.params`` and their
+``layers``) written under an older name, and their name now."""
+
+
+def _renamed_keys(record) -> bool:
+    """Renames :data:`LEGACY_KEYS` in the parameter counts of one run record, in place;
+    ``True`` when something was renamed."""
+    params = record.get("params") if isinstance(record, dict) else None
+    if not isinstance(params, dict):
+        return False
+    layers = params.get("layers")
+    counts = [params] + (list(layers.values()) if isinstance(layers, dict) else [])
+    renamed = False
+    for count in counts:
+        for old, new in LEGACY_KEYS.items():
+            if isinstance(count, dict) and old in count:
+                if new in count:
+                    raise ValueError(f"parameter counts hold both {old!r} and {new!r}")
+                count[new] = count.pop(old)
+                renamed = True
+    return renamed
+
+
+def _checked(path: str, payload: dict) -> dict:
+    """The full config of ``payload`` (:func:`_full_config`), once its keys are known to
+    rename cleanly; raises ``ValueError`` naming the file otherwise."""
+    full = _full_config(path, payload)
+    try:
+        for part in (payload["run"], payload.get("baseline")):
+            _renamed_keys(copy.deepcopy(part))
+    except ValueError as error:
+        raise ValueError(f"{path!r}: {error}. Nothing was changed.") from error
+    return full
+
+
 def migrate_result(path: str) -> bool:
-    """Writes the full config into the sweep result file ``path``.
+    """Writes the full config into the sweep result file ``path``, and renames its
+    :data:`LEGACY_KEYS`.
 
     Args:
         path: A sweep result file (one with ``config`` and ``run``).
 
     Returns:
         ``True`` when the file was rewritten, ``False`` when it already held its full
-        config.
+        config and no legacy key.
 
     Raises:
         CorruptResultError: when the file is not a JSON object.
@@ -67,9 +107,10 @@ def migrate_result(path: str) -> bool:
             left as it was.
     """
     payload = read_json(path)
-    full = _full_config(path, payload)
+    full = _checked(path, payload)
     run = payload["run"]
-    if payload["config"] == full and run.get("config", full) == full:
+    renamed = _renamed_keys(run) | _renamed_keys(payload.get("baseline"))
+    if payload["config"] == full and run.get("config", full) == full and not renamed:
         return False
     payload["config"] = full
     if "config" in run:
@@ -98,7 +139,7 @@ def migrate_folder(folder: str) -> list[str]:
         raise FileNotFoundError(f"No result folder at {folder!r}.")
     paths = sorted(glob.glob(os.path.join(folder, "*.json")))
     for path in paths:  # all or nothing: refuse before the first write
-        _full_config(path, read_json(path))
+        _checked(path, read_json(path))
     return [path for path in paths if migrate_result(path)]
 
 
@@ -189,7 +230,7 @@ def main(argv=None) -> int:
         except (FileNotFoundError, ValueError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
-        what = "page(s) given their parameters" if pages else "file(s) given their full config"
+        what = "page(s) given their parameters" if pages else "file(s) migrated (full config, key names)"
         print(f"{folder}: {len(changed)} {what}")
     return 0
 

@@ -19,7 +19,7 @@ from svdnet.rank_selection import rank_request
 from svdnet.validation import check_choice, check_int, check_number
 
 OUTPUT_LAYERS = ("auto", "dense")
-"""What the compressed methods do with the output layer: ``"auto"`` factorises it like
+"""What the compressed methods do with the output layer: ``"auto"`` factorizes it like
 every other layer where its factors are smaller (below its break-even rank), ``"dense"``
 keeps it as it is (it holds 0.2% of the reference model's parameters, and a rank below
 the number of classes caps how many classes the network can tell apart)."""
@@ -35,7 +35,7 @@ DISTILLED = ("finetune", "lowrank", "small")
 
 CALIBRATED = ("projection", "posthoc", "finetune")
 """The methods whose SVD can fit the layers' outputs on training examples (``calibration
-> 0``): those that truncate trained kernels (``lowrank`` factorises its random start)."""
+> 0``): those that truncate trained kernels (``lowrank`` factorizes its random start)."""
 
 
 def _number(value) -> str:
@@ -122,7 +122,7 @@ METHOD_OPTIONS = (
         **_prefixed("output_layer", "out"),
         words=lambda fields: f"output layer {fields['output_layer']}",
         labelled=True,  # one value besides the default
-        definitions=(("denseout", "output dense: the output layer is not factorised (its "
+        definitions=(("denseout", "output dense: the output layer is not factorized (its "
                                   "`small` is sized to match)"),)),
     MethodOption(
         "distill", 0.0, float,

@@ -327,7 +327,7 @@ def run_study(settings: StudySettings, out: str = OUT, cache: str = CACHE,
 
     points = design(len(train_x))
     for ratio in settings.ratios:
-        try:  # a budget below the smallest factorisation (rank 1 everywhere) cannot be met
+        try:  # a budget below the smallest factorization (rank 1 everywhere) cannot be met
             parameter_counts(dense, budget=int(total / ratio))
         except ValueError as error:
             log(f"{settings.name} {ratio:g}x: skipped, {error}")

@@ -65,7 +65,7 @@ def load_results(results_dir: str, on_corrupt: str = "raise",
         ``value`` (the rank, energy or budget), ``rank`` (``NaN`` unless one rank),
         ``chosen ranks``, ``seed``, ``epochs``, ``finetune epochs``, ``test accuracy``,
         ``test loss``, ``train accuracy`` (the last epoch's, as Keras reported it during
-        training), ``parameters``, ``factorised parameters``, ``compression``,
+        training), ``parameters``, ``factorized parameters``, ``compression``,
         ``width`` (of a ``small`` network), ``train s``, ``svd s``, ``wall s``,
         ``macs`` and ``dense macs`` (per example, of the kernel layers), ``inference s``
         and ``dense inference s`` (the two models timed in turns), ``commit``,
@@ -111,7 +111,7 @@ def load_results(results_dir: str, on_corrupt: str = "raise",
             rows.append(row)
     columns = ["architecture", "dataset", "method", "choice", "value", "rank", "chosen ranks",
                "seed", "epochs", "finetune epochs", "test accuracy", "test loss",
-               "train accuracy", "parameters", "factorised parameters", "compression", "width",
+               "train accuracy", "parameters", "factorized parameters", "compression", "width",
                "train s", "svd s", "wall s", "macs", "dense macs", "inference s",
                "dense inference s", "commit", "machine", "keras", "execution rule", "recipe",
                "file"]
@@ -151,7 +151,7 @@ def accuracy_table(frame: pd.DataFrame) -> pd.DataFrame:
 
     Returns:
         One row per (dataset, method, rank) with ``mean``, ``std`` (``NaN`` for a
-        single seed), ``seeds``, ``factorised parameters`` and ``compression``; dense
+        single seed), ``seeds``, ``factorized parameters`` and ``compression``; dense
         rows have rank 0.
     """
     keys = ["dataset", "method", "rank"]
@@ -161,21 +161,21 @@ def accuracy_table(frame: pd.DataFrame) -> pd.DataFrame:
         mean=("test accuracy", "mean"),
         std=("test accuracy", "std"),
         seeds=("seed", "nunique"),
-        **{"factorised parameters": ("factorised parameters", "first"),
+        **{"factorized parameters": ("factorized parameters", "first"),
            "compression": ("compression", "first")},
     ).reset_index()
     table["rank"] = table["rank"].astype(int)
     return table
 
 
-def pareto_front(table: pd.DataFrame, x: str = "factorised parameters",
+def pareto_front(table: pd.DataFrame, x: str = "factorized parameters",
                  y: str = "mean") -> pd.Series:
     """Marks the rows no other row beats: none has fewer (or as few) parameters and a
     higher accuracy.
 
     Args:
         table: Rows of one dataset, for example from :func:`accuracy_table`.
-        x: Column to minimise. Defaults to ``"factorised parameters"``.
+        x: Column to minimise. Defaults to ``"factorized parameters"``.
         y: Column to maximise. Defaults to ``"mean"``.
 
     Returns:
@@ -211,7 +211,7 @@ def reference_table(table: pd.DataFrame, rank: int = 20) -> pd.DataFrame:
                 "std": row["std"],
                 "seeds": row["seeds"],
                 "vs dense (pp)": 100 * (row["mean"] - dense_mean),
-                "parameters": row["factorised parameters"],
+                "parameters": row["factorized parameters"],
                 "compression": row["compression"],
             })
     return pd.DataFrame(rows)
@@ -291,9 +291,9 @@ def choice_table(frame: pd.DataFrame, dataset: str) -> pd.DataFrame:
     return (runs.groupby(["method", "choice", "value"])
             .agg(mean=("test accuracy", "mean"), std=("test accuracy", "std"),
                  **{"train mean": ("train accuracy", "mean")},
-                 seeds=("seed", "nunique"), parameters=("factorised parameters", "mean"),
-                 **{"parameters min": ("factorised parameters", "min"),
-                    "parameters max": ("factorised parameters", "max")},
+                 seeds=("seed", "nunique"), parameters=("factorized parameters", "mean"),
+                 **{"parameters min": ("factorized parameters", "min"),
+                    "parameters max": ("factorized parameters", "max")},
                  compression=("compression", "mean"),
                  **{"compression min": ("compression", "min"),
                     "compression max": ("compression", "max")})
@@ -319,7 +319,7 @@ def frontier_table(frame: pd.DataFrame) -> pd.DataFrame:
                 "method": "dense", "choice": "dense", "value": np.nan,
                 "mean": dense["test accuracy"].mean(), "std": dense["test accuracy"].std(),
                 "train mean": dense["train accuracy"].mean(), "seeds": dense["seed"].nunique(),
-                "parameters": dense["factorised parameters"].iloc[0], "compression": 1.0}])],
+                "parameters": dense["factorized parameters"].iloc[0], "compression": 1.0}])],
                 ignore_index=True)
         rows.insert(0, "dataset", dataset)
         main = ~rows["method"].str.contains(r"\+\d+ep$")  # the main training budget only
@@ -494,7 +494,7 @@ def _configurations(frame: pd.DataFrame) -> dict:
 
 def _side(runs: pd.DataFrame, prefix: str) -> dict:
     """The accuracies and sizes of one configuration's runs, keyed for a comparison row."""
-    parameters = runs["factorised parameters"]
+    parameters = runs["factorized parameters"]
     return {prefix: runs.sort_values("seed")["test accuracy"].to_numpy(),
             f"{prefix} parameters": parameters.mean(),
             f"{prefix} parameters min": parameters.min(),
@@ -579,9 +579,9 @@ def comparisons(frame: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
             uniform = [(k, r) for k, r in configs.items()
                        if k[0] == dataset and k[1] == method and k[2] == "rank"]
             if uniform:
-                size = runs["factorised parameters"].mean()
+                size = runs["factorized parameters"].mean()
                 near = min(uniform, key=lambda item: abs(
-                    item[1]["factorised parameters"].mean() - size))
+                    item[1]["factorized parameters"].mean() - size))
                 rows.append(_row("budget against one rank", key, runs, *near))
         words = method.split("+")
         if CALIBRATED_WORD in words[1:]:
@@ -815,26 +815,26 @@ def statistics_note(table: pd.DataFrame, alpha: float = ALPHA,
 
 def output_layer_sentence(ranks, input_dim: int = 784, num_classes: int = 10,
                           depth: int = 5, width: int = 1024) -> str:
-    """Where the output layer is factorised, drawn from :func:`svdnet.factorization_plan`
+    """Where the output layer is factorized, drawn from :func:`svdnet.factorization_plan`
     on the reference MLP at each of ``ranks``."""
     from svdnet import factorization_plan
     from svdnet.cost import break_even_rank
     from svdnet.experiments.model import build_mlp
 
     model = build_mlp(input_dim=input_dim, num_classes=num_classes, depth=depth, width=width)
-    factorised = [rank for rank in sorted(ranks)
+    factorized = [rank for rank in sorted(ranks)
                   if {item.name: item.rank for item in
                       factorization_plan(model, rank=int(rank))}["output"] is not None]
-    kept = [rank for rank in sorted(ranks) if rank not in factorised]
+    kept = [rank for rank in sorted(ranks) if rank not in factorized]
     shape = f"{width} x {num_classes}"
-    if not factorised:
-        return (f"The output layer ({shape}) is never factorised at these ranks: its factors "
+    if not factorized:
+        return (f"The output layer ({shape}) is never factorized at these ranks: its factors "
                 f"would not be smaller than the kernel (break-even rank "
                 f"{break_even_rank(width, num_classes)}).")
-    return (f"The output layer ({shape}) is factorised only below its break-even rank "
+    return (f"The output layer ({shape}) is factorized only below its break-even rank "
             f"({break_even_rank(width, num_classes)} is the largest rank whose factors are "
-            f"smaller): here at rank{'s' if len(factorised) > 1 else ''} "
-            f"{', '.join(str(int(r)) for r in factorised)}, where the layer's logits then span at "
+            f"smaller): here at rank{'s' if len(factorized) > 1 else ''} "
+            f"{', '.join(str(int(r)) for r in factorized)}, where the layer's logits then span at "
             "most that many directions, which limits what the network can learn, not how "
             "many classes it can output"
             + (f"; at {', '.join(str(int(r)) for r in kept)} it stays dense." if kept else "."))
@@ -878,16 +878,16 @@ def selection_table(frame: pd.DataFrame, method: str = "finetune") -> pd.DataFra
     part = frame[(frame["method"] == method) & frame["choice"].isin(["rank", "energy", "budget"])]
     if part.empty:
         return pd.DataFrame(columns=["dataset", "choice", "value", "mean", "std", "seeds",
-                                     "factorised parameters", "compression", "chosen ranks"])
+                                     "factorized parameters", "compression", "chosen ranks"])
     table = part.groupby(["dataset", "choice", "value"]).agg(
         mean=("test accuracy", "mean"),
         std=("test accuracy", "std"),
         seeds=("seed", "nunique"),
-        **{"factorised parameters": ("factorised parameters", "mean"),
+        **{"factorized parameters": ("factorized parameters", "mean"),
            "compression": ("compression", "mean"),
            "chosen ranks": ("chosen ranks", "first")},
     ).reset_index()
-    return table.sort_values(["dataset", "factorised parameters"]).reset_index(drop=True)
+    return table.sort_values(["dataset", "factorized parameters"]).reset_index(drop=True)
 
 
 def time_table(frame: pd.DataFrame) -> pd.DataFrame:
@@ -901,7 +901,7 @@ def time_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 def reused_seconds(results_dir: str, frame: pd.DataFrame) -> pd.Series:
     """The dense training each run reused instead of doing it itself, in seconds, from the
-    stored timings of the dense run it names: the dense epochs before the factorisation
+    stored timings of the dense run it names: the dense epochs before the factorization
     (``finetune``: all but its ``finetune epochs``; ``posthoc``: all of them; the epochs
     are those the weights file named by the result's ``dense_source`` was saved after) and the teacher's whole training (a distilled run, through
     its ``teacher_source``). A run that reused nothing counts 0; a named dense run whose

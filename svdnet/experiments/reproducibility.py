@@ -183,7 +183,7 @@ def same_network_pairs(results_dir: str) -> pd.DataFrame:
         if config["output_layer"] != "dense" or config["distill"] or twin not in runs:
             continue
         theirs = runs[twin][1]
-        if ours["run"]["params"]["factorised"] != theirs["run"]["params"]["factorised"]:
+        if ours["run"]["params"]["factorized"] != theirs["run"]["params"]["factorized"]:
             continue
         first, second = _row(ours), _row(theirs)
         rows.append({"name": os.path.basename(path), "accuracy": first["accuracy"],

@@ -333,7 +333,7 @@ def result_row(payload: dict, path: str) -> dict:
             "test loss": run["test_loss"],
             "train accuracy": _last(run.get("history", {}).get("accuracy")),
             "parameters": run["params"]["dense"],
-            "factorised parameters": run["params"]["factorised"],
+            "factorized parameters": run["params"]["factorized"],
             "compression": run["params"]["ratio"],
             "width": run["params"].get("width", np.nan),
             "train s": run["train_seconds"],
@@ -397,7 +397,7 @@ _RESULT_FIELDS = (
       "a list of finite numbers from 0 to 1")),
     ("run.params", True, (lambda v: isinstance(v, dict), "a JSON object")),
     ("run.params.dense", True, _COUNT),
-    ("run.params.factorised", True, _COUNT),
+    ("run.params.factorized", True, _COUNT),
     ("run.params.ratio", True, _POSITIVE),
     # the small MLP's hidden width, or the small CNN's or ViT's width multiplier
     ("run.params.width", False, (lambda v: _COUNT[0](v) or (isinstance(v, float)

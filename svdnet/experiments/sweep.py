@@ -367,7 +367,7 @@ def comparison_table(experiments) -> pd.DataFrame:
             one was trained) appears once, first.
 
     Columns: ``test accuracy``, ``test loss``, ``parameters`` (of the dense network),
-    ``factorised parameters`` (of the exported model), ``compression`` (their ratio),
+    ``factorized parameters`` (of the exported model), ``compression`` (their ratio),
     ``train s`` and ``svd s``.
     """
     if isinstance(experiments, Experiment):
@@ -384,7 +384,7 @@ def comparison_table(experiments) -> pd.DataFrame:
                 "test accuracy": run.test_accuracy,
                 "test loss": run.test_loss,
                 "parameters": run.params["dense"],
-                "factorised parameters": run.params["factorised"],
+                "factorized parameters": run.params["factorized"],
                 "compression": run.params["ratio"],
                 "train s": float(sum(run.epoch_seconds)),
                 "svd s": run.svd_seconds,

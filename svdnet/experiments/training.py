@@ -221,7 +221,7 @@ def train(
 
     Seeds Keras (Python, numpy and TensorFlow) with ``config.seed`` first, so two runs
     with the same config start from the same weights and batch order. Compressed
-    methods are tested as their exported factorised model (see :data:`METHODS`).
+    methods are tested as their exported factorized model (see :data:`METHODS`).
 
     Args:
         data: A :class:`svdnet.experiments.data.Dataset`; a run with ``config.train_size``
@@ -331,7 +331,7 @@ def train(
     dense_count = dense_parameters(config)
     if method == "projection":
         start = time.perf_counter()
-        # The kernels already have the last projection's ranks: factorise at those.
+        # The kernels already have the last projection's ranks: factorize at those.
         last_ranks = projection.projections[-1]["rank"] if projection.projections else {}
         model = factorize(model, rank=last_ranks or config.rank, svd_method=config.svd_method,
                           seed=config.seed, layers=compressed_layers(model, config), verbose=0)
@@ -349,7 +349,7 @@ def train(
         svd_seconds=float(svd_seconds),
         params={
             "dense": dense_count,
-            "factorised": int(model.count_params()),
+            "factorized": int(model.count_params()),
             "ratio": dense_count / int(model.count_params()),
             **({"width": width} if method == "small" else {}),
         },

@@ -230,11 +230,11 @@ def test_budget_projection_fits_as_factors_and_ranks_are_logged_per_epoch():
     callback = SVDProjection(budget=budget)
     history = model.fit(x, y, epochs=3, verbose=0, callbacks=[callback])
     ranks = callback.projections[-1]["rank"]
-    factorised = model.count_params() - sum(
+    factorized = model.count_params() - sum(
         rows * cols - min(ranks[layer.name] * (rows + cols), rows * cols)
         for layer in model.layers if isinstance(layer, keras.layers.Dense)
         for rows, cols in [layer.kernel.shape])
-    assert factorised <= budget
+    assert factorized <= budget
     assert len(history.history["svd_rank/hidden_1"]) == 3
     assert _ranks(model)["hidden_1"] <= ranks["hidden_1"]
     from svdnet import factorize
@@ -390,7 +390,7 @@ def test_a_budget_below_the_smallest_model_fails_before_training():
         np.testing.assert_array_equal(old, new)
 
 
-def test_recurrent_and_factorised_layers_are_listed_as_left_alone():
+def test_recurrent_and_factorized_layers_are_listed_as_left_alone():
     from svdnet import factorize
 
     inputs = keras.Input((5, 3))
@@ -404,22 +404,22 @@ def test_recurrent_and_factorised_layers_are_listed_as_left_alone():
     for key in ("lstm", "forward_gru", "backward_gru"):
         assert "recurrent layer" in callback.skipped_reasons[key], key
     assert "lstm_cell" not in callback.skipped_reasons  # the cell is named through its layer
-    factorised = factorize(model, 2, layers=["hidden"], verbose=0)
+    factorized = factorize(model, 2, layers=["hidden"], verbose=0)
     later = SVDProjection(rank=2)
-    later.set_model(factorised)
+    later.set_model(factorized)
     assert "already stored as rank-2 factors (LowRankDense)" in later.skipped_reasons["hidden"]
 
 
-def test_a_rank_below_a_factorised_layers_rank_is_refused_before_training():
+def test_a_rank_below_a_factorized_layers_rank_is_refused_before_training():
     from svdnet import factorize
 
     model = build_mlp(input_dim=32, num_classes=4, depth=2, width=32)
-    factorised = factorize(model, 6, layers=["hidden_1"], verbose=0)
+    factorized = factorize(model, 6, layers=["hidden_1"], verbose=0)
     with pytest.raises(ValueError, match=r"\{'hidden_1': 6\}.*already stored as factors of a "
                                          r"higher rank than the rank 3 asked for"):
-        SVDProjection(rank=3).set_model(factorised)
-    SVDProjection(rank=3, layers=["hidden_2"]).set_model(factorised)  # named: fine
-    SVDProjection(rank=8).set_model(factorised)  # not below: fine
+        SVDProjection(rank=3).set_model(factorized)
+    SVDProjection(rank=3, layers=["hidden_2"]).set_model(factorized)  # named: fine
+    SVDProjection(rank=8).set_model(factorized)  # not below: fine
 
 
 def test_the_former_name_method_still_works_with_a_deprecation_warning():

@@ -124,7 +124,7 @@ def test_with_data_energy_is_the_output_energy_kept():
 def test_counts_with_data_match_what_factorize_builds(request_):
     model = _model()
     counts = parameter_counts(model, data=X, **request_)
-    assert counts["factorised"] == factorize(model, verbose=0, data=X, **request_).count_params()
+    assert counts["factorized"] == factorize(model, verbose=0, data=X, **request_).count_params()
 
 
 def test_the_callback_projects_on_the_data_and_keeps_the_rank():
@@ -200,18 +200,18 @@ def test_a_budget_shared_by_loss_fits_and_follows_the_measured_losses():
     from svdnet.sensitivity import CANDIDATE_RANKS, layer_sensitivity, loss_score
 
     model = _model()
-    budget = parameter_counts(model, 3)["factorised"]
+    budget = parameter_counts(model, 3)["factorized"]
     by_loss, plan = factorize(model, budget=budget, verbose=0, data=(X, Y), allocation="loss",
                               return_plan=True)
     assert by_loss.count_params() <= budget
     assert parameter_counts(model, budget=budget, data=(X, Y), allocation="loss")[
-        "factorised"] == by_loss.count_params()
+        "factorized"] == by_loss.count_params()
     selected, _ = select_layers(model)
     measured = layer_sensitivity(model, loss_score(X, Y), covariances=input_covariances(
         model, selected, X))
     ranks = {item.name: item.rank for item in plan}
     for name, rank in ranks.items():
-        if rank is not None:  # a factorised layer takes a candidate rank that was measured
+        if rank is not None:  # a factorized layer takes a candidate rank that was measured
             assert rank in CANDIDATE_RANKS and rank in measured[name], (name, rank)
     # the loss each chosen rank costs alone is within the worst one the allocation accepted
     accepted = min(measured[name][rank] for name, rank in ranks.items() if rank is not None)

@@ -1,4 +1,4 @@
-"""Factorised export: LowRankDense and factorize."""
+"""Factorized export: LowRankDense and factorize."""
 
 import os
 
@@ -32,17 +32,17 @@ def _projected_copy(model, rank, layers=None):
     return copy
 
 
-def test_factorised_outputs_equal_projected_dense_outputs():
+def test_factorized_outputs_equal_projected_dense_outputs():
     model = _trained()
-    factorised = factorize(model, 5, verbose=0)
+    factorized = factorize(model, 5, verbose=0)
     np.testing.assert_allclose(
-        factorised.predict(X, verbose=0), _projected_copy(model, 5).predict(X, verbose=0),
+        factorized.predict(X, verbose=0), _projected_copy(model, 5).predict(X, verbose=0),
         rtol=1e-5, atol=1e-6,
     )
-    assert isinstance(factorised.get_layer("hidden_1"), LowRankDense)
-    assert factorised.get_layer("hidden_1").u.shape == (30, 5)
-    assert factorised.get_layer("hidden_2").v.shape == (5, 40)
-    assert factorised.count_params() < model.count_params()
+    assert isinstance(factorized.get_layer("hidden_1"), LowRankDense)
+    assert factorized.get_layer("hidden_1").u.shape == (30, 5)
+    assert factorized.get_layer("hidden_2").v.shape == (5, 40)
+    assert factorized.count_params() < model.count_params()
 
 
 def test_model_itself_is_unchanged():
@@ -59,38 +59,38 @@ def test_break_even_layers_stay_dense_and_are_reported(capsys):
     # 40 x 4 output kernel: rank 4 factors hold 176 > 160 numbers.
     assert plan["output"].rank is None and "break-even rank 3.6" in plan["output"].reason
     assert plan["hidden_2"].rank == 5
-    factorised = factorize(model, 5)
+    factorized = factorize(model, 5)
     assert "layer 'output' stays Dense" in capsys.readouterr().out
-    assert type(factorised.get_layer("output")) is keras.layers.Dense
+    assert type(factorized.get_layer("output")) is keras.layers.Dense
     # A rank at the break-even point (40*40/80 = 20) leaves hidden_2 dense too.
     assert {p.name for p in factorization_plan(model, 20) if p.rank is None} >= {"hidden_2"}
 
 
 def test_save_load_round_trip_gives_identical_predictions(tmp_path):
-    factorised = factorize(_trained(), 4, verbose=0)
-    path = os.path.join(tmp_path, "factorised.keras")
-    factorised.save(path)
+    factorized = factorize(_trained(), 4, verbose=0)
+    path = os.path.join(tmp_path, "factorized.keras")
+    factorized.save(path)
     loaded = keras.models.load_model(path)
     assert isinstance(loaded.get_layer("hidden_1"), LowRankDense)
-    np.testing.assert_array_equal(loaded.predict(X, verbose=0), factorised.predict(X, verbose=0))
+    np.testing.assert_array_equal(loaded.predict(X, verbose=0), factorized.predict(X, verbose=0))
 
 
-def test_factorised_model_trains_further():
-    factorised = factorize(_trained(), 4, verbose=0)
-    before = factorised.get_layer("hidden_1").u.numpy().copy()
-    history = factorised.fit(X, Y, epochs=2, verbose=0)
+def test_factorized_model_trains_further():
+    factorized = factorize(_trained(), 4, verbose=0)
+    before = factorized.get_layer("hidden_1").u.numpy().copy()
+    history = factorized.fit(X, Y, epochs=2, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
     assert "accuracy" in history.history
-    assert not np.allclose(before, factorised.get_layer("hidden_1").u.numpy())
+    assert not np.allclose(before, factorized.get_layer("hidden_1").u.numpy())
 
 
 def test_sequential_and_nested_models():
     keras.utils.set_random_seed(1)
     sequential = keras.Sequential([keras.Input((30,)), keras.layers.Dense(32, activation="relu",
                                    name="a"), keras.layers.Dropout(0.1), keras.layers.Dense(4, name="b")])
-    factorised = factorize(sequential, 3, verbose=0)
-    assert isinstance(factorised, keras.Sequential)
-    np.testing.assert_allclose(factorised.predict(X, verbose=0),
+    factorized = factorize(sequential, 3, verbose=0)
+    assert isinstance(factorized, keras.Sequential)
+    np.testing.assert_allclose(factorized.predict(X, verbose=0),
                                _projected_copy(sequential, 3).predict(X, verbose=0), atol=1e-5)
     inputs = keras.Input((30,))
     outputs = keras.layers.Dense(4, name="head")(sequential(inputs))
@@ -143,12 +143,12 @@ def test_lowrank_dense_rejects_bad_arguments():
 
 def test_compression_summary_counts_parameters_bytes_and_macs():
     model = build_mlp()
-    factorised = factorize(model, 20, verbose=0)
-    summary = compression_summary(model, factorised)
+    factorized = factorize(model, 20, verbose=0)
+    summary = compression_summary(model, factorized)
     assert summary["reference"]["parameters"] == 5_012_490
     assert summary["compressed"]["parameters"] == 215_370
     assert summary["reference"]["macs_per_example"] == 784 * 1024 + 4 * 1024**2 + 10240
-    assert macs_per_example(factorised) == 20 * 1808 + 4 * 20 * 2048 + 10240
+    assert macs_per_example(factorized) == 20 * 1808 + 4 * 20 * 2048 + 10240
     # Weights dominate the file: the byte ratio tracks the parameter ratio.
     assert summary["ratio"]["keras_bytes"] > 15
     assert summary["ratio"]["parameters"] == pytest.approx(5_012_490 / 215_370)
@@ -202,30 +202,30 @@ def test_plan_is_returned_and_ranks_survive_save_load_and_clone(tmp_path):
     from svdnet import factorized_ranks
 
     model = _trained(depth=2, width=40)
-    factorised, plan = factorize(model, 4, verbose=0, return_plan=True)
+    factorized, plan = factorize(model, 4, verbose=0, return_plan=True)
     # 30x40 (break-even rank 16), 40x40 (19), 40x4 (3, and rank 4 is its full rank)
     assert [(item.name, item.rank) for item in plan] == [
         ("hidden_1", 4), ("hidden_2", 4), ("output", None)]
     assert "break-even rank 3.6" in plan[2].reason
     expected = {item.name: item.rank for item in plan}
-    assert factorized_ranks(factorised) == expected
+    assert factorized_ranks(factorized) == expected
     path = str(tmp_path / "f.keras")
-    factorised.save(path)
+    factorized.save(path)
     assert factorized_ranks(keras.models.load_model(path)) == expected
-    assert factorized_ranks(keras.models.clone_model(factorised)) == expected
+    assert factorized_ranks(keras.models.clone_model(factorized)) == expected
     assert factorized_ranks(model) == {"hidden_1": None, "hidden_2": None, "output": None}
 
 
 def test_frozen_layers_stay_frozen():
     model = _trained(depth=2, width=40)
     model.get_layer("hidden_1").trainable = False
-    factorised = factorize(model, 3, verbose=0)
-    assert not factorised.get_layer("hidden_1").trainable
-    assert factorised.get_layer("hidden_2").trainable
-    before = [w.copy() for w in factorised.get_layer("hidden_1").get_weights()]
-    factorised.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    factorised.fit(X, Y, epochs=1, verbose=0)
-    after = factorised.get_layer("hidden_1").get_weights()
+    factorized = factorize(model, 3, verbose=0)
+    assert not factorized.get_layer("hidden_1").trainable
+    assert factorized.get_layer("hidden_2").trainable
+    before = [w.copy() for w in factorized.get_layer("hidden_1").get_weights()]
+    factorized.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    factorized.fit(X, Y, epochs=1, verbose=0)
+    after = factorized.get_layer("hidden_1").get_weights()
     assert all(np.array_equal(a, b) for a, b in zip(before, after))
 
 
@@ -233,12 +233,12 @@ def test_quantized_and_lora_layers_stay_dense_with_the_reason_or_are_refused_by_
     model = _trained(depth=3, width=40)
     model.get_layer("hidden_1").quantize("int8")
     model.get_layer("hidden_2").enable_lora(2)
-    factorised, plan = factorize(model, 3, verbose=0, return_plan=True)
+    factorized, plan = factorize(model, 3, verbose=0, return_plan=True)
     reasons = {item.name: item.reason for item in plan if item.rank is None}
     assert "quantized ('int8')" in reasons["hidden_1"]
     assert "LoRA is enabled (rank 2)" in reasons["hidden_2"]
-    assert isinstance(factorised.get_layer("hidden_3"), LowRankDense)
-    np.testing.assert_allclose(factorised.predict(X[:8], verbose=0)[:, 0].shape, (8,))
+    assert isinstance(factorized.get_layer("hidden_3"), LowRankDense)
+    np.testing.assert_allclose(factorized.predict(X[:8], verbose=0)[:, 0].shape, (8,))
     for name in ("hidden_1", "hidden_2"):
         with pytest.raises(ValueError, match=f"Layer '{name}' cannot be compressed"):
             factorize(model, 3, layers=[name], verbose=0)
@@ -252,16 +252,16 @@ def test_kernel_regularizer_carries_over_as_the_penalty_of_the_product(tmp_path)
                                 bias_regularizer=keras.regularizers.L1(0.1))(inputs)
     model = keras.Model(inputs, keras.layers.Dense(4, name="out")(hidden))
     model(X[:2])
-    factorised = factorize(model, 5, verbose=0)
-    layer = factorised.get_layer("hidden")
-    factorised(X[:2])
+    factorized = factorize(model, 5, verbose=0)
+    layer = factorized.get_layer("hidden")
+    factorized(X[:2])
     product = keras.ops.convert_to_numpy(layer.kernel)
     bias = keras.ops.convert_to_numpy(layer.bias)
     expected = 0.01 * np.sum(product**2) + 0.1 * np.sum(np.abs(bias))
-    assert float(sum(keras.ops.convert_to_numpy(loss) for loss in factorised.losses)) == \
+    assert float(sum(keras.ops.convert_to_numpy(loss) for loss in factorized.losses)) == \
         pytest.approx(expected, rel=1e-5)
     path = str(tmp_path / "regularized.keras")
-    factorised.save(path)
+    factorized.save(path)
     loaded = keras.models.load_model(path).get_layer("hidden")
     assert isinstance(loaded.kernel_regularizer, keras.regularizers.L2)
 
@@ -271,11 +271,11 @@ def test_a_kernel_constraint_keeps_the_layer_dense_with_the_reason():
     hidden = keras.layers.Dense(40, name="hidden",
                                 kernel_constraint=keras.constraints.NonNeg())(inputs)
     model = keras.Model(inputs, keras.layers.Dense(4, name="out")(hidden))
-    factorised, plan = factorize(model, 3, verbose=0, return_plan=True)
+    factorized, plan = factorize(model, 3, verbose=0, return_plan=True)
     reasons = {item.name: item.reason for item in plan}
     assert "kernel has a constraint (NonNeg)" in reasons["hidden"]
-    assert not isinstance(factorised.get_layer("hidden"), LowRankDense)
-    with pytest.raises(ValueError, match="Layer 'hidden' cannot be factorised: its kernel has"):
+    assert not isinstance(factorized.get_layer("hidden"), LowRankDense)
+    with pytest.raises(ValueError, match="Layer 'hidden' cannot be factorized: its kernel has"):
         factorize(model, 3, layers=["hidden"], verbose=0)
 
 
@@ -326,9 +326,9 @@ def test_a_custom_layers_own_weight_beside_a_child_layer_is_copied():
     x = _Gated(32, name="gated")(x)
     model = keras.Model(inputs, keras.layers.Dense(4, name="out")(x))
     model.get_layer("gated").gate.assign(0.7)
-    factorised = factorize(model, 2, verbose=0)
-    assert float(keras.ops.convert_to_numpy(factorised.get_layer("gated").gate)) == pytest.approx(0.7)
-    np.testing.assert_allclose(factorised.predict(X, verbose=0),
+    factorized = factorize(model, 2, verbose=0)
+    assert float(keras.ops.convert_to_numpy(factorized.get_layer("gated").gate)) == pytest.approx(0.7)
+    np.testing.assert_allclose(factorized.predict(X, verbose=0),
                                _projected_copy(model, 2, ["a", "out"]).predict(X, verbose=0),
                                atol=1e-5)
 
@@ -363,12 +363,12 @@ def test_layers_of_a_subclassed_sub_model_are_left_alone_with_the_reason():
     for key in ("first", "second"):
         assert plan[key].rank is None
         assert "inside the subclassed model 'block' (_Block)" in plan[key].reason
-    factorised = factorize(model, 3, verbose=0)  # no RuntimeError
-    assert factorized_ranks(factorised) == {"first": None, "second": None, "out": 3}
-    np.testing.assert_allclose(factorised.predict(X, verbose=0),
+    factorized = factorize(model, 3, verbose=0)  # no RuntimeError
+    assert factorized_ranks(factorized) == {"first": None, "second": None, "out": 3}
+    np.testing.assert_allclose(factorized.predict(X, verbose=0),
                                _projected_copy(model, 3, ["out"]).predict(X, verbose=0),
                                atol=1e-5)
-    with pytest.raises(ValueError, match="Layer 'first' cannot be factorised: it is inside"):
+    with pytest.raises(ValueError, match="Layer 'first' cannot be factorized: it is inside"):
         factorize(model, 3, layers=["first"], verbose=0)
 
 
@@ -388,13 +388,13 @@ def test_a_functional_model_built_through_a_subclass_is_accepted():
             super().__init__(inputs, keras.layers.Dense(4, name="out")(hidden))
 
     model = Functional()
-    factorised = factorize(model, 3, verbose=0)
-    assert factorized_ranks(factorised) == {"hidden": 3, "out": 3}
-    np.testing.assert_allclose(factorised.predict(X, verbose=0),
+    factorized = factorize(model, 3, verbose=0)
+    assert factorized_ranks(factorized) == {"hidden": 3, "out": 3}
+    np.testing.assert_allclose(factorized.predict(X, verbose=0),
                                _projected_copy(model, 3).predict(X, verbose=0), atol=1e-5)
 
 
-def test_a_factorised_model_is_not_factorised_again_at_a_lower_rank_silently():
+def test_a_factorized_model_is_not_factorized_again_at_a_lower_rank_silently():
     model = _trained(width=64)
     once = factorize(model, 20, layers=["hidden_1", "hidden_2"], verbose=0)
     with pytest.raises(ValueError, match=r"\{'hidden_1': 20, 'hidden_2': 20\}.*higher rank "
@@ -404,7 +404,7 @@ def test_a_factorised_model_is_not_factorised_again_at_a_lower_rank_silently():
         factorization_plan(once, 5)
     twice = factorize(once, 3, layers=["output"], verbose=0)  # named: fine
     assert factorized_ranks(twice) == {"hidden_1": 20, "hidden_2": 20, "output": 3}
-    # with an energy the factorised layers stay as they are, and the plan says why
+    # with an energy the factorized layers stay as they are, and the plan says why
     _, plan = factorize(once, energy=0.9, verbose=0, return_plan=True)
     reasons = {item.name: item.reason for item in plan}
     assert "already stored as rank-20 factors (LowRankDense)" in reasons["hidden_1"]
@@ -419,8 +419,8 @@ def test_the_default_export_is_the_optimal_rank_k_kernel_on_a_flat_spectrum():
     model = keras.Model(inputs, keras.layers.Dense(120, name="flat")(inputs))
     kernel = matrix_with_spectrum(np.ones(100), 100, 120, seed=2).astype("float32")
     model.get_layer("flat").kernel.assign(kernel)
-    factorised = factorize(model, 8, verbose=0)
-    product = keras.ops.convert_to_numpy(factorised.get_layer("flat").kernel)
+    factorized = factorize(model, 8, verbose=0)
+    product = keras.ops.convert_to_numpy(factorized.get_layer("flat").kernel)
     from svdnet import project
 
     np.testing.assert_allclose(product, project(kernel, 8, svd_method="exact"), atol=1e-5)

@@ -39,11 +39,11 @@ def test_shared_names_get_paths_unique_names_stay():
 
 def test_factorize_puts_each_sub_models_factors_into_its_own_layer():
     model = _nested()
-    factorised, plan = svdnet.factorize(model, 2, verbose=0, return_plan=True)
+    factorized, plan = svdnet.factorize(model, 2, verbose=0, return_plan=True)
     assert [(item.name, item.rank) for item in plan] == [
         ("b1/hidden", 2), ("b2/hidden", 2), ("out", 2)]
     for path in ("b1/hidden", "b2/hidden"):
-        layer = factorised.get_layer(path.split("/")[0]).get_layer("hidden")
+        layer = factorized.get_layer(path.split("/")[0]).get_layer("hidden")
         product = keras.ops.convert_to_numpy(layer.u) @ keras.ops.convert_to_numpy(layer.v)
         np.testing.assert_allclose(product, svdnet.project(_kernel(model, path), 2), atol=1e-5)
     x = np.random.default_rng(1).standard_normal((5, 12)).astype("float32")
@@ -52,9 +52,9 @@ def test_factorize_puts_each_sub_models_factors_into_its_own_layer():
     callback = svdnet.SVDProjection(rank=2)
     callback.set_model(projected)
     callback.project()
-    np.testing.assert_allclose(factorised.predict(x, verbose=0), projected.predict(x, verbose=0),
+    np.testing.assert_allclose(factorized.predict(x, verbose=0), projected.predict(x, verbose=0),
                                atol=1e-5)
-    assert svdnet.factorized_ranks(factorised) == {"b1/hidden": 2, "b2/hidden": 2, "out": 2}
+    assert svdnet.factorized_ranks(factorized) == {"b1/hidden": 2, "b2/hidden": 2, "out": 2}
 
 
 def test_callback_projects_both_layers_and_logs_them_by_path():
@@ -70,8 +70,8 @@ def test_callback_projects_both_layers_and_logs_them_by_path():
 
 def test_rank_maps_and_layers_name_layers_by_path():
     model = _nested()
-    factorised = svdnet.factorize(model, rank={"b2/hidden": 3}, verbose=0)
-    assert svdnet.factorized_ranks(factorised) == {"b1/hidden": None, "b2/hidden": 3, "out": None}
+    factorized = svdnet.factorize(model, rank={"b2/hidden": 3}, verbose=0)
+    assert svdnet.factorized_ranks(factorized) == {"b1/hidden": None, "b2/hidden": 3, "out": None}
     only = svdnet.SVDProjection(rank=1, layers=["b1/hidden"])
     only.set_model(model)
     only.project()

@@ -32,15 +32,15 @@ CASES = [{}, {"strides": 2, "padding": "same"}, {"strides": (2, 1), "padding": "
 @pytest.mark.parametrize("scheme", ["weight", "spatial"])
 @pytest.mark.parametrize("conv", CASES, ids=lambda case: "-".join(
     f"{key}={value}" for key, value in case.items()) or "plain")
-def test_factorised_conv_computes_the_projected_conv(scheme, conv):
+def test_factorized_conv_computes_the_projected_conv(scheme, conv):
     model = cnn(seed=0, **conv)
-    factorised, plan = factorize(model, rank=3, layers=["conv_2"], conv_scheme=scheme,
+    factorized, plan = factorize(model, rank=3, layers=["conv_2"], conv_scheme=scheme,
                                  verbose=0, return_plan=True)
     assert [item.rank for item in plan] == [3]
-    layer = factorised.get_layer("conv_2")
+    layer = factorized.get_layer("conv_2")
     assert isinstance(layer, LowRankConv2D) and layer.scheme == scheme
     expected = _projected_copy(model, 3, scheme, ["conv_2"]).predict(X, verbose=0)
-    np.testing.assert_allclose(factorised.predict(X, verbose=0), expected, atol=2e-6)
+    np.testing.assert_allclose(factorized.predict(X, verbose=0), expected, atol=2e-6)
     # the layer's product of factors is the projected kernel
     projected = _projected_copy(model, 3, scheme, ["conv_2"]).get_layer("conv_2").kernel
     np.testing.assert_allclose(keras.ops.convert_to_numpy(layer.kernel),
@@ -51,13 +51,13 @@ def test_factorised_conv_computes_the_projected_conv(scheme, conv):
     ("weight", [(3, 5, 8, 3), (1, 1, 3, 12)]), ("spatial", [(3, 1, 8, 3), (1, 5, 3, 12)])])
 def test_factor_shapes_and_parameter_count(scheme, shapes):
     model = cnn(seed=0)
-    factorised = factorize(model, rank=3, layers=["conv_2"], conv_scheme=scheme, verbose=0)
-    layer = factorised.get_layer("conv_2")
+    factorized = factorize(model, rank=3, layers=["conv_2"], conv_scheme=scheme, verbose=0)
+    layer = factorized.get_layer("conv_2")
     assert [tuple(layer.u.shape), tuple(layer.v.shape)] == shapes
     counts = parameter_counts(model, 3, layers=["conv_2"], conv_scheme=scheme)
-    assert counts["factorised"] == factorised.count_params()
+    assert counts["factorized"] == factorized.count_params()
     rows, cols = KernelView(model.get_layer("conv_2"), scheme).shape
-    assert counts["layers"]["conv_2"]["factorised"] == 3 * (rows + cols) + 12
+    assert counts["layers"]["conv_2"]["factorized"] == 3 * (rows + cols) + 12
 
 
 def test_break_even_guard_per_conv_layer():
@@ -75,23 +75,23 @@ def test_break_even_guard_per_conv_layer():
 @pytest.mark.parametrize("scheme", ["weight", "spatial"])
 def test_save_and_load_round_trip(tmp_path, scheme):
     model = cnn(seed=0, strides=2, padding="same")
-    factorised = factorize(model, rank=2, conv_scheme=scheme, verbose=0)
+    factorized = factorize(model, rank=2, conv_scheme=scheme, verbose=0)
     path = os.path.join(tmp_path, "cnn.keras")
-    factorised.save(path)
+    factorized.save(path)
     loaded = keras.models.load_model(path)
     np.testing.assert_array_equal(loaded.predict(X, verbose=0),
-                                  factorised.predict(X, verbose=0))
-    assert factorized_ranks(loaded) == factorized_ranks(factorised)
+                                  factorized.predict(X, verbose=0))
+    assert factorized_ranks(loaded) == factorized_ranks(factorized)
     assert factorized_ranks(loaded)["conv_2"] == 2
-    assert loaded.get_layer("conv_2").get_config() == factorised.get_layer("conv_2").get_config()
+    assert loaded.get_layer("conv_2").get_config() == factorized.get_layer("conv_2").get_config()
 
 
 def test_fine_tuning_the_factors_trains():
     model = cnn(seed=0)
-    factorised = factorize(model, rank=2, layers=["conv_2"], verbose=0)
-    before = keras.ops.convert_to_numpy(factorised.get_layer("conv_2").u).copy()
-    factorised.fit(X, Y, epochs=1, verbose=0)
-    assert not np.allclose(before, keras.ops.convert_to_numpy(factorised.get_layer("conv_2").u))
+    factorized = factorize(model, rank=2, layers=["conv_2"], verbose=0)
+    before = keras.ops.convert_to_numpy(factorized.get_layer("conv_2").u).copy()
+    factorized.fit(X, Y, epochs=1, verbose=0)
+    assert not np.allclose(before, keras.ops.convert_to_numpy(factorized.get_layer("conv_2").u))
 
 
 def test_grouped_conv_is_left_alone_with_the_reason_and_refused_when_named():
@@ -134,8 +134,8 @@ def test_callback_in_fit_leaves_every_conv_kernel_at_rank_k(scheme):
 def test_budget_selection_covers_conv_layers():
     model = cnn(seed=0)
     budget = model.count_params() - 300
-    factorised, plan = factorize(model, budget=budget, verbose=0, return_plan=True)
-    assert factorised.count_params() <= budget
+    factorized, plan = factorize(model, budget=budget, verbose=0, return_plan=True)
+    assert factorized.count_params() <= budget
     assert any(item.rank for item in plan if item.name.startswith("conv"))
 
 
@@ -149,15 +149,15 @@ def test_macs_per_layer_follow_the_output_size(scheme):
     assert costs["conv_2"]["macs"] == 6 * 6 * (3 * 5 * 8) * 12
     assert costs["head"]["macs"] == 12 * 4
     assert costs["conv_2"]["parameters"] == 3 * 5 * 8 * 12 + 12
-    factorised = factorize(model, rank=2, layers=["conv_2"], conv_scheme=scheme, verbose=0)
-    low = layer_costs(factorised)["conv_2"]
+    factorized = factorize(model, rank=2, layers=["conv_2"], conv_scheme=scheme, verbose=0)
+    low = layer_costs(factorized)["conv_2"]
     if scheme == "weight":  # 6x6 outputs of a (120 -> 2) then a (2 -> 12) product
         assert low["macs"] == 6 * 6 * 2 * (120 + 12)
     else:  # 3x1 convolution at 6 rows x 12 columns, then 1x5 at 6x6
         assert low["macs"] == 6 * 12 * (3 * 8) * 2 + 6 * 6 * (5 * 12) * 2
     assert low["rank"] == 2 and low["type"] == "LowRankConv2D"
-    assert macs_per_example(factorised) == sum(item["macs"] for item in
-                                               layer_costs(factorised).values())
+    assert macs_per_example(factorized) == sum(item["macs"] for item in
+                                               layer_costs(factorized).values())
 
 
 def test_other_convolutions_are_left_alone_with_the_reason():
@@ -170,7 +170,7 @@ def test_other_convolutions_are_left_alone_with_the_reason():
     plan = {item.name: item for item in factorization_plan(model, rank=2)}
     assert plan["plain"].rank == 2
     assert "depthwise convolution: one small filter per input channel" in plan["depthwise"].reason
-    assert "already factorised" in plan["separable"].reason
+    assert "already factorized" in plan["separable"].reason
     assert "not Conv2DTranspose ones" in plan["transposed"].reason
     callback = SVDProjection(rank=2)
     callback.set_model(model)

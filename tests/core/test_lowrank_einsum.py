@@ -34,7 +34,7 @@ def _projected_copy(model, rank, layers=None):
     ("...b,bc->...c", 9, "c", (4, 6)),
     ("abc,dbc->ad", 7, None, (4, 5)),  # kernel axes in another order, no bias
 ])
-def test_factorised_einsum_computes_the_projected_einsum(equation, output_shape, bias_axes,
+def test_factorized_einsum_computes_the_projected_einsum(equation, output_shape, bias_axes,
                                                          input_shape):
     inputs = keras.Input(input_shape)
     layer = keras.layers.EinsumDense(equation, output_shape, bias_axes=bias_axes,
@@ -43,50 +43,50 @@ def test_factorised_einsum_computes_the_projected_einsum(equation, output_shape,
     if layer.bias is not None:
         layer.bias.assign(RNG.standard_normal(layer.bias.shape).astype("float32"))
     x = RNG.standard_normal((3, *input_shape)).astype("float32")
-    factorised, plan = factorize(model, rank=2, verbose=0, return_plan=True)
+    factorized, plan = factorize(model, rank=2, verbose=0, return_plan=True)
     assert plan[0].rank == 2
-    low = factorised.get_layer("projection")
+    low = factorized.get_layer("projection")
     assert isinstance(low, LowRankEinsumDense)
     projected = _projected_copy(model, 2)
-    np.testing.assert_allclose(factorised.predict(x, verbose=0),
+    np.testing.assert_allclose(factorized.predict(x, verbose=0),
                                projected.predict(x, verbose=0), atol=2e-6)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(low.kernel),
                                keras.ops.convert_to_numpy(projected.layers[1].kernel), atol=1e-6)
     rows, cols = KernelView(layer).shape
     assert low.matrix_shape == (rows, cols)
-    assert parameter_counts(model, 2)["factorised"] == factorised.count_params()
+    assert parameter_counts(model, 2)["factorized"] == factorized.count_params()
 
 
-def test_attention_projections_are_factorised_inside_multi_head_attention():
+def test_attention_projections_are_factorized_inside_multi_head_attention():
     model = vit(seed=0, blocks=2)
     keys = ["attention_1/query", "attention_1/value", "attention_2/attention_output"]
-    factorised, plan = factorize(model, rank=3, layers=keys, verbose=0, return_plan=True)
+    factorized, plan = factorize(model, rank=3, layers=keys, verbose=0, return_plan=True)
     assert [(item.name, item.rank) for item in plan] == [(key, 3) for key in keys]
-    first, second = factorised.get_layer("attention_1"), factorised.get_layer("attention_2")
+    first, second = factorized.get_layer("attention_1"), factorized.get_layer("attention_2")
     assert isinstance(first, LowRankMultiHeadAttention)
     assert first.projection_ranks == {"query": 3, "value": 3}
     assert second.projection_ranks == {"attention_output": 3}
     assert isinstance(first.query_dense, LowRankEinsumDense)
     assert isinstance(first.key_dense, keras.layers.EinsumDense)  # not selected
-    np.testing.assert_allclose(factorised.predict(IMAGES, verbose=0),
+    np.testing.assert_allclose(factorized.predict(IMAGES, verbose=0),
                                _projected_copy(model, 3, keys).predict(IMAGES, verbose=0),
                                atol=2e-6)
-    assert parameter_counts(model, 3, layers=keys)["factorised"] == factorised.count_params()
-    ranks = factorized_ranks(factorised)
+    assert parameter_counts(model, 3, layers=keys)["factorized"] == factorized.count_params()
+    ranks = factorized_ranks(factorized)
     assert ranks["attention_1/query"] == 3 and ranks["attention_1/key"] is None
 
 
-def test_whole_transformer_factorised_and_saved(tmp_path):
+def test_whole_transformer_factorized_and_saved(tmp_path):
     model = vit(seed=0)
-    factorised = factorize(model, rank=2, verbose=0)
-    np.testing.assert_allclose(factorised.predict(IMAGES, verbose=0),
+    factorized = factorize(model, rank=2, verbose=0)
+    np.testing.assert_allclose(factorized.predict(IMAGES, verbose=0),
                                _projected_copy(model, 2).predict(IMAGES, verbose=0), atol=2e-6)
     path = os.path.join(tmp_path, "vit.keras")
-    factorised.save(path)
+    factorized.save(path)
     loaded = keras.models.load_model(path)
     np.testing.assert_array_equal(loaded.predict(IMAGES, verbose=0),
-                                  factorised.predict(IMAGES, verbose=0))
-    assert factorized_ranks(loaded) == factorized_ranks(factorised)
+                                  factorized.predict(IMAGES, verbose=0))
+    assert factorized_ranks(loaded) == factorized_ranks(factorized)
     assert set(factorized_ranks(loaded).values()) == {2}
     # a loaded low-rank attention trains (its factors, not the replaced kernels)
     names = {variable.path.split("/")[-1] for variable in loaded.get_layer(
@@ -95,7 +95,7 @@ def test_whole_transformer_factorised_and_saved(tmp_path):
     loaded.fit(IMAGES, LABELS, epochs=1, verbose=0)
 
 
-def test_factorising_a_factorised_attention_again_adds_to_its_ranks():
+def test_factorizing_a_factorized_attention_again_adds_to_its_ranks():
     model = vit(seed=0, blocks=2)
     once = factorize(model, rank=3, layers=["attention_1/query"], verbose=0)
     twice = factorize(once, rank=2, layers=["attention_1/key"], verbose=0)
@@ -128,14 +128,14 @@ class _Wrapper(keras.layers.Layer):
         return self.inner(inputs)
 
 
-def test_einsum_inside_a_custom_layer_is_projected_but_not_factorised():
+def test_einsum_inside_a_custom_layer_is_projected_but_not_factorized():
     inputs = keras.Input((10,))
     model = keras.Model(inputs, _Wrapper(name="wrapper")(inputs))
     plan = factorization_plan(model, rank=2)
     assert plan[0].rank is None
     assert "built inside the _Wrapper layer 'wrapper', which factorize cannot rebuild" \
         in plan[0].reason
-    with pytest.raises(ValueError, match="Layer 'inner' cannot be factorised: it is built "
+    with pytest.raises(ValueError, match="Layer 'inner' cannot be factorized: it is built "
                                          "inside the _Wrapper layer"):
         factorize(model, rank=2, layers=["inner"], verbose=0)
     callback = SVDProjection(rank=2)

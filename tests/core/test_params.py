@@ -20,7 +20,7 @@ def test_reference_architecture_has_the_published_parameter_count():
 def test_reference_counts_at_rank_20():
     counts = parameter_counts(build_mlp(), 20)
     # 20*(784+1024) + 4*20*(1024+1024) + 10*1024 kept dense + 5*1024+10 biases
-    assert counts["factorised"] == 36_160 + 163_840 + 10_240 + 5_130
+    assert counts["factorized"] == 36_160 + 163_840 + 10_240 + 5_130
     assert counts["layers"]["output"]["rank"] is None
     assert counts["layers"]["hidden_2"]["rank"] == 20
     assert counts["ratio"] == pytest.approx(5_012_490 / 215_370)
@@ -33,7 +33,7 @@ def test_break_even_rank():
     assert factor_size(784, 1024, 10) == 18_080
     assert kernel_cost(1024, 1024, 511) == 511 * 2048 and kernel_cost(1024, 1024, 512) == 1024**2
     counts = parameter_counts(build_mlp(), 600)
-    assert counts["factorised"] == counts["dense"] and counts["ratio"] == 1.0
+    assert counts["factorized"] == counts["dense"] and counts["ratio"] == 1.0
 
 
 @pytest.mark.parametrize("rows, cols", [(1, 1), (1, 7), (2, 2), (3, 5), (10, 1024), (784, 1024),
@@ -61,7 +61,7 @@ def _count_matches_factorize(model, **request):
     from svdnet import factorize
 
     counts = parameter_counts(model, **request)
-    assert counts["factorised"] == factorize(model, verbose=0, **request).count_params()
+    assert counts["factorized"] == factorize(model, verbose=0, **request).count_params()
     return counts
 
 
@@ -97,7 +97,7 @@ def test_an_einsum_that_is_not_a_matrix_counts_as_dense():
     model = keras.Model(inputs, keras.layers.Dense(3, name="head")(x))
     counts = _count_matches_factorize(model, rank=2)
     assert "kernel axis 'b'" in counts["layers"]["batched"]["reason"]
-    assert counts["layers"]["batched"]["factorised"] == counts["layers"]["batched"]["dense"]
+    assert counts["layers"]["batched"]["factorized"] == counts["layers"]["batched"]["dense"]
 
 
 @pytest.mark.parametrize("request_", [{"rank": {"hidden_1": 4, "output": 2}},
@@ -107,4 +107,4 @@ def test_per_layer_energy_and_budget_requests_count_what_factorize_builds(reques
     model = build_mlp(input_dim=32, num_classes=4, depth=2, width=48)
     counts = _count_matches_factorize(model, **request_)
     if "budget" in request_:
-        assert counts["factorised"] <= request_["budget"]
+        assert counts["factorized"] <= request_["budget"]

@@ -20,7 +20,7 @@ def _built(layer, input_shape):
     (keras.layers.Dense(4, kernel_constraint="non_neg"), None),
     (keras.layers.LSTM(4), "it is a recurrent layer (LSTM)"),
     (keras.layers.DepthwiseConv2D(3), "it is a depthwise convolution"),
-    (keras.layers.Conv1D(4, 3), "svdnet factorises Conv2D kernels, not Conv1D ones"),
+    (keras.layers.Conv1D(4, 3), "svdnet factorizes Conv2D kernels, not Conv1D ones"),
     (LowRankDense(4, rank=2), "it is already stored as rank-2 factors (LowRankDense)"),
     (keras.layers.Dropout(0.5), None),
 ])
@@ -29,7 +29,7 @@ def test_the_reason_a_layer_is_left_alone_or_none(layer, expected):
     assert reason is None if expected is None else expected in reason
 
 
-def test_factorising_adds_what_factors_cannot_keep():
+def test_factorizing_adds_what_factors_cannot_keep():
     constrained = _built(keras.layers.Dense(4, kernel_constraint="non_neg"), (None, 8))
     assert skip_reason(constrained) is None
     assert "its kernel has a constraint (NonNeg)" in skip_reason(constrained, factorizing=True)
@@ -39,7 +39,7 @@ def test_factorising_adds_what_factors_cannot_keep():
     assert skip_reason(quantized, factorizing=True).startswith("its kernel is quantized")
 
 
-def test_factorising_names_the_layer_that_cannot_be_rebuilt():
+def test_factorizing_names_the_layer_that_cannot_be_rebuilt():
     attention = keras.layers.MultiHeadAttention(2, 4, name="attention")
     attention.build((None, 3, 8), (None, 3, 8))
     query, inner = attention._query_dense, keras.layers.Dense(4, name="inner")

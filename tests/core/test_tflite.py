@@ -1,4 +1,4 @@
-"""TFLite export of dense and factorised models."""
+"""TFLite export of dense and factorized models."""
 
 import keras
 import numpy as np
@@ -19,7 +19,7 @@ Y = X[:, :4].argmax(axis=1).astype("int32")
 
 
 @pytest.fixture(scope="module")
-def factorised():
+def factorized():
     keras.utils.set_random_seed(0)
     # Wide enough that weights, not the flatbuffer's fixed overhead, set the file size.
     model = build_mlp(input_dim=64, num_classes=4, depth=2, width=512)
@@ -27,15 +27,15 @@ def factorised():
     return model, factorize(model, 32, verbose=0)
 
 
-def test_float32_tflite_matches_keras(factorised):
-    _, model = factorised
+def test_float32_tflite_matches_keras(factorized):
+    _, model = factorized
     lite = TFLiteModel(to_tflite(model))
     np.testing.assert_allclose(lite.predict(X, batch_size=64), model.predict(X, verbose=0),
                                atol=1e-5)
 
 
-def test_int8_tflite_is_smaller_and_close(factorised):
-    dense, model = factorised
+def test_int8_tflite_is_smaller_and_close(factorized):
+    dense, model = factorized
     float_bytes = TFLiteModel(to_tflite(dense)).size_bytes
     int8 = TFLiteModel(to_tflite(model, "int8", representative_data=X))
     # int8 weights take a quarter of float32's bytes; per-channel scales, int32 biases
@@ -59,8 +59,8 @@ def test_bad_quantization_requests():
         to_tflite(model, "int8")
 
 
-def test_per_tensor_int8_is_smaller_than_per_channel_and_as_accurate(factorised):
-    _, model = factorised
+def test_per_tensor_int8_is_smaller_than_per_channel_and_as_accurate(factorized):
+    _, model = factorized
     per_channel = TFLiteModel(to_tflite(model, "int8", representative_data=X))
     per_tensor = TFLiteModel(to_tflite(model, "int8", representative_data=X, per_channel=False))
     assert per_tensor.size_bytes < per_channel.size_bytes

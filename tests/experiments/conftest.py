@@ -17,10 +17,10 @@ def mnist_small():
     return experiments.load_dataset("mnist", train_size=2000)
 
 
-def _write_result(folder, method, seed, accuracy, factorised, rank=None, budget=None,
+def _write_result(folder, method, seed, accuracy, factorized, rank=None, budget=None,
                   train=None, dataset="mnist", chosen=None, name=None, extra=None, **options):
     """A result file as the sweep writes it: ``train`` is the last epoch's training
-    accuracy (none: no history), ``factorised`` the exported model's parameters (the
+    accuracy (none: no history), ``factorized`` the exported model's parameters (the
     dense network has 1,000); ``options`` are further config fields, ``extra`` further
     top-level fields (deployment costs, provenance), ``name`` the file's name (default:
     one made from the architecture, dataset, method, rank or budget and seed)."""
@@ -29,7 +29,7 @@ def _write_result(folder, method, seed, accuracy, factorised, rank=None, budget=
     name = name or (f"{dataset}-{'' if architecture == 'mlp' else architecture + '-'}"
                     f"{method}-{label}-seed{seed}.json")
     run = {"test_accuracy": accuracy, "test_loss": 0.1, "chosen_ranks": chosen or {},
-           "params": {"dense": 1000, "factorised": factorised, "ratio": 1000 / factorised},
+           "params": {"dense": 1000, "factorized": factorized, "ratio": 1000 / factorized},
            "train_seconds": 5.0, "svd_seconds": 0.5}
     if train is not None:
         run["history"] = {"accuracy": [0.5, train]}

@@ -28,7 +28,7 @@ def test_sweep_restores_weights_and_full_rank_matches_dense():
     assert list(sweep["rank"]) == [1, 4, 32]
     assert sweep["test accuracy"].iloc[-1] == pytest.approx(dense_accuracy)
     assert sweep["mean energy kept"].is_monotonic_increasing
-    assert sweep["factorised parameters"].iloc[0] < sweep["parameters"].iloc[0]
+    assert sweep["factorized parameters"].iloc[0] < sweep["parameters"].iloc[0]
 
 
 def test_sweep_rejects_bad_rank():

@@ -82,7 +82,7 @@ def test_the_largest_rank_of_the_mlp_is_still_its_width():
 @pytest.mark.parametrize("architecture", ["cnn", "vit"])
 @pytest.mark.parametrize("changes", [{"rank": 4}, {"rank": 10},
                                      {"rank": 10, "output_layer": "dense"}])
-def test_the_size_the_small_network_matches_is_the_factorised_models(architecture, changes):
+def test_the_size_the_small_network_matches_is_the_factorized_models(architecture, changes):
     """Known before training, from the layout: equal to what factorize builds."""
     import keras
 
@@ -96,8 +96,8 @@ def test_the_size_the_small_network_matches_is_the_factorised_models(architectur
     model = build_architecture(architecture)
     assert dense_parameters(config) == model.count_params()
     layers = compressed_layers(model, config)
-    factorised = factorize(model, rank=config.rank, layers=layers, verbose=0)
-    assert target_parameters(config) == factorised.count_params()
+    factorized = factorize(model, rank=config.rank, layers=layers, verbose=0)
+    assert target_parameters(config) == factorized.count_params()
 
 
 def test_the_small_cnn_is_the_narrowed_cnn_closest_in_size():

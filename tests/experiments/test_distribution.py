@@ -43,13 +43,13 @@ out["ranks"] = {layer.name: int(np.linalg.matrix_rank(keras.ops.convert_to_numpy
                 for layer in dense_layers(model)}
 out["logged_ranks"] = history.history["svd_rank/hidden_1"]
 
-# 2. factorize in the scope: a distributed factorised model computing the same function.
+# 2. factorize in the scope: a distributed factorized model computing the same function.
 with strategy.scope():
-    factorised = svdnet.factorize(model, 3, verbose=0)
-out["factorized_mirrored"] = type(factorised.layers[1].u.value).__name__
+    factorized = svdnet.factorize(model, 3, verbose=0)
+out["factorized_mirrored"] = type(factorized.layers[1].u.value).__name__
 out["max_output_difference"] = float(np.max(np.abs(
-    factorised.predict(x[:64], verbose=0) - model.predict(x[:64], verbose=0))))
-factorised.fit(x, y, epochs=1, batch_size=64, verbose=0)  # the factors train distributed
+    factorized.predict(x[:64], verbose=0) - model.predict(x[:64], verbose=0))))
+factorized.fit(x, y, epochs=1, batch_size=64, verbose=0)  # the factors train distributed
 
 # 3. svdnet.train on real data, unchanged, inside the scope.
 data = experiments.load_dataset("mnist", train_size=1000)

@@ -105,7 +105,7 @@ def test_empty_results_give_no_prose():
     frame = pd.DataFrame(columns=[
         "dataset", "method", "choice", "value", "rank", "chosen ranks", "seed", "epochs",
         "finetune epochs", "test accuracy", "test loss", "train accuracy", "parameters",
-        "factorised parameters", "compression", "width", "train s", "svd s", "wall s",
+        "factorized parameters", "compression", "width", "train s", "svd s", "wall s",
         "commit", "file"])
     assert findings.conclusions(frame) == [] and findings.summary(frame) == []
 
@@ -123,7 +123,7 @@ def test_variants_are_set_beside_the_method_alone_and_matched_to_their_own_size(
                            "epochs": 10, "output_layer": "dense", "distill": 0.9},
                 "quick": False, "run": {
                     "test_accuracy": accuracy + 0.001 * seed, "test_loss": 0.1,
-                    "params": {"dense": 1000, "factorised": size, "ratio": 1000 / size},
+                    "params": {"dense": 1000, "factorized": size, "ratio": 1000 / size},
                     "train_seconds": 5.0, "svd_seconds": 0.5}})
     frame = _frame(sweep_results)
     text = findings.variants(frame)
@@ -145,7 +145,7 @@ def test_allocation_by_accuracy_is_set_against_energy_at_each_budget(sweep_resul
                        "seed": seed, "epochs": 10, "allocation": "accuracy"},
             "quick": False, "run": {
                 "test_accuracy": 0.96 + 0.001 * seed, "test_loss": 0.1,
-                "params": {"dense": 1000, "factorised": 108, "ratio": 1000 / 108},
+                "params": {"dense": 1000, "factorized": 108, "ratio": 1000 / 108},
                 "train_seconds": 5.0, "svd_seconds": 0.5}})
     from svdnet.experiments.report import comparisons
 
@@ -168,7 +168,7 @@ def test_data_aware_truncation_is_tested_against_the_weights_svd_of_the_same_met
                        "epochs": 10, "calibration": 512},
             "quick": False, "run": {
                 "test_accuracy": 0.96 + 0.001 * seed, "test_loss": 0.1,
-                "params": {"dense": 1000, "factorised": 400, "ratio": 2.5},
+                "params": {"dense": 1000, "factorized": 400, "ratio": 2.5},
                 "train_seconds": 5.0, "svd_seconds": 0.5}})
     frame = _frame(sweep_results)
     row = comparisons(frame).set_index("question").loc["data-aware against weight SVD"]
@@ -181,7 +181,7 @@ def test_data_aware_truncation_is_tested_against_the_weights_svd_of_the_same_met
                        "seed": seed, "epochs": 10, "calibration": 512},
             "quick": False, "run": {
                 "test_accuracy": 0.95 + 0.001 * seed, "test_loss": 0.1,
-                "params": {"dense": 1000, "factorised": 108, "ratio": 1000 / 108},
+                "params": {"dense": 1000, "factorized": 108, "ratio": 1000 / 108},
                 "train_seconds": 5.0, "svd_seconds": 0.5}})
     frame = _frame(sweep_results)
     tests = comparisons(frame)
@@ -204,7 +204,7 @@ def test_a_longer_budget_is_set_apart_from_the_main_comparison(sweep_results, wr
                        "epochs": 30},
             "quick": False, "run": {
                 "test_accuracy": 0.99, "test_loss": 0.1,
-                "params": {"dense": 1000, "factorised": 101, "ratio": 1000 / 101},
+                "params": {"dense": 1000, "factorized": 101, "ratio": 1000 / 101},
                 "train_seconds": 5.0, "svd_seconds": 0.5}})
     frame = _frame(sweep_results)
     text = findings.ceiling(frame)
@@ -223,7 +223,7 @@ def test_setup_states_the_budget_and_the_longer_runs(sweep_results):
     write_json_atomic(sweep_results / "mnist-small-r2-e30-seed0.json", {
         "config": {"dataset": "mnist", "method": "small", "rank": 2, "seed": 0, "epochs": 30},
         "quick": False, "run": {"test_accuracy": 0.99, "test_loss": 0.1,
-                                "params": {"dense": 1000, "factorised": 101, "ratio": 9.9},
+                                "params": {"dense": 1000, "factorized": 101, "ratio": 9.9},
                                 "train_seconds": 5.0, "svd_seconds": 0.5}})
     assert "10 epochs in all (30 for the runs marked +30ep)" in findings.setup(_frame(sweep_results))
 

@@ -48,7 +48,7 @@ def test_readable_results_have_percent_short_commits_and_compact_ranks():
     frame = pd.DataFrame([{
         "dataset": "fashion_mnist", "method": "finetune", "choice": "budget", "value": 1e5,
         "chosen ranks": {"hidden_1": 9, "output": None}, "seed": 1, "test accuracy": 0.87012,
-        "train accuracy": 0.9, "factorised parameters": 99834, "compression": 50.21,
+        "train accuracy": 0.9, "factorized parameters": 99834, "compression": 50.21,
         "width": np.nan, "train s": 12.34, "svd s": 0.5, "commit": "a" * 40, "file": "f.json"}])
     row = readable_results(frame).iloc[0]
     assert (row["dataset"], row["size"], row["ranks"]) == (

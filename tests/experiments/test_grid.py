@@ -27,7 +27,7 @@ def readable(folder, config, accuracy=0.9):
     return write_json_atomic(folder / result_name(config), {
         "config": dataclasses.asdict(config), "quick": False,
         "run": {"test_accuracy": accuracy, "test_loss": 0.3, "chosen_ranks": {},
-                "params": {"dense": 1000, "factorised": 100, "ratio": 10.0},
+                "params": {"dense": 1000, "factorized": 100, "ratio": 10.0},
                 "train_seconds": 1.0, "svd_seconds": 0.1},
     })
 

@@ -29,7 +29,7 @@ def _older(folder, name="mnist-lowrank-r10-seed0.json", **config):
         "config": config, "quick": False, "wall_seconds": 60.0,
         "run": {"config": dict(config), "test_accuracy": 0.95, "test_loss": 0.2,
                 "chosen_ranks": {}, "train_seconds": 5.0, "svd_seconds": 0.5,
-                "params": {"dense": 1000, "factorised": 100, "ratio": 10.0}}})
+                "params": {"dense": 1000, "factorized": 100, "ratio": 10.0}}})
     return path
 
 
@@ -55,6 +55,30 @@ def test_migrating_twice_changes_nothing_more(tmp_path):
     assert migrate_folder(str(tmp_path)) == []
     assert migrate_result(str(path)) is False
     assert path.read_bytes() == text
+
+
+def test_the_british_key_of_older_files_is_renamed_once(tmp_path):
+    path = _older(tmp_path)
+    payload = json.loads(path.read_text())
+    params = payload["run"]["params"]
+    params["factorised"] = params.pop("factorized")
+    params["layers"] = {"hidden_1": {"dense": 600, "factorised": 60}}
+    payload["baseline"] = {"params": {"dense": 1000, "factorised": 1000, "ratio": 1.0}}
+    write_json_atomic(path, payload)
+    assert migrate_folder(str(tmp_path)) == [str(path)]
+    after = json.loads(path.read_text())
+    assert after["run"]["params"]["factorized"] == 100 and "factorised" not in path.read_text()
+    assert after["run"]["params"]["layers"]["hidden_1"] == {"dense": 600, "factorized": 60}
+    assert after["baseline"]["params"]["factorized"] == 1000
+    assert load_results(str(tmp_path))[0]["factorized parameters"].tolist() == [100]
+    assert migrate_folder(str(tmp_path)) == []  # once
+    # both spellings in one file: which is right cannot be told, so nothing is changed
+    after["run"]["params"]["factorised"] = 99
+    write_json_atomic(path, after)
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match="both 'factorised' and 'factorized'"):
+        migrate_folder(str(tmp_path))
+    assert path.read_bytes() == before
 
 
 @pytest.mark.parametrize("payload, text", [

@@ -140,7 +140,7 @@ def test_a_rerun_redoes_nothing_and_a_lost_row_comes_back_the_same(tiny_study):
 
 
 @pytest.mark.slow
-def test_a_ratio_below_the_smallest_factorisation_is_skipped_saying_so(tiny_study, tmp_path):
+def test_a_ratio_below_the_smallest_factorization_is_skipped_saying_so(tiny_study, tmp_path):
     settings, out, cache, path = tiny_study
     # 400x asks for about 140 parameters, below rank-1 factors of every kernel
     more = StudySettings(epochs=1, ratios=(8.0, 400.0), fine_tune_ratios=(8.0,),

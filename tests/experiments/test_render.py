@@ -124,7 +124,7 @@ def test_a_result_with_a_bad_value_stops_the_index_naming_file_field_and_value(t
         (results / name).write_text(
             '{"config": {"dataset": "mnist", "method": "dense", "rank": null, "seed": 0, '
             '"epochs": 10}, "quick": false, "run": {"test_accuracy": ' + accuracy + ', '
-            '"test_loss": 0.1, "params": {"dense": 1000, "factorised": 1000, "ratio": 1.0}, '
+            '"test_loss": 0.1, "params": {"dense": 1000, "factorized": 1000, "ratio": 1.0}, '
             '"train_seconds": 5.0, "svd_seconds": 0.0}}')
     with pytest.raises(CorruptResultError) as info:
         write_index(str(tmp_path))

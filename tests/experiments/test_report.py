@@ -15,15 +15,15 @@ from svdnet.experiments.report import (
 from svdnet.experiments.results import CorruptResultError, write_json_atomic
 
 
-def _result(folder, method, rank, seed, accuracy, factorised, dataset="mnist"):
+def _result(folder, method, rank, seed, accuracy, factorized, dataset="mnist"):
     name = f"{dataset}-{method}-r{rank}-seed{seed}.json"
     write_json_atomic(folder / name, {
         "config": {"dataset": dataset, "method": method, "rank": rank, "seed": seed,
                    "epochs": 10},
         "quick": False,
         "run": {"test_accuracy": accuracy, "test_loss": 0.1,
-                "params": {"dense": 1000, "factorised": factorised,
-                           "ratio": 1000 / factorised},
+                "params": {"dense": 1000, "factorized": factorized,
+                           "ratio": 1000 / factorized},
                 "train_seconds": 5.0, "svd_seconds": 0.5},
         "wall_seconds": 7.0,
         "provenance": {"commit": "abc"},
@@ -122,7 +122,7 @@ def test_energy_and_budget_runs_stay_out_of_the_rank_table(results):
         "config": {"dataset": "mnist", "method": "finetune", "rank": None, "energy": None,
                    "budget": 500, "seed": 0, "epochs": 10},
         "run": {"test_accuracy": 0.95, "test_loss": 0.2, "chosen_ranks": {"h": 3},
-                "params": {"dense": 1000, "factorised": 480, "ratio": 1000 / 480},
+                "params": {"dense": 1000, "factorized": 480, "ratio": 1000 / 480},
                 "train_seconds": 1.0, "svd_seconds": 0.1},
     })
     from svdnet.experiments.report import selection_table
@@ -152,7 +152,7 @@ def test_build_time_sums_every_run_once_per_method(results):
     assert build_time_table(frame.iloc[:0]).empty
 
 
-def _choice_result(folder, method, seed, accuracy, factorised, rank=None, budget=None,
+def _choice_result(folder, method, seed, accuracy, factorized, rank=None, budget=None,
                    energy=None, chosen=None, dataset="mnist"):
     label = f"r{rank}" if rank else f"p{budget}" if budget else f"e{energy}"
     write_json_atomic(folder / f"{dataset}-{method}-{label}-seed{seed}.json", {
@@ -160,8 +160,8 @@ def _choice_result(folder, method, seed, accuracy, factorised, rank=None, budget
                    "energy": energy, "seed": seed, "epochs": 10},
         "quick": False,
         "run": {"test_accuracy": accuracy, "test_loss": 0.1, "chosen_ranks": chosen or {},
-                "params": {"dense": 1000, "factorised": factorised,
-                           "ratio": 1000 / factorised},
+                "params": {"dense": 1000, "factorized": factorized,
+                           "ratio": 1000 / factorized},
                 "train_seconds": 5.0, "svd_seconds": 0.5},
     })
 
@@ -257,19 +257,19 @@ def test_headline_seeks_the_smallest_close_model_among_every_rank_choice(against
     assert "finetune rank 20" in uniform_only[-1]
 
 
-@pytest.mark.parametrize("ranks, width, classes, factorised", [
+@pytest.mark.parametrize("ranks, width, classes, factorized", [
     ([1, 2, 5, 10, 20], 1024, 10, "1, 2, 5"),     # break-even rank 9
     ([1, 2, 3, 4], 16, 4, "1, 2, 3"),             # 16 x 4: (64 - 1) // 20 = 3
 ])
-def test_output_layer_sentence_follows_the_plan(ranks, width, classes, factorised):
+def test_output_layer_sentence_follows_the_plan(ranks, width, classes, factorized):
     from svdnet.cost import break_even_rank
     from svdnet.experiments.report import output_layer_sentence
 
     sentence = output_layer_sentence(ranks, input_dim=8, num_classes=classes, depth=1,
                                      width=width)
     expected = [r for r in ranks if r <= break_even_rank(width, classes)]
-    assert ", ".join(map(str, expected)) == factorised
-    assert f"here at ranks {factorised}, where" in sentence
+    assert ", ".join(map(str, expected)) == factorized
+    assert f"here at ranks {factorized}, where" in sentence
     assert "classes it can output" in sentence and "caps" not in sentence
 
 
@@ -297,7 +297,7 @@ def test_the_main_budget_is_the_dense_runs_and_only_other_budgets_are_labelled(t
             "config": {"dataset": "mnist", "method": method, "rank": 2, "seed": 0,
                        "epochs": epochs},
             "quick": False, "run": {"test_accuracy": accuracy, "test_loss": 0.1,
-                                    "params": {"dense": 1000, "factorised": 100, "ratio": 10.0},
+                                    "params": {"dense": 1000, "factorized": 100, "ratio": 10.0},
                                     "train_seconds": 5.0, "svd_seconds": 0.5}})
 
     write("d.json", "dense", 2, 0.9)
@@ -317,7 +317,7 @@ def test_reused_dense_training_is_read_from_the_dense_runs_epoch_times(tmp_path)
 
     def write(name, method, extra, epoch_seconds=None):
         run = {"test_accuracy": 0.9, "test_loss": 0.1, "train_seconds": 10.0,
-               "svd_seconds": 0.0, "params": {"dense": 1000, "factorised": 100, "ratio": 10.0}}
+               "svd_seconds": 0.0, "params": {"dense": 1000, "factorized": 100, "ratio": 10.0}}
         if epoch_seconds:
             run["epoch_seconds"] = epoch_seconds
         write_json_atomic(tmp_path / name, {

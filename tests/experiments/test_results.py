@@ -107,7 +107,7 @@ def _valid_result(**run):
     return {"config": dataclasses.asdict(config), "quick": False,
             "run": {"test_accuracy": 0.9, "test_loss": 0.3, "chosen_ranks": {"hidden_1": 2},
                     "ranks": {"hidden_1": 2}, "history": {"accuracy": [0.5, 0.8]},
-                    "params": {"dense": 1000, "factorised": 100, "ratio": 10.0},
+                    "params": {"dense": 1000, "factorized": 100, "ratio": 10.0},
                     "train_seconds": 1.0, "svd_seconds": 0.1, **run},
             "baseline": None, "wall_seconds": 3.0}
 
@@ -130,7 +130,7 @@ def _replace(payload, field, value):
     ("run.test_loss", -0.5, "a finite number >= 0"),
     ("run.params.ratio", -1, "a finite number > 0"),
     ("run.params.ratio", 0, "a finite number > 0"),
-    ("run.params.factorised", 2.5, "an integer >= 1"),
+    ("run.params.factorized", 2.5, "an integer >= 1"),
     ("run.train_seconds", "1 s", "a finite number >= 0"),
     ("run.history.accuracy", [0.5, 2.0], "a list of finite numbers from 0 to 1"),
     ("config.seed", -1, "an integer >= 0"),

@@ -54,7 +54,7 @@ def test_the_epochs_of_other_budgets_are_counted(tmp_path, sweep_results):
             "config": {"dataset": "mnist", "method": "small", "rank": 2, "seed": seed,
                        "epochs": 30},
             "quick": False, "run": {"test_accuracy": 0.99, "test_loss": 0.1,
-                                    "params": {"dense": 1000, "factorised": 101, "ratio": 9.9},
+                                    "params": {"dense": 1000, "factorized": 101, "ratio": 9.9},
                                     "train_seconds": 5.0, "svd_seconds": 0.5}})
     text = epochs_text(load_results(str(sweep_results))[0])
     assert [int(n) for n in re.findall(r"\d+", text)] == [10, 2, 30, 30]

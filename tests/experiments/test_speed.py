@@ -10,7 +10,7 @@ from svdnet.experiments.snapshots import SaveWeightsAt, save_weights_atomic
 from svdnet.experiments.speed import matmul_peak, predict_seconds, training_flops_per_example
 
 
-def test_training_flops_of_dense_and_factorised_mlps():
+def test_training_flops_of_dense_and_factorized_mlps():
     model = svdnet.experiments.build_mlp(input_dim=10, num_classes=3, depth=2, width=8)
     # First layer: forward + weight gradient (no input gradient); others all three.
     expected = 2 * (10 * 8 * 2 + 8 * 8 * 3 + 8 * 3 * 3)
@@ -18,10 +18,10 @@ def test_training_flops_of_dense_and_factorised_mlps():
     reference = svdnet.experiments.build_mlp()
     assert training_flops_per_example(reference) == 2 * (784 * 1024 * 2 + 4 * 1024 * 1024 * 3
                                                          + 1024 * 10 * 3)
-    factorised = svdnet.factorize(reference, 20, verbose=0)
+    factorized = svdnet.factorize(reference, 20, verbose=0)
     expected = 2 * (784 * 20 * 2 + 20 * 1024 * 3 + 4 * (1024 * 20 * 3 + 20 * 1024 * 3)
                     + 1024 * 10 * 3)
-    assert training_flops_per_example(factorised) == expected
+    assert training_flops_per_example(factorized) == expected
 
 
 def test_matmul_peak_measures_a_positive_rate_and_rejects_bad_input():

@@ -58,7 +58,7 @@ def test_experiment_writes_one_complete_result(monkeypatch, tmp_path):
     assert saved["baseline"]["config"]["method"] == "dense"
     assert len(saved["run"]["history"]["test_accuracy"]) == 2
     assert max(saved["run"]["ranks"].values()) <= 8
-    assert saved["run"]["params"]["factorised"] < saved["baseline"]["params"]["dense"]
+    assert saved["run"]["params"]["factorized"] < saved["baseline"]["params"]["dense"]
     # Compressed runs keep the leading max(2k, 32) singular values of each layer.
     assert len(saved["spectra"]["before"]["hidden_1"]) == 32
     after = np.array(saved["spectra"]["after"]["hidden_1"])
@@ -137,7 +137,7 @@ def _fake_training(monkeypatch, **measured):
     def train(data, config, **kwargs):
         fields = {"history": {"accuracy": [0.5]}, "test_loss": 0.3, "test_accuracy": 0.9,
                   "epoch_seconds": [1.0], "svd_seconds": 0.1,
-                  "params": {"dense": 1000, "factorised": 100, "ratio": 10.0},
+                  "params": {"dense": 1000, "factorized": 100, "ratio": 10.0},
                   "ranks": {"hidden_1": 2}, "chosen_ranks": {"hidden_1": 2},
                   "spectra": {}, "final_spectra": {"hidden_1": [3.0, 2.0]}}
         return Run(config=config, model=None, **{**fields, **measured})
@@ -152,7 +152,7 @@ def _fake_training(monkeypatch, **measured):
     ({"test_accuracy": 1.5}, "run.test_accuracy = 1.5; allowed: a finite number from 0 to 1"),
     ({"test_accuracy": float("nan")}, "run.test_accuracy = None"),
     ({"ranks": {"hidden_1": 7}}, "run.ranks.hidden_1 = 7; allowed: an integer at most"),
-    ({"params": {"dense": 1000, "factorised": 100, "ratio": -1.0}}, "run.params.ratio = -1.0"),
+    ({"params": {"dense": 1000, "factorized": 100, "ratio": -1.0}}, "run.params.ratio = -1.0"),
 ])
 def test_a_run_that_fails_its_checks_writes_no_result(monkeypatch, tmp_path, measured, text):
     from svdnet.experiments.sweep import RunCheckError
@@ -220,10 +220,10 @@ def test_the_cnn_and_the_vit_run_through_the_same_sweep(monkeypatch, tmp_path, a
     assert params["dense"] == (458_570 if architecture == "cnn" else 274_954)
     if method == "small":  # the narrowed model (its size is matched in test_config)
         assert 0 < params["width"] < 1
-        assert params["factorised"] == build_architecture(architecture,
+        assert params["factorized"] == build_architecture(architecture,
                                                           width=params["width"]).count_params()
     else:
-        assert params["factorised"] == target_parameters(config)
+        assert params["factorized"] == target_parameters(config)
         ranks = saved["run"]["chosen_ranks"]
         kinds = {"cnn": "conv_2", "vit": "attention_1/query"}
         assert ranks[kinds[architecture]] == 4

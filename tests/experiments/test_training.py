@@ -17,7 +17,7 @@ def test_projection_run_is_low_rank_and_far_above_chance(mnist_small):
     run = train(mnist_small, SMALL, record_spectrum=True)
     assert run.test_accuracy > 0.6  # chance is 0.1; 2,000 examples give about 0.84
     assert all(rank <= 8 for rank in run.ranks.values())
-    assert run.params["factorised"] < run.params["dense"]
+    assert run.params["factorized"] < run.params["dense"]
     assert len(run.epoch_seconds) == 2 and run.svd_seconds > 0
     assert set(run.spectra) == {"hidden_1", "hidden_2", "output"}
     summary = run.summary()
@@ -110,7 +110,7 @@ def test_run_reference_compares_dense_and_rank_k_from_the_same_seed():
     dense, compressed = result["dense"], result["compressed"]
     assert dense["config"]["seed"] == compressed["config"]["seed"] == 0
     assert dense["params"]["dense"] == compressed["params"]["dense"] == 5_012_490
-    assert compressed["params"]["factorised"] == 215_370
+    assert compressed["params"]["factorized"] == 215_370
     assert max(compressed["ranks"].values()) <= 20
     assert max(dense["ranks"].values()) > 20
     assert result["accuracy_drop"] == pytest.approx(
@@ -120,15 +120,15 @@ def test_run_reference_compares_dense_and_rank_k_from_the_same_seed():
 
 
 @pytest.mark.slow
-def test_finetune_and_lowrank_export_factorised_models(mnist_small):
+def test_finetune_and_lowrank_export_factorized_models(mnist_small):
     from svdnet import LowRankDense
 
     for method in ("finetune", "lowrank"):
         run = train(mnist_small, SMALL.replace(method=method, epochs=3, finetune_epochs=1))
-        factorised = [layer for layer in run.model.layers if isinstance(layer, LowRankDense)]
-        assert [layer.name for layer in factorised] == ["hidden_1", "hidden_2", "output"]
+        factorized = [layer for layer in run.model.layers if isinstance(layer, LowRankDense)]
+        assert [layer.name for layer in factorized] == ["hidden_1", "hidden_2", "output"]
         assert run.chosen_ranks == {"hidden_1": 8, "hidden_2": 8, "output": 8}
-        assert run.params["factorised"] == run.model.count_params() < run.params["dense"]
+        assert run.params["factorized"] == run.model.count_params() < run.params["dense"]
         assert all(rank <= 8 for rank in run.ranks.values())
         # finetune trains only its fine-tuning epochs; lowrank all of them.
         assert len(run.epoch_seconds) == (1 if method == "finetune" else 3)
@@ -188,13 +188,13 @@ def test_small_width_lands_within_two_percent_of_the_compared_model(changes):
             abs(size - target_parameters(config))
 
 
-def test_small_is_sized_like_the_exported_factorised_model():
+def test_small_is_sized_like_the_exported_factorized_model():
     from svdnet.experiments.config import target_parameters
     from svdnet.experiments.model import build_mlp
     from svdnet.params import parameter_counts
 
     for rank in (1, 5, 20, 200):
-        expected = parameter_counts(build_mlp(), rank)["factorised"]
+        expected = parameter_counts(build_mlp(), rank)["factorized"]
         assert target_parameters(RunConfig(method="small", rank=rank)) == expected, rank
     with pytest.raises(ValueError, match="The small method needs a rank or a budget"):
         RunConfig(method="small", rank=None, energy=0.9).replace()
@@ -203,7 +203,7 @@ def test_small_is_sized_like_the_exported_factorised_model():
 @pytest.mark.slow
 def test_small_trains_the_narrow_network(mnist_small):
     run = train(mnist_small, SMALL.replace(method="small", rank=8))
-    assert run.params["factorised"] == run.model.count_params() < run.params["dense"]
+    assert run.params["factorized"] == run.model.count_params() < run.params["dense"]
     assert run.params["width"] == run.model.get_layer("hidden_1").units < SMALL.width
     assert run.chosen_ranks == {} and run.test_accuracy > 0.5
 
@@ -276,7 +276,7 @@ def test_a_budget_shared_by_accuracy_fits_and_is_recorded(mnist_small):
                        rank=None, budget=15_000, allocation="accuracy", batch_size=64,
                        train_size=600)
     run = train(mnist_small, config)
-    assert run.params["factorised"] <= 15_000 < run.params["dense"]
+    assert run.params["factorized"] <= 15_000 < run.params["dense"]
     assert set(run.chosen_ranks) == {"hidden_1", "hidden_2", "output"}
     assert any(rank is not None for rank in run.chosen_ranks.values())
 
