@@ -82,13 +82,15 @@ print(f"{len(frame)} results from {os.path.relpath(results_dir)}")
 # %% [markdown]
 # ## Findings
 #
-# Generated from the results: the dense accuracy and training budget of each model, every
-# compressed method at each rank with its speed, and how each compares with `small` of the
-# same size.
+# Generated from the results: first the runs of each model's grid that have no result yet
+# (none once the grid is complete), then the dense accuracy and training budget of each model,
+# every compressed method at each rank with its speed, and how each compares with `small` of
+# the same size.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-Markdown("\n\n".join(ar.architecture_findings(frame)) or "No results yet.")
+Markdown("\n\n".join(ar.missing_runs(frame) + ar.architecture_findings(frame))
+         or "No results yet.")
 
 # %% [markdown]
 # ## Accuracy against parameters

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from svdnet.experiments.architectures import build_architecture
-from svdnet.experiments.config import full_config
+from svdnet.experiments.config import METHODS, full_config
 from svdnet.experiments.formatting import (
     accuracy_text,
     compression_text,
@@ -259,6 +259,51 @@ def architecture_findings(frame: pd.DataFrame) -> list[str]:
         sentences.append(text)
     if len(tests):
         sentences.append(f"The verdicts: {statistics_note(tests, scope='this page makes')}.")
+    return sentences
+
+
+def missing_runs(frame: pd.DataFrame) -> list[str]:
+    """One sentence per model whose grid is not complete: the methods and ranks with seeds
+    that have no result, so that a reader knows which rows rest on fewer seeds or are
+    absent. A model's grid is every method (:data:`svdnet.experiments.config.METHODS`, and
+    any other label of the page's runs) at every rank and seed of its own runs (``dense`` at none; with no rank yet, each method once per seed).
+
+    Args:
+        frame: The frame of :func:`load_architecture_results`.
+
+    Returns:
+        ``"ViT on MNIST: 12 of 33 runs have no result yet: projection at ranks 3 and 6
+        (seeds 0-2), ..."``; none when every grid is complete.
+    """
+    if frame.empty:
+        return []
+    methods = method_order(set(METHODS) | set(frame["method"]))
+    sentences = []
+    for model, part in frame.groupby("model", sort=False):
+        seeds = sorted(part["seed"].unique())
+        ranks = sorted(int(rank) for rank in part["rank"].dropna().unique())
+        have = {(m, None if pd.isna(r) else int(r), s)
+                for m, r, s in zip(part["method"], part["rank"], part["seed"])}
+        missing = {}
+        for method in methods:
+            # a model with no compressed run yet lacks the other methods at every rank
+            for rank in [None] if method == "dense" or not ranks else ranks:
+                lost = [seed for seed in seeds if (method, rank, seed) not in have]
+                if lost:
+                    missing.setdefault((method, tuple(lost)), []).append(rank)
+        if not missing:
+            continue
+        planned = len(seeds) * (max(1, len(ranks)) * sum(m != "dense" for m in methods)
+                                + ("dense" in methods))
+        count = sum(len(lost) * len(at) for (_, lost), at in missing.items())
+        sentences.append(
+            f"{model}: {count} of {planned} runs have no result yet: " + "; ".join(
+                f"`{method}`" + ("" if at == [None] else
+                                 f" at rank{'s' if len(at) > 1 else ''} "
+                                 f"{_join_numbers(at).replace(' or ', ' and ')}")
+                + f" (seed{'s' if len(lost) > 1 else ''} {', '.join(map(str, lost))})"
+                for (method, lost), at in missing.items())
+            + ". Their rows are absent or rest on fewer seeds.")
     return sentences
 
 

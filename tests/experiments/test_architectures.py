@@ -185,3 +185,30 @@ def test_callback_in_a_real_fit_leaves_every_kernel_of_the_model_at_rank_k(build
             assert np.linalg.matrix_rank(matrix, tol=1e-5 * np.abs(matrix).max()) <= rank, key
             checked += 1
     assert checked >= (3 if build is build_cnn else 12)
+
+
+def test_missing_runs_name_what_a_partial_grid_lacks(tmp_path, write_result, monkeypatch):
+    monkeypatch.setattr(ar, "METHODS", ("dense", "lowrank", "small"))  # the page's methods
+    for seed in (0, 1):
+        _result(write_result, tmp_path, "dense", None, seed, 0.9, 1000)
+        _result(write_result, tmp_path, "lowrank", 4, seed, 0.85, 100)
+        _result(write_result, tmp_path, "lowrank", 10, seed, 0.87, 200)
+        for rank in (4, 10):
+            _result(write_result, tmp_path, "small", rank, seed, 0.8, 105 * rank)
+    assert ar.missing_runs(ar.load_architecture_results(str(tmp_path))) == []  # complete
+    for path in tmp_path.glob("*small-r*"):
+        path.unlink()
+    assert "`small` at ranks 4 and 10 (seeds 0, 1)" in ar.missing_runs(
+        ar.load_architecture_results(str(tmp_path)))[0]  # a method with no run at all
+    _result(write_result, tmp_path, "small", 4, 0, 0.8, 105)
+    _result(write_result, tmp_path, "dense", None, 0, 0.9, 1000, architecture="vit",
+            dataset="mnist")
+    frame = ar.load_architecture_results(str(tmp_path))
+    cnn, vit = ar.missing_runs(frame)
+    assert cnn == ("CNN on Fashion-MNIST: 3 of 10 runs have no result yet: `small` at rank "
+                   "4 (seed 1); `small` at rank 10 (seeds 0, 1). Their rows are absent or "
+                   "rest on fewer seeds.")
+    # the ViT has run no method but dense, at no rank: it lacks every other method
+    assert vit == ("ViT on MNIST: 2 of 3 runs have no result yet: `lowrank` (seed 0); "
+                   "`small` (seed 0). Their rows are absent or rest on fewer seeds.")
+    assert ar.missing_runs(frame.iloc[0:0]) == []
