@@ -273,12 +273,15 @@ def missing_runs(frame: pd.DataFrame) -> list[str]:
 
     Returns:
         ``"ViT on MNIST: 12 of 33 runs have no result yet: projection at ranks 3 and 6
-        (seeds 0-2), ..."``; none when every grid is complete.
+        (seeds 0-2), ..."``, or ``"ViT: no run has a result yet."`` for a model of
+        :data:`ARCHITECTURES` with none; nothing when every grid is complete.
     """
+    ran = set(frame["architecture"]) if len(frame) else set()
+    sentences = [f"{model_name(architecture)}: no run has a result yet."
+                 for architecture in ARCHITECTURES if architecture not in ran]
     if frame.empty:
-        return []
+        return sentences
     methods = method_order(set(METHODS) | set(frame["method"]))
-    sentences = []
     for model, part in frame.groupby("model", sort=False):
         seeds = sorted(part["seed"].unique())
         ranks = sorted(int(rank) for rank in part["rank"].dropna().unique())
