@@ -64,7 +64,7 @@ ARCH_GRID = --epochs 3 --finetune-epochs 1 --seeds 0,1,2
 architectures: install  ## The CNN (Fashion-MNIST) and ViT (MNIST) runs of the grid into reports/grid (resumes; ARCH_ARGS=..., e.g. --workers 2), then their page.
 	$(BIN)/python -m svdnet.experiments.grid --architectures cnn --datasets fashion_mnist --ranks 4,10 $(ARCH_GRID) $(ARCH_ARGS)
 	$(BIN)/python -m svdnet.experiments.grid --architectures vit --datasets mnist --ranks 3,6 $(ARCH_GRID) $(ARCH_ARGS)
-	find reports/grid/runs -name '*-cnn-*.ipynb' -o -name '*-vit-*.ipynb' | xargs rm -f
+	find reports/grid/runs \( -name '*-cnn-*.ipynb' -o -name '*-vit-*.ipynb' \) ! -name '*-interrupted.ipynb' ! -name '*.failed.ipynb' -delete 2>/dev/null || true
 	@mkdir -p reports/runs
 	$(BIN)/papermill notebooks/architectures.ipynb reports/runs/architectures.ipynb
 	$(BIN)/python -m svdnet.experiments.render reports
