@@ -49,8 +49,8 @@ def load_architecture_results(results_dir: str) -> pd.DataFrame:
             :func:`svdnet.experiments.results.result_row` cannot read.
     """
     frame = load_results(results_dir, architectures=ARCHITECTURES)[0]
-    frame = frame.rename(columns={"parameters": "dense parameters"}).rename(
-        columns={"factorized parameters": "parameters"})
+    frame = frame.rename(columns={"parameters": "dense parameters",  # one label at a time
+                                  "factorized parameters": "parameters"})
     frame["model"] = [model_title(a, d) for a, d in zip(frame["architecture"], frame["dataset"])]
     return frame
 
