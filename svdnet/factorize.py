@@ -377,6 +377,7 @@ def _pairs(model, copy) -> list:
             original.weights and clone.name != original.name
             for (_, original), clone in zip(originals, clones)):
         raise RuntimeError("factorize: the cloned model's layers do not line up with the "
-                           f"original's ({[key for key, _ in originals]}); please report this.")
+                           f"original's ({[key for key, _ in originals]} against "
+                           f"{[clone.name for clone in clones]}); please report this.")
     return list(zip(originals, clones))
 

@@ -48,14 +48,27 @@ class LowRankMultiHeadAttention(keras.layers.MultiHeadAttention):
         for name, rank in self.projection_ranks.items():
             attribute = PROJECTIONS[name]
             dense = getattr(self, attribute)
-            # Untrack the full-rank layer (Keras keeps sub-layers in _layers), so its
-            # kernel is neither counted, trained nor saved.
-            # The new one takes the old one's place, so the layers' order (and
-            # get_weights') is that of the original.
-            index = self._layers.index(dense)
-            self._layers.remove(dense)
-            setattr(self, attribute, LowRankEinsumDense.like(dense, rank))
-            self._layers.insert(index, self._layers.pop())
+            low = LowRankEinsumDense.like(dense, rank)
+            self._swap_sublayer(attribute, dense, low)
+
+    def _swap_sublayer(self, attribute, old, new):
+        """Puts ``new`` in ``old``'s attribute and in its place among the tracked
+        sub-layers (Keras keeps them in ``_layers``), so that ``old``'s kernel is neither
+        counted, trained nor saved, and the layers' order (and ``get_weights``') is that
+        of the original.
+
+        Placed by identity, not by trusting Keras' tracker to append ``new``: the tracker
+        remembers the ``id()`` of every layer it has seen, and a new layer that happens to
+        get the address of a freed one would not be appended (the cause of a rare failure
+        of factorize on a transformer under JAX).
+        """
+        index = next(i for i, layer in enumerate(self._layers) if layer is old)
+        tracker = getattr(self, "_tracker", None)
+        if tracker is not None and hasattr(tracker, "untrack"):
+            tracker.untrack(old)  # forget old's id, so a later layer at its address is tracked
+        setattr(self, attribute, new)
+        rest = [layer for layer in self._layers if layer is not old and layer is not new]
+        self._layers[:] = rest[:index] + [new] + rest[index:]
 
     def get_config(self):
         return {**super().get_config(), "projection_ranks": dict(self.projection_ranks)}

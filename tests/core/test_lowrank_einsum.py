@@ -187,3 +187,28 @@ def test_break_even_guard_per_einsum_layer():
     assert factorization_plan(model, rank=2)[0].rank == 2
     unchanged = factorize(model, rank=3, verbose=0)
     assert type(unchanged.get_layer("small")) is keras.layers.EinsumDense
+
+
+def test_low_rank_projections_keep_their_place_when_keras_tracker_sees_a_reused_id(monkeypatch):
+    # Keras' tracker remembers the id() of each sub-layer it has tracked. A new layer at
+    # the address of a freed one is taken for one already tracked and not appended: made
+    # certain here by answering "already tracked" for every low-rank projection.
+    from keras.src.utils import tracking
+
+    seen = tracking.Tracker.is_in_store
+    monkeypatch.setattr(tracking.Tracker, "is_in_store", lambda self, store, value: (
+        isinstance(value, LowRankEinsumDense) or seen(self, store, value)))
+    ranks = {"query": 2, "key": 2, "value": 2, "attention_output": 2}
+    layer = LowRankMultiHeadAttention(2, 8, projection_ranks=ranks)
+    layer.build((None, 4, 16), (None, 4, 16))
+    inner = layer._flatten_layers(include_self=False, recursive=False)
+    assert [type(sub).__name__ for sub in inner] == [
+        "LowRankEinsumDense", "LowRankEinsumDense", "LowRankEinsumDense", "Softmax",
+        "Dropout", "LowRankEinsumDense"]
+    assert [sub.name for sub in inner] == [
+        "query", "key", "value", inner[3].name, inner[4].name, "attention_output"]
+    assert all(getattr(layer, attribute) is sub for attribute, sub in zip(
+        ("_query_dense", "_key_dense", "_value_dense", "_output_dense"),
+        (inner[0], inner[1], inner[2], inner[5])))
+    # Only the factors and biases: no full-rank kernel left behind.
+    assert len(layer.weights) == 4 * 3
