@@ -40,8 +40,7 @@ from svdnet.experiments.options import (
     option_tokens,
 )
 from svdnet.experiments.paths import NOTEBOOKS, PROJECT_ROOT, without_folder
-from svdnet.experiments.results import is_finished, write_text_atomic
-from svdnet.experiments.sweep import result_name
+from svdnet.experiments.results import is_finished, result_name, write_text_atomic
 from svdnet.svd import PROJECTION_BACKEND
 
 GRID_RANKS = (1, 2, 5, 10, 20, 50, 100, 200)

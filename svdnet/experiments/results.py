@@ -10,10 +10,18 @@ import tempfile
 
 import numpy as np
 
-from svdnet.experiments.config import ARCHITECTURES, METHODS, RunConfig, full_config, identity
+from svdnet.experiments.config import (
+    ARCHITECTURES,
+    METHODS,
+    RunConfig,
+    full_config,
+    identity,
+    model_token,
+)
 from svdnet.experiments.execution import follows_rule
-from svdnet.experiments.options import METHOD_OPTIONS, method_label, option_values
-from svdnet.rank_selection import rank_request
+from svdnet.experiments.options import METHOD_OPTIONS, method_label, option_tokens, option_values
+from svdnet.rank_selection import rank_request, request_label
+from svdnet.svd import DEFAULT_BACKEND
 
 
 class CorruptResultError(ValueError):
@@ -48,6 +56,33 @@ class ResultValueError(ValueError):
 
 MISSING = object()
 """The value of a field that a result record lacks (see :class:`ResultValueError`)."""
+
+
+def result_name(config: RunConfig) -> str:
+    """Returns the result file name of ``config``, unique per distinct run.
+
+    For example ``mnist-projection-r20-5x1024-e10-b128-seed0.json`` (the MLP's depth and
+    width; ``-cnn-`` or ``-vit-`` in their place for those architectures).
+    """
+    parts = [config.dataset, config.method]
+    if config.method != "dense":
+        parts.append(request_label(**config.rank_choice))
+        if config.svd_method != DEFAULT_BACKEND and config.method != "small":  # no SVD in small
+            parts.append(config.svd_method)
+        if config.every != 1:
+            parts.append(f"every{config.every}")
+        if config.method == "finetune":
+            parts.append(f"ft{config.finetune_epochs}")
+        parts += option_tokens(config)
+    parts += [model_token(config), f"e{config.epochs}", f"b{config.batch_size}"]
+    if config.train_size:
+        parts.append(f"n{config.train_size}")
+    if not config.jit_compile:
+        parts.append("nojit")
+    if config.pipeline != "tf.data":
+        parts.append(config.pipeline)
+    parts.append(f"seed{config.seed}")
+    return "-".join(parts) + ".json"
 
 
 def _plain(value):
@@ -503,8 +538,6 @@ def check_not_duplicate(payload: dict, path: str, seen: dict) -> None:
     first = seen[key]
     hint = ""
     try:
-        from svdnet.experiments.sweep import result_name
-
         hint = f" (the runner names this run {result_name(RunConfig(**config))!r})"
     except (TypeError, ValueError):
         pass  # a configuration of another version: no name to suggest

@@ -32,15 +32,12 @@ from svdnet.experiments.config import (  # noqa: F401
 )
 from svdnet.experiments.data import Dataset, load_dataset
 from svdnet.experiments.execution import execution_record, pin_threads
-from svdnet.experiments.options import option_tokens
 from svdnet.experiments.provenance import provenance
-from svdnet.experiments.results import ResultValueError, write_result
+from svdnet.experiments.results import ResultValueError, result_name, write_result
 from svdnet.experiments.snapshots import SaveWeightsAt
 from svdnet.experiments.speed import INFERENCE_EXAMPLES, predict_seconds
 from svdnet.experiments.training import Run, dense_model, layer_spectra, train  # noqa: F401
 from svdnet.compression import layer_costs
-from svdnet.rank_selection import request_label
-from svdnet.svd import DEFAULT_BACKEND
 from svdnet.validation import check_bool
 
 QUICK_ENV = "SVDNET_QUICK"
@@ -87,33 +84,6 @@ def results_folder(results_dir: str, quick: bool | None = None) -> str:
         return results_dir
     name = os.path.basename(os.path.normpath(results_dir)) or "results"
     return os.path.join(tempfile.gettempdir(), "svdnet-quick", name)
-
-
-def result_name(config: RunConfig) -> str:
-    """Returns the result file name of ``config``, unique per distinct run.
-
-    For example ``mnist-projection-r20-5x1024-e10-b128-seed0.json`` (the MLP's depth and
-    width; ``-cnn-`` or ``-vit-`` in their place for those architectures).
-    """
-    parts = [config.dataset, config.method]
-    if config.method != "dense":
-        parts.append(request_label(**config.rank_choice))
-        if config.svd_method != DEFAULT_BACKEND and config.method != "small":  # no SVD in small
-            parts.append(config.svd_method)
-        if config.every != 1:
-            parts.append(f"every{config.every}")
-        if config.method == "finetune":
-            parts.append(f"ft{config.finetune_epochs}")
-        parts += option_tokens(config)
-    parts += [model_token(config), f"e{config.epochs}", f"b{config.batch_size}"]
-    if config.train_size:
-        parts.append(f"n{config.train_size}")
-    if not config.jit_compile:
-        parts.append("nojit")
-    if config.pipeline != "tf.data":
-        parts.append(config.pipeline)
-    parts.append(f"seed{config.seed}")
-    return "-".join(parts) + ".json"
 
 
 def dense_weights_path(cache_dir: str, config: RunConfig, epochs: int) -> str:
