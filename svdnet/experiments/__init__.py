@@ -8,18 +8,12 @@ imports it. It loads data with TensorFlow Datasets and trains with a ``tf.data``
 pipeline and XLA; its results were measured on Keras' TensorFlow backend.
 """
 
-from svdnet.experiments.config import METHODS, RunConfig
-from svdnet.experiments.data import (
-    DATASETS,
-    Dataset,
-    DatasetUnavailableError,
-    load_dataset,
-    training_dataset,
-)
-from svdnet.experiments.model import build_mlp
-from svdnet.experiments.training import Run, run_reference, train
+from svdnet.package_api import package_api
 
-__all__ = [
-    "DATASETS", "METHODS", "Dataset", "DatasetUnavailableError", "Run", "RunConfig",
-    "build_mlp", "load_dataset", "run_reference", "train", "training_dataset",
-]
+package_api(__name__, {
+    "svdnet.experiments.config": ("METHODS", "RunConfig"),
+    "svdnet.experiments.data": ("DATASETS", "Dataset", "DatasetUnavailableError",
+                                "load_dataset", "training_dataset"),
+    "svdnet.experiments.model": ("build_mlp",),
+    "svdnet.experiments.training": ("Run", "run_reference", "train"),
+}, globals())

@@ -8,13 +8,14 @@ import functools
 
 import keras
 
+from svdnet.experiments.config import ARCHITECTURES as RUN_ARCHITECTURES
 from svdnet.jit import resolve_jit_compile
 from svdnet.kernels import KernelView
 from svdnet.layers import kernel_layer_map
 from svdnet.validation import check_choice
 
-ARCHITECTURES = {"cnn": "fashion_mnist", "vit": "mnist"}
-"""Each model and the dataset it is trained on."""
+ARCHITECTURES = tuple(name for name in RUN_ARCHITECTURES if name != "mlp")
+"""The models built here: every architecture of a run but the reference MLP."""
 
 
 @keras.saving.register_keras_serializable(package="svdnet_experiments")
@@ -94,7 +95,7 @@ def build_architecture(name: str, num_classes: int = 10, width: float = 1.0) -> 
     narrowed by ``width`` (every layer's filters or units times ``width``; for the vision
     transformer the model width 128, rounded to a multiple of the 4 heads). Defaults to
     1.0, the model itself."""
-    check_choice("architecture", name, tuple(ARCHITECTURES))
+    check_choice("architecture", name, ARCHITECTURES)
     if name == "cnn":
         return build_cnn(num_classes, width=width)
     return build_vit(num_classes, dim=max(4, 4 * round(128 * width / 4)))
@@ -123,7 +124,7 @@ def architecture_layout(name: str, num_classes: int = 10) -> tuple[dict, int]:
         key, and the parameter count of everything else (biases, norms, position
         embeddings).
     """
-    check_choice("architecture", name, tuple(ARCHITECTURES))
+    check_choice("architecture", name, ARCHITECTURES)
     shapes, fixed = _layout(name, num_classes)
     return dict(shapes), fixed
 
@@ -136,7 +137,7 @@ def small_width(name: str, parameters: int, num_classes: int = 10) -> float:
     """The width multiplier (one of :data:`WIDTHS`) whose narrowed model ``name`` has the
     parameter count closest to ``parameters``: the ``small`` baseline of a compressed
     model of that size."""
-    check_choice("architecture", name, tuple(ARCHITECTURES))
+    check_choice("architecture", name, ARCHITECTURES)
     counts = {width: build_architecture(name, num_classes, width).count_params()
               for width in WIDTHS}
     return min(counts, key=lambda width: (abs(counts[width] - parameters), width))

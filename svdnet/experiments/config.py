@@ -7,7 +7,6 @@ import dataclasses
 import json
 
 from svdnet.cost import kernel_cost
-from svdnet.experiments import architectures
 from svdnet.experiments.data import DATASETS, SPLITS, check_train_size
 from svdnet.experiments.model import (
     REFERENCE_DEPTH,
@@ -63,10 +62,11 @@ def base_method(label: str) -> str:
     return label.split("+")[0]
 
 
-ARCHITECTURES = ("mlp", *architectures.ARCHITECTURES)
+ARCHITECTURES = ("mlp", "cnn", "vit")
 """The models a run trains: ``"mlp"`` (the reference MLP, :func:`svdnet.experiments.model.build_mlp`,
 ``depth`` hidden layers of ``width`` units), ``"cnn"`` and ``"vit"``
-(:func:`svdnet.experiments.architectures.build_architecture`, whose layers are fixed)."""
+(:func:`svdnet.experiments.architectures.build_architecture`, whose layers are fixed).
+Declared here, where no Keras is imported (the grid's ``--help`` reads it)."""
 
 PIPELINES = ("tf.data", "numpy")
 """Input pipelines: ``tf.data`` (cached, reshuffled every epoch, prefetched; see
@@ -346,6 +346,8 @@ def model_layout(config: RunConfig) -> tuple[dict, int]:
     """
     split = SPLITS[config.dataset]
     if config.architecture != "mlp":
+        from svdnet.experiments import architectures  # builds Keras models: imported when used
+
         return architectures.architecture_layout(config.architecture, split["classes"])
     shapes = mlp_shapes(split["features"], split["classes"], config.depth, config.width)
     return shapes, sum(cols for _, cols in shapes.values())  # the biases
@@ -405,6 +407,8 @@ def small_width(config: RunConfig) -> int | float:
     (:func:`svdnet.experiments.architectures.small_width`)."""
     split = SPLITS[config.dataset]
     if config.architecture != "mlp":
+        from svdnet.experiments import architectures  # builds Keras models: imported when used
+
         return architectures.small_width(config.architecture, target_parameters(config),
                                          split["classes"])
     return width_for_parameters(target_parameters(config), split["features"],

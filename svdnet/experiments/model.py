@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import keras
+from typing import TYPE_CHECKING
 
-from svdnet.jit import resolve_jit_compile
 from svdnet.validation import check_int
+
+if TYPE_CHECKING:
+    import keras
 
 REFERENCE_DEPTH = 5
 
@@ -92,6 +94,11 @@ def build_mlp(
     num_classes = check_int("num_classes", num_classes, minimum=2)
     depth = check_int("depth", depth, minimum=1)
     width = check_int("width", width, minimum=1)
+    # Keras when a model is built: the shapes above serve the grid's --help without it.
+    import keras
+
+    from svdnet.jit import resolve_jit_compile
+
     try:
         keras.activations.get(activation)
     except ValueError as error:

@@ -316,3 +316,30 @@ def test_an_unreachable_scheduler_is_one_line_naming_the_address(tmp_path, capsy
                           "within 1s") and "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT" in err
     assert len(err.splitlines()) == 1, err
     assert not (tmp_path / "results").exists() or not os.listdir(tmp_path / "results")
+
+
+@pytest.mark.parametrize("module", ["svdnet.experiments.grid", "svdnet.experiments.post_training"])
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_help_answers_without_keras_or_tensorflow(module, flag):
+    # -X importtime lists every module the process imports, on stderr.
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", module, flag],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONPATH": ROOT})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.startswith("usage:"), result.stdout[:500]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()
+                if line.startswith("import time:")}
+    heavy = sorted(name for name in imported
+                   if name.split(".")[0] in ("keras", "tensorflow", "tensorflow_datasets", "jax"))
+    assert not heavy, heavy[:10]
+    assert "oneDNN" not in result.stderr and "absl" not in result.stderr
+
+
+def test_grid_help_names_every_architecture():
+    result = subprocess.run([sys.executable, "-m", "svdnet.experiments.grid", "--help"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONPATH": ROOT})
+    from svdnet.experiments.config import ARCHITECTURES
+
+    text = " ".join(result.stdout.split())
+    assert f"models to train: {', '.join(ARCHITECTURES)}" in text, text[:2000]
