@@ -8,7 +8,7 @@ import functools
 
 import keras
 
-from svdnet.experiments.config import ARCHITECTURES as RUN_ARCHITECTURES
+from svdnet.experiments.model import ARCHITECTURES as RUN_ARCHITECTURES
 from svdnet.jit import resolve_jit_compile
 from svdnet.kernels import KernelView
 from svdnet.layers import kernel_layer_map

@@ -9,6 +9,7 @@ import json
 from svdnet.cost import kernel_cost
 from svdnet.experiments.data import DATASETS, SPLITS, check_train_size
 from svdnet.experiments.model import (
+    ARCHITECTURES,
     REFERENCE_DEPTH,
     REFERENCE_WIDTH,
     mlp_shapes,
@@ -62,11 +63,6 @@ def base_method(label: str) -> str:
     return label.split("+")[0]
 
 
-ARCHITECTURES = ("mlp", "cnn", "vit")
-"""The models a run trains: ``"mlp"`` (the reference MLP, :func:`svdnet.experiments.model.build_mlp`,
-``depth`` hidden layers of ``width`` units), ``"cnn"`` and ``"vit"``
-(:func:`svdnet.experiments.architectures.build_architecture`, whose layers are fixed).
-Declared here, where no Keras is imported (the grid's ``--help`` reads it)."""
 
 PIPELINES = ("tf.data", "numpy")
 """Input pipelines: ``tf.data`` (cached, reshuffled every epoch, prefetched; see

@@ -1,4 +1,5 @@
-"""The reference multilayer perceptron."""
+"""The models a run trains, and the reference multilayer perceptron (built here; the CNN
+and the vision transformer in :mod:`svdnet.experiments.architectures`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,12 @@ from svdnet.validation import check_int
 
 if TYPE_CHECKING:
     import keras
+
+ARCHITECTURES = ("mlp", "cnn", "vit")
+"""The models a run trains: ``"mlp"`` (the reference MLP, :func:`build_mlp`, ``depth``
+hidden layers of ``width`` units), ``"cnn"`` and ``"vit"``
+(:func:`svdnet.experiments.architectures.build_architecture`, whose layers are fixed).
+Declared where no Keras is imported: the grid's ``--help`` lists them."""
 
 REFERENCE_DEPTH = 5
 
