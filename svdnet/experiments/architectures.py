@@ -130,10 +130,10 @@ def architecture_layout(name: str, num_classes: int = 10) -> tuple[dict, int]:
 
 
 WIDTHS = tuple(step / 100 for step in range(2, 101))
-"""The width multipliers :func:`small_width` tries."""
+"""The width multipliers :func:`width_for_parameters` tries."""
 
 
-def small_width(name: str, parameters: int, num_classes: int = 10) -> float:
+def width_for_parameters(name: str, parameters: int, num_classes: int = 10) -> float:
     """The width multiplier (one of :data:`WIDTHS`) whose narrowed model ``name`` has the
     parameter count closest to ``parameters``: the ``small`` baseline of a compressed
     model of that size."""

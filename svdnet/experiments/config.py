@@ -400,13 +400,13 @@ def small_width(config: RunConfig) -> int | float:
     closest to :func:`target_parameters` (the narrower on a tie): for the ``"mlp"`` its
     hidden width (same depth; :func:`svdnet.experiments.model.width_for_parameters`), for
     the other architectures the multiplier of every layer's width
-    (:func:`svdnet.experiments.architectures.small_width`)."""
+    (:func:`svdnet.experiments.architectures.width_for_parameters`)."""
     split = SPLITS[config.dataset]
     if config.architecture != "mlp":
         from svdnet.experiments import architectures  # builds Keras models: imported when used
 
-        return architectures.small_width(config.architecture, target_parameters(config),
-                                         split["classes"])
+        return architectures.width_for_parameters(config.architecture,
+                                                  target_parameters(config), split["classes"])
     return width_for_parameters(target_parameters(config), split["features"],
                                 split["classes"], config.depth, config.width)
 

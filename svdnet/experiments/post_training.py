@@ -197,15 +197,17 @@ def build_model(model: str, num_classes: int, input_dim: int, parameters: int | 
                 learning_rate: float = 1e-3):
     """The compiled dense model, or with ``parameters`` the narrowed model (the ``small``
     network) whose parameter count is closest to it."""
-    from svdnet.experiments.architectures import build_architecture, compile_model, small_width
+    from svdnet.experiments import architectures
     from svdnet.experiments.model import build_mlp, width_for_parameters
 
     if model == "mlp":
         width = {} if parameters is None else {
             "width": width_for_parameters(parameters, input_dim, num_classes)}
         return build_mlp(input_dim, num_classes, learning_rate=learning_rate, **width)
-    width = 1.0 if parameters is None else small_width(model, parameters, num_classes)
-    return compile_model(build_architecture(model, num_classes, width), learning_rate)
+    width = 1.0 if parameters is None else architectures.width_for_parameters(
+        model, parameters, num_classes)
+    return architectures.compile_model(
+        architectures.build_architecture(model, num_classes, width), learning_rate)
 
 
 def _accuracy(model, x, y) -> float:

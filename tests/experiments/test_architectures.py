@@ -14,7 +14,7 @@ from svdnet.experiments.architectures import (
     build_architecture,
     build_cnn,
     build_vit,
-    small_width,
+    width_for_parameters,
 )
 from svdnet.experiments.results import CorruptResultError, MixedRecipeError
 
@@ -31,8 +31,8 @@ def test_model_sizes_and_where_the_parameters_are():
 
 
 @pytest.mark.parametrize("architecture, target", [("cnn", 44_426), ("vit", 28_652)])
-def test_small_width_is_the_closest_narrowed_model(architecture, target):
-    width = small_width(architecture, target)
+def test_width_for_parameters_is_the_closest_narrowed_model(architecture, target):
+    width = width_for_parameters(architecture, target)
     found = build_architecture(architecture, width=width).count_params()
     assert abs(found - target) / target < 0.05
     others = [build_architecture(architecture, width=w).count_params()
