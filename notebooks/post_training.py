@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -188,8 +188,8 @@ else:
 # compressed as the study compressed it at 10x, and each trained row (fine-tuned, small, distilled) is trained again on
 # 4,096 images for 1,000 steps at each of five rates (`python -m svdnet.experiments.post_training
 # --rates 0.00003,0.0001,0.0003,0.001,0.003`); at the study's own rate this repeats the study's
-# row, with the same numbers. Only the validation accuracy is shown: it is what a choice may be
-# made on.
+# row when it starts from the study's cached dense model (the sentence below the table checks
+# it). Only the validation accuracy is shown: it is what a choice may be made on.
 #
 # **What to see:** whether another rate would have served the fine-tuned model or the small
 # networks better on the validation split, and by how much; a gap for the small networks would
@@ -204,6 +204,7 @@ if rates.empty:
 else:
     display(Markdown(pr.rate_finding(rates)))
     display(pr.readable_rates(rates).style.hide(axis="index"))
+    display(Markdown(pr.rate_repeats(pr.load_rates(), frame)))
 
 # %% [markdown]
 # ## Seconds to compress

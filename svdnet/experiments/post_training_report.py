@@ -616,6 +616,41 @@ def rate_finding(table: pd.DataFrame) -> str:
             f"{worst['best rate']:g} against the study's {worst['study rate']:g}).")
 
 
+def rate_repeats(rates: pd.DataFrame, frame: pd.DataFrame) -> str:
+    """One sentence on whether the rate sweep, at the study's own rate, repeats the study's
+    rows: per model and dataset, how many of those rows carry the study's validation and
+    test accuracies exactly, and otherwise the largest difference in test accuracy (a sweep
+    whose cached dense model was gone trains it again, and another machine may give it other
+    numbers).
+
+    Args:
+        rates: The frame of :func:`load_rates`.
+        frame: The study's rows (:func:`load_study`); ``None`` or empty without a study.
+    """
+    if rates.empty or frame is None or frame.empty:
+        return ""
+    keys = ["model", "dataset", "seed", "ratio", "kind", "examples", "steps"]
+    own = rates[rates["study_rate"]]
+    study = frame[frame["kind"].isin(TRAINED_KINDS)]
+    paired = own.merge(study[keys + ["method", "val", "test"]], on=keys + ["method"],
+                       suffixes=("", " study"))
+    parts = []
+    for (model, dataset), part in paired.groupby(["model", "dataset"], sort=True):
+        same = ((part["val"] == part["val study"]) & (part["test"] == part["test study"]))
+        name = f"{model_name(model)} on {dataset_name(dataset)}"
+        if same.all():
+            parts.append(f"the {name}'s {len(part)} rows carry the study's numbers exactly")
+        else:
+            gap = 100 * (part["test"] - part["test study"]).abs().max()
+            parts.append(f"the {name}'s differ from the study's in {int((~same).sum())} of "
+                         f"{len(part)} rows, by up to {gap:.2f} points of test accuracy : its sweep "
+                         f"started from a dense model of its own, not the study's, and "
+                         f"compares the rates on that one)")
+    if not parts:
+        return ""
+    return "At the study's own rate " + "; ".join(parts) + "."
+
+
 def _sweep_rows(folder: str) -> pd.DataFrame:
     """Every row of the sweep files in ``folder``, each with its file's commit."""
     rows = []

@@ -5,6 +5,7 @@ import dataclasses
 import json
 
 import matplotlib
+import pandas as pd
 import pytest
 
 from svdnet.experiments import post_training_report as pr
@@ -363,3 +364,29 @@ def test_the_rate_sweep_prefers_the_studys_rate_on_a_tie_and_skips_rows_without_
     table = pr.rate_table(pr.load_rates(str(tmp_path / "other")))
     assert pr.rate_finding(table) == ""  # the study's rate was not swept: nothing to say
     assert pr.readable_rates(table).loc[0, "the study's"] == "not swept"
+
+
+def test_the_rate_sweep_says_whether_it_repeats_the_studys_rows_at_its_rate(tmp_path):
+    accuracies = {("fine-tuned", 1e-4): 0.95, ("fine-tuned", 1e-3): 0.96,
+                  ("small", 1e-3): 0.90, ("distilled", 1e-3): 0.91}
+    _rates(tmp_path / "rates", 0, accuracies)
+    rates = pr.load_rates(str(tmp_path / "rates"))
+    rates["method"] = rates["kind"].map({"fine-tuned": "plain"}).fillna("")
+    (tmp_path / "rates" / "mlp-mnist-seed0.json").write_text(json.dumps(
+        {"settings": {}, "rows": rates.drop(columns="commit").to_dict("records"),
+         "provenance": {"commit": "abc123"}}))
+    rates = pr.load_rates(str(tmp_path / "rates"))
+    study = pd.DataFrame([
+        {"model": "mlp", "dataset": "mnist", "seed": 0, "ratio": 10.0, "kind": kind,
+         "method": "plain" if kind == "fine-tuned" else "", "examples": 4096, "steps": 1000,
+         "val": val, "test": val}
+        for (kind, rate), val in accuracies.items() if rate == (1e-4 if kind == "fine-tuned"
+                                                                else 1e-3)]
+        + [{"model": "mlp", "dataset": "mnist", "seed": 0, "ratio": 10.0, "kind": "dense",
+            "method": "", "examples": 4096, "steps": 0, "val": 0.99, "test": 0.99}])
+    assert pr.rate_repeats(rates, study) == (
+        "At the study's own rate the MLP on MNIST's 3 rows carry the study's numbers exactly.")
+    study.loc[study["kind"] == "small", "test"] = 0.8975  # another dense model, another sitting
+    text = pr.rate_repeats(rates, study)
+    assert "in 1 of 3 rows, by up to 0.25 points of test accuracy" in text, text
+    assert pr.rate_repeats(rates, None) == pr.rate_repeats(rates.iloc[:0], study) == ""
