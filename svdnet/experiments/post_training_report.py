@@ -643,9 +643,10 @@ def rate_repeats(rates: pd.DataFrame, frame: pd.DataFrame) -> str:
         else:
             gap = 100 * (part["test"] - part["test study"]).abs().max()
             parts.append(f"the {name}'s differ from the study's in {int((~same).sum())} of "
-                         f"{len(part)} rows, by up to {gap:.2f} points of test accuracy : its sweep "
-                         f"started from a dense model of its own, not the study's, and "
-                         f"compares the rates on that one)")
+                         f"{len(part)} rows, by up to {gap:.2f} points of test accuracy: they "
+                         f"were trained in another sitting (from a dense model of their own "
+                         f"where the study's cached one was gone), so its rates are compared "
+                         f"with each other, not with the study's rows")
     if not parts:
         return ""
     return "At the study's own rate " + "; ".join(parts) + "."

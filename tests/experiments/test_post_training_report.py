@@ -388,5 +388,6 @@ def test_the_rate_sweep_says_whether_it_repeats_the_studys_rows_at_its_rate(tmp_
         "At the study's own rate the MLP on MNIST's 3 rows carry the study's numbers exactly.")
     study.loc[study["kind"] == "small", "test"] = 0.8975  # another dense model, another sitting
     text = pr.rate_repeats(rates, study)
-    assert "in 1 of 3 rows, by up to 0.25 points of test accuracy" in text, text
+    assert "in 1 of 3 rows, by up to 0.25 points of test accuracy: they were" in text, text
+    assert text.count("(") == text.count(")"), text
     assert pr.rate_repeats(rates, None) == pr.rate_repeats(rates.iloc[:0], study) == ""
