@@ -6,6 +6,7 @@ import datetime
 import importlib.metadata
 import os
 import platform
+import re
 import subprocess
 
 LIBRARIES = (
@@ -36,13 +37,34 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+NUMERIC_FEATURES = re.compile(r"^(sse4_2|fma|f16c|avx.*|amx.*)$")
+"""The CPU features that choose the kernels of oneDNN and XLA on x86: two machines named
+alike ("AMD EPYC") train the same run to other numbers when these differ."""
+
+
+def cpu_features(cpuinfo: str = "/proc/cpuinfo") -> list[str]:
+    """The CPU's vector instruction sets (:data:`NUMERIC_FEATURES`) from ``cpuinfo``'s first
+    ``flags`` line, sorted; empty where there is no such file (not Linux)."""
+    try:
+        with open(cpuinfo, encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    flags = line.split(":", 1)[1].split()
+                    return sorted({flag for flag in flags if NUMERIC_FEATURES.match(flag)})
+    except OSError:
+        pass
+    return []
+
+
 def machine() -> dict:
-    """Returns the host's OS, architecture, CPU model, core count and memory."""
+    """Returns the host's OS, architecture, CPU model and vector instruction sets, core
+    count and memory."""
     info = {
         "system": platform.system(),
         "release": platform.release(),
         "architecture": platform.machine(),
         "cpu": _cpu_model(),
+        "cpu_features": cpu_features(),
         "cpu_count": os.cpu_count(),
     }
     try:

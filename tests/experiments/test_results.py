@@ -287,3 +287,16 @@ def test_runs_that_a_row_tells_apart_are_not_a_mixed_recipe(tmp_path):
     other["config"].update(epochs=30, seed=1)  # another row of the report
     write_json_atomic(tmp_path / "b.json", other)
     assert len(load_results(str(tmp_path))[0]) == 2
+
+
+def test_provenance_records_the_cpus_vector_instruction_sets(tmp_path):
+    from svdnet.experiments.provenance import cpu_features, machine
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: AMD EPYC\n"
+                       "flags\t\t: fpu sse4_2 avx2 fma avx512f avx512_bf16 amx_tile lm\n"
+                       "processor\t: 1\nflags\t\t: fpu\n")
+    assert cpu_features(str(cpuinfo)) == ["amx_tile", "avx2", "avx512_bf16", "avx512f", "fma",
+                                          "sse4_2"]
+    assert cpu_features(str(tmp_path / "none")) == []
+    assert machine()["cpu_features"] == cpu_features()
