@@ -73,6 +73,10 @@ def spectra_frame(spectra: dict[str, dict[str, np.ndarray]], floor: float = 1e-6
     return pd.DataFrame(rows, columns=["series", "layer", "index", "singular value"])
 
 
+SHORT_SPECTRUM = 50
+"""Spectra of at most this many values are drawn with a marker at each value."""
+
+
 def spectrum_plot(spectra: dict[str, dict[str, np.ndarray]], rank: int | None = None):
     """Plots each layer's singular values against their index (log-log), one panel per layer.
 
@@ -84,10 +88,14 @@ def spectrum_plot(spectra: dict[str, dict[str, np.ndarray]], rank: int | None = 
     Returns:
         The seaborn ``FacetGrid``.
     """
+    frame = spectra_frame(spectra)
+    # A short spectrum (a rank-1 lowrank model has one value per layer) is a line of one
+    # point, which draws nothing: mark its points.
+    short = frame.groupby(["series", "layer"]).size().max() <= SHORT_SPECTRUM
     grid = sns.relplot(
-        data=spectra_frame(spectra), x="index", y="singular value", hue="series",
+        data=frame, x="index", y="singular value", hue="series",
         col="layer", col_wrap=3, kind="line", height=2.8, aspect=1.2,
-        facet_kws={"sharey": False, "sharex": False},
+        facet_kws={"sharey": False, "sharex": False}, **({"marker": "o"} if short else {}),
     )
     # Log-log: the k kept values sit in the first decade, where a linear index axis of
     # 1,000 values would hide them under the curve before truncation.
