@@ -63,7 +63,6 @@ def base_method(label: str) -> str:
     return label.split("+")[0]
 
 
-
 PIPELINES = ("tf.data", "numpy")
 """Input pipelines: ``tf.data`` (cached, reshuffled every epoch, prefetched; see
 :func:`svdnet.experiments.training_dataset`) or ``numpy`` (arrays handed to ``fit``)."""
