@@ -184,7 +184,7 @@ else:
 # ## The learning rates, chosen on the validation split
 #
 # The study fine-tunes with Adam at 1e-4 (a tenth of the dense model's rate) and trains the small
-# networks at 1e-3 (the dense model's). Here the dense model of each seed swept (seed 0 so far) is
+# networks at 1e-3 (the dense model's). Here the dense model of each seed swept (the table's last column says how many) is
 # compressed as the study compressed it at 10x, and each trained row (fine-tuned, small, distilled) is trained again on
 # 4,096 images for 1,000 steps at each of five rates (`python -m svdnet.experiments.post_training
 # --rates 0.00003,0.0001,0.0003,0.001,0.003`); at the study's own rate this repeats the study's
