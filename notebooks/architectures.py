@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -71,6 +71,7 @@ import os
 from IPython.display import Markdown
 
 from svdnet.experiments import architecture_report as ar
+from svdnet.experiments.formatting import reader_table
 from svdnet.experiments.paths import GRID_RESULTS
 from svdnet.experiments.provenance import provenance
 
@@ -114,7 +115,7 @@ if len(table):
 # %%
 # NBVAL_IGNORE_OUTPUT
 if len(table):
-    display(ar.readable_table(table).style.hide(axis="index"))
+    display(reader_table(ar.readable_table(table)))
 
 # %% [markdown]
 # ## Where the parameters and the work go
@@ -130,8 +131,8 @@ for (model, architecture, dataset), part in (frame.groupby(
     ranks = sorted(part.loc[part["method"] != "dense", "rank"].dropna().unique())
     if ranks:
         display(Markdown(f"**{model}, rank {int(ranks[-1])}**"))
-        display(ar.layer_costs_table(results_dir, architecture, dataset, "finetune",
-                                     int(ranks[-1])).style.hide(axis="index"))
+        display(reader_table(ar.layer_costs_table(results_dir, architecture, dataset,
+                                                  "finetune", int(ranks[-1]))))
 
 # %% [markdown]
 # ## Provenance

@@ -67,6 +67,7 @@ import os
 from IPython.display import Markdown
 
 from svdnet.experiments import post_training_report as pr
+from svdnet.experiments.formatting import reader_table
 from svdnet.experiments.provenance import provenance
 
 results_dir = results_dir or pr.RESULTS_DIR
@@ -86,7 +87,7 @@ else:
 # %%
 # NBVAL_IGNORE_OUTPUT
 if frame is not None:
-    display(pr.dense_table(frame).style.hide(axis="index"))
+    display(reader_table(pr.dense_table(frame)))
 
 # %% [markdown]
 # ## Findings
@@ -95,7 +96,7 @@ if frame is not None:
 # NBVAL_IGNORE_OUTPUT
 if frame is not None:
     display(Markdown(pr.finding(frame)))
-    display(pr.readable_targets(pr.target_table(frame)).style.hide(axis="index"))
+    display(reader_table(pr.readable_targets(pr.target_table(frame))))
 
 # %% [markdown]
 # ## With no gradient step
@@ -109,7 +110,7 @@ if frame is not None:
 # %%
 # NBVAL_IGNORE_OUTPUT
 if frame is not None:
-    display(pr.readable_no_training(pr.no_training_table(frame)).style.hide(axis="index"))
+    display(reader_table(pr.readable_no_training(pr.no_training_table(frame))))
 
 # %% [markdown]
 # The compressor each seed fine-tuned at each size: the one with the highest validation accuracy.
@@ -117,8 +118,9 @@ if frame is not None:
 # %%
 # NBVAL_IGNORE_OUTPUT
 if frame is not None:
-    display(pr.chosen(frame).pivot_table(index=["model", "dataset", "ratio"], columns="seed",
-                                         values="method", aggfunc="first"))
+    display(reader_table(pr.chosen(frame).pivot_table(
+        index=["model", "dataset", "ratio"], columns="seed", values="method", aggfunc="first"),
+        index=True))
 
 # %% [markdown]
 # **What to see:** accuracy against compression for every compressor with no gradient step, and
@@ -140,7 +142,7 @@ if frame is not None:
 # %%
 # NBVAL_IGNORE_OUTPUT
 if frame is not None:
-    display(pr.readable_trained(pr.trained_table(frame)).style.hide(axis="index"))
+    display(reader_table(pr.readable_trained(pr.trained_table(frame))))
 
 # %% [markdown]
 # **What to see:** how many images the fine-tuning needs (at 1,000 steps), and how many steps
@@ -178,7 +180,7 @@ if sweep.empty or frame is None:
           "--calibration-sizes 256,1024,4096,8192")
 else:
     figure = pr.calibration_figure(sweep, frame)
-    display(pr.readable_calibration(sweep).style.hide(axis="index"))
+    display(reader_table(pr.readable_calibration(sweep)))
 
 # %% [markdown]
 # ## The learning rates, chosen on the validation split
@@ -203,7 +205,7 @@ if rates.empty:
           "--rates 0.00003,0.0001,0.0003,0.001,0.003")
 else:
     display(Markdown(pr.rate_finding(rates)))
-    display(pr.readable_rates(rates).style.hide(axis="index"))
+    display(reader_table(pr.readable_rates(rates)))
     display(Markdown(pr.rate_repeats(pr.load_rates(), frame)))
 
 # %% [markdown]
@@ -222,7 +224,7 @@ costs = pr.cost_table()
 if costs.empty:
     print("no timings yet: run benchmarks/compression_cost.py")
 else:
-    display(costs.style.hide(axis="index"))
+    display(reader_table(costs))
 
 # %% [markdown]
 # ## Every test
@@ -232,7 +234,7 @@ else:
 # %%
 # NBVAL_IGNORE_OUTPUT
 if frame is not None:
-    display(pr.readable_tests(pr.page_tests(frame)).style.hide(axis="index"))
+    display(reader_table(pr.readable_tests(pr.page_tests(frame))))
 
 # %% [markdown]
 # ## Provenance

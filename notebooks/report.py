@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -61,6 +61,7 @@ from svdnet.experiments.formatting import (
     dataset_name,
     dataset_order,
     ranks_text,
+    reader_table,
     size_text,
 )
 from svdnet.experiments.literature import MNIST_NOTE, PUBLISHED, counts_note
@@ -80,9 +81,7 @@ PERCENT = {"mean": "{:.2%}", "std": "{:.2%}", "accuracy": "{:.2%}", "svdnet": "{
 
 def show(data, defaults=True, **formats):
     """A table for readers: percentages (``defaults``), no index column."""
-    styles = {key: value for key, value in {**(PERCENT if defaults else {}), **formats}.items()
-              if key in data.columns}
-    display(data.style.hide(axis="index").format(styles, na_rep=""))
+    display(reader_table(data, {**(PERCENT if defaults else {}), **formats}))
 
 
 ranks_run = sorted(int(rank) for rank in table.loc[table["method"] != "dense", "rank"].unique())
@@ -168,7 +167,7 @@ if len(table):
                                  fill_value=0).astype(int)
     coverage.columns = ["dense" if c == 0 else f"rank {c}" for c in coverage.columns]
     coverage.index = coverage.index.set_levels(coverage.index.levels[0].map(dataset_name), level=0)
-    display(coverage.replace(0, "-"))
+    display(reader_table(coverage.replace(0, "-"), index=True))
 
 # %% [markdown]
 # ## Test accuracy by method and rank
@@ -190,8 +189,7 @@ for dataset in dataset_order(table["dataset"]):
     wide = wide.join(sizes.loc[sizes.index > 0]).reset_index()
     wide["rank"] = ["dense" if r == 0 else r for r in wide["rank"]]
     display(Markdown(f"**{dataset_name(dataset)}**"))
-    display(wide.style.hide(axis="index").format(
-        {"factorized parameters": "{:,.0f}", "compression": "{:.1f}x"}, na_rep=""))
+    display(reader_table(wide, {"factorized parameters": "{:,.0f}", "compression": "{:.1f}x"}))
     options = part[~part["method"].isin(METHODS)]
     if len(options):
         display(Markdown(f"**{dataset_name(dataset)}, methods with options** (their own sizes)"))
@@ -353,7 +351,7 @@ if len(times):
         wide.columns = ["dense" if rank == 0 else f"rank {rank}" for rank in wide.columns]
         wide.index = wide.index.set_levels(wide.index.levels[0].map(dataset_name), level=0)
         display(Markdown(f"*{column}*, median per run"))
-        display(wide.style.format("{:.1f}" if column != "svd s" else "{:.2f}", na_rep=""))
+        display(reader_table(wide, "{:.1f}" if column != "svd s" else "{:.2f}", index=True))
 
 # %% [markdown]
 # What the whole build cost: every result's wall time summed per method, as recorded (the

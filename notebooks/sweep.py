@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -78,6 +78,7 @@ import os
 from svdnet.experiments import load_dataset, plots
 from svdnet.experiments.config import config_from_parameters, expand_choices
 from svdnet.experiments.execution import pin_threads
+from svdnet.experiments.formatting import reader_table
 from svdnet.experiments.parameters import check_notebook_parameters
 from svdnet.experiments.sweep import (
     accuracy_warnings, apply_quick_mode, comparison_table, quick_mode, run_experiment,
@@ -126,11 +127,10 @@ print(f"quick mode: {quick}; trained on {experiment.payload['data']['train_examp
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-comparison_table(experiments).style.format(
-    {"test accuracy": "{:.4f}", "test loss": "{:.4f}", "parameters": "{:,}",
-     "factorized parameters": "{:,}", "compression": "{:.1f}x", "train s": "{:.1f}",
-     "svd s": "{:.2f}"}
-)
+reader_table(comparison_table(experiments), {
+    "test accuracy": "{:.4f}", "test loss": "{:.4f}", "parameters": "{:,}",
+    "factorized parameters": "{:,}", "compression": "{:.1f}x", "train s": "{:.1f}",
+    "svd s": "{:.2f}"}, index=True)
 
 # %% [markdown]
 # What must hold, whatever the numbers (every compressed kernel has rank at most its k, every
@@ -167,14 +167,18 @@ if histories:
 # ## Singular value spectra
 #
 # For each layer: the singular values of the kernel just before the last truncation, after it
-# (the k kept values), and of the dense baseline's kernel. The dashed line marks k. With several
+# (the k kept values), and of the dense baseline's kernel. The dashed line marks k. A run that
+# truncates nothing (dense, small, lowrank) has one spectrum, its final kernel's. With several
 # ranks, the first run's spectra are shown.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 experiment = experiments[0]
-spectra = {"before last truncation": experiment.spectra["before"],
-           "after truncation": experiment.spectra["after"]}
+if experiment.spectra["before"] is None:
+    spectra = {"final kernel": experiment.spectra["after"]}
+else:
+    spectra = {"before last truncation": experiment.spectra["before"],
+               "after truncation": experiment.spectra["after"]}
 if experiment.payload["spectra"]["dense"] is not None:
     spectra["dense baseline"] = experiment.payload["spectra"]["dense"]
 plots.spectrum_plot(spectra, rank=experiment.config.rank if isinstance(experiment.config.rank, int) else None);

@@ -23,6 +23,7 @@ from svdnet.experiments.formatting import (
     dataset_name,
     dataset_order,
     readable_results,
+    table_html,
 )
 from svdnet.experiments.render import page_parameters
 from svdnet.experiments.images import compact_png
@@ -332,12 +333,8 @@ def _html_table(table: pd.DataFrame, folder: str):
 
     if table.empty:
         return Markup("<p>none yet</p>")
-    # no style, class or id per cell (the page's CSS styles the table): the every-result
-    # page has ~500 rows of 14 cells
-    return Markup(table.style.hide(axis="index")
-            .format({"test accuracy %": "{:.2f}", "train accuracy %": "{:.2f}",
-                     "parameters": "{:,}", "compression": "{:.1f}x", "train s": "{:.1f}",
-                     "svd s": "{:.2f}",
-                     "file": lambda name: f'<a href="{html.escape(folder)}/{html.escape(name)}" '
-                                          f'title="{html.escape(name)}">JSON</a>'}, na_rep="")
-            .to_html(table_uuid="results", exclude_styles=True))
+    return Markup(table_html(table, {
+        "test accuracy %": "{:.2f}", "train accuracy %": "{:.2f}", "parameters": "{:,}",
+        "compression": "{:.1f}x", "train s": "{:.1f}", "svd s": "{:.2f}",
+        "file": lambda name: f'<a href="{html.escape(folder)}/{html.escape(name)}" '
+                             f'title="{html.escape(name)}">JSON</a>'}))

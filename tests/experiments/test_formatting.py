@@ -69,3 +69,19 @@ def test_model_names_are_written_as_the_literature_writes_them():
 
     assert [model_name(m) for m in ("mlp", "cnn", "vit")] == ["MLP", "CNN", "ViT"]
     assert model_name("resnet") == "RESNET"  # unknown: in capitals, as before
+
+
+def test_table_html_formats_cells_and_writes_no_id_or_class_per_cell():
+    from svdnet.experiments.formatting import reader_table, table_html
+
+    data = pd.DataFrame({"method": ["lowrank", "small"], "accuracy": [0.97312, np.nan]},
+                        index=["a", "b"])
+    text = table_html(data, {"accuracy": "{:.2%}", "not a column": "{:.1f}"})
+    assert "97.31%" in text and "0.97312" not in text
+    assert text.count("<td") == 4 and "<td></td>" in text.replace(" ", "")  # NaN: empty
+    assert " id=" not in text
+    assert "class=" not in text and "<style" not in text
+    assert ">a<" not in text  # the index is hidden by default
+    assert ">a<" in table_html(data, index=True)
+    assert ">0.973<" in table_html(data[["accuracy"]], "{:.3f}")  # one format for all
+    assert "97.31%" in reader_table(data, {"accuracy": "{:.2%}"})._repr_html_()
