@@ -6,8 +6,10 @@ of :class:`svdnet.experiments.config.RunConfig` had. The migration writes each f
 is what those runs trained with) into its ``config`` and ``run.config``, so that a run's
 identity is read from its file, never from its name. It also renames the parameter
 counts' key ``factorised`` (the British spelling files were written with) to
-``factorized``, the one spelling of the code. Nothing else in a file changes, a file
-already migrated is left untouched, and running it twice changes nothing more.
+``factorized``, the one spelling of the code. A run that truncated nothing (dense, small,
+lowrank) stored its final spectra twice, as ``spectra.before`` and ``spectra.after``; its
+``before`` becomes ``null``, as the sweep now writes it. Nothing else in a file changes, a
+file already migrated is left untouched, and running it twice changes nothing more.
 
     python -m svdnet.experiments.migration reports/grid/results reports/grid/earlier/results
 
@@ -77,6 +79,17 @@ def _renamed_keys(record) -> bool:
     return renamed
 
 
+def _dropped_repeated_spectra(payload: dict) -> bool:
+    """Sets ``spectra.before`` of one result to ``None`` when it repeats
+    ``spectra.after`` (nothing was truncated), in place; returns whether it did."""
+    spectra = payload.get("spectra")
+    if (not isinstance(spectra, dict) or spectra.get("before") is None
+            or spectra.get("before") != spectra.get("after")):
+        return False
+    spectra["before"] = None
+    return True
+
+
 def _checked(path: str, payload: dict) -> dict:
     """The full config of ``payload`` (:func:`_full_config`), once its keys are known to
     rename cleanly; raises ``ValueError`` naming the file otherwise."""
@@ -90,15 +103,15 @@ def _checked(path: str, payload: dict) -> dict:
 
 
 def migrate_result(path: str) -> bool:
-    """Writes the full config into the sweep result file ``path``, and renames its
-    :data:`LEGACY_KEYS`.
+    """Writes the full config into the sweep result file ``path``, renames its
+    :data:`LEGACY_KEYS`, and stores its spectra once when nothing was truncated.
 
     Args:
         path: A sweep result file (one with ``config`` and ``run``).
 
     Returns:
         ``True`` when the file was rewritten, ``False`` when it already held its full
-        config and no legacy key.
+        config, no legacy key and no repeated spectra.
 
     Raises:
         CorruptResultError: when the file is not a JSON object.
@@ -109,8 +122,9 @@ def migrate_result(path: str) -> bool:
     payload = read_json(path)
     full = _checked(path, payload)
     run = payload["run"]
-    renamed = _renamed_keys(run) | _renamed_keys(payload.get("baseline"))
-    if payload["config"] == full and run.get("config", full) == full and not renamed:
+    changed = (_renamed_keys(run) | _renamed_keys(payload.get("baseline"))
+               | _dropped_repeated_spectra(payload))
+    if payload["config"] == full and run.get("config", full) == full and not changed:
         return False
     payload["config"] = full
     if "config" in run:
@@ -230,7 +244,8 @@ def main(argv=None) -> int:
         except (FileNotFoundError, ValueError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
-        what = "page(s) given their parameters" if pages else "file(s) migrated (full config, key names)"
+        what = ("page(s) given their parameters" if pages
+                else "file(s) migrated (full config, key names, spectra stored once)")
         print(f"{folder}: {len(changed)} {what}")
     return 0
 

@@ -186,7 +186,8 @@ class Experiment:
         run: The :class:`svdnet.experiments.Run` of ``config.method``.
         baseline: The dense baseline's :class:`svdnet.experiments.Run`, or ``None``.
         spectra: ``{"before": ..., "after": ...}``: per-layer singular values just before
-            the last truncation and of the final kernels.
+            the last truncation (``None`` for a run that truncated nothing: a dense,
+            small or lowrank run) and of the final kernels.
         payload: The document written to :attr:`path`.
         path: Where the JSON result was written.
     """
@@ -265,7 +266,8 @@ def run_experiment(
         dense = train(data, config.dense_twin(), evaluate_each_epoch=True,
                       verbose=verbose)
     after = run.final_spectra
-    before = run.spectra or after
+    # None when the run truncated nothing: its kernels before and after are the same
+    before = run.spectra or None
     # the dense model of the run when there is one already (the run itself, or its
     # baseline), else an untrained one: its costs do not depend on its weights
     reference = (run.model if config.method == "dense" else dense.model if dense
@@ -283,7 +285,7 @@ def run_experiment(
         **({"teacher_source": os.path.basename(teacher_source)
             if teacher_source != "trained" else teacher_source} if config.distill else {}),
         "spectra": {
-            "before": compact_spectra(before, config, run.ranks),
+            "before": compact_spectra(before, config, run.ranks) if before else None,
             "after": compact_spectra(after, config, run.ranks),
             "dense": compact_spectra(dense.final_spectra, dense.config) if dense else None,
         },

@@ -81,6 +81,26 @@ def test_the_british_key_of_older_files_is_renamed_once(tmp_path):
     assert path.read_bytes() == before
 
 
+def test_spectra_of_a_run_that_truncated_nothing_are_stored_once(tmp_path):
+    """A small, lowrank or dense run stored its final spectra as ``before`` and ``after``
+    alike: ``before`` becomes null once; a run whose spectra differ keeps both."""
+    repeated, truncated = _older(tmp_path, "a.json"), _older(tmp_path, "b.json")
+    migrate_folder(str(tmp_path))  # the full configs: only the spectra are left to change
+    for path, before in ((repeated, {"hidden_1": [3.0, 2.0]}),
+                         (truncated, {"hidden_1": [3.0, 2.5]})):
+        payload = json.loads(path.read_text())
+        payload["spectra"] = {"before": before, "after": {"hidden_1": [3.0, 2.0]},
+                              "dense": None}
+        write_json_atomic(path, payload)
+    kept = truncated.read_bytes()
+    expected = json.loads(repeated.read_text())
+    expected["spectra"]["before"] = None
+    assert migrate_folder(str(tmp_path)) == [str(repeated)]
+    assert json.loads(repeated.read_text()) == expected  # nothing else changed
+    assert truncated.read_bytes() == kept
+    assert migrate_folder(str(tmp_path)) == []  # once
+
+
 @pytest.mark.parametrize("payload, text", [
     ({"config": {"method": "dense"}}, "not a sweep result"),
     ({"run": {}}, "not a sweep result"),
@@ -133,6 +153,26 @@ def test_the_committed_results_hold_their_full_configs():
             path, missing)
         assert set(config) <= fields, path
         RunConfig(**full_config(config))  # a valid run
+
+
+def test_the_committed_results_store_each_spectrum_once():
+    """The migration has been run on the committed results: no file repeats its final
+    spectra as the spectra before a truncation it did not make."""
+    import glob
+    import os
+
+    from svdnet.experiments.paths import REPORTS
+
+    paths = glob.glob(os.path.join(REPORTS, "**", "*.json"), recursive=True)
+    repeated = []
+    for path in paths:
+        with open(path, encoding="utf-8") as stream:
+            spectra = json.load(stream)
+        spectra = spectra.get("spectra") if isinstance(spectra, dict) else None
+        if isinstance(spectra, dict) and spectra.get("before") is not None:
+            if spectra["before"] == spectra.get("after"):
+                repeated.append(path)
+    assert paths and not repeated, repeated[:5]
 
 
 BASE = RunConfig(epochs=2, finetune_epochs=1, train_size=1000)

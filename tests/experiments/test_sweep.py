@@ -214,6 +214,10 @@ def test_the_cnn_and_the_vit_run_through_the_same_sweep(monkeypatch, tmp_path, a
     assert is_finished(experiment.path)
     saved = experiment.payload
     assert saved["config"]["architecture"] == architecture
+    # spectra before the last truncation only where there was one; else stored once
+    truncated = method in ("projection", "posthoc")
+    assert (saved["spectra"]["before"] is not None) == truncated
+    assert saved["spectra"]["after"] and (experiment.spectra["before"] is None) != truncated
     assert set(saved["layers"]) <= set(saved["dense_layers"])  # the deployment costs
     assert saved["inference"]["seconds"] > 0 and saved["inference"]["dense_seconds"] > 0
     params = saved["run"]["params"]
