@@ -41,18 +41,12 @@ def train_once(model: str, dataset: str, seed: int, epochs: int) -> dict:
     from svdnet.experiments.execution import pin_threads
 
     pin_threads()  # the runs' execution rule, before TensorFlow's first operation
-    import keras
-
     from svdnet.experiments import post_training as study
 
-    data, (train_x, train_y), (val_x, val_y) = study.splits(dataset)
-    keras.utils.set_random_seed(seed)
-    dense = study.build_model(model, data.num_classes, data.input_dim)
+    data, train, validation = study.splits(dataset)
     start = time.perf_counter()
-    dense.fit(study._batches(train_x, train_y, seed), epochs=epochs, verbose=0)
-    return {"seconds": time.perf_counter() - start,
-            "val": study._accuracy(dense, val_x, val_y),
-            "test": study._accuracy(dense, data.x_test, data.y_test)}
+    dense = study.train_dense(model, data, train, seed, epochs)
+    return {"seconds": time.perf_counter() - start, **study.accuracies(dense, data, validation)}
 
 
 def main(argv=None) -> None:

@@ -214,6 +214,32 @@ def _accuracy(model, x, y) -> float:
     return float(model.evaluate(x, y, batch_size=1024, verbose=0)[1])
 
 
+def accuracies(model, data, validation) -> dict:
+    """``{"val": ..., "test": ...}``: the accuracy of ``model`` on the ``validation``
+    split (``(x, y)``, from :func:`splits`) and on the test set of ``data``."""
+    return {"val": _accuracy(model, *validation),
+            "test": _accuracy(model, data.x_test, data.y_test)}
+
+
+def train_dense(model: str, data, train, seed: int, epochs: int):
+    """The dense model the study compresses, trained: built from ``seed`` and fitted for
+    ``epochs`` epochs on ``train`` (``(x, y)``, from :func:`splits`) in the study's batches.
+
+    Args:
+        model: One of :data:`MODELS`.
+        data: The study's dataset (its number of classes and input size).
+        train: The training split, ``(x, y)``.
+        seed: Seeds the weights and the batches' order.
+        epochs: Passes over ``train``.
+    """
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    dense = build_model(model, data.num_classes, data.input_dim)
+    dense.fit(_batches(*train, seed), epochs=epochs, verbose=0)
+    return dense
+
+
 def _train_steps(model, x, y, steps: int, seed: int) -> None:
     """``steps`` steps of ``model``'s compiled training on ``(x, y)``, reshuffled each pass."""
     from svdnet.experiments.data import training_dataset
@@ -299,21 +325,20 @@ def run_study(settings: StudySettings, out: str = OUT, cache: str = CACHE,
         row = {"key": key, "model": settings.model, "dataset": settings.dataset, "seed": seed,
                "parameters": int(model.count_params()),
                "seconds": time.perf_counter() - start,
-               "val": _accuracy(model, val_x, val_y),
-               "test": _accuracy(model, data.x_test, data.y_test), **fields}
+               **accuracies(model, data, (val_x, val_y)), **fields}
         log(f"{settings.name} {key}: val {100 * row['val']:.2f}%, test "
             f"{100 * row['test']:.2f}%, {row['parameters']:,} parameters, "
             f"{row['seconds']:.1f} s")
         return study.add(row)
 
     weights = dense_weights_path(settings, cache)
-    keras.utils.set_random_seed(seed)
-    dense = build_model(settings.model, data.num_classes, data.input_dim)
     if os.path.exists(weights) and "dense" in study:
+        keras.utils.set_random_seed(seed)
+        dense = build_model(settings.model, data.num_classes, data.input_dim)
         dense.load_weights(weights)
     else:
         start = time.perf_counter()
-        dense.fit(_batches(train_x, train_y, seed), epochs=settings.epochs, verbose=0)
+        dense = train_dense(settings.model, data, (train_x, train_y), seed, settings.epochs)
         os.makedirs(cache, exist_ok=True)
         dense.save_weights(weights)
         finish("dense", dense, start, kind="dense", method="", examples=len(train_x),
@@ -473,8 +498,7 @@ def run_calibration_sweep(settings: StudySettings, ratios=(10.0,),
                "seed": settings.seed, "kind": "calibration", "method": name, "ratio": ratio,
                "examples": size, "parameters": int(compressed.count_params()),
                "seconds": time.perf_counter() - start,
-               "val": _accuracy(compressed, val_x, val_y),
-               "test": _accuracy(compressed, data.x_test, data.y_test)}
+               **accuracies(compressed, data, (val_x, val_y))}
         study.add(row)
         log(f"{settings.name} {key}: val {100 * row['val']:.2f}%, test "
             f"{100 * row['test']:.2f}%, {row['seconds']:.1f} s")
@@ -650,8 +674,7 @@ def run_rate_sweep(settings: StudySettings, ratio: float = 10.0, rates=RATE_GRID
                    "steps": steps, "rate": rate, "study_rate": rate == study_rate(settings, kind),
                    "parameters": int(model.count_params()),
                    "seconds": time.perf_counter() - start,
-                   "val": _accuracy(model, val_x, val_y),
-                   "test": _accuracy(model, data.x_test, data.y_test)}
+                   **accuracies(model, data, (val_x, val_y))}
             sweep.add(row)
             log(f"{settings.name} {key}: val {100 * row['val']:.2f}%, test "
                 f"{100 * row['test']:.2f}%, {row['seconds']:.1f} s")
