@@ -19,7 +19,7 @@ each row starts from the seed (``keras.utils.set_random_seed``), so its numbers 
 on which rows ran before it in the same process.
 
     python -m svdnet.experiments.post_training [--model mlp] [--dataset mnist]
-        [--seeds 0,1,2] [--epochs 10] [--out reports/post_training/study]
+        [--seeds 0,1,2] [--epochs 10] [--validated-rates] [--out reports/post_training/study]
 """
 
 from __future__ import annotations
@@ -118,8 +118,13 @@ class StudySettings:
         calibration: Calibration examples (the first training images). Defaults to 2048.
         fine_tune_rate: Adam's learning rate when fine-tuning a compressed model. Defaults
             to 1e-4, a tenth of the rate the dense model trained with.
-        scratch_rate: Adam's learning rate of the small baselines. Defaults to 1e-3, the
-            dense model's.
+        scratch_rate: Adam's learning rate of the small network trained from scratch.
+            Defaults to 1e-3, the dense model's.
+        distill_rate: Adam's learning rate of the distilled small network. Defaults to
+            1e-3, the dense model's. (Files written before this setting existed trained
+            their distilled rows at their ``scratch_rate``: :func:`completed_settings`.)
+            ``--validated-rates`` sets the three rates to those the rate sweep found best
+            on the validation split (:func:`validated_rates`).
         distill: Weight of the dense model's soft targets for the distilled baseline.
             Defaults to 0.9.
         temperature: Distillation temperature. Defaults to 4.
@@ -134,6 +139,7 @@ class StudySettings:
     calibration: int = 2048
     fine_tune_rate: float = 1e-4
     scratch_rate: float = 1e-3
+    distill_rate: float = 1e-3
     distill: float = 0.9
     temperature: float = 4.0
 
@@ -158,7 +164,7 @@ class StudySettings:
         if missing:
             raise ValueError(f"fine_tune_ratios must be among ratios {self.ratios}; received "
                              f"{missing} beside them.")
-        for name in ("fine_tune_rate", "scratch_rate", "temperature"):
+        for name in ("fine_tune_rate", "scratch_rate", "distill_rate", "temperature"):
             check_number(name, getattr(self, name), minimum=0, include_minimum=False)
         check_number("distill", self.distill, minimum=0, maximum=1)
 
@@ -259,7 +265,7 @@ class StudyFile:
         if os.path.exists(path):
             with open(path, encoding="utf-8") as handle:
                 stored = json.load(handle)
-            if stored.get("settings") != json.loads(json.dumps(self.settings)):
+            if completed_settings(stored.get("settings")) != json.loads(json.dumps(self.settings)):
                 raise ValueError(
                     f"{path} holds a study with other settings ({stored.get('settings')}); "
                     f"received {self.settings}. Use another --out folder, or delete the file "
@@ -381,7 +387,7 @@ def run_study(settings: StudySettings, out: str = OUT, cache: str = CACHE,
                     compressed = compress(ratio, chosen)
                     compressed_weights = compressed.get_weights()
                 compressed.set_weights(compressed_weights)
-                compile_model(compressed, settings.fine_tune_rate)
+                compile_model(compressed, study_rate(settings, "fine-tuned"))
                 keras.utils.set_random_seed(seed)
                 start = time.perf_counter()
                 _train_steps(compressed, x, y, steps, seed)
@@ -394,7 +400,7 @@ def run_study(settings: StudySettings, out: str = OUT, cache: str = CACHE,
                     continue
                 keras.utils.set_random_seed(seed)
                 small = build_model(settings.model, data.num_classes, data.input_dim,
-                                    parameters, settings.scratch_rate)
+                                    parameters, study_rate(settings, kind))
                 start = time.perf_counter()
                 if kind == "small":
                     _train_steps(small, x, y, steps, seed)
@@ -506,9 +512,96 @@ def run_calibration_sweep(settings: StudySettings, ratios=(10.0,),
     return study.path
 
 
+RATE_SETTINGS = {"fine-tuned": "fine_tune_rate", "small": "scratch_rate",
+                 "distilled": "distill_rate"}
+"""The :class:`StudySettings` field holding the learning rate of each of :data:`TRAINED`."""
+
+
 def study_rate(settings: StudySettings, kind: str) -> float:
-    """The learning rate the study trains ``kind`` (one of :data:`TRAINED`) with."""
-    return settings.fine_tune_rate if kind == "fine-tuned" else settings.scratch_rate
+    """The learning rate the study trains ``kind`` (one of :data:`TRAINED`) with.
+
+    Raises:
+        ValueError: naming ``kind`` when it is not one of :data:`TRAINED`.
+    """
+    if kind not in RATE_SETTINGS:
+        raise ValueError(f"kind must be one of {TRAINED}; received {kind!r}.")
+    return getattr(settings, RATE_SETTINGS[kind])
+
+
+def completed_settings(stored) -> dict | None:
+    """A study file's stored settings with the settings added after it was written, at
+    the values its rows trained with: ``distill_rate`` is its ``scratch_rate`` (the
+    distilled rows trained at it). ``None`` and non-dicts are returned as they are."""
+    if not isinstance(stored, dict):
+        return stored
+    return {"distill_rate": stored.get("scratch_rate"), **stored}
+
+
+def best_rate(validation: dict, prefer: float | None = None) -> float:
+    """The learning rate with the highest validation accuracy: the rule by which rates are
+    chosen (:func:`validated_rates`) and the page says which rate was best.
+
+    Args:
+        validation: Learning rate to validation accuracy (a mean over seeds).
+        prefer: Returned on a tie for the best, when it is among the tied rates. Defaults
+            to ``None``: a tie goes to the smallest rate.
+
+    Raises:
+        ValueError: when ``validation`` is empty or holds a missing accuracy.
+    """
+    if not validation or any(value != value for value in validation.values()):
+        raise ValueError(f"validation must map rates to accuracies; received {validation!r}.")
+    top = max(validation.values())
+    best = sorted(rate for rate, value in validation.items() if value == top)
+    return prefer if prefer in best else best[0]
+
+
+def validated_rates(model: str, dataset: str, folder: str = RATES) -> dict:
+    """The learning rate of each of :data:`TRAINED` that the rate sweep
+    (:func:`run_rate_sweep`) found best on the validation split for ``model`` and
+    ``dataset``: the highest validation accuracy, averaged over the seeds swept
+    (:func:`best_rate`). The test accuracy plays no part.
+
+    Args:
+        model: One of :data:`MODELS`.
+        dataset: The study's dataset.
+        folder: Folder of the sweep's result files. Defaults to :data:`RATES`.
+
+    Returns:
+        ``{"fine-tuned": rate, "small": rate, "distilled": rate}``.
+
+    Raises:
+        FileNotFoundError: naming the command to run when ``folder`` holds no sweep of
+            ``model`` and ``dataset``.
+        ValueError: when the sweeps were made at several ratios, numbers of examples or
+            steps (their accuracies cannot be averaged), or a kind was not swept.
+    """
+    import glob
+
+    rows = []
+    for path in sorted(glob.glob(os.path.join(folder, f"{model}-{dataset}-seed*.json"))):
+        with open(path, encoding="utf-8") as handle:
+            rows += json.load(handle)["rows"]
+    if not rows:
+        raise FileNotFoundError(
+            f"no learning-rate sweep of {model} on {dataset} in {folder!r}: run `python -m "
+            f"svdnet.experiments.post_training --model {model} --dataset {dataset} --rates "
+            f"{','.join(f'{rate:g}' for rate in RATE_GRID)}` first.")
+    points = sorted({(row["ratio"], row["examples"], row["steps"]) for row in rows})
+    if len(points) != 1:
+        raise ValueError(f"the sweeps of {model} on {dataset} in {folder!r} were made at "
+                         f"several (ratio, examples, steps): {points}; choose from one.")
+    chosen = {}
+    for kind in TRAINED:
+        values = {}
+        for row in rows:
+            if row["kind"] == kind:
+                values.setdefault(row["rate"], []).append(row["val"])
+        if not values:
+            raise ValueError(f"the sweeps of {model} on {dataset} in {folder!r} hold no "
+                             f"{kind!r} rows.")
+        chosen[kind] = best_rate({rate: sum(vals) / len(vals) for rate, vals in values.items()})
+    return chosen
 
 
 def chosen_compressor(rows: dict, ratio: float) -> str:
@@ -565,7 +658,7 @@ def study_settings(model: str, dataset: str, seed: int, study_dir: str = OUT) ->
         FileNotFoundError: naming the file when there is no such study.
     """
     with open(_study_path(model, dataset, seed, study_dir), encoding="utf-8") as handle:
-        stored = json.load(handle)["settings"]
+        stored = completed_settings(json.load(handle)["settings"])
     return StudySettings(**{key: tuple(value) if isinstance(value, list) else value
                             for key, value in stored.items()})
 
@@ -715,6 +808,12 @@ def main(argv=None) -> None:
                              "0.00003,0.0001,0.0003,0.001,0.003, at one ratio of --ratios "
                              "(default 10) on 4,096 images for 1,000 steps (written to "
                              "reports/post_training/rates)")
+    parser.add_argument("--validated-rates", action="store_true",
+                        help="train the study's fine-tuned, small and distilled rows at the "
+                             "Adam learning rates the rate sweep (--rates, in "
+                             "reports/post_training/rates) found best on the validation "
+                             "split, averaged over its seeds (default: 1e-4 fine-tuning, "
+                             "1e-3 the small networks)")
     parser.add_argument("--out", default=None,
                         help="folder of the result files (default: reports/post_training/"
                              "study, or .../calibration with --calibration-sizes, or "
@@ -722,6 +821,9 @@ def main(argv=None) -> None:
     parser.add_argument("--cache", default=CACHE)
     args = parser.parse_args(argv)
     sweep = args.calibration_sizes is not None
+    if args.validated_rates and (sweep or args.rates is not None):
+        parser.error("--validated-rates sets the study's rates; give it without "
+                     f"{'--calibration-sizes' if sweep else '--rates'}.")
     if args.rates is not None:
         if sweep:
             parser.error("give --rates or --calibration-sizes, not both.")
@@ -748,11 +850,16 @@ def main(argv=None) -> None:
             studies = [StudySettings(model=args.model, dataset=args.dataset, seed=seed,
                                      epochs=args.epochs) for seed in args.seeds]
         else:
+            rates = {}
+            if args.validated_rates:
+                chosen = validated_rates(args.model, args.dataset)
+                rates = {RATE_SETTINGS[kind]: rate for kind, rate in chosen.items()}
             studies = [StudySettings(model=args.model, dataset=args.dataset, seed=seed,
                                      epochs=args.epochs, ratios=args.ratios or defaults.ratios,
                                      fine_tune_ratios=args.fine_tune_ratios,
-                                     calibration=args.calibration) for seed in args.seeds]
-    except (TypeError, ValueError) as error:
+                                     calibration=args.calibration, **rates)
+                       for seed in args.seeds]
+    except (TypeError, ValueError, FileNotFoundError) as error:
         parser.error(str(error))
     if sweep:
         ignored = [flag for flag, value, default in (

@@ -24,9 +24,12 @@ from svdnet.experiments.post_training import (
     COMPRESSORS,
     COSTS,
     OUT,
+    RATE_SETTINGS,
     RATES,
     SWEEP_EXAMPLES,
     SWEEP_STEPS,
+    best_rate,
+    completed_settings,
 )
 from svdnet.experiments.report import significance
 
@@ -85,7 +88,8 @@ the compressor chosen on the validation split, measured on the test set."""
 
 
 def load_study(results_dir: str = RESULTS_DIR) -> pd.DataFrame:
-    """Every row of every study file in ``results_dir``, with each file's ``commit``.
+    """Every row of every study file in ``results_dir``, with each file's ``commit`` and,
+    for the trained rows, the learning ``rate`` its settings trained them at.
 
     Raises:
         ValueError: when no file is there, or when two files of one model and dataset were
@@ -99,14 +103,17 @@ def load_study(results_dir: str = RESULTS_DIR) -> pd.DataFrame:
     for path in paths:
         with open(path, encoding="utf-8") as handle:
             stored = json.load(handle)
-        shared = {key: value for key, value in stored["settings"].items() if key != "seed"}
+        full = completed_settings(stored["settings"])
+        shared = {key: value for key, value in full.items() if key != "seed"}
         group = (shared["model"], shared["dataset"])
         if settings.setdefault(group, (shared, path))[0] != shared:
             raise ValueError(f"{path} and {settings[group][1]} hold {group} studies with other "
                              f"settings beyond the seed: {shared} against "
                              f"{settings[group][0]}; they cannot be pooled.")
         commit = stored["provenance"].get("commit", "")
-        rows += [{**row, "commit": commit, "file": os.path.basename(path)}
+        rows += [{**row, "commit": commit, "file": os.path.basename(path),
+                  "rate": full[RATE_SETTINGS[row["kind"]]] if row["kind"] in RATE_SETTINGS
+                  else np.nan}
                  for row in stored["rows"]]
     return pd.DataFrame(rows)
 
@@ -540,14 +547,19 @@ def load_rates(folder: str = RATES) -> pd.DataFrame:
     return _sweep_rows(folder)
 
 
-def rate_table(rates: pd.DataFrame) -> pd.DataFrame:
+def rate_table(rates: pd.DataFrame, frame: pd.DataFrame | None = None) -> pd.DataFrame:
     """How the study's learning rates compare on the validation split: per model, dataset,
     ratio and kind (fine-tuned, small, distilled), the validation accuracy at each rate
-    (mean over the seeds swept), the rate best on validation, the study's rate and how many
-    points of validation accuracy the study's rate is below the best.
+    (mean over the seeds swept), the rate best on validation
+    (:func:`svdnet.experiments.post_training.best_rate`, the study's rate on a tie), the
+    study's rate and how many points of validation accuracy the study's rate is below the
+    best.
 
     Args:
         rates: The frame of :func:`load_rates`.
+        frame: The study's rows (:func:`load_study`), whose ``rate`` is the study's rate.
+            Defaults to ``None``: the rate the study had when the sweep ran (its rows'
+            ``study_rate``).
     """
     if rates.empty:
         return rates
@@ -556,15 +568,14 @@ def rate_table(rates: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for key, part in means.groupby(keys, sort=False):
         rows_of_key = rates[(rates[keys] == pd.Series(key, index=keys)).all(axis=1)]
-        study = rows_of_key.loc[rows_of_key["study_rate"], "rate"]
-        own = study.iloc[0] if len(study) else np.nan
+        own = _study_rate(rows_of_key, frame, *key)
         top = part["val"].max()
-        best = part.loc[part["val"] == top, "rate"]
         own_val = part.loc[part["rate"] == own, "val"]
         rows.append({**dict(zip(keys, key)),
                      **{rate: val for rate, val in zip(part["rate"], part["val"])},
                      # on a tie the study's rate is the best: no other rate does better
-                     "best rate": own if own in set(best) else best.iloc[0],
+                     "best rate": best_rate(dict(zip(part["rate"], part["val"])),
+                                            prefer=own),
                      "study rate": own,
                      "below best (points)": (100 * (top - own_val.iloc[0])
                                              if len(own_val) else np.nan),
@@ -574,6 +585,34 @@ def rate_table(rates: pd.DataFrame) -> pd.DataFrame:
                                            key=lambda column: column.map(order)
                                            if column.name == "kind" else column)
             .reset_index(drop=True))
+
+
+def _study_rate(sweep_rows: pd.DataFrame, frame, model, dataset, ratio, kind) -> float:
+    """The rate the study trains ``kind`` of ``model`` on ``dataset`` at: from its rows in
+    ``frame`` when given, else the rate the sweep's rows marked as the study's; NaN when
+    neither says."""
+    if frame is not None and len(frame) and "rate" in frame:
+        own = frame.loc[(frame["model"] == model) & (frame["dataset"] == dataset)
+                        & (frame["kind"] == kind), "rate"].dropna().unique()
+        if len(own):
+            return float(own[0])
+    marked = sweep_rows.loc[sweep_rows["study_rate"], "rate"]
+    return float(marked.iloc[0]) if len(marked) else np.nan
+
+
+def study_rates(frame: pd.DataFrame) -> str:
+    """One sentence: the learning rates the study trained each model's rows at (from its
+    files' settings), per model and dataset."""
+    if frame is None or frame.empty or "rate" not in frame:
+        return ""
+    parts = []
+    for (model, dataset), part in frame.dropna(subset=["rate"]).groupby(
+            ["model", "dataset"], sort=True):
+        rates = {kind: part.loc[part["kind"] == kind, "rate"].unique() for kind in TRAINED_KINDS}
+        parts.append(f"the {model_name(model)} on {dataset_name(dataset)}: " + ", ".join(
+            f"{kind} {'/'.join(f'{rate:g}' for rate in sorted(values))}"
+            for kind, values in rates.items() if len(values)))
+    return ("The study's learning rates (Adam): " + "; ".join(parts) + ".") if parts else ""
 
 
 def readable_rates(table: pd.DataFrame) -> pd.DataFrame:
@@ -629,11 +668,9 @@ def rate_repeats(rates: pd.DataFrame, frame: pd.DataFrame) -> str:
     """
     if rates.empty or frame is None or frame.empty:
         return ""
-    keys = ["model", "dataset", "seed", "ratio", "kind", "examples", "steps"]
-    own = rates[rates["study_rate"]]
+    keys = ["model", "dataset", "seed", "ratio", "kind", "examples", "steps", "method", "rate"]
     study = frame[frame["kind"].isin(TRAINED_KINDS)]
-    paired = own.merge(study[keys + ["method", "val", "test"]], on=keys + ["method"],
-                       suffixes=("", " study"))
+    paired = rates.merge(study[keys + ["val", "test"]], on=keys, suffixes=("", " study"))
     parts = []
     for (model, dataset), part in paired.groupby(["model", "dataset"], sort=True):
         same = ((part["val"] == part["val study"]) & (part["test"] == part["test study"]))

@@ -27,6 +27,7 @@ def test_design_sweeps_examples_at_fixed_steps_and_steps_at_fixed_examples():
     ("ratios", (1.0,), "1.0"), ("ratios", [10.0], "[10.0]"),
     ("fine_tune_ratios", (7.0,), "[7.0]"), ("calibration", 0, "0"),
     ("fine_tune_rate", 0.0, "0.0"), ("fine_tune_rate", float("nan"), "nan"),
+    ("distill_rate", -1e-3, "-0.001"), ("scratch_rate", "0.001", "'0.001'"),
     ("distill", 1.5, "1.5"), ("temperature", -1.0, "-1.0"),
 ])
 def test_bad_settings_are_refused_naming_the_value(field, value, named):
@@ -293,3 +294,113 @@ def test_a_rate_sweep_reads_the_studys_settings_and_refuses_the_flags_it_would_i
         with pytest.raises(SystemExit):
             post_training.main(["--rates", "0.001", *flags])
         assert "takes them from the study's file" in capsys.readouterr().err
+
+
+def test_each_trained_kind_has_its_own_rate_and_older_files_keep_theirs(tmp_path):
+    settings = StudySettings(fine_tune_rate=3e-5, scratch_rate=1e-3, distill_rate=3e-3)
+    assert [post_training.study_rate(settings, kind) for kind in post_training.TRAINED] == \
+        [3e-5, 1e-3, 3e-3]
+    with pytest.raises(ValueError, match="received 'dense'"):
+        post_training.study_rate(settings, "dense")
+    # a file written before distill_rate existed: its distilled rows trained at scratch_rate
+    older = json.loads(json.dumps(dataclasses.asdict(StudySettings(scratch_rate=2e-3))))
+    del older["distill_rate"]
+    path = tmp_path / "mlp-mnist-seed0.json"
+    path.write_text(json.dumps({"settings": older, "rows": []}), encoding="utf-8")
+    stored = post_training.study_settings("mlp", "mnist", 0, str(tmp_path))
+    assert stored.distill_rate == 2e-3 == post_training.study_rate(stored, "distilled")
+    post_training.StudyFile(str(path), stored)  # resumes: the same settings
+    with pytest.raises(ValueError, match="other settings"):
+        post_training.StudyFile(str(path), StudySettings(scratch_rate=2e-3, distill_rate=1e-3))
+    assert post_training.completed_settings(None) is None
+
+
+@pytest.mark.parametrize("validation, prefer, expected", [
+    ({1e-4: 0.90, 1e-3: 0.92, 3e-3: 0.91}, None, 1e-3),
+    ({1e-4: 0.92, 1e-3: 0.92}, None, 1e-4),  # a tie: the smallest
+    ({1e-4: 0.92, 1e-3: 0.92}, 1e-3, 1e-3),  # a tie: the preferred one
+    ({1e-4: 0.92, 1e-3: 0.91}, 1e-3, 1e-4),  # preferred only on a tie
+])
+def test_best_rate_is_the_highest_validation_accuracy(validation, prefer, expected):
+    assert post_training.best_rate(validation, prefer) == expected
+
+
+@pytest.mark.parametrize("validation", [{}, {1e-3: float("nan")}])
+def test_best_rate_refuses_nothing_to_choose_from(validation):
+    with pytest.raises(ValueError, match="received"):
+        post_training.best_rate(validation)
+
+
+def _sweep_file(folder, seed, accuracies, model="cnn", dataset="fashion_mnist", steps=1000):
+    """A rate sweep's result file: ``accuracies`` maps (kind, rate) to validation accuracy."""
+    rows = [{"kind": kind, "rate": rate, "val": val, "test": 0.5, "ratio": 10.0,
+             "examples": 4096, "steps": steps, "seed": seed}
+            for (kind, rate), val in accuracies.items()]
+    folder.mkdir(exist_ok=True)
+    (folder / f"{model}-{dataset}-seed{seed}.json").write_text(
+        json.dumps({"rows": rows}), encoding="utf-8")
+
+
+def test_validated_rates_are_the_best_mean_over_seeds_on_validation(tmp_path):
+    folder = tmp_path / "rates"
+    base = {(kind, rate): 0.8 for kind in post_training.TRAINED for rate in (1e-4, 1e-3)}
+    # seed 0 alone prefers 1e-4 for the small network; the mean over both seeds 1e-3
+    _sweep_file(folder, 0, {**base, ("small", 1e-4): 0.85, ("distilled", 1e-3): 0.9})
+    _sweep_file(folder, 1, {**base, ("small", 1e-3): 0.95, ("fine-tuned", 1e-4): 0.9})
+    _sweep_file(folder, 0, {**base, ("small", 1e-4): 0.99}, model="mlp")  # another model
+    assert post_training.validated_rates("cnn", "fashion_mnist", str(folder)) == {
+        "fine-tuned": 1e-4, "small": 1e-3, "distilled": 1e-3}
+    with pytest.raises(FileNotFoundError, match="--model vit --dataset mnist --rates"):
+        post_training.validated_rates("vit", "mnist", str(folder))
+    _sweep_file(folder, 2, base, steps=100)
+    with pytest.raises(ValueError, match="several"):
+        post_training.validated_rates("cnn", "fashion_mnist", str(folder))
+    _sweep_file(folder, 2, {("small", 1e-3): 0.9})
+    (folder / "cnn-fashion_mnist-seed0.json").unlink()
+    (folder / "cnn-fashion_mnist-seed1.json").unlink()
+    with pytest.raises(ValueError, match="no 'fine-tuned' rows"):
+        post_training.validated_rates("cnn", "fashion_mnist", str(folder))
+
+
+def test_the_study_takes_its_validated_rates_from_the_command_line(tmp_path, monkeypatch, capsys):
+    folder = tmp_path / "rates"
+    _sweep_file(folder, 0, {("fine-tuned", 3e-5): 0.9, ("fine-tuned", 1e-4): 0.8,
+                            ("small", 3e-3): 0.9, ("small", 1e-3): 0.8,
+                            ("distilled", 1e-3): 0.9, ("distilled", 3e-3): 0.8})
+    real = post_training.validated_rates
+    monkeypatch.setattr(post_training, "validated_rates",
+                        lambda model, dataset: real(model, dataset, str(folder)))
+    studies = []
+    monkeypatch.setattr(post_training, "run_study",
+                        lambda settings, out, cache: studies.append(settings))
+    post_training.main(["--model", "cnn", "--dataset", "fashion_mnist", "--seeds", "0,1",
+                        "--validated-rates"])
+    assert [(study.seed, study.fine_tune_rate, study.scratch_rate, study.distill_rate)
+            for study in studies] == [(0, 3e-5, 3e-3, 1e-3), (1, 3e-5, 3e-3, 1e-3)]
+    for flags, named in ((["--model", "vit"], "no learning-rate sweep of vit"),
+                         (["--rates", "0.001"], "give it without --rates"),
+                         (["--calibration-sizes", "256"], "without --calibration-sizes")):
+        with pytest.raises(SystemExit) as stop:
+            post_training.main([*flags, "--validated-rates"])
+        assert stop.value.code == 2 and named in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_each_baseline_trains_at_its_own_rate(tiny_study, tmp_path):
+    """The small network trains at ``scratch_rate``, the distilled one at
+    ``distill_rate``, the fine-tuned model at ``fine_tune_rate``."""
+    from svdnet.experiments import architectures
+
+    settings, out, cache, path = tiny_study
+    rates = StudySettings(epochs=1, ratios=(8.0,), fine_tune_ratios=(8.0,), calibration=256,
+                          fine_tune_rate=3e-5, scratch_rate=3e-3, distill_rate=3e-4)
+    built, compiled = [], []
+    real_build, real_compile = post_training.build_model, architectures.compile_model
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(post_training, "design", lambda examples: [(256, 2)])
+        patch.setattr(post_training, "build_model", lambda *args: (
+            built.append(args[4] if len(args) > 4 else None), real_build(*args))[1])
+        patch.setattr(architectures, "compile_model", lambda model, rate: (
+            compiled.append(rate), real_compile(model, rate))[1])
+        run_study(rates, str(tmp_path), str(tmp_path / "cache"), log=lambda line: None)
+    assert built == [None, 3e-3, 3e-4] and compiled == [3e-5]

@@ -379,7 +379,7 @@ def test_the_rate_sweep_says_whether_it_repeats_the_studys_rows_at_its_rate(tmp_
     study = pd.DataFrame([
         {"model": "mlp", "dataset": "mnist", "seed": 0, "ratio": 10.0, "kind": kind,
          "method": "plain" if kind == "fine-tuned" else "", "examples": 4096, "steps": 1000,
-         "val": val, "test": val}
+         "val": val, "test": val, "rate": rate}
         for (kind, rate), val in accuracies.items() if rate == (1e-4 if kind == "fine-tuned"
                                                                 else 1e-3)]
         + [{"model": "mlp", "dataset": "mnist", "seed": 0, "ratio": 10.0, "kind": "dense",
@@ -391,3 +391,32 @@ def test_the_rate_sweep_says_whether_it_repeats_the_studys_rows_at_its_rate(tmp_
     assert "in 1 of 3 rows, by up to 0.25 points of test accuracy: they were" in text, text
     assert text.count("(") == text.count(")"), text
     assert pr.rate_repeats(rates, None) == pr.rate_repeats(rates.iloc[:0], study) == ""
+    # a study trained at another rate is paired with the sweep's rows at that rate
+    study.loc[study["kind"] == "fine-tuned", ["rate", "val", "test"]] = [1e-3, 0.96, 0.96]
+    study.loc[study["kind"] == "small", "test"] = 0.90
+    assert "MNIST's 3 rows carry the study's numbers exactly" in pr.rate_repeats(rates, study)
+
+
+def test_the_study_rows_carry_the_rate_their_settings_trained_them_at(tmp_path):
+    _study(tmp_path, 0, 0.0, fine_tune_rate=3e-5, scratch_rate=3e-3, distill_rate=1e-3)
+    frame = pr.load_study(str(tmp_path))
+    rates = frame.groupby("kind")["rate"].first()
+    assert rates["fine-tuned"] == 3e-5 and rates["small"] == 3e-3
+    assert rates["distilled"] == 1e-3 and frame.loc[frame["kind"] == "dense", "rate"].isna().all()
+    assert pr.study_rates(frame) == ("The study's learning rates (Adam): the MLP on MNIST: "
+                                     "fine-tuned 3e-05, small 0.003, distilled 0.001.")
+    # a file from before distill_rate: its distilled rows trained at scratch_rate, and it
+    # pools with a newer file of the same settings
+    path = tmp_path / "mlp-mnist-seed0.json"
+    stored = json.loads(path.read_text())
+    del stored["settings"]["distill_rate"]
+    stored["settings"]["scratch_rate"] = 1e-3
+    path.write_text(json.dumps(stored))
+    _study(tmp_path, 1, 0.0, fine_tune_rate=3e-5, scratch_rate=1e-3, distill_rate=1e-3)
+    frame = pr.load_study(str(tmp_path))
+    assert set(frame.loc[frame["kind"] == "distilled", "rate"]) == {1e-3}
+    # the rate table takes the study's rate from its rows, not from the sweep's marks
+    _rates(tmp_path / "rates", 0, {("fine-tuned", 3e-5): 0.97, ("fine-tuned", 1e-4): 0.97})
+    table = pr.rate_table(pr.load_rates(str(tmp_path / "rates")), frame)
+    assert table.loc[0, "study rate"] == table.loc[0, "best rate"] == 3e-5
+    assert pr.rate_table(pr.load_rates(str(tmp_path / "rates"))).loc[0, "best rate"] == 1e-4
