@@ -44,12 +44,13 @@
 # - **Fine-tuning** (the MLP at 10x, 25x and 50x; the CNN and the ViT at 10x and 25x, the sizes
 #   of the targets; at 3x every compressor of the MLP is already within a few tenths of a
 #   point of dense): the compressor that did best on the validation split, fine-tuned
-#   with Adam 1e-4 on N training images (the first N) for S steps of 128. Two sweeps instead of
+#   with Adam (1e-4 by default; see the learning rates below) on N training images (the first N)
+#   for S steps of 128. Two sweeps instead of
 #   the full product: N in 256, 1,024, 4,096 and all 55,000 at S = 1,000, and S in 100, 430 (one
 #   epoch of the whole split) and 1,000 at N = 4,096.
 # - **The simplest alternatives, on the same N images and S steps:** `small`, the same model
 #   narrowed (every layer's units or filters scaled alike) to the compressed model's parameter
-#   count and trained from scratch (Adam 1e-3); `distilled`,
+#   count and trained from scratch (Adam, 1e-3 by default); `distilled`,
 #   the same network trained on the dense model's softened outputs (weight 0.9, temperature 4),
 #   which a user who has the trained network also has.
 # - **Statistics:** every comparison of this page (each data-aware compressor against `plain`,
@@ -185,13 +186,16 @@ else:
 # %% [markdown]
 # ## The learning rates, chosen on the validation split
 #
-# The study fine-tunes with Adam at 1e-4 (a tenth of the dense model's rate) and trains the small
-# networks at 1e-3 (the dense model's). Here the dense model of each seed swept (the table's last column says how many) is
-# compressed as the study compressed it at 10x, and each trained row (fine-tuned, small, distilled) is trained again on
-# 4,096 images for 1,000 steps at each of five rates (`python -m svdnet.experiments.post_training
-# --rates 0.00003,0.0001,0.0003,0.001,0.003`); at the study's own rate this repeats the study's
-# row when it starts from the study's cached dense model (the sentence below the table checks
-# it). Only the validation accuracy is shown: it is what a choice may be made on.
+# By default the study fine-tunes with Adam at 1e-4 (a tenth of the dense model's rate) and
+# trains the small networks at 1e-3 (the dense model's). Here the dense model of each seed swept
+# (the table's last column says how many) is compressed as the study compressed it at 10x, and
+# each trained row (fine-tuned, small, distilled) is trained again on 4,096 images for 1,000
+# steps at each of five rates (`python -m svdnet.experiments.post_training --rates
+# 0.00003,0.0001,0.0003,0.001,0.003`). Only the validation accuracy is shown: it is what a
+# choice may be made on. A study run with `--validated-rates` trains each row at the rate best
+# on validation, averaged over the seeds swept; the first sentence below names the rates each
+# model's rows trained at. At the study's own rate the sweep repeats the study's row when both
+# start from the same dense model (the last sentence checks it).
 #
 # **What to see:** whether another rate would have served the fine-tuned model or the small
 # networks better on the validation split, and by how much; a gap for the small networks would
@@ -199,7 +203,8 @@ else:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-rates = pr.rate_table(pr.load_rates())
+rates = pr.rate_table(pr.load_rates(), frame)
+display(Markdown(pr.study_rates(frame)))
 if rates.empty:
     print("no learning-rate sweep yet: run python -m svdnet.experiments.post_training "
           "--rates 0.00003,0.0001,0.0003,0.001,0.003")
