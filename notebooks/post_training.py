@@ -209,7 +209,7 @@ if rates.empty:
     print("no learning-rate sweep yet: run python -m svdnet.experiments.post_training "
           "--rates 0.00003,0.0001,0.0003,0.001,0.003")
 else:
-    display(Markdown(pr.rate_finding(rates)))
+    display(Markdown(pr.rate_finding(rates) + " " + pr.rate_edges(rates)))
     display(reader_table(pr.readable_rates(rates)))
     display(Markdown(pr.rate_repeats(pr.load_rates(), frame)))
 

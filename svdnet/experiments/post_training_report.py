@@ -655,6 +655,30 @@ def rate_finding(table: pd.DataFrame) -> str:
             f"{worst['best rate']:g} against the study's {worst['study rate']:g}).")
 
 
+def rate_edges(table: pd.DataFrame) -> str:
+    """One sentence naming the rows of :func:`rate_table` whose best rate is the highest or
+    the lowest rate swept: a rate beyond it was not tried, so the row may be under-tuned
+    still. Empty when every best rate lies inside the grid."""
+    if table.empty:
+        return ""
+    swept = [column for column in table.columns if isinstance(column, float)]
+    sides = {"highest": [], "lowest": []}
+    for _, row in table.iterrows():
+        tried = [rate for rate in swept if pd.notna(row[rate])]
+        if len(tried) < 2:
+            continue
+        name = f"{model_name(row['model'])} {dataset_name(row['dataset'])} {row['kind']}"
+        if row["best rate"] == max(tried):
+            sides["highest"].append(f"{name} ({max(tried):g})")
+        elif row["best rate"] == min(tried):
+            sides["lowest"].append(f"{name} ({min(tried):g})")
+    parts = [f"the {side} swept for {', '.join(names)}" for side, names in sides.items() if names]
+    if not parts:
+        return ""
+    return ("The best rate on validation is " + "; and ".join(parts) + ": a rate beyond the "
+            "grid was not tried, so these rows may still be under-tuned.")
+
+
 def rate_repeats(rates: pd.DataFrame, frame: pd.DataFrame) -> str:
     """One sentence on whether the rate sweep, at the study's own rate, repeats the study's
     rows: per model and dataset, how many of those rows carry the study's validation and

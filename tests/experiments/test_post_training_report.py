@@ -420,3 +420,17 @@ def test_the_study_rows_carry_the_rate_their_settings_trained_them_at(tmp_path):
     table = pr.rate_table(pr.load_rates(str(tmp_path / "rates")), frame)
     assert table.loc[0, "study rate"] == table.loc[0, "best rate"] == 3e-5
     assert pr.rate_table(pr.load_rates(str(tmp_path / "rates"))).loc[0, "best rate"] == 1e-4
+
+
+def test_best_rates_at_the_edge_of_the_grid_are_named(tmp_path):
+    _rates(tmp_path / "rates", 0, {
+        ("fine-tuned", 3e-5): 0.97, ("fine-tuned", 1e-4): 0.96, ("fine-tuned", 1e-3): 0.95,
+        ("small", 3e-5): 0.90, ("small", 1e-4): 0.93, ("small", 1e-3): 0.92,
+        ("distilled", 3e-5): 0.90, ("distilled", 1e-4): 0.91, ("distilled", 1e-3): 0.92})
+    table = pr.rate_table(pr.load_rates(str(tmp_path / "rates")))
+    assert pr.rate_edges(table) == (
+        "The best rate on validation is the highest swept for MLP MNIST distilled (0.001); "
+        "and the lowest swept for MLP MNIST fine-tuned (3e-05): a rate beyond the grid was "
+        "not tried, so these rows may still be under-tuned.")
+    inside = table[table["kind"] == "small"]
+    assert pr.rate_edges(inside) == "" and pr.rate_edges(table.iloc[:0]) == ""
