@@ -194,7 +194,9 @@ else:
 # 0.00003,0.0001,0.0003,0.001,0.003`). Only the validation accuracy is shown: it is what a
 # choice may be made on. A study run with `--validated-rates` trains each row at the rate best
 # on validation, averaged over the seeds swept; the first sentence below names the rates each
-# model's rows trained at. At the study's own rate the sweep repeats the study's row when both
+# model's rows trained at. The rates are chosen at 10x only and used at every size: at 25x and
+# 50x, where the compressed model starts further from the dense one, they need not be the best
+# (no rate was swept there). At the study's own rate the sweep repeats the study's row when both
 # start from the same dense model (the last sentence checks it).
 #
 # **What to see:** whether another rate would have served the fine-tuned model or the small
