@@ -684,7 +684,8 @@ def rate_repeats(rates: pd.DataFrame, frame: pd.DataFrame) -> str:
     rows: per model and dataset, how many of those rows carry the study's validation and
     test accuracies exactly, and otherwise the largest difference in test accuracy (a sweep
     whose cached dense model was gone trains it again, and another machine may give it other
-    numbers).
+    numbers; a study run again may choose another compressor than the one the sweep
+    fine-tuned, and its small networks then take another size).
 
     Args:
         rates: The frame of :func:`load_rates`.
@@ -705,8 +706,9 @@ def rate_repeats(rates: pd.DataFrame, frame: pd.DataFrame) -> str:
             gap = 100 * (part["test"] - part["test study"]).abs().max()
             parts.append(f"the {name}'s differ from the study's in {int((~same).sum())} of "
                          f"{len(part)} rows, by up to {gap:.2f} points of test accuracy: they "
-                         f"were trained in another sitting (from a dense model of their own "
-                         f"where the study's cached one was gone), so its rates are compared "
+                         f"were trained in another sitting, from that sitting's dense model "
+                         f"(trained again where the study's cached one was gone) and the "
+                         f"compressor the study's file then chose, so its rates are compared "
                          f"with each other, not with the study's rows")
     if not parts:
         return ""
