@@ -339,9 +339,7 @@ def run_study(settings: StudySettings, out: str = OUT, cache: str = CACHE,
 
     weights = dense_weights_path(settings, cache)
     if os.path.exists(weights) and "dense" in study:
-        keras.utils.set_random_seed(seed)
-        dense = build_model(settings.model, data.num_classes, data.input_dim)
-        dense.load_weights(weights)
+        dense = _loaded_dense(settings, data, weights)
     else:
         start = time.perf_counter()
         dense = train_dense(settings.model, data, (train_x, train_y), seed, settings.epochs)
@@ -556,6 +554,22 @@ def best_rate(validation: dict, prefer: float | None = None) -> float:
     return prefer if prefer in best else best[0]
 
 
+def validation_means(rows, kind: str) -> dict:
+    """Rate to validation accuracy of the rate sweep's ``kind`` rows, averaged over their
+    seeds: what :func:`validated_rates` and the page's rate table choose from.
+
+    Args:
+        rows: Rate-sweep rows (dicts with ``kind``, ``rate`` and ``val``), of one model,
+            dataset, ratio, number of examples and steps.
+        kind: One of :data:`TRAINED`.
+    """
+    values = {}
+    for row in rows:
+        if row["kind"] == kind:
+            values.setdefault(row["rate"], []).append(row["val"])
+    return {rate: sum(vals) / len(vals) for rate, vals in values.items()}
+
+
 def validated_rates(model: str, dataset: str, folder: str = RATES) -> dict:
     """The learning rate of each of :data:`TRAINED` that the rate sweep
     (:func:`run_rate_sweep`) found best on the validation split for ``model`` and
@@ -593,14 +607,11 @@ def validated_rates(model: str, dataset: str, folder: str = RATES) -> dict:
                          f"several (ratio, examples, steps): {points}; choose from one.")
     chosen = {}
     for kind in TRAINED:
-        values = {}
-        for row in rows:
-            if row["kind"] == kind:
-                values.setdefault(row["rate"], []).append(row["val"])
-        if not values:
+        means = validation_means(rows, kind)
+        if not means:
             raise ValueError(f"the sweeps of {model} on {dataset} in {folder!r} hold no "
                              f"{kind!r} rows.")
-        chosen[kind] = best_rate({rate: sum(vals) / len(vals) for rate, vals in values.items()})
+        chosen[kind] = best_rate(means)
     return chosen
 
 
@@ -637,17 +648,22 @@ def _study_path(model: str, dataset: str, seed: int, study_dir: str) -> str:
 def _cached_dense(settings: StudySettings, cache: str):
     """The study's splits and its cached dense model, under the execution rule: ``(data,
     (train_x, train_y), (val_x, val_y), dense)``."""
-    import keras
-
     from svdnet.experiments.execution import pin_threads
 
     weights = cached_dense_weights(settings, cache)
     pin_threads()  # before TensorFlow's first operation
     data, train, validation = splits(settings.dataset)
+    return data, train, validation, _loaded_dense(settings, data, weights)
+
+
+def _loaded_dense(settings: StudySettings, data, weights: str):
+    """The dense model of ``settings`` built from its seed, with the weights at ``weights``."""
+    import keras
+
     keras.utils.set_random_seed(settings.seed)
     dense = build_model(settings.model, data.num_classes, data.input_dim)
     dense.load_weights(weights)
-    return data, train, validation, dense
+    return dense
 
 
 def study_settings(model: str, dataset: str, seed: int, study_dir: str = OUT) -> StudySettings:

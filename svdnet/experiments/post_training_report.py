@@ -30,6 +30,7 @@ from svdnet.experiments.post_training import (
     SWEEP_STEPS,
     best_rate,
     completed_settings,
+    validation_means,
 )
 from svdnet.experiments.report import significance
 
@@ -564,21 +565,16 @@ def rate_table(rates: pd.DataFrame, frame: pd.DataFrame | None = None) -> pd.Dat
     if rates.empty:
         return rates
     keys = ["model", "dataset", "ratio", "kind"]
-    means = rates.groupby(keys + ["rate"])["val"].mean().reset_index()
     rows = []
-    for key, part in means.groupby(keys, sort=False):
-        rows_of_key = rates[(rates[keys] == pd.Series(key, index=keys)).all(axis=1)]
+    for key, rows_of_key in rates.groupby(keys, sort=False):
+        means = dict(sorted(validation_means(rows_of_key.to_dict("records"), key[-1]).items()))
         own = _study_rate(rows_of_key, frame, *key)
-        top = part["val"].max()
-        own_val = part.loc[part["rate"] == own, "val"]
-        rows.append({**dict(zip(keys, key)),
-                     **{rate: val for rate, val in zip(part["rate"], part["val"])},
+        rows.append({**dict(zip(keys, key)), **means,
                      # on a tie the study's rate is the best: no other rate does better
-                     "best rate": best_rate(dict(zip(part["rate"], part["val"])),
-                                            prefer=own),
+                     "best rate": best_rate(means, prefer=own),
                      "study rate": own,
-                     "below best (points)": (100 * (top - own_val.iloc[0])
-                                             if len(own_val) else np.nan),
+                     "below best (points)": (100 * (max(means.values()) - means[own])
+                                             if own in means else np.nan),
                      "seeds": rows_of_key["seed"].nunique()})
     order = {kind: index for index, kind in enumerate(TRAINED_KINDS)}
     return (pd.DataFrame(rows).sort_values(["model", "dataset", "ratio", "kind"],
