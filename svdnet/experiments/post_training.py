@@ -88,9 +88,11 @@ SWEPT_COMPRESSORS = ("one pass", "sequential")
 RATES = os.path.join(POST_TRAINING, "rates")
 """Folder of the learning-rate sweeps (:func:`run_rate_sweep`)."""
 
-RATE_GRID = (3e-5, 1e-4, 3e-4, 1e-3, 3e-3)
+RATE_GRID = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
 """The Adam learning rates the rate sweep tries, for fine-tuning and the small baselines
-alike: the study's two rates (1e-4 and 1e-3) and a step of about 3x around them."""
+alike: the study's default rates (1e-4 and 1e-3) and steps of about 3x around them, two
+steps beyond each (the first sweeps stopped at 3e-5 and 3e-3, and most rates chosen sat at
+those edges)."""
 
 TRAINED = ("fine-tuned",) + BASELINES
 """What the study trains: the compressed model fine-tuned, and the small baselines."""
@@ -256,21 +258,36 @@ def _train_steps(model, x, y, steps: int, seed: int) -> None:
 
 
 class StudyFile:
-    """The result file of one study: its rows by key, rewritten after each new row."""
+    """The result file of one study (or rate sweep): its rows by key, rewritten after each
+    new row.
 
-    def __init__(self, path: str, settings: StudySettings):
+    Args:
+        path: The file; read when it exists.
+        settings: The :class:`StudySettings` its rows were made with. A file that holds
+            other settings is refused, not mixed.
+        varied: Settings that the rows themselves vary (the rate sweep's learning rates),
+            left out of that check. Defaults to ``()``.
+    """
+
+    def __init__(self, path: str, settings: StudySettings, varied: tuple = ()):
         self.path = path
         self.settings = dataclasses.asdict(settings)
         self.rows = {}
+        self.commit = ""  # of the stored file, "" without one
         if os.path.exists(path):
             with open(path, encoding="utf-8") as handle:
                 stored = json.load(handle)
-            if completed_settings(stored.get("settings")) != json.loads(json.dumps(self.settings)):
+            mine = json.loads(json.dumps(self.settings))
+            theirs = completed_settings(stored.get("settings"))
+            if isinstance(theirs, dict):
+                theirs = {key: value for key, value in theirs.items() if key not in varied}
+            if theirs != {key: value for key, value in mine.items() if key not in varied}:
                 raise ValueError(
                     f"{path} holds a study with other settings ({stored.get('settings')}); "
                     f"received {self.settings}. Use another --out folder, or delete the file "
                     f"to start again.")
             self.rows = {row["key"]: row for row in stored["rows"]}
+            self.commit = stored.get("provenance", {}).get("commit", "")
 
     def __contains__(self, key: str) -> bool:
         return key in self.rows
@@ -588,7 +605,9 @@ def validated_rates(model: str, dataset: str, folder: str = RATES) -> dict:
         FileNotFoundError: naming the command to run when ``folder`` holds no sweep of
             ``model`` and ``dataset``.
         ValueError: when the sweeps were made at several ratios, numbers of examples or
-            steps (their accuracies cannot be averaged), or a kind was not swept.
+            steps (their accuracies cannot be averaged), a kind was not swept, or a rate
+            was not swept at every seed (its mean would rest on fewer seeds than the
+            others').
     """
     import glob
 
@@ -611,6 +630,17 @@ def validated_rates(model: str, dataset: str, folder: str = RATES) -> dict:
         if not means:
             raise ValueError(f"the sweeps of {model} on {dataset} in {folder!r} hold no "
                              f"{kind!r} rows.")
+        seeds = {}
+        for row in rows:
+            if row["kind"] == kind:
+                seeds.setdefault(row["rate"], set()).add(row["seed"])
+        every = set().union(*seeds.values())
+        uneven = {f"{rate:g}": sorted(every - swept) for rate, swept in sorted(seeds.items())
+                  if swept != every}
+        if uneven:
+            raise ValueError(f"the sweeps of {model} on {dataset} in {folder!r} lack "
+                             f"{kind!r} rows at some rates for seeds {uneven} (rate: "
+                             f"missing seeds); sweep those rates at every seed.")
         chosen[kind] = best_rate(means)
     return chosen
 
@@ -721,6 +751,7 @@ def run_rate_sweep(settings: StudySettings, ratio: float = 10.0, rates=RATE_GRID
         restore_compile,
         teacher_log_probabilities,
     )
+    from svdnet.experiments.provenance import provenance
     from svdnet.validation import check_int, check_number
 
     if ratio not in settings.fine_tune_ratios:
@@ -737,7 +768,13 @@ def run_rate_sweep(settings: StudySettings, ratio: float = 10.0, rates=RATE_GRID
     compressor = chosen_compressor(StudyFile(study_path, settings).rows, ratio)
     cached_dense_weights(settings, cache)  # before any work
     data, (train_x, train_y), (val_x, val_y), dense = _cached_dense(settings, cache)
-    sweep = StudyFile(os.path.join(out, f"{settings.name}.json"), settings)
+    # the study's rates may have changed since the sweep began (chosen by it): they are
+    # what the sweep varies, so its file is extended, not refused
+    sweep = StudyFile(os.path.join(out, f"{settings.name}.json"), settings,
+                      varied=tuple(RATE_SETTINGS.values()))
+    commit = provenance()["commit"]
+    for row in sweep.rows.values():  # rows from before rows carried their commit
+        row.setdefault("commit", sweep.commit)
     total = int(dense.count_params())
     x, y = train_x[:examples], train_y[:examples]
     compressed = parameters = None
@@ -781,6 +818,7 @@ def run_rate_sweep(settings: StudySettings, ratio: float = 10.0, rates=RATE_GRID
                    "seed": settings.seed, "kind": kind, "method": compressor
                    if kind == "fine-tuned" else "", "ratio": ratio, "examples": examples,
                    "steps": steps, "rate": rate, "study_rate": rate == study_rate(settings, kind),
+                   "commit": commit,
                    "parameters": int(model.count_params()),
                    "seconds": time.perf_counter() - start,
                    **accuracies(model, data, (val_x, val_y))}
@@ -821,7 +859,8 @@ def main(argv=None) -> None:
     parser.add_argument("--rates", type=comma_list(float), default=None,
                         help="instead of the study, train its fine-tuned and small rows at "
                              "each of these Adam learning rates, e.g. "
-                             "0.00003,0.0001,0.0003,0.001,0.003, at one ratio of --ratios "
+                             f"{','.join(f'{rate:g}' for rate in RATE_GRID)}, at one ratio "
+                             "of --ratios "
                              "(default 10) on 4,096 images for 1,000 steps (written to "
                              "reports/post_training/rates)")
     parser.add_argument("--validated-rates", action="store_true",

@@ -712,13 +712,14 @@ def rate_repeats(rates: pd.DataFrame, frame: pd.DataFrame) -> str:
 
 
 def _sweep_rows(folder: str) -> pd.DataFrame:
-    """Every row of the sweep files in ``folder``, each with its file's commit."""
+    """Every row of the sweep files in ``folder``, each with its commit: its own where it
+    carries one (a file extended at a later commit), else its file's."""
     rows = []
     for path in sorted(glob.glob(os.path.join(folder, "*.json"))):
         with open(path, encoding="utf-8") as handle:
             stored = json.load(handle)
         commit = stored["provenance"].get("commit", "")
-        rows += [{**row, "commit": commit} for row in stored["rows"]]
+        rows += [{"commit": commit, **row} for row in stored["rows"]]
     return pd.DataFrame(rows)
 
 

@@ -10,6 +10,7 @@ import pytest
 from svdnet.experiments import post_training
 from svdnet.experiments.model import build_mlp, mlp_parameters, width_for_parameters
 from svdnet.experiments.post_training import COMPRESSORS, StudySettings, design, run_study
+from svdnet.experiments.provenance import provenance
 
 
 def test_design_sweeps_examples_at_fixed_steps_and_steps_at_fixed_examples():
@@ -168,6 +169,25 @@ def test_a_file_of_other_settings_is_refused_not_mixed(tiny_study):
     assert open(path, encoding="utf-8").read() == before
 
 
+def test_a_sweep_file_is_extended_when_only_the_rates_it_varies_changed(tmp_path):
+    path = str(tmp_path / "mlp-mnist-seed0.json")
+    before = StudySettings()
+    stored = post_training.StudyFile(path, before)
+    stored.add({"key": "10x small rate=0.001", "val": 0.9})
+    with open(path, encoding="utf-8") as handle:
+        commit = json.load(handle)["provenance"]["commit"]
+    chosen = StudySettings(fine_tune_rate=3e-5, scratch_rate=3e-3, distill_rate=1e-2)
+    varied = tuple(post_training.RATE_SETTINGS.values())
+    extended = post_training.StudyFile(path, chosen, varied=varied)
+    assert list(extended.rows) == ["10x small rate=0.001"] and extended.commit == commit
+    with pytest.raises(ValueError, match="other settings"):  # a study file is not extended
+        post_training.StudyFile(path, chosen)
+    with pytest.raises(ValueError, match="'epochs': 2"):  # nor a sweep of another dense model
+        post_training.StudyFile(path, StudySettings(epochs=2, fine_tune_rate=3e-5),
+                                varied=varied)
+    assert post_training.StudyFile(str(tmp_path / "new.json"), chosen).commit == ""
+
+
 @pytest.mark.slow
 def test_data_aware_compression_keeps_more_accuracy_than_plain_at_high_ratio(tiny_study):
     settings, out, cache, path = tiny_study
@@ -232,6 +252,7 @@ def test_a_calibration_sweep_writes_each_size_once_and_resumes(tiny_study, tmp_p
     post_training.run_calibration_sweep(settings, (8.0,), (64, 256), sweep, cache,
                                         log=again.append)
     assert again == [f"wrote {result}"]
+    assert {row["commit"] for row in rows.values()} == {provenance()["commit"]}
 
 
 @pytest.mark.slow
@@ -260,6 +281,7 @@ def test_a_rate_sweep_reproduces_the_studys_rows_at_its_rates_and_resumes(tiny_s
     post_training.run_rate_sweep(settings, 8.0, (1e-4, 1e-3), examples=256, steps=3,
                                  study_dir=out, out=sweep, cache=cache, log=again.append)
     assert again == [f"wrote {result}"]
+    assert {row["commit"] for row in rows.values()} == {provenance()["commit"]}
 
 
 @pytest.mark.parametrize("changes, named", [
@@ -360,6 +382,17 @@ def test_validated_rates_are_the_best_mean_over_seeds_on_validation(tmp_path):
     (folder / "cnn-fashion_mnist-seed1.json").unlink()
     with pytest.raises(ValueError, match="no 'fine-tuned' rows"):
         post_training.validated_rates("cnn", "fashion_mnist", str(folder))
+
+
+def test_validated_rates_refuse_a_rate_swept_at_some_seeds_only(tmp_path):
+    folder = tmp_path / "rates"
+    base = {(kind, rate): 0.8 for kind in post_training.TRAINED for rate in (1e-4, 1e-3)}
+    _sweep_file(folder, 0, {**base, ("small", 1e-2): 0.99})  # a grid extended at seed 0 only
+    _sweep_file(folder, 1, base)
+    with pytest.raises(ValueError, match=re.escape("seeds {'0.01': [1]}")):
+        post_training.validated_rates("cnn", "fashion_mnist", str(folder))
+    _sweep_file(folder, 1, {**base, ("small", 1e-2): 0.9})  # mean 0.945 over both seeds
+    assert post_training.validated_rates("cnn", "fashion_mnist", str(folder))["small"] == 1e-2
 
 
 def test_the_study_takes_its_validated_rates_from_the_command_line(tmp_path, monkeypatch, capsys):

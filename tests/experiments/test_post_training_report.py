@@ -366,6 +366,16 @@ def test_the_rate_sweep_prefers_the_studys_rate_on_a_tie_and_skips_rows_without_
     assert pr.readable_rates(table).loc[0, "the study's"] == "not swept"
 
 
+def test_a_sweep_row_keeps_its_own_commit_and_others_take_their_files(tmp_path):
+    _rates(tmp_path / "rates", 0, {("small", 1e-3): 0.9, ("small", 1e-2): 0.8})
+    path = tmp_path / "rates" / "mlp-mnist-seed0.json"
+    stored = json.loads(path.read_text())
+    stored["rows"][1]["commit"] = "def456"  # a row added when the grid was extended
+    path.write_text(json.dumps(stored))
+    rates = pr.load_rates(str(tmp_path / "rates")).set_index("rate")
+    assert rates.loc[1e-3, "commit"] == "abc123" and rates.loc[1e-2, "commit"] == "def456"
+
+
 def test_the_rate_sweep_says_whether_it_repeats_the_studys_rows_at_its_rate(tmp_path):
     accuracies = {("fine-tuned", 1e-4): 0.95, ("fine-tuned", 1e-3): 0.96,
                   ("small", 1e-3): 0.90, ("distilled", 1e-3): 0.91}
