@@ -68,6 +68,7 @@ import os
 from IPython.display import Markdown
 
 from svdnet.experiments import post_training_report as pr
+from svdnet.experiments.post_training import RATE_GRID
 from svdnet.experiments.formatting import reader_table
 from svdnet.experiments.provenance import provenance
 
@@ -190,8 +191,11 @@ else:
 # trains the small networks at 1e-3 (the dense model's). Here the dense model of each seed swept
 # (the table's last column says how many) is compressed as the study compressed it at 10x, and
 # each trained row (fine-tuned, small, distilled) is trained again on 4,096 images for 1,000
-# steps at each of five rates (`python -m svdnet.experiments.post_training --rates
-# 0.00003,0.0001,0.0003,0.001,0.003`). Only the validation accuracy is shown: it is what a
+# steps at each of seven rates (`python -m svdnet.experiments.post_training --rates
+# 1e-05,3e-05,0.0001,0.0003,0.001,0.003,0.01`; the first sweeps stopped at 3e-5 and 3e-3, and
+# were extended to 1e-5 and 1e-2 when most of the rates they chose sat at one of those two
+# edges; the MLPs' also to 3e-6, as their fine-tuning was then best at 1e-5). Only the
+# validation accuracy is shown: it is what a
 # choice may be made on. A study run with `--validated-rates` trains each row at the rate best
 # on validation, averaged over the seeds swept; the first sentence below names the rates each
 # model's rows trained at. The rates are chosen at 10x only and used at every size: at 25x and
@@ -209,7 +213,7 @@ rates = pr.rate_table(pr.load_rates(), frame)
 display(Markdown(pr.study_rates(frame)))
 if rates.empty:
     print("no learning-rate sweep yet: run python -m svdnet.experiments.post_training "
-          "--rates 0.00003,0.0001,0.0003,0.001,0.003")
+          "--rates " + ",".join(f"{rate:g}" for rate in RATE_GRID))
 else:
     display(Markdown(pr.rate_finding(rates) + " " + pr.rate_edges(rates)))
     display(reader_table(pr.readable_rates(rates)))

@@ -640,7 +640,10 @@ def rate_finding(table: pd.DataFrame) -> str:
         return ""
     best = measured["below best (points)"] == 0
     worst = measured.loc[measured["below best (points)"].idxmax()]
-    swept = len([column for column in table.columns if isinstance(column, float)])
+    rates = [column for column in table.columns if isinstance(column, float)]
+    # models may have swept different numbers of rates (a grid extended for some)
+    swept = " or ".join(str(count) for count in sorted(set(
+        measured[rates].notna().sum(axis=1).astype(int))))
     if best.all():
         return (f"On the validation split the study's learning rate is the best of the "
                 f"{swept} swept for all {len(measured)} trained rows.")
@@ -692,20 +695,22 @@ def rate_repeats(rates: pd.DataFrame, frame: pd.DataFrame) -> str:
     keys = ["model", "dataset", "seed", "ratio", "kind", "examples", "steps", "method", "rate"]
     study = frame[frame["kind"].isin(TRAINED_KINDS)]
     paired = rates.merge(study[keys + ["val", "test"]], on=keys, suffixes=("", " study"))
-    parts = []
+    exact, differ = [], []
     for (model, dataset), part in paired.groupby(["model", "dataset"], sort=True):
         same = ((part["val"] == part["val study"]) & (part["test"] == part["test study"]))
-        name = f"{model_name(model)} on {dataset_name(dataset)}"
+        name = f"the {model_name(model)} on {dataset_name(dataset)}"
         if same.all():
-            parts.append(f"the {name}'s {len(part)} rows carry the study's numbers exactly")
+            exact.append(f"{name}'s {len(part)} rows carry the study's numbers exactly")
         else:
             gap = 100 * (part["test"] - part["test study"]).abs().max()
-            parts.append(f"the {name}'s differ from the study's in {int((~same).sum())} of "
-                         f"{len(part)} rows, by up to {gap:.2f} points of test accuracy: they "
-                         f"were trained in another sitting, from that sitting's dense model "
-                         f"(trained again where the study's cached one was gone) and the "
-                         f"compressor the study's file then chose, so its rates are compared "
-                         f"with each other, not with the study's rows")
+            differ.append(f"{name}'s differ from the study's in {int((~same).sum())} of "
+                          f"{len(part)} rows (by up to {gap:.2f} points of test accuracy)")
+    if differ:  # the reason once, after every model it applies to
+        differ[-1] += (": those were trained in another sitting, from that sitting's dense "
+                       "model (trained again where the study's cached one was gone) and the "
+                       "compressor the study's file then chose, so a sweep's rates are "
+                       "compared with each other, not with the study's rows")
+    parts = exact + differ
     if not parts:
         return ""
     return "At the study's own rate " + "; ".join(parts) + "."

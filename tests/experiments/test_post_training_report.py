@@ -353,6 +353,11 @@ def test_the_rate_sweep_names_the_best_rate_on_validation_and_the_studys_gap(tmp
     text = pr.rate_finding(table.reset_index())
     assert "best of the 2 swept for 2 of 3" in text and "2.00 points" in text
     assert "distilled" in text and "0.0001" in text
+    # a grid extended for one kind only: the sentence counts what each row swept
+    _rates(tmp_path / "rates", 0, {**accuracies, ("small", 1e-2): 0.5})
+    _rates(tmp_path / "rates", 1, {**accuracies, ("small", 1e-2): 0.5})
+    text = pr.rate_finding(pr.rate_table(pr.load_rates(str(tmp_path / "rates"))))
+    assert "best of the 2 or 3 swept for 2 of 3" in text, text
 
 
 def test_the_rate_sweep_prefers_the_studys_rate_on_a_tie_and_skips_rows_without_it(tmp_path):
@@ -398,7 +403,7 @@ def test_the_rate_sweep_says_whether_it_repeats_the_studys_rows_at_its_rate(tmp_
         "At the study's own rate the MLP on MNIST's 3 rows carry the study's numbers exactly.")
     study.loc[study["kind"] == "small", "test"] = 0.8975  # another dense model, another sitting
     text = pr.rate_repeats(rates, study)
-    assert "in 1 of 3 rows, by up to 0.25 points of test accuracy: they were" in text, text
+    assert "in 1 of 3 rows (by up to 0.25 points of test accuracy): those were" in text, text
     assert text.count("(") == text.count(")"), text
     assert pr.rate_repeats(rates, None) == pr.rate_repeats(rates.iloc[:0], study) == ""
     # a study trained at another rate is paired with the sweep's rows at that rate
