@@ -16,7 +16,7 @@ endif
 # notebooks and pages, where a reader takes their red stderr boxes for errors.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install run grid architectures post-training report explore test test-fast test-torch benchmark clean
+.PHONY: install run grid architectures post-training report more-seeds explore test test-fast test-torch benchmark clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ grid: install  ## The sweep: every dataset x method x rank x seed into reports/g
 	$(BIN)/python -m svdnet.experiments.grid $(GRID_ARGS)
 	$(BIN)/python -m svdnet.experiments.render reports
 	@$(DROP_RENDERED)
+
+more-seeds: install  ## Seeds 3 and 4 of both sides of every comparison with small within 1 point, results only (resumes; SEEDS_ARGS=--workers 2), then `make report`.
+	$(BIN)/python -m svdnet.experiments.more_seeds --seeds 3,4 $(SEEDS_ARGS)
 
 # Executed notebooks are working files: once rendered to their HTML page (the one copy of
 # their figures) they are deleted, so reports/ never holds an image twice. Interrupted and

@@ -262,6 +262,24 @@ def run_grid(base: RunConfig, out: str = "reports/grid", log=_print, client=None
         ``{"done_before": n, "ran": n, "failed": [group names]}``.
     """
     groups, done = plan(base, results_dir=os.path.join(out, "results"), **grid)
+    return run_groups(groups, done, out, log, client)
+
+
+def run_groups(groups, done: int, out: str = "reports/grid", log=_print,
+               client=None) -> dict:
+    """Runs ``groups`` (of :func:`plan`, or any list of :class:`Group`), printing progress:
+    the part of :func:`run_grid` after its plan.
+
+    Args:
+        groups: The groups to run.
+        done: How many runs of the grid are finished already (for the first line).
+        out: Output folder. Defaults to ``"reports/grid"``.
+        log: Where progress lines go. Defaults to printing them (flushed).
+        client: A Dask client, or ``None`` to run here. Defaults to ``None``.
+
+    Returns:
+        ``{"done_before": n, "ran": n, "failed": [group names]}``.
+    """
     check_writable(out)
     # Notebooks of executions that were killed: kept (as *-interrupted.ipynb) for the
     # outputs of the runs they finished, whose results stay; the rest is redone below.
