@@ -336,6 +336,29 @@ def comma_list(kind, allowed=None):
     return parse
 
 
+def _workers(text: str) -> int:
+    """An argparse ``type``: the number of Dask workers, an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < 0:
+        raise argparse.ArgumentTypeError(f"--workers must be an integer >= 0; received {text}.")
+    return value
+
+
+def add_runner_flags(parser: argparse.ArgumentParser, out_help: str) -> None:
+    """Adds the flags of every command that runs groups of the grid: ``--out`` (default
+    ``reports/grid``, described by ``out_help``), ``--dry-run`` and ``--workers``."""
+    parser.add_argument("--out", default="reports/grid", help=out_help)
+    parser.add_argument("--dry-run", action="store_true", help="list what would run")
+    parser.add_argument("--workers", type=_workers, default=0,
+                        help="run the notebooks on a local Dask cluster of this many worker "
+                             "processes (default: 0, one at a time in this process, no "
+                             "Dask); every run uses one thread either way "
+                             "(svdnet.experiments.execution), so N workers use N cores")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m svdnet.experiments.grid", allow_abbrev=False,
@@ -362,24 +385,16 @@ def main(argv=None) -> int:
                         help=f"SVD backend (default: {PROJECTION_BACKEND}, the projection's "
                              "backend, with which every committed grid result ran)")
     add_flags(parser)  # one per option of svdnet.experiments.options
-    parser.add_argument("--out", default="reports/grid", help="output folder")
     parser.add_argument("--quick", action="store_true",
                         help="tiny grid (mnist; all methods; ranks 2, 20; seed 0; 2 epochs, "
                              "1 of fine-tuning; 1,000 examples) unless given otherwise")
-    parser.add_argument("--dry-run", action="store_true", help="list what would run")
-    parser.add_argument("--workers", type=int, default=0,
-                        help="run the notebooks on a local Dask cluster of this many worker "
-                             "processes (default: 0, one at a time in this process, no "
-                             "Dask); every run uses one thread either way "
-                             "(svdnet.experiments.execution), so N workers use N cores")
+    add_runner_flags(parser, "output folder")
     parser.add_argument("--scheduler", default=os.environ.get("DASK_SCHEDULER_ADDRESS", ""),
                         help="address of a running Dask scheduler to run the notebooks on, "
                              "e.g. tcp://10.0.0.5:8786 (default: $DASK_SCHEDULER_ADDRESS); "
                              "contacted only when runs are left, for as long as Dask's "
                              "distributed.comm.timeouts.connect")
     args = parser.parse_args(argv)
-    if args.workers < 0:
-        parser.error(f"--workers must be an integer >= 0; received {args.workers}.")
     if args.workers and args.scheduler:
         parser.error(f"give --workers ({args.workers}) or --scheduler ({args.scheduler!r}), "
                      "not both.")

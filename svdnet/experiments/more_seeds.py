@@ -129,7 +129,7 @@ def seed_groups(configs, seeds, results_dir: str) -> tuple[list[Group], int]:
 
 
 def main(argv=None) -> int:
-    from svdnet.experiments.grid import check_writable, run_groups
+    from svdnet.experiments.grid import add_runner_flags, check_writable, run_groups
     from svdnet.experiments.report import load_results
 
     parser = argparse.ArgumentParser(
@@ -142,16 +142,9 @@ def main(argv=None) -> int:
     parser.add_argument("--points", type=float, default=CLOSE_POINTS,
                         help="a comparison is close when its means differ by less than this "
                              f"many points (default: {CLOSE_POINTS:g})")
-    parser.add_argument("--out", default="reports/grid",
-                        help="the grid's folder: results read from and written to "
+    add_runner_flags(parser, "the grid's folder: results read from and written to "
                              "<out>/results (default: reports/grid)")
-    parser.add_argument("--dry-run", action="store_true", help="list what would run")
-    parser.add_argument("--workers", type=int, default=0,
-                        help="run on a local Dask cluster of this many workers (default: 0, "
-                             "one at a time here); every run uses one thread either way")
     args = parser.parse_args(argv)
-    if args.workers < 0:
-        parser.error(f"--workers must be an integer >= 0; received {args.workers}.")
     results_dir = os.path.join(args.out, "results")
     try:
         frame, _ = load_results(results_dir, on_corrupt="skip")
