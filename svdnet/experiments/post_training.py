@@ -737,7 +737,9 @@ def run_rate_sweep(settings: StudySettings, ratio: float = 10.0, rates=RATE_GRID
 
     Raises:
         ValueError, TypeError: for a bad rate, ratio, number of examples or steps, naming
-            it, or a study that has not compressed at ``ratio``.
+            it, a study that has not compressed at ``ratio``, or a sweep file whose rows
+            started from another dense model or compressor (each row records both, so
+            that a file extended by more rates compares them from one start).
         FileNotFoundError: when the study's result file or dense model is missing.
     """
     import keras
@@ -772,9 +774,18 @@ def run_rate_sweep(settings: StudySettings, ratio: float = 10.0, rates=RATE_GRID
     # what the sweep varies, so its file is extended, not refused
     sweep = StudyFile(os.path.join(out, f"{settings.name}.json"), settings,
                       varied=tuple(RATE_SETTINGS.values()))
+    origin = {"dense": weights_fingerprint(dense), "compressor": compressor}
+    others = sorted({(row.get("dense"), row.get("compressor")) for row in sweep.rows.values()}
+                    - {(origin["dense"], origin["compressor"])}, key=str)
+    if others:  # rates are compared from one start only
+        raise ValueError(
+            f"{sweep.path} holds rows that started from another dense model or compressor "
+            f"(dense, compressor: {others}); this sweep starts from dense {origin['dense']} "
+            f"compressed by {compressor!r}. Delete the file to sweep every rate again.")
     commit = provenance()["commit"]
-    for row in sweep.rows.values():  # rows from before rows carried their commit
-        row.setdefault("commit", sweep.commit)
+    for row in sweep.rows.values():
+        row.setdefault("commit", sweep.commit)  # rows from before rows carried their commit
+        row["study_rate"] = row["rate"] == study_rate(settings, row["kind"])  # as of now
     total = int(dense.count_params())
     x, y = train_x[:examples], train_y[:examples]
     compressed = parameters = None
@@ -818,7 +829,7 @@ def run_rate_sweep(settings: StudySettings, ratio: float = 10.0, rates=RATE_GRID
                    "seed": settings.seed, "kind": kind, "method": compressor
                    if kind == "fine-tuned" else "", "ratio": ratio, "examples": examples,
                    "steps": steps, "rate": rate, "study_rate": rate == study_rate(settings, kind),
-                   "commit": commit,
+                   "commit": commit, **origin,
                    "parameters": int(model.count_params()),
                    "seconds": time.perf_counter() - start,
                    **accuracies(model, data, (val_x, val_y))}
@@ -827,6 +838,19 @@ def run_rate_sweep(settings: StudySettings, ratio: float = 10.0, rates=RATE_GRID
                 f"{100 * row['test']:.2f}%, {row['seconds']:.1f} s")
     log(f"wrote {sweep.path}")
     return sweep.path
+
+
+def weights_fingerprint(model) -> str:
+    """The first 16 hex digits of the SHA-256 of ``model``'s weights, in order: the same
+    for the same weights wherever they were saved (a weights file's bytes are not)."""
+    import hashlib
+
+    import numpy as np
+
+    digest = hashlib.sha256()
+    for weights in model.get_weights():
+        digest.update(np.ascontiguousarray(weights).tobytes())
+    return digest.hexdigest()[:16]
 
 
 def _batches(x, y, seed):

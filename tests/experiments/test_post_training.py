@@ -169,6 +169,22 @@ def test_a_file_of_other_settings_is_refused_not_mixed(tiny_study):
     assert open(path, encoding="utf-8").read() == before
 
 
+def test_a_weights_fingerprint_follows_the_weights_not_the_file(tmp_path):
+    import keras
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    first = post_training.weights_fingerprint(model)
+    model.save_weights(str(tmp_path / "a.weights.h5"))
+    again = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    assert post_training.weights_fingerprint(again) != first  # other initial weights
+    again.load_weights(str(tmp_path / "a.weights.h5"))
+    assert post_training.weights_fingerprint(again) == first and len(first) == 16
+    kernel, bias = again.get_weights()
+    kernel[0, 0] = np.nextafter(kernel[0, 0], np.float32(np.inf))  # one ulp
+    again.set_weights([kernel, bias])
+    assert post_training.weights_fingerprint(again) != first
+
+
 def test_a_sweep_file_is_extended_when_only_the_rates_it_varies_changed(tmp_path):
     path = str(tmp_path / "mlp-mnist-seed0.json")
     before = StudySettings()
@@ -252,7 +268,6 @@ def test_a_calibration_sweep_writes_each_size_once_and_resumes(tiny_study, tmp_p
     post_training.run_calibration_sweep(settings, (8.0,), (64, 256), sweep, cache,
                                         log=again.append)
     assert again == [f"wrote {result}"]
-    assert {row["commit"] for row in rows.values()} == {provenance()["commit"]}
 
 
 @pytest.mark.slow
@@ -282,6 +297,25 @@ def test_a_rate_sweep_reproduces_the_studys_rows_at_its_rates_and_resumes(tiny_s
                                  study_dir=out, out=sweep, cache=cache, log=again.append)
     assert again == [f"wrote {result}"]
     assert {row["commit"] for row in rows.values()} == {provenance()["commit"]}
+    # another rate extends the file: every row records the one start it trained from
+    post_training.run_rate_sweep(settings, 8.0, (3e-3,), examples=256, steps=3, study_dir=out,
+                                 out=sweep, cache=cache, log=lambda line: None)
+    extended = _rows(result)
+    assert len(extended) == 3 * 3
+    assert {(row["dense"], row["compressor"]) for row in extended.values()} == {
+        (rows["8x small N=256 S=3 rate=0.001"]["dense"], chosen)}
+    # a row that started from another compressor: refused, the file left as it was
+    with open(result, encoding="utf-8") as handle:
+        stored = json.load(handle)
+    stored["rows"][0]["compressor"] = "plain" if chosen != "plain" else "one pass"
+    with open(result, "w", encoding="utf-8") as handle:
+        json.dump(stored, handle)
+    before = open(result, encoding="utf-8").read()
+    with pytest.raises(ValueError, match="another dense model or compressor"):
+        post_training.run_rate_sweep(settings, 8.0, (1e-2,), examples=256, steps=3,
+                                     study_dir=out, out=sweep, cache=cache,
+                                     log=lambda line: None)
+    assert open(result, encoding="utf-8").read() == before
 
 
 @pytest.mark.parametrize("changes, named", [
