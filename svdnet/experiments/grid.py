@@ -343,7 +343,7 @@ def _workers(text: str) -> int:
     except ValueError:
         value = None
     if value is None or value < 0:
-        raise argparse.ArgumentTypeError(f"--workers must be an integer >= 0; received {text}.")
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0; received {text}.")
     return value
 
 

@@ -1,6 +1,6 @@
 """More seeds where a verdict against the small network is close: the runs of both sides of
-every comparison of an SVD configuration with ``small`` whose mean accuracies lie within a
-few points, at the seeds asked for.
+every comparison of an SVD configuration with ``small`` whose mean accuracies lie within
+:data:`CLOSE_POINTS` (1 point by default), at the seeds asked for.
 
     python -m svdnet.experiments.more_seeds --seeds 3,4 --dry-run   # what would run
     python -m svdnet.experiments.more_seeds --seeds 3,4 --workers 2
@@ -72,8 +72,11 @@ def close_configurations(frame, results_dir: str, points: float = CLOSE_POINTS,
     found = []
     for key in keys:
         runs = configs[key].sort_values("seed")
-        stored = read_json(os.path.join(results_dir, runs["file"].iloc[0]))["config"]
-        found.append(RunConfig(**stored))
+        path = os.path.join(results_dir, runs["file"].iloc[0])
+        try:
+            found.append(RunConfig(**read_json(path)["config"]))
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{path}: its configuration cannot be run again: {error}") from error
     return found
 
 
@@ -81,7 +84,8 @@ def seed_groups(configs, seeds, results_dir: str) -> tuple[list[Group], int]:
     """The runs of ``configs`` at each of ``seeds`` whose result is not in ``results_dir``
     yet, in groups as the grid makes them (one notebook execution per configuration that
     differs only in its rank, energy or budget), the dense runs that ``posthoc`` and
-    ``finetune`` start from first.
+    ``finetune`` start from first. (A distilled configuration trains its teacher inside its
+    own notebook, as in the grid; none is close on the committed results.)
 
     Args:
         configs: Run configurations (:func:`close_configurations`).
@@ -102,9 +106,13 @@ def seed_groups(configs, seeds, results_dir: str) -> tuple[list[Group], int]:
         check_int("seeds", seed, minimum=0)
     runs = []
     for config in configs:
-        if config.method in ("posthoc", "finetune"):  # their dense model, trained once
-            runs.append(config.dense_twin())
-        runs.append(config)
+        if config.method in ("posthoc", "finetune"):  # their dense model, trained once,
+            # configured as the grid's dense runs are (the default choice, not the twin's)
+            twin = config.dense_twin().replace(**dict.fromkeys(CHOICES))
+            if twin not in runs:
+                runs.append(twin)
+        if config not in runs:
+            runs.append(config)
     cells, done = {}, 0
     for seed in seeds:
         for config in runs:
@@ -147,12 +155,12 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     results_dir = os.path.join(args.out, "results")
     try:
-        frame, _ = load_results(results_dir, on_corrupt="skip")
+        frame, _ = load_results(results_dir)  # a corrupt file stops it, naming the file
         configs = close_configurations(frame, results_dir, args.points, args.seeds)
         groups, done = seed_groups(configs, args.seeds, results_dir)
         if not args.dry_run:
             check_writable(args.out)
-    except (TypeError, ValueError, FileNotFoundError, PermissionError) as error:
+    except (TypeError, ValueError, OSError) as error:  # CorruptResultError is a ValueError
         parser.error(str(error))
     print(f"{len(configs)} configuration(s) in comparisons within {args.points:g} points of "
           f"small; {done} run(s) finished, {sum(group.size for group in groups)} to do in "

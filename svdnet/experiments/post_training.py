@@ -282,10 +282,13 @@ class StudyFile:
             if isinstance(theirs, dict):
                 theirs = {key: value for key, value in theirs.items() if key not in varied}
             if theirs != {key: value for key, value in mine.items() if key not in varied}:
+                differ = sorted(key for key in set(theirs or {}) | set(mine)
+                                if key not in varied
+                                and (theirs or {}).get(key) != mine.get(key))
                 raise ValueError(
-                    f"{path} holds a study with other settings ({stored.get('settings')}); "
-                    f"received {self.settings}. Use another --out folder, or delete the file "
-                    f"to start again.")
+                    f"{path} holds rows made with other settings ({stored.get('settings')}; "
+                    f"differing: {differ}); received {self.settings}. Use another --out "
+                    f"folder, or delete the file to start again.")
             self.rows = {row["key"]: row for row in stored["rows"]}
             self.commit = stored.get("provenance", {}).get("commit", "")
 
@@ -576,14 +579,26 @@ def validation_means(rows, kind: str) -> dict:
     seeds: what :func:`validated_rates` and the page's rate table choose from.
 
     Args:
-        rows: Rate-sweep rows (dicts with ``kind``, ``rate`` and ``val``), of one model,
-            dataset, ratio, number of examples and steps.
+        rows: Rate-sweep rows (dicts with ``kind``, ``rate``, ``seed`` and ``val``), of
+            one model, dataset, ratio, number of examples and steps.
         kind: One of :data:`TRAINED`.
+
+    Raises:
+        ValueError: when a rate was not swept at every seed that the others were (its mean
+            would rest on other seeds), naming the rates and the seeds they lack.
     """
-    values = {}
+    values, seeds = {}, {}
     for row in rows:
         if row["kind"] == kind:
             values.setdefault(row["rate"], []).append(row["val"])
+            seeds.setdefault(row["rate"], set()).add(row["seed"])
+    every = set().union(*seeds.values()) if seeds else set()
+    uneven = {f"{rate:g}": sorted(every - swept) for rate, swept in sorted(seeds.items())
+              if swept != every}
+    if uneven:
+        raise ValueError(f"the {kind!r} rows lack some rates at some seeds {uneven} (rate: "
+                         f"missing seeds), so their means would rest on different seeds; "
+                         f"sweep those rates at every seed.")
     return {rate: sum(vals) / len(vals) for rate, vals in values.items()}
 
 
@@ -626,21 +641,14 @@ def validated_rates(model: str, dataset: str, folder: str = RATES) -> dict:
                          f"several (ratio, examples, steps): {points}; choose from one.")
     chosen = {}
     for kind in TRAINED:
-        means = validation_means(rows, kind)
+        try:
+            means = validation_means(rows, kind)
+        except ValueError as error:
+            raise ValueError(f"the sweeps of {model} on {dataset} in {folder!r}: {error}") \
+                from error
         if not means:
             raise ValueError(f"the sweeps of {model} on {dataset} in {folder!r} hold no "
                              f"{kind!r} rows.")
-        seeds = {}
-        for row in rows:
-            if row["kind"] == kind:
-                seeds.setdefault(row["rate"], set()).add(row["seed"])
-        every = set().union(*seeds.values())
-        uneven = {f"{rate:g}": sorted(every - swept) for rate, swept in sorted(seeds.items())
-                  if swept != every}
-        if uneven:
-            raise ValueError(f"the sweeps of {model} on {dataset} in {folder!r} lack "
-                             f"{kind!r} rows at some rates for seeds {uneven} (rate: "
-                             f"missing seeds); sweep those rates at every seed.")
         chosen[kind] = best_rate(means)
     return chosen
 

@@ -64,7 +64,7 @@ def test_plan_skips_finished_runs_and_redoes_corrupt_ones(tmp_path):
         (["--budgets", "1"], "Give a budget of at least 16,164"),
         (["--train-size", "70000"], "train_size must be an integer between 0 and 60000, received 70000"),
         (["--seeds", "4294967296"], "seed must be an integer between 0 and 4294967295"),
-        (["--workers", "-1"], "--workers must be an integer >= 0; received -1"),
+        (["--workers", "-1"], "argument --workers: must be an integer >= 0; received -1"),
         (["--workers", "2", "--scheduler", "tcp://127.0.0.1:8786"],
          "give --workers (2) or --scheduler ('tcp://127.0.0.1:8786'), not both"),
         (["--scheduler", "notanaddress"],

@@ -1,6 +1,7 @@
 """More seeds where a comparison with the small network is close: which configurations,
 which runs, and the command line's refusals."""
 
+import json
 import re
 
 import pytest
@@ -59,6 +60,16 @@ def test_both_sides_of_each_close_comparison_are_found_once_at_their_first_seed(
         _keys(configs)
 
 
+def test_a_configuration_that_cannot_run_again_names_its_file(close):
+    frame, _ = load_results(str(close))
+    path = close / "mnist-finetune-r5-seed0.json"
+    stored = json.loads(path.read_text())
+    stored["config"]["colour"] = "blue"  # a field no run configuration has
+    path.write_text(json.dumps(stored))
+    with pytest.raises(ValueError, match="mnist-finetune-r5-seed0.json: its configuration"):
+        more_seeds.close_configurations(frame, str(close))
+
+
 @pytest.mark.parametrize("points", [0, -1.0, float("nan"), "1"])
 def test_a_bad_closeness_is_refused_naming_it(close, points):
     frame, _ = load_results(str(close))
@@ -76,14 +87,22 @@ def test_the_new_seeds_run_in_the_grids_groups_dense_first_and_skip_finished_run
     finetune = [group for group in groups if group.config.method == "finetune"]
     assert sorted((group.ranks, group.budgets) for group in finetune) == [((5,), (100_000,))] * 2
     assert sum(group.size for group in groups) == 2 * (1 + 4)  # a dense run and 4 per seed
+    # the dense run is configured as the grid's: the default choice, not a finetune's budget
+    dense = groups[0].config
+    assert (dense.rank, dense.budget, dense.energy) == (20, None, None)
     # a run finished already is counted, not run again
     first = groups[-1].config.replace(seed=3)
-    payload = _result(close, first.method, 3, 0.95, 101, rank=first.rank, budget=first.budget)
+    _result(close, first.method, 3, 0.95, 101, rank=first.rank, budget=first.budget)
     (close / f"mnist-{first.method}-{'r' if first.rank else 'p'}"
              f"{first.rank or first.budget}-seed3.json").rename(close / result_name(first))
-    assert payload["config"]["seed"] == 3
     again, done = more_seeds.seed_groups(configs, (3, 4), str(close))
     assert done == 1 and sum(group.size for group in again) == 2 * 5 - 1
+    # and a finished dense run once, though two finetune configurations start from it
+    _result(close, "dense", 3, 0.98, 1000, rank=20)
+    (close / "mnist-dense-r20-seed3.json").rename(close / result_name(dense.replace(seed=3)))
+    again, done = more_seeds.seed_groups(configs, (3, 4), str(close))
+    assert done == 2 and [group.config.seed for group in again if
+                          group.config.method == "dense"] == [4]
 
 
 @pytest.mark.parametrize("seeds, named", [((), "[]"), ((3, 3), "[3, 3]"), ((-1,), "-1"),
