@@ -194,8 +194,11 @@ else:
 # steps at each of seven rates (`python -m svdnet.experiments.post_training --rates
 # 1e-05,3e-05,0.0001,0.0003,0.001,0.003,0.01`; the first sweeps stopped at 3e-5 and 3e-3, and
 # were extended to 1e-5 and 1e-2 when most of the rates they chose sat at one of those two
-# edges; the MLPs' also to 3e-6, as their fine-tuning was then best at 1e-5). Only the
-# validation accuracy is shown: it is what a
+# edges; the MLPs' also to 3e-6, as their fine-tuning looked best at 1e-5). Every row records
+# the dense model and the compressor it started from, and a sweep is extended only from the
+# same start: the files whose start had changed since their first rates (a study run again
+# chose another compressor) were swept again whole. Only the validation accuracy is shown: it is
+# what a
 # choice may be made on. A study run with `--validated-rates` trains each row at the rate best
 # on validation, averaged over the seeds swept; the first sentence below names the rates each
 # model's rows trained at. The rates are chosen at 10x only and used at every size: at 25x and
