@@ -279,12 +279,10 @@ class StudyFile:
                 stored = json.load(handle)
             mine = json.loads(json.dumps(self.settings))
             theirs = completed_settings(stored.get("settings"))
-            if isinstance(theirs, dict):
-                theirs = {key: value for key, value in theirs.items() if key not in varied}
-            if theirs != {key: value for key, value in mine.items() if key not in varied}:
-                differ = sorted(key for key in set(theirs or {}) | set(mine)
-                                if key not in varied
-                                and (theirs or {}).get(key) != mine.get(key))
+            theirs = theirs if isinstance(theirs, dict) else {}
+            differ = sorted(key for key in set(theirs) | set(mine)
+                            if key not in varied and theirs.get(key) != mine.get(key))
+            if differ:
                 raise ValueError(
                     f"{path} holds rows made with other settings ({stored.get('settings')}; "
                     f"differing: {differ}); received {self.settings}. Use another --out "
