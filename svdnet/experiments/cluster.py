@@ -181,7 +181,7 @@ def execute_on_worker(notebook_text: str, name: str, parameters: dict) -> dict:
     """
     import socket
 
-    import papermill
+    from svdnet.experiments.notebook_execution import execute_notebook
 
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="svdnet-task-") as folder:
@@ -190,9 +190,9 @@ def execute_on_worker(notebook_text: str, name: str, parameters: dict) -> dict:
             stream.write(notebook_text)
         results = os.path.join(folder, "results")
         output = os.path.join(folder, name)
-        papermill.execute_notebook(
-            source, output, progress_bar=False, cwd=folder,
-            parameters={**parameters, "results_dir": results, "cache_dir": WORKER_CACHE})
+        execute_notebook(source, output, cwd=folder,
+                         parameters={**parameters, "results_dir": results,
+                                     "cache_dir": WORKER_CACHE})
         files = {}
         for path in sorted(glob.glob(os.path.join(results, "*.json"))):
             with open(path, encoding="utf-8") as stream:

@@ -209,7 +209,7 @@ def execute(group: Group, out: str, notebook: str = NOTEBOOK) -> str:
     ``<out>/runs`` only when it has finished without error; a failed execution is
     kept as ``<name>.failed.ipynb`` for inspection and the error is raised.
     """
-    import papermill
+    from svdnet.experiments.notebook_execution import execute_notebook
 
     runs = os.path.join(out, "runs")
     os.makedirs(runs, exist_ok=True)
@@ -217,8 +217,7 @@ def execute(group: Group, out: str, notebook: str = NOTEBOOK) -> str:
     partial = os.path.join(runs, ".partial-" + group.name)
     parameters = notebook_parameters(group, out)
     try:
-        papermill.execute_notebook(notebook, partial, parameters=parameters,
-                                   progress_bar=False, cwd=os.path.dirname(notebook))
+        execute_notebook(notebook, partial, parameters, cwd=os.path.dirname(notebook))
     except Exception:
         if os.path.exists(partial):
             os.replace(partial, final[: -len(".ipynb")] + UNFINISHED["failed"] + ".ipynb")
